@@ -1,0 +1,38 @@
+"""Diagnostics: collected from every stage, printed once, sorted, at the end of a build."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .model import Diagnostic
+
+
+class Diagnostics:
+    """The build's messages; stages return theirs and the build gathers them here."""
+
+    def __init__(self) -> None:
+        self._items: set[Diagnostic] = set()
+
+    def warn(self, path: str, line: int, message: str) -> None:
+        self._items.add(Diagnostic(path, line, "warning", message))
+
+    def error(self, path: str, line: int, message: str) -> None:
+        self._items.add(Diagnostic(path, line, "error", message))
+
+    def extend(self, items: Iterable[Diagnostic]) -> None:
+        self._items.update(items)
+
+    def sorted(self) -> list[Diagnostic]:
+        """By file, then line, then text: the order a user reads them in."""
+        return sorted(self._items, key=lambda d: (d.path, d.line, d.message))
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self._items)
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,139 @@
+"""Plain data passed between the pipeline's stages.
+
+find notes (discover) → split into cards (split) → render Markdown (render)
+→ resolve media (media) → identity and lock (lock) → write packages (package)
+
+Every stage takes and returns these frozen dataclasses; none of them does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+# ---------------------------------------------------------------- discovery
+
+
+@dataclass(frozen=True)
+class NoteFile:
+    """A Markdown note inside the vault."""
+
+    rel: str  # path relative to the vault, POSIX separators: "AWS/Compute/AMI.md"
+    path: Path  # absolute path on disk
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A vault folder that directly holds notes; one package is written per such folder."""
+
+    rel: str  # "" for the vault root, else "AWS/Compute"
+    deck: str  # "AWS::Compute"
+    package: str  # flat, safe file name: "AWS-Compute.apkg"
+    notes: tuple[NoteFile, ...]
+
+
+@dataclass(frozen=True)
+class Vault:
+    """What discovery found: the notes by folder and every other file, for picture lookup."""
+
+    root: Path
+    name: str  # the vault folder's name; also Obsidian's vault name
+    folders: tuple[Folder, ...]
+    # Every non-note file (attachments), vault-relative POSIX paths, sorted.
+    attachments: tuple[str, ...] = ()
+    # Obsidian's attachment folder from .obsidian/app.json ("" when unset or "/").
+    attachment_folder: str = ""
+
+
+# ---------------------------------------------------------------- split
+
+
+CardKind = Literal["question", "usecase"]
+
+
+@dataclass(frozen=True)
+class SeeLink:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CardSource:
+    """One card as written in a note: Markdown still, tags already lifted out."""
+
+    kind: CardKind
+    line: int  # 1-based line of the #Question / #UseCase marker
+    question: str  # Markdown (for a use case: the title)
+    answer: str  # Markdown
+    answer_line: int  # 1-based line where the answer's text starts
+    see: tuple[SeeLink, ...] = ()
+    tags: tuple[str, ...] = ()  # Anki tags: "UseCase", "exam::tip"
+    context: tuple[str, ...] = ()  # headings above the card, outermost first
+
+
+@dataclass(frozen=True)
+class ParsedNote:
+    """A note split into cards."""
+
+    rel: str
+    title: str  # file name without ".md"
+    cards: tuple[CardSource, ...]
+    tags: tuple[str, ...] = ()  # frontmatter tags, Anki form, for every card of the note
+    references: str = ""  # Markdown of the note's references section ("" when none)
+    references_line: int = 0
+
+
+# ---------------------------------------------------------------- render / media
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A file that goes into a package's media, named by its content hash."""
+
+    name: str  # ASCII, e.g. "ankigen-3f2a9c0e1b7d4a55.png"
+    data: bytes
+
+
+# ---------------------------------------------------------------- package
+
+
+@dataclass(frozen=True)
+class AnkiNote:
+    """A note ready for Anki: HTML fields in the model's order."""
+
+    guid: str
+    fields: tuple[str, ...]  # Question, Answer, Context, See, References, Source
+    tags: tuple[str, ...]
+    mod: int  # modification time, seconds since the epoch
+    source: str = ""  # "rel/path.md:LINE", for messages only
+
+
+@dataclass(frozen=True)
+class DeckPackage:
+    """Everything one .apkg holds: one deck, its notes in card order, its media."""
+
+    deck: str
+    filename: str
+    notes: tuple[AnkiNote, ...]
+    media: tuple[MediaFile, ...] = ()
+
+
+# ---------------------------------------------------------------- diagnostics
+
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One message about the input, always naming the file and line."""
+
+    path: str  # vault-relative ("AWS/AMI.md"); "" for messages about the build itself
+    line: int
+    severity: Severity = field(compare=False)
+    message: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.path else "ankigen"
+        return f"{where}: {self.severity}: {self.message}"
