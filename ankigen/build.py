@@ -1,0 +1,397 @@
+"""build(): the whole pipeline, one stage a line.
+
+find notes → split into cards → render Markdown → resolve media → identity → write packages
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .diagnostics import Diagnostics
+from .discover import LOCK_FILE, discover_vault
+from .fields import context_html, see_html, source_html
+from .lock import CardDraft, Changes, assign_identities, load_lock, save_lock
+from .media import Fetcher, FieldHtml, MediaOptions, remote_urls, resolve_media
+from .model import CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
+from .package import write_package
+from .render import render_markdown
+from .split import split_note
+from .state import BuildState, FolderRecord, stamp
+
+Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
+
+# Below this many notes a process pool costs more than it saves.
+_PARALLEL_MIN_NOTES = 40
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    vault: Path
+    out_dir: Path
+    media: MediaOptions = field(default_factory=MediaOptions)
+    force: bool = False
+    lock: bool = True  # keep <vault>/ankigen.lock up to date
+    exclude: tuple[str, ...] = ()
+    processes: int = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    written: tuple[str, ...]  # package file names written this time
+    unchanged: tuple[str, ...]  # package file names kept from the last build
+    removed: tuple[str, ...]  # packages of folders that no longer have cards
+    cards: int
+    use_cases: int
+    diagnostics: tuple[Diagnostic, ...]
+    changes: Changes | None
+
+
+@dataclass(frozen=True)
+class RenderedCard:
+    source: CardSource
+    question: str  # HTML
+    answer: str  # HTML
+
+
+@dataclass(frozen=True)
+class RenderedNote:
+    note: ParsedNote
+    cards: tuple[RenderedCard, ...]
+    references: str  # HTML, rendered once for all the note's cards
+    stamp: tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class RenderedFolder:
+    folder: Folder
+    notes: tuple[RenderedNote, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
+    """Build one package per folder of the vault that holds cards."""
+    report = Diagnostics()
+    out_dir = options.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    vault, found = discover_vault(options.vault, options.exclude)
+    report.extend(found)
+
+    state = BuildState.load(out_dir)
+    key = _options_key(options)
+    if state.key != key or options.force:
+        state = BuildState(key=key)
+    stale = [f for f in vault.folders if not state.is_fresh(f, vault, out_dir)]
+    fresh = [f for f in vault.folders if f not in stale]
+    for folder in fresh:
+        report.extend(state.diagnostics_of(state.folders[folder.rel]))
+
+    rendered = _render_folders(stale, vault.name, options.processes, progress)
+    fetched = _fetch_pictures(rendered, options.media, progress)
+    lock_path = vault.root / LOCK_FILE
+    lock, lock_diagnostics = load_lock(lock_path) if options.lock else load_lock(None)
+    report.extend(lock_diagnostics)
+    lock = lock.keep_notes({n.rel for f in vault.folders for n in f.notes})
+
+    now = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
+    created = int(os.environ.get("SOURCE_DATE_EPOCH") or 0)
+    fallback_mod = _ModTimes(vault.root)
+    written: list[str] = []
+    changes = Changes()
+    for done, folder in enumerate(rendered, 1):
+        if progress:
+            progress("writing packages", done - 1, len(rendered))
+        media = resolve_media(_media_fields(folder), vault, options.media, fetched)
+        drafts = _drafts(folder, media.html, vault)
+        identified = assign_identities(drafts, lock, fallback_mod, now)
+        lock = identified.lock
+        changes = changes.merged(identified.changes)
+        diagnostics = [*folder.diagnostics, *media.diagnostics, *identified.diagnostics]
+        package = DeckPackage(
+            folder.folder.deck, folder.folder.package, identified.notes, media.media
+        )
+        if package.notes:
+            try:
+                write_package(package, out_dir, created=created)
+                written.append(package.filename)
+            except OSError as error:
+                diagnostics.append(
+                    Diagnostic(
+                        "", 0, "error", f"cannot write {out_dir / package.filename}: {error}"
+                    )
+                )
+        report.extend(diagnostics)
+        state.folders[folder.folder.rel] = _record(folder, media.local_files, vault, diagnostics)
+
+    removed = _remove_stale_packages(state, vault, out_dir)
+    if options.lock:
+        save_lock(lock_path, lock)
+    state.save(out_dir)
+    records = [state.folders[f.rel] for f in vault.folders if f.rel in state.folders]
+    return BuildReport(
+        written=tuple(written),
+        unchanged=tuple(
+            state.folders[f.rel].package for f in fresh if state.folders[f.rel].package
+        ),
+        removed=removed,
+        cards=sum(r.cards for r in records),
+        use_cases=sum(r.use_cases for r in records),
+        diagnostics=tuple(report.sorted()),
+        changes=changes if options.lock else None,
+    )
+
+
+# ---------------------------------------------------------------- split and render
+
+
+def _render_folders(
+    folders: list[Folder], vault_name: str, processes: int, progress: Progress | None
+) -> list[RenderedFolder]:
+    """Split and render every note of the folders, in parallel when there is enough work."""
+    note_count = sum(len(f.notes) for f in folders)
+    if progress:
+        progress("reading notes", 0, note_count)
+    if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
+        results = []
+        for folder in folders:
+            results.append(render_folder(folder))
+            if progress:
+                progress("reading notes", sum(len(r.folder.notes) for r in results), note_count)
+        return results
+    biggest_first = sorted(folders, key=lambda f: -len(f.notes))
+    done = 0
+    results_by_rel: dict[str, RenderedFolder] = {}
+    with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
+        for result in pool.map(render_folder, biggest_first):
+            results_by_rel[result.folder.rel] = result
+            done += len(result.folder.notes)
+            if progress:
+                progress("reading notes", done, note_count)
+    return [results_by_rel[f.rel] for f in folders]
+
+
+def render_folder(folder: Folder) -> RenderedFolder:
+    """Read, split and render one folder's notes (runs in a worker process)."""
+    notes = []
+    diagnostics: list[Diagnostic] = []
+    for note_file in folder.notes:
+        try:
+            data = note_file.path.read_bytes()
+        except OSError as error:
+            diagnostics.append(Diagnostic(note_file.rel, 0, "error", f"cannot read note: {error}"))
+            continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            diagnostics.append(
+                Diagnostic(note_file.rel, line, "warning", "not valid UTF-8; bad bytes replaced")
+            )
+            text = data.decode("utf-8", errors="replace")
+        try:
+            note, found = split_note(note_file.rel, text)
+            diagnostics.extend(found)
+            notes.append(_render_note(note, stamp(note_file.path, data)))
+        except Exception as error:  # one broken note must not stop the others
+            diagnostics.append(
+                Diagnostic(
+                    note_file.rel, 1, "error", f"note skipped, ankigen failed on it: {error!r}"
+                )
+            )
+    return RenderedFolder(folder, tuple(notes), tuple(diagnostics))
+
+
+def _render_note(note: ParsedNote, file_stamp: tuple[int, int, str]) -> RenderedNote:
+    cards = tuple(
+        RenderedCard(
+            card,
+            render_markdown(_front_markdown(card)),
+            render_markdown(card.answer),
+        )
+        for card in note.cards
+    )
+    references = render_markdown(note.references) if note.references and cards else ""
+    return RenderedNote(note, cards, references, file_stamp)
+
+
+def _front_markdown(card: CardSource) -> str:
+    if card.kind == "usecase":
+        return f"Use case: {card.question}" if card.question else "Use case"
+    return card.question
+
+
+# ---------------------------------------------------------------- media
+
+
+def _media_fields(folder: RenderedFolder) -> list[FieldHtml]:
+    """Every HTML field that may hold pictures, in a fixed order (see _drafts)."""
+    fields = []
+    for note in folder.notes:
+        rel = note.note.rel
+        for card in note.cards:
+            fields.append(FieldHtml(rel, card.question, card.source.line, card.source.question))
+            fields.append(FieldHtml(rel, card.answer, card.source.answer_line, card.source.answer))
+        if note.cards:
+            fields.append(
+                FieldHtml(rel, note.references, note.note.references_line, note.note.references)
+            )
+    return fields
+
+
+def _fetch_pictures(
+    folders: list[RenderedFolder], options: MediaOptions, progress: Progress | None
+) -> dict:
+    """Download every remote picture the folders use, all at once (the network edge)."""
+    urls = remote_urls(field for folder in folders for field in _media_fields(folder))
+    if not urls:
+        return {}
+    report = (lambda done, total: progress("fetching pictures", done, total)) if progress else None
+    with Fetcher(options) as fetcher:
+        return dict(fetcher.fetch_all(urls, report))
+
+
+# ---------------------------------------------------------------- identity
+
+
+def _drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
+    """Cards with their final fields, before identity; `html` in _media_fields' order."""
+    drafts = []
+    position = 0
+    for note in folder.notes:
+        if not note.cards:
+            continue
+        references = html[position + 2 * len(note.cards)]
+        for card in note.cards:
+            source = card.source
+            fields = (
+                html[position],
+                html[position + 1],
+                context_html(note.note.title, source.context),
+                see_html(source.see),
+                references,
+                source_html(vault.name, note.note.rel, source.line),
+            )
+            position += 2
+            drafts.append(
+                CardDraft(
+                    note_rel=note.note.rel,
+                    line=source.line,
+                    question_key=_front_markdown(source),
+                    answer_key=source.answer,
+                    fields=fields,
+                    tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),
+                )
+            )
+        position += 1
+    return drafts
+
+
+class _ModTimes:
+    """A new card's modification time: its note's last git commit, else the file's mtime."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._git: dict[str, int] | None = None
+
+    def __call__(self, rel: str) -> int:
+        if self._git is None:
+            self._git = _git_commit_times(self.root)
+        if rel in self._git:
+            return self._git[rel]
+        try:
+            return int((self.root / rel).stat().st_mtime)
+        except OSError:
+            return 0
+
+
+def _git_commit_times(root: Path) -> dict[str, int]:
+    """Last commit time of every file under `root`, from one `git log` (empty outside git)."""
+    try:
+        result = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(root),
+                "log",
+                "--format=%x00%ct",
+                "--name-only",
+                "--relative",
+                "--",
+                ".",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    times: dict[str, int] = {}
+    for entry in result.stdout.split("\x00")[1:]:
+        lines = entry.strip().splitlines()
+        if not lines:
+            continue
+        commit_time = int(lines[0])
+        for name in lines[1:]:
+            times.setdefault(name, commit_time)  # the log is newest first
+    return times
+
+
+# ---------------------------------------------------------------- incremental state
+
+
+def _options_key(options: BuildOptions) -> str:
+    """What, beside the inputs, changes the packages: ankigen's version and the options."""
+    media = options.media
+    return f"{__version__}|{media.max_image_width}|{media.offline}|{options.lock}"
+
+
+def _record(
+    folder: RenderedFolder, pictures: tuple[str, ...], vault: Vault, diagnostics: list[Diagnostic]
+) -> FolderRecord:
+    cards = [card.source for note in folder.notes for card in note.cards]
+    stamps = {}
+    for rel in pictures:
+        try:
+            stamps[rel] = stamp(vault.root / rel)
+        except OSError:
+            continue
+    failed_remote = any(d.message.startswith("picture http") for d in diagnostics)
+    has_cards = bool(cards)
+    return FolderRecord(
+        package=folder.folder.package if has_cards else "",
+        notes={note.note.rel: note.stamp for note in folder.notes},
+        pictures=stamps,
+        cards=sum(c.kind == "question" for c in cards),
+        use_cases=sum(c.kind == "usecase" for c in cards),
+        diagnostics=[(d.path, d.line, d.severity, d.message) for d in diagnostics],
+        retry=failed_remote or any(d.severity == "error" for d in diagnostics),
+    )
+
+
+def _remove_stale_packages(state: BuildState, vault: Vault, out_dir: Path) -> tuple[str, ...]:
+    """Delete the packages ankigen wrote for folders that no longer have cards."""
+    current = {f.rel for f in vault.folders}
+    wanted = {r.package for rel, r in state.folders.items() if rel in current and r.package}
+    removed = []
+    for rel in list(state.folders):
+        record = state.folders[rel]
+        if rel in current and record.package:
+            continue
+        if record.package and record.package not in wanted:
+            try:
+                (out_dir / record.package).unlink()
+                removed.append(record.package)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+        if rel not in current:
+            del state.folders[rel]
+    return tuple(sorted(removed))

@@ -1,0 +1,230 @@
+"""Command line: `ankigen build [VAULT] [-o OUT]` (also `python build_deck.py [VAULT] [-o OUT]`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .media import MediaOptions
+
+EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Turn a vault of Obsidian notes into Anki packages: one .apkg per folder "
+        "that holds #Question or #UseCase cards, deck named after the folder path.",
+        epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
+        "--strict), 2 usage error.",
+    )
+    p.add_argument(
+        "vault",
+        nargs="?",
+        type=Path,
+        default=EXAMPLE_VAULT,
+        help="the Obsidian vault folder (default: the example vault shipped with ankigen)",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        default=Path("dist"),
+        help="where to write the .apkg files (default: dist)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where downloaded pictures are cached (default: the user cache folder, "
+        "e.g. ~/.cache/ankigen)",
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="no network: use cached pictures only, warn about the others",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="connect and read timeout for each picture download (default: 10)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="pictures downloaded at once (default: 8)",
+    )
+    p.add_argument(
+        "--max-image-width",
+        type=_positive_int,
+        default=1600,
+        metavar="PIXELS",
+        help="wider pictures are scaled down to this width (default: 1600)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip vault paths matching GLOB (relative to the vault, e.g. 'Drafts/*'); repeatable",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="rebuild every folder, even the unchanged ones"
+    )
+    p.add_argument(
+        "--no-lock",
+        action="store_true",
+        help="do not read or write <vault>/ankigen.lock (card identities and modification "
+        "times then come from git or file times only)",
+    )
+    p.add_argument("--strict", action="store_true", help="fail (exit 1) when there are warnings")
+    verbosity = p.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="print only warnings and errors"
+    )
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="also list every package and card change"
+    )
+    p.add_argument("--version", action="version", version=f"ankigen {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`ankigen build …`; `ankigen …` without the word build works too."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["build"]:
+        args = args[1:]
+    return run(args, prog="ankigen build")
+
+
+def run(argv: list[str], prog: str) -> int:
+    try:
+        options = parser(prog).parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if not options.vault.is_dir():
+        print(f"{prog}: error: vault folder not found: {options.vault}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _build(options)
+    except KeyboardInterrupt:
+        print("\nankigen: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # the last guard: a message, never a traceback
+        if options.verbose:
+            traceback.print_exc()
+        print(
+            f"ankigen: error: internal error: {error!r} (run with --verbose for details, "
+            "and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .build import BuildOptions, build
+
+    media = MediaOptions(
+        cache_dir=args.cache_dir,
+        offline=args.offline,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        max_image_width=args.max_image_width,
+    )
+    options = BuildOptions(
+        vault=args.vault,
+        out_dir=args.out,
+        media=media,
+        force=args.force,
+        lock=not args.no_lock,
+        exclude=tuple(args.exclude),
+    )
+    started = time.perf_counter()
+    progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
+    try:
+        report = build(options, progress)
+    finally:
+        if progress:
+            progress.clear()
+    elapsed = time.perf_counter() - started
+
+    for diagnostic in report.diagnostics:
+        print(diagnostic, file=sys.stderr)
+    errors = sum(d.severity == "error" for d in report.diagnostics)
+    warnings = len(report.diagnostics) - errors
+    if not args.quiet:
+        _summary(report, args, warnings, errors, elapsed)
+    if errors or (args.strict and warnings):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _summary(report, args: argparse.Namespace, warnings: int, errors: int, elapsed: float) -> None:
+    out = sys.stdout
+    if args.verbose:
+        for name in report.written:
+            print(f"wrote {args.out / name}", file=out)
+        for name in report.removed:
+            print(f"removed {args.out / name} (its folder has no cards any more)", file=out)
+        if report.changes is not None:
+            for line in report.changes.lines():
+                print(line, file=out)
+    packages = len(report.written) + len(report.unchanged)
+    parts = [
+        f"{packages} package{'s' * (packages != 1)} in {args.out}"
+        f" ({len(report.written)} written, {len(report.unchanged)} unchanged)",
+        f"{report.cards} question cards, {report.use_cases} use cases",
+    ]
+    if report.changes is not None and report.changes.summary():
+        parts.append(report.changes.summary())
+    parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    if errors:
+        parts.append(f"{errors} error{'s' * (errors != 1)}")
+    print(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", file=out)
+
+
+class ProgressLine:
+    """One self-overwriting status line on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = 0.0
+        self.width = 0
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done not in (0, total) and now - self.last < 0.1:
+            return
+        self.last = now
+        text = f"{what}: {done}/{total}"
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
+    return value

@@ -1,0 +1,118 @@
+"""What the last build saw, kept in the output folder, so unchanged folders are skipped."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .model import Diagnostic, Folder, Vault
+
+STATE_FILE = ".ankigen-state.json"
+_FORMAT = 1
+
+FileStamp = tuple[int, int, str]  # size, mtime in ns, sha256 of the content
+
+
+@dataclass
+class FolderRecord:
+    """One folder's inputs and results at its last build."""
+
+    package: str  # "" when the folder had no cards
+    notes: dict[str, FileStamp]
+    pictures: dict[str, FileStamp]
+    cards: int
+    use_cases: int
+    diagnostics: list[tuple[str, int, str, str]] = field(default_factory=list)
+    retry: bool = False  # a remote picture failed: try again next time
+
+
+@dataclass
+class BuildState:
+    key: str = ""  # options and ankigen version the folders were built with
+    folders: dict[str, FolderRecord] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, out_dir: Path) -> BuildState:
+        try:
+            data = json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+            if data.get("format") != _FORMAT:
+                return cls()
+            folders = {
+                rel: FolderRecord(
+                    package=r["package"],
+                    notes={k: tuple(v) for k, v in r["notes"].items()},
+                    pictures={k: tuple(v) for k, v in r["pictures"].items()},
+                    cards=r["cards"],
+                    use_cases=r["use_cases"],
+                    diagnostics=[tuple(d) for d in r["diagnostics"]],
+                    retry=r["retry"],
+                )
+                for rel, r in data["folders"].items()
+            }
+            return cls(key=data["key"], folders=folders)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()  # no state, or not ours: build everything
+
+    def save(self, out_dir: Path) -> None:
+        data = {
+            "format": _FORMAT,
+            "key": self.key,
+            "folders": {rel: asdict(r) for rel, r in sorted(self.folders.items())},
+        }
+        text = json.dumps(data, indent=1, sort_keys=True)
+        path = out_dir / STATE_FILE
+        with contextlib.suppress(OSError):
+            if path.read_text(encoding="utf-8") == text:
+                return
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+
+    def is_fresh(self, folder: Folder, vault: Vault, out_dir: Path) -> bool:
+        """True when nothing the folder's package was built from has changed."""
+        record = self.folders.get(folder.rel)
+        if record is None or record.retry:
+            return False
+        if record.package != (folder.package if record.cards + record.use_cases else ""):
+            return False
+        if record.package and not (out_dir / record.package).is_file():
+            return False
+        if set(record.notes) != {note.rel for note in folder.notes}:
+            return False
+        return all(
+            _unchanged(vault.root / rel, stamp)
+            for rel, stamp in (*record.notes.items(), *record.pictures.items())
+        )
+
+    @staticmethod
+    def diagnostics_of(record: FolderRecord) -> list[Diagnostic]:
+        return [Diagnostic(p, line, sev, msg) for p, line, sev, msg in record.diagnostics]  # type: ignore[arg-type]
+
+
+def stamp(path: Path, data: bytes | None = None) -> FileStamp:
+    """A file's size, mtime and content hash (reads the file unless `data` is given)."""
+    info = path.stat()
+    if data is None:
+        data = path.read_bytes()
+    return (info.st_size, info.st_mtime_ns, hashlib.sha256(data).hexdigest())
+
+
+def _unchanged(path: Path, recorded: FileStamp) -> bool:
+    """Same size and mtime, or (when touched) the same content."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    size, mtime_ns, digest = recorded
+    if info.st_size != size:
+        return False
+    if info.st_mtime_ns == mtime_ns:
+        return True
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    except OSError:
+        return False
