@@ -65,7 +65,7 @@ class _Block:
             self.answer_line = number
             self.quote = ">" if ">" in marker.group("quote") else ""
             if marker.group("rest").strip():
-                self.answer.append(marker.group("rest"))
+                self.answer.append(marker.group("rest").lstrip())
             else:
                 self.answer_line = number + 1
             return
