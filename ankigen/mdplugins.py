@@ -1,0 +1,370 @@
+"""Obsidian syntax for mistune 3: each public function here is a mistune plugin.
+
+comments (``%%…%%``), block ids (``^abc123``), math (``$…$``, ``$$…$$``), wikilinks and
+embeds (``[[…]]``, ``![[…]]``), tags (``#tag``) and callouts (``> [!tip] Title``).
+Every pattern is compiled once; the plugins keep no per-call state.
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from re import Match
+
+    from mistune import BlockParser, BlockState, InlineParser, InlineState, Markdown
+    from mistune.renderers.html import HTMLRenderer
+
+IMAGE_EXTENSIONS = frozenset(
+    ("png", "jpg", "jpeg", "gif", "bmp", "svg", "webp", "avif", "tif", "tiff", "ico")
+)
+
+# Schemes an <img src> keeps as written (the media stage judges file: and data:). Any other
+# scheme (ftp:, "C:" of a Windows path, …) gets its colon percent-encoded, so the sanitiser
+# keeps the src and the media stage, which unquotes every src, sees the target as written.
+IMG_SCHEMES = frozenset(("http", "https", "data", "file"))
+# Schemes that never survive anywhere.
+BLOCKED_SCHEMES = frozenset(("javascript", "vbscript"))
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_SIZE = re.compile(r"\s*(\d+)\s*(?:x\s*(\d+)\s*)?")
+# Characters an <img src> may hold as written (RFC 3986 reserved and unreserved, and "%").
+_SRC_SAFE = ":/?#@!$&()*+,;=%~'[]"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def url_scheme(url: str) -> str:
+    """The lower-cased scheme of a URL, or "" for a relative one."""
+    m = _SCHEME.match(url.lstrip())
+    return m.group(1).lower() if m else ""
+
+
+def is_image_path(path: str) -> bool:
+    """Whether a link target names a picture (by extension, ignoring ?query and #fragment)."""
+    path = path.split("#", 1)[0].split("?", 1)[0]
+    dot = path.rfind(".")
+    return dot >= 0 and path[dot + 1 :].lower() in IMAGE_EXTENSIONS
+
+
+def parse_size(text: str) -> tuple[str, str] | None:
+    """Parse a picture size: "300" → ("300", ""), "300x200" → ("300", "200"), else None."""
+    m = _SIZE.fullmatch(text)
+    return (m.group(1), m.group(2) or "") if m else None
+
+
+def image_src(url: str) -> str | None:
+    """An <img src> for a URL as written: unsafe characters percent-encoded, existing %XX kept.
+
+    None when the URL must not be shown at all (javascript:, vbscript:).
+    """
+    url = url.strip()
+    scheme = url_scheme(url)
+    if scheme in BLOCKED_SCHEMES:
+        return None
+    src = quote(url, safe=_SRC_SAFE)
+    if scheme and scheme not in IMG_SCHEMES:
+        src = src.replace(":", "%3A", 1)
+    return src
+
+
+def img_tag(src: str, alt: str, width: str = "", height: str = "", title: str = "") -> str:
+    """An <img> element; src must already be URL-encoded, the rest is plain text."""
+    html = '<img src="' + escape(src) + '" alt="' + escape(alt) + '"'
+    if width:
+        html += ' width="' + width + '"'
+    if height:
+        html += ' height="' + height + '"'
+    if title:
+        html += ' title="' + escape(title) + '"'
+    return html + ">"
+
+
+def wikilink_span(text: str, embed: bool = False) -> str:
+    """How a link to a note (which Anki cannot follow) is shown: as styled text."""
+    cls = "wikilink embed" if embed else "wikilink"
+    return '<span class="' + cls + '">' + escape(text, quote=False) + "</span>"
+
+
+def _insert_block_rule(md: Markdown, name: str, before: str) -> None:
+    """Make a registered block rule work inside block quotes (callouts) and lists as well."""
+    for rules in (md.block.block_quote_rules, md.block.list_rules):
+        if name not in rules:
+            md.block.insert_rule(rules, name, before=before)
+
+
+def _skip_newline(src: str, pos: int) -> int:
+    return pos + 1 if src.startswith("\n", pos) else pos
+
+
+# ---------------------------------------------------------------- %% comments %%
+
+_COMMENT_BLOCK = r"^ {0,3}%%"
+_COMMENT_INLINE = r"%%"
+_REST_OF_LINE_BLANK = re.compile(r"[ \t]*(?:\n|\Z)")
+
+
+def _parse_comment_block(block: BlockParser, m: Match[str], state: BlockState) -> int | None:
+    # A comment that starts a line may span blank lines; it must end a line too, otherwise
+    # the line is ordinary text with an inline comment in it.
+    close = state.src.find("%%", m.end())
+    if close < 0:
+        return None
+    after = _REST_OF_LINE_BLANK.match(state.src, close + 2)
+    return after.end() if after else None
+
+
+def _parse_comment_inline(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
+    close = state.src.find("%%", m.end())
+    return close + 2 if close >= 0 else None
+
+
+def obsidian_comments(md: Markdown) -> None:
+    """Drop ``%%comments%%``, inline or spanning lines. An unclosed ``%%`` stays as text."""
+    md.block.register("obsidian_comment", _COMMENT_BLOCK, _parse_comment_block, before="list")
+    _insert_block_rule(md, "obsidian_comment", "list")
+    md.inline.register(
+        "obsidian_comment", _COMMENT_INLINE, _parse_comment_inline, before="link", start_chars="%"
+    )
+
+
+# ---------------------------------------------------------------- ^block-ids
+
+_BLOCK_ID_LINE = r"^ {0,3}\^[A-Za-z0-9-]+[ \t]*$"
+_BLOCK_ID_INLINE = r"\^[A-Za-z0-9-]+(?=[ \t]*(?:\n|\Z))"
+
+
+def _parse_block_id_line(block: BlockParser, m: Match[str], state: BlockState) -> int:
+    return _skip_newline(state.src, m.end())
+
+
+def _parse_block_id_inline(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
+    start = m.start()
+    if start and state.src[start - 1] not in " \t\n":
+        return None  # "x^abc" is text, a block id follows whitespace
+    tokens = state.tokens
+    # Drop the whitespace (or hard line break) that separated the id from the text.
+    while tokens:
+        last = tokens[-1]
+        if last["type"] in ("linebreak", "softbreak"):
+            tokens.pop()
+        elif last["type"] == "text" and last["raw"][-1:].isspace():
+            last["raw"] = last["raw"].rstrip()
+            if last["raw"]:
+                break
+            tokens.pop()
+        else:
+            break
+    return m.end()
+
+
+def obsidian_block_ids(md: Markdown) -> None:
+    """Drop block ids: ``^abc123`` at the end of a line or alone on a line."""
+    md.block.register("obsidian_block_id", _BLOCK_ID_LINE, _parse_block_id_line, before="list")
+    _insert_block_rule(md, "obsidian_block_id", "list")
+    md.inline.register(
+        "obsidian_block_id", _BLOCK_ID_INLINE, _parse_block_id_inline, start_chars="^"
+    )
+
+
+# ---------------------------------------------------------------- math
+
+_MATH_BLOCK = r"^ {0,3}\$\$"
+# $$…$$ within a line, then $…$: no space after the opening $ nor before the closing one, and
+# no digit after it, so "costs $5 and $10" stays prose (Obsidian's and Pandoc's rule).
+_MATH_INLINE = (
+    r"\$\$(?P<math_display>(?:[^$\\]|\\.)+?)\$\$"
+    r"|\$(?![\s$])(?P<math_inline>(?:[^$\\\n]|\\.)+?)(?<!\s)\$(?!\d)"
+)
+
+
+def _parse_math_block(block: BlockParser, m: Match[str], state: BlockState) -> int | None:
+    close = state.src.find("$$", m.end())
+    if close < 0:
+        return None
+    after = _REST_OF_LINE_BLANK.match(state.src, close + 2)
+    if after is None:
+        return None  # "$$a$$ and more" is a paragraph with display math in it
+    state.append_token({"type": "display_math", "raw": state.src[m.end() : close].strip()})
+    return after.end()
+
+
+def _parse_math_inline(inline: InlineParser, m: Match[str], state: InlineState) -> int:
+    display = m.group("math_display")
+    if display is not None:
+        state.append_token({"type": "display_math_inline", "raw": display.strip()})
+    else:
+        state.append_token({"type": "inline_math", "raw": m.group("math_inline")})
+    return m.end()
+
+
+# Anki's MathJax reads \(…\) and \[…\]; the TeX is only HTML-escaped, never Markdown-parsed.
+def _render_inline_math(renderer: HTMLRenderer, text: str) -> str:
+    return "\\(" + escape(text, quote=False) + "\\)"
+
+
+def _render_display_math_inline(renderer: HTMLRenderer, text: str) -> str:
+    return "\\[" + escape(text, quote=False) + "\\]"
+
+
+def _render_display_math(renderer: HTMLRenderer, text: str) -> str:
+    return '<div class="math">\\[' + escape(text, quote=False) + "\\]</div>\n"
+
+
+def obsidian_math(md: Markdown) -> None:
+    """``$…$`` → ``\\(…\\)`` and ``$$…$$`` → ``\\[…\\]``, contents kept as written."""
+    md.block.register("display_math", _MATH_BLOCK, _parse_math_block, before="list")
+    _insert_block_rule(md, "display_math", "list")
+    md.inline.register(
+        "obsidian_math", _MATH_INLINE, _parse_math_inline, before="codespan", start_chars="$"
+    )
+    md.renderer.register("inline_math", _render_inline_math)
+    md.renderer.register("display_math_inline", _render_display_math_inline)
+    md.renderer.register("display_math", _render_display_math)
+
+
+# ---------------------------------------------------------------- [[wikilinks]] and ![[embeds]]
+
+_WIKILINK = r"!?\[\[(?P<wikilink_target>(?:[^\[\]\n\\]|\\.)+?)\]\]"
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_LINK_SUBPATH = re.compile(r"[#^]")
+
+
+def wikilink_label(target: str) -> str:
+    """Readable text for a link target: "Note", "Note › Heading", "Heading" for "#Heading".
+
+    Block references (``Note#^id``, ``Note^id``) show the note's name only.
+    """
+    target = target.strip()
+    m = _LINK_SUBPATH.search(target)
+    note, subpath = (target[: m.start()], target[m.start() :]) if m else (target, "")
+    note = note.strip()
+    if note.lower().endswith(".md"):
+        note = note[:-3]
+    parts = [note] if note else []
+    if subpath and not subpath.startswith(("^", "#^")):
+        parts += [h.strip() for h in subpath.split("#") if h.strip()]
+    return " › ".join(parts) or target
+
+
+def _parse_wikilink(inline: InlineParser, m: Match[str], state: InlineState) -> int:
+    inner = m.group("wikilink_target")
+    # In a table "\|" separates target and alias, as Obsidian writes it there.
+    target, *options = _UNESCAPED_PIPE.split(inner.replace("\\|", "|"))
+    embed = m.group(0).startswith("!")
+    state.append_token(
+        {"type": "wikilink", "raw": target.strip(), "attrs": {"options": options, "embed": embed}}
+    )
+    return m.end()
+
+
+def _render_wikilink(
+    renderer: HTMLRenderer, target: str, options: list[str], embed: bool = False
+) -> str:
+    path = target.split("#", 1)[0].strip()
+    if embed and is_image_path(path):
+        alt, width, height = path, "", ""
+        for option in options:
+            size = parse_size(option)
+            if size:
+                width, height = size
+            elif option.strip():
+                alt = option.strip()
+        # A vault file name, not a URL: encode everything ("%", "#", "?" too) but the slashes.
+        return img_tag(quote(path, safe="/"), alt, width, height)
+    alias = options[0].strip() if options and not embed else ""
+    return wikilink_span(alias or wikilink_label(target), embed=embed)
+
+
+def wikilinks(md: Markdown) -> None:
+    """``[[Note]]``, ``[[Note|alias]]``, ``[[Note#Heading]]`` as text; ``![[x.png|300]]`` as img."""
+    md.inline.register(
+        "wikilink", _WIKILINK, _parse_wikilink, before="link", start_chars=("[", "!")
+    )
+    md.renderer.register("wikilink", _render_wikilink)
+
+
+# ---------------------------------------------------------------- #tags
+
+# Obsidian tags: letters, digits, "_", "-", "/" (nesting), at least one non-digit.
+_TAG = r"#(?P<tag>[\w/-]*[^\W\d][\w/-]*)"
+
+
+def _parse_tag(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
+    start = m.start()
+    if start and not state.src[start - 1].isspace():
+        return None  # "C#" or "page#anchor" are not tags
+    state.append_token({"type": "obsidian_tag", "raw": m.group(0)})
+    return m.end()
+
+
+def _render_tag(renderer: HTMLRenderer, text: str) -> str:
+    return '<span class="tag">' + escape(text, quote=False) + "</span>"
+
+
+def obsidian_tags(md: Markdown) -> None:
+    """``#tag`` in text → ``<span class="tag">#tag</span>``."""
+    md.inline.register("obsidian_tag", _TAG, _parse_tag, before="link", start_chars="#")
+    md.renderer.register("obsidian_tag", _render_tag)
+
+
+# ---------------------------------------------------------------- > [!callouts]
+
+_CALLOUT_HEAD = re.compile(r"\[!(?P<kind>[\w-]+)\](?P<fold>[+-]?)[ \t]*(?P<title>[^\n]*)\n?")
+
+
+def _rewrite_callouts(tokens: list[dict[str, Any]]) -> None:
+    for token in tokens:
+        children = token.get("children")
+        if not children:
+            continue
+        _rewrite_callouts(children)
+        if token["type"] != "block_quote":
+            continue
+        first = children[0]
+        if first["type"] != "paragraph":
+            continue
+        m = _CALLOUT_HEAD.match(first["text"])
+        if m is None:
+            continue
+        kind = m.group("kind").lower()
+        title = m.group("title").strip() or kind.capitalize()
+        body = first["text"][m.end() :]
+        rest = children[1:]
+        if body.strip():
+            rest = [{"type": "paragraph", "text": body}, *rest]
+        token["type"] = "callout"
+        # The fold marker (+/-) is ignored: on a card the whole callout is always shown.
+        token["attrs"] = {"kind": kind}
+        token["children"] = [
+            {"type": "callout_title", "text": title},
+            {"type": "callout_content", "children": rest},
+        ]
+
+
+def _callouts_hook(md: Markdown, state: BlockState) -> None:
+    _rewrite_callouts(state.tokens)
+
+
+def _render_callout(renderer: HTMLRenderer, text: str, kind: str) -> str:
+    return '<div class="callout callout-' + kind + '">\n' + text + "</div>\n"
+
+
+def _render_callout_title(renderer: HTMLRenderer, text: str) -> str:
+    return '<div class="callout-title">' + text + "</div>\n"
+
+
+def _render_callout_content(renderer: HTMLRenderer, text: str) -> str:
+    return '<div class="callout-content">\n' + text + "</div>\n" if text else ""
+
+
+def callouts(md: Markdown) -> None:
+    """``> [!tip] Title`` block quotes → ``<div class="callout callout-tip">`` with a title."""
+    md.before_render_hooks.append(_callouts_hook)
+    md.renderer.register("callout", _render_callout)
+    md.renderer.register("callout_title", _render_callout_title)
+    md.renderer.register("callout_content", _render_callout_content)

@@ -1,0 +1,229 @@
+"""Render one card field's Markdown (Obsidian flavour) into a sanitised HTML fragment.
+
+One mistune instance and one nh3 cleaner are built at import time and reused (also by forked
+worker processes). The output's pictures are all ``<img src=…>`` with the src as written
+(percent-encoded); the media stage resolves them. Nothing else references a local file: links to
+notes and local files become ``<span class="wikilink">``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+import mistune
+import nh3
+from mistune.renderers.html import HTMLRenderer
+from mistune.util import striptags
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from ankigen import mdplugins
+from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size, url_scheme
+
+__all__ = ["CODE_STYLE", "CODE_STYLE_DARK", "pygments_css", "render_markdown"]
+
+# Pygments styles whose rules are in assets/markdown.css (see pygments_css()).
+CODE_STYLE = "default"
+CODE_STYLE_DARK = "monokai"
+_CODE_FORMATTER = HtmlFormatter(style=CODE_STYLE, cssclass="highlight", wrapcode=True)
+
+# Link schemes that stay clickable links; links without a scheme point into the vault.
+LINK_SCHEMES = frozenset(("http", "https", "mailto", "obsidian"))
+
+
+@lru_cache(maxsize=256)
+def _lexer(language: str) -> Lexer | None:
+    try:
+        return get_lexer_by_name(language)
+    except ClassNotFound:
+        return None
+
+
+class CardRenderer(HTMLRenderer):
+    """mistune's HTML renderer with Obsidian's links, pictures and highlighted code."""
+
+    def link(self, text: str, url: str, title: str | None = None) -> str:
+        scheme = url_scheme(url)
+        if scheme in LINK_SCHEMES:
+            attrs = ' title="' + escape(title) + '"' if title else ""
+            return '<a href="' + escape(url) + '"' + attrs + ">" + text + "</a>"
+        if not scheme:
+            # [Region](Region.md), [x](../a/b.md#h), [x](#Heading): a note Anki cannot open.
+            return '<span class="wikilink">' + text + "</span>"
+        return text  # file:, javascript:, …: keep the words, drop the link
+
+    def image(self, text: str, url: str, title: str | None = None) -> str:
+        alt = striptags(text)
+        width = height = ""
+        # Obsidian sizes Markdown images in the alt text: ![alt|300](x.png), ![alt|300x200](…).
+        head, bar, tail = alt.rpartition("|")
+        size = parse_size(tail) if bar else None
+        if size:
+            alt, (width, height) = head, size
+        scheme = url_scheme(url)
+        if not scheme and not is_image_path(url):
+            # ![x](doc.pdf), ![x](Note.md): an embedded vault file that is no picture.
+            return mdplugins.wikilink_span(alt or url, embed=True)
+        src = image_src(url)
+        if src is None:
+            return escape(alt, quote=False)
+        return img_tag(src, alt, width, height, title or "")
+
+    def block_code(self, code: str, info: str | None = None) -> str:
+        language = info.split(None, 1)[0].lower() if info and info.strip() else ""
+        lexer = _lexer(language) if language else None
+        if lexer is None:
+            cls = ' class="language-' + escape(language) + '"' if language else ""
+            return "<pre><code" + cls + ">" + escape(code, quote=False) + "</code></pre>\n"
+        return highlight(code, lexer, _CODE_FORMATTER)
+
+    def inline_html(self, html: str) -> str:
+        return _keep_img_src(html)
+
+    def block_html(self, html: str) -> str:
+        return _keep_img_src(html) + "\n"
+
+
+# Raw HTML <img src="file:…">: the sanitiser would drop a src of an unlisted scheme, so its
+# colon is percent-encoded here like a Markdown image's (javascript:/vbscript: are left for
+# the sanitiser to drop).
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_SRC_ATTR = re.compile(r"""(\bsrc\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.I)
+
+
+def _fix_src(m: re.Match[str]) -> str:
+    url = next(v for v in m.group(2, 3, 4) if v is not None)
+    src = image_src(url)
+    if src is None:
+        return m.group(0)
+    return m.group(1) + '"' + escape(src) + '"'
+
+
+def _fix_img(m: re.Match[str]) -> str:
+    return _SRC_ATTR.sub(_fix_src, m.group(0), count=1)
+
+
+def _keep_img_src(html: str) -> str:
+    if "<img" not in html and "<IMG" not in html:
+        return html
+    return _IMG_TAG.sub(_fix_img, html)
+
+
+_MARKDOWN = mistune.create_markdown(
+    renderer=CardRenderer(escape=False),
+    # Obsidian shows a single newline as a line break (its default "strict line breaks": off).
+    hard_wrap=True,
+    plugins=[
+        "strikethrough",
+        "mark",
+        "footnotes",
+        "table",
+        "mistune.plugins.table.table_in_quote",
+        "mistune.plugins.table.table_in_list",
+        "url",
+        "task_lists",
+        mdplugins.obsidian_comments,
+        mdplugins.obsidian_block_ids,
+        mdplugins.obsidian_math,
+        mdplugins.wikilinks,
+        mdplugins.obsidian_tags,
+        mdplugins.callouts,
+    ],
+)
+
+# ---------------------------------------------------------------- sanitising
+
+_TAGS = {
+    # our own output
+    *("p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "div", "span"),
+    *("ul", "ol", "li", "input", "pre", "code", "em", "strong", "del", "mark", "a", "img"),
+    *("table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption", "colgroup", "col"),
+    *("section", "sup", "sub"),
+    # safe HTML users write in notes
+    *("b", "i", "u", "s", "ins", "small", "kbd", "samp", "var", "abbr", "cite", "q", "dfn"),
+    *("details", "summary", "dl", "dt", "dd", "figure", "figcaption", "center", "font"),
+    *("ruby", "rt", "rp", "wbr", "bdi", "bdo", "time"),
+}
+_ATTRIBUTES = {
+    "*": {"class", "id", "title", "style", "lang", "dir"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "input": {"checked", "disabled"},
+    "ol": {"start", "type", "reversed"},
+    "li": {"value"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "col": {"span", "width"},
+    "colgroup": {"span"},
+    "details": {"open"},
+    "font": {"color", "size", "face"},
+    "abbr": {"title"},
+    "time": {"datetime"},
+}
+_STYLE_PROPERTIES = {
+    *("color", "background-color", "font-weight", "font-style", "font-size", "font-family"),
+    *("text-decoration", "text-align", "vertical-align", "width", "height", "max-width"),
+    *("white-space", "border", "padding", "margin"),
+}
+
+
+def _filter_attribute(tag: str, name: str, value: str) -> str | None:
+    # nh3 has one scheme list for href and src; links must not carry data: or file:.
+    if name == "href" and url_scheme(_strip_url_noise(value)) not in LINK_SCHEMES | {""}:
+        return None
+    return value
+
+
+_URL_NOISE = re.compile(r"[\x00-\x20]")
+
+
+def _strip_url_noise(url: str) -> str:
+    # URL parsers ignore tabs, newlines and leading control characters: "java\tscript:".
+    return _URL_NOISE.sub("", url)
+
+
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    clean_content_tags={"script", "style"},
+    attributes=_ATTRIBUTES,
+    tag_attribute_values={"input": {"type": {"checkbox"}}},
+    attribute_filter=_filter_attribute,
+    url_schemes={"http", "https", "mailto", "obsidian", "data", "file"},
+    filter_style_properties=_STYLE_PROPERTIES,
+)
+
+# ---------------------------------------------------------------- the stage
+
+# A field of words and plain punctuation only (starting with a letter, one line) renders as one
+# paragraph with nothing to parse: "What are AMIs used for?".
+_PLAIN_TEXT = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.?!;:'\"()/-])*")
+
+
+def render_markdown(text: str) -> str:
+    """Markdown (one card field, Obsidian flavour) → sanitised HTML fragment."""
+    plain = text.rstrip(" \t\r\n\f")
+    if _PLAIN_TEXT.fullmatch(plain) and "://" not in plain:
+        # Byte-for-byte what mistune + nh3 make of it: text needs no escaping, nh3 writes '"'.
+        return "<p>" + plain + "</p>\n"
+    html: Any = _MARKDOWN(text)
+    return _CLEANER.clean(html)
+
+
+def pygments_css() -> str:
+    """The code highlighting rules that assets/markdown.css carries (light, and Anki's night)."""
+    light_prefix = ".highlight"
+    dark_prefix = [".nightMode .highlight", ".night_mode .highlight"]
+    dark = HtmlFormatter(style=CODE_STYLE_DARK, cssclass="highlight")
+    rules = [
+        *_CODE_FORMATTER.get_background_style_defs(light_prefix),
+        *_CODE_FORMATTER.get_token_style_defs(light_prefix),
+        *dark.get_background_style_defs(dark_prefix),
+        *dark.get_token_style_defs(dark_prefix),
+    ]
+    return "\n".join(rules) + "\n"
