@@ -5,6 +5,7 @@ find notes → split into cards → render Markdown → resolve media → identi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -17,10 +18,10 @@ from . import __version__
 from .diagnostics import Diagnostics
 from .discover import LOCK_FILE, discover_vault
 from .fields import context_html, see_html, source_html
-from .lock import CardDraft, Changes, assign_identities, load_lock, save_lock
+from .lock import CardDraft, Changes, Lock, assign_identities, load_lock, save_lock
 from .media import Fetcher, FieldHtml, MediaOptions, remote_urls, resolve_media
 from .model import CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
-from .package import write_package
+from .package import load_card_model, write_package
 from .render import render_markdown
 from .split import split_note
 from .state import BuildState, FolderRecord, stamp
@@ -84,6 +85,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     report.extend(found)
 
     state = BuildState.load(out_dir)
+    previous_packages = {r.package for r in state.folders.values() if r.package}
     key = _options_key(options)
     if state.key != key or options.force:
         state = BuildState(key=key)
@@ -95,41 +97,42 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     rendered = _render_folders(stale, vault.name, options.processes, progress)
     fetched = _fetch_pictures(rendered, options.media, progress)
     lock_path = vault.root / LOCK_FILE
-    lock, lock_diagnostics = load_lock(lock_path) if options.lock else load_lock(None)
+    lock, lock_diagnostics = load_lock(lock_path) if options.lock else (Lock(), ())
     report.extend(lock_diagnostics)
-    lock = lock.keep_notes({n.rel for f in vault.folders for n in f.notes})
-
+    lock, removed_cards = lock.pruned(n.rel for f in vault.folders for n in f.notes)
+    model = load_card_model()
     now = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
     created = int(os.environ.get("SOURCE_DATE_EPOCH") or 0)
+    model_mod = None  # without a lock, the note type carries `created`
+    if options.lock:
+        lock, model_mod = lock.with_model(model.fingerprint, now)
+
     fallback_mod = _ModTimes(vault.root)
     written: list[str] = []
-    changes = Changes()
-    for done, folder in enumerate(rendered, 1):
+    changes: list[Changes] = [Changes(removed=removed_cards)]
+    for done, folder in enumerate(rendered):
         if progress:
-            progress("writing packages", done - 1, len(rendered))
+            progress("writing packages", done, len(rendered))
         media = resolve_media(_media_fields(folder), vault, options.media, fetched)
         drafts = _drafts(folder, media.html, vault)
-        identified = assign_identities(drafts, lock, fallback_mod, now)
-        lock = identified.lock
-        changes = changes.merged(identified.changes)
+        scope = [note.rel for note in folder.folder.notes]
+        identified = assign_identities(drafts, lock, fallback_mod, now, scope=scope)
+        lock = lock.updated(identified.lock)
+        changes.append(identified.changes)
         diagnostics = [*folder.diagnostics, *media.diagnostics, *identified.diagnostics]
-        package = DeckPackage(
-            folder.folder.deck, folder.folder.package, identified.notes, media.media
-        )
+        deck = folder.folder
+        package = DeckPackage(deck.deck, deck.package, identified.notes, media.media)
         if package.notes:
             try:
-                write_package(package, out_dir, created=created)
+                write_package(package, out_dir, created=created, model_mod=model_mod, model=model)
                 written.append(package.filename)
             except OSError as error:
-                diagnostics.append(
-                    Diagnostic(
-                        "", 0, "error", f"cannot write {out_dir / package.filename}: {error}"
-                    )
-                )
+                where = out_dir / package.filename
+                diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
         report.extend(diagnostics)
-        state.folders[folder.folder.rel] = _record(folder, media.local_files, vault, diagnostics)
+        state.folders[deck.rel] = _record(folder, media.local_files, vault, diagnostics)
 
-    removed = _remove_stale_packages(state, vault, out_dir)
+    removed = _remove_stale_packages(state, previous_packages, vault, out_dir)
     if options.lock:
         save_lock(lock_path, lock)
     state.save(out_dir)
@@ -143,7 +146,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         cards=sum(r.cards for r in records),
         use_cases=sum(r.use_cases for r in records),
         diagnostics=tuple(report.sorted()),
-        changes=changes if options.lock else None,
+        changes=merge_changes(changes) if options.lock else None,
     )
 
 
@@ -343,6 +346,14 @@ def _git_commit_times(root: Path) -> dict[str, int]:
     return times
 
 
+def merge_changes(parts: list[Changes]) -> Changes:
+    """One Changes for the whole build, from each folder's."""
+    kinds = ("added", "changed", "reworded", "removed", "unchanged")
+    return Changes(
+        **{kind: tuple(x for part in parts for x in getattr(part, kind)) for kind in kinds}
+    )
+
+
 # ---------------------------------------------------------------- incremental state
 
 
@@ -375,23 +386,17 @@ def _record(
     )
 
 
-def _remove_stale_packages(state: BuildState, vault: Vault, out_dir: Path) -> tuple[str, ...]:
-    """Delete the packages ankigen wrote for folders that no longer have cards."""
+def _remove_stale_packages(
+    state: BuildState, previous: set[str], vault: Vault, out_dir: Path
+) -> tuple[str, ...]:
+    """Delete the packages ankigen wrote before for folders that no longer have cards."""
     current = {f.rel for f in vault.folders}
-    wanted = {r.package for rel, r in state.folders.items() if rel in current and r.package}
+    for rel in [rel for rel in state.folders if rel not in current]:
+        del state.folders[rel]
+    wanted = {record.package for record in state.folders.values()}
     removed = []
-    for rel in list(state.folders):
-        record = state.folders[rel]
-        if rel in current and record.package:
-            continue
-        if record.package and record.package not in wanted:
-            try:
-                (out_dir / record.package).unlink()
-                removed.append(record.package)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                continue
-        if rel not in current:
-            del state.folders[rel]
-    return tuple(sorted(removed))
+    for package in sorted(previous - wanted):
+        with contextlib.suppress(FileNotFoundError):
+            (out_dir / package).unlink()
+            removed.append(package)
+    return tuple(removed)

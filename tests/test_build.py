@@ -1,0 +1,233 @@
+"""End to end: vaults in, packages out, imported into a real Anki collection."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import ankiutil
+from conftest import write_vault
+
+from ankigen.build import BuildOptions, build
+from ankigen.media import MediaOptions
+
+
+def png(width: int = 4, height: int = 3, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A real PNG, made with Pillow."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def run_build(vault: Path, out: Path, **options) -> object:
+    media = MediaOptions(cache_dir=out.parent / "cache", offline=options.pop("offline", True))
+    return build(BuildOptions(vault=vault, out_dir=out, media=media, **options))
+
+
+def seed_vault(root: Path, seed_text: str, diagram_url: str | None = None) -> Path:
+    text = seed_text
+    if diagram_url:
+        text = text.replace(
+            "https://docs.aws.amazon.com/images/AWSEC2/latest/UserGuide/images/ami_lifecycle.png",
+            diagram_url,
+        )
+    return write_vault(
+        root,
+        {
+            "AWS/Compute/AMI.md": text,
+            "attachments/kms_cross_account_key.png": png(color=(0, 0, 200)),
+            "AWS/Compute/AMI EBS Snapshots No Reboot.png": png(color=(0, 200, 0)),
+            ".obsidian/app.json": '{"attachmentFolderPath": "attachments"}',
+        },
+    )
+
+
+def test_seed_note_imports_as_seven_cards(tmp_path, seed_text):
+    vault = seed_vault(tmp_path / "Cloud", seed_text)
+    report = run_build(vault, tmp_path / "dist")
+    assert report.written == ("AWS-Compute.apkg",)
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "AWS-Compute.apkg")
+    notes = ankiutil.notes(col)
+    assert len(notes) == 7
+    assert {d for n in notes for d in n.decks} == {"AWS::Compute"}
+    fronts = [n.fields["Question"] for n in notes]
+    assert "What are AMIs used for?" in fronts[0]
+    assert fronts[2].startswith("<p>Use case: for creating an AMI")
+    assert "Use case: for sharing AMI encrypted via KMS" in fronts[3]
+    assert "without shutting down the instance?" in fronts[4]
+    assert "True or False?" in fronts[6]
+    assert "[[" not in fronts[6] and "Region.md" not in fronts[6]
+    first = notes[0]
+    assert "<li>pre-configured, faster initialization.</li>" in first.fields["Answer"]
+    assert "#UseCase" not in first.fields["Answer"]
+    assert "UseCase" in first.tags
+    assert first.fields["Context"] == "AMI › AMI Details"
+    assert 'href="https://docs.aws.amazon.com/imagebuilder/' in notes[1].fields["See"]
+    assert "AMIs.html" in first.fields["References"]
+    assert "AWS/Compute/AMI.md:5" in first.fields["Source"]
+    assert "obsidian://open?vault=Cloud&amp;file=AWS%2FCompute%2FAMI" in first.fields["Source"]
+    assert all("UseCase" in n.tags for n in notes[2:4])
+    assert "False. You must copy the AMI" in notes[6].answer_html
+    assert "True or False?" in notes[6].question_html
+    # Local pictures are in the media, remote one (offline) is a visible link, nothing missing.
+    assert ankiutil.media_problems(col) == ([], [])
+    assert sum("<img" in n.fields["Answer"] for n in notes) == 2
+    assert 'href="https://docs.aws.amazon.com/images/' in notes[2].fields["Answer"]
+    warnings = [str(d) for d in report.diagnostics]
+    assert len(warnings) == 1 and warnings[0].startswith("AWS/Compute/AMI.md:32: warning:")
+
+
+def test_example_vault_builds_and_imports_cleanly(tmp_path):
+    vault = Path(__file__).resolve().parent.parent / "examples" / "vault"
+    report = run_build(vault, tmp_path / "dist", lock=False)
+    assert not [d for d in report.diagnostics if d.severity == "error"]
+    packages = sorted((tmp_path / "dist").glob("*.apkg"))
+    assert [p.name for p in packages] == sorted(report.written)
+    assert len(packages) >= 3
+    col = ankiutil.load(tmp_path, *packages)
+    notes = ankiutil.notes(col)
+    assert len(notes) == report.cards + report.use_cases
+    assert ankiutil.media_problems(col) == ([], [])
+    for note in notes:
+        assert note.fields["Question"].strip() and note.fields["Answer"].strip()
+        assert "[[" not in note.question_html + note.answer_html
+
+
+def test_rebuild_after_editing_an_answer_updates_the_note_in_place(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "Deck/A.md": "#Question one?\nAnswer: first\n\n#Question two?\nAnswer: second\n",
+            "Other/B.md": "#Question three?\nAnswer: third\n",
+        },
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    first = (out / "Deck.apkg").read_bytes()
+    col = ankiutil.load(tmp_path, out / "Deck.apkg", out / "Other.apkg")
+    before = {n.guid: n for n in ankiutil.notes(col)}
+
+    (vault / "Deck/A.md").write_text(
+        "#Question one?\nAnswer: edited\n\n#Question two?\nAnswer: second\n"
+    )
+    report = run_build(vault, out)
+    assert report.written == ("Deck.apkg",) and report.unchanged == ("Other.apkg",)
+    assert (out / "Deck.apkg").read_bytes() != first
+    ankiutil.import_package(col, out / "Deck.apkg")
+    after = {n.guid: n for n in ankiutil.notes(col)}
+    assert after.keys() == before.keys()
+    edited = next(n for n in after.values() if "one?" in n.fields["Question"])
+    untouched = next(n for n in after.values() if "two?" in n.fields["Question"])
+    assert "edited" in edited.fields["Answer"]
+    assert untouched.mod == before[untouched.guid].mod
+
+
+def test_no_change_rebuild_skips_folders_and_keeps_bytes(tmp_path):
+    vault = write_vault(
+        tmp_path / "v", {"A/a.md": "#Q x\nAnswer: y\n", "B/b.md": "#Q z\nAnswer: w\n"}
+    )
+    out = tmp_path / "dist"
+    first = run_build(vault, out)
+    bytes_before = {p.name: p.read_bytes() for p in out.glob("*.apkg")}
+    second = run_build(vault, out)
+    assert sorted(first.written) == ["A.apkg", "B.apkg"]
+    assert second.written == () and sorted(second.unchanged) == ["A.apkg", "B.apkg"]
+    assert second.cards == first.cards == 2
+    forced = run_build(vault, out, force=True)
+    assert sorted(forced.written) == ["A.apkg", "B.apkg"]
+    assert {p.name: p.read_bytes() for p in out.glob("*.apkg")} == bytes_before
+
+
+def test_two_fresh_builds_are_byte_identical(tmp_path, seed_text):
+    vault = seed_vault(tmp_path / "Cloud", seed_text)
+    run_build(vault, tmp_path / "one", lock=False)
+    run_build(vault, tmp_path / "two", lock=False)
+    assert (tmp_path / "one/AWS-Compute.apkg").read_bytes() == (
+        tmp_path / "two/AWS-Compute.apkg"
+    ).read_bytes()
+
+
+def test_folder_that_loses_its_cards_loses_its_package(tmp_path):
+    vault = write_vault(
+        tmp_path / "v", {"A/a.md": "#Q x\nAnswer: y\n", "B/b.md": "#Q z\nAnswer: w\n"}
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    (vault / "B/b.md").write_text("no cards any more\n")
+    report = run_build(vault, out)
+    assert report.removed == ("B.apkg",)
+    assert not (out / "B.apkg").exists() and (out / "A.apkg").exists()
+    shutil.rmtree(vault / "A")
+    report = run_build(vault, out)
+    assert report.removed == ("A.apkg",) and list(out.glob("*.apkg")) == []
+
+
+def test_one_broken_note_does_not_stop_the_others(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "D/good.md": "#Question fine?\nAnswer: yes\n",
+            "D/latin1.md": "#Question caf\xe9?\nAnswer: ok\n".encode("latin-1"),
+            "D/empty.md": "#Question no answer here\n",
+            "D/missing picture.md": "#Question pic?\nAnswer: see\n![[nowhere.png]]\n",
+        },
+    )
+    report = run_build(vault, tmp_path / "dist")
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "D.apkg")
+    assert len(ankiutil.notes(col)) == 3
+    assert ankiutil.media_problems(col) == ([], [])
+    text = [str(d) for d in report.diagnostics]
+    assert text[0].startswith("D/empty.md:1: warning:") and "no answer" in text[0]
+    assert text[1].startswith("D/latin1.md:1: warning:") and "UTF-8" in text[1]
+    assert text[2].startswith("D/missing picture.md:3: warning:") and "nowhere.png" in text[2]
+
+
+def test_raw_html_img_goes_through_media_and_scripts_do_not(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "D/n.md": '#Question raw?\nAnswer: <img src="pic.png" onerror="alert(1)"> '
+            "<script>alert(2)</script>done\n",
+            "D/pic.png": png(),
+        },
+    )
+    run_build(vault, tmp_path / "dist")
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "D.apkg")
+    answer = ankiutil.notes(col)[0].fields["Answer"]
+    assert "onerror" not in answer and "<script" not in answer and "alert(2)" not in answer
+    assert ankiutil.media_problems(col) == ([], [])
+    assert len(list(Path(col.media.dir()).iterdir())) == 1
+
+
+def test_same_question_in_two_files_is_two_notes(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {"D/a.md": "#Q Same?\nAnswer: a\n", "D/b.md": "#Q Same?\nAnswer: b\n"},
+    )
+    run_build(vault, tmp_path / "dist")
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "D.apkg")
+    notes = ankiutil.notes(col)
+    assert len(notes) == 2 and notes[0].guid != notes[1].guid
+
+
+def test_frontmatter_and_inline_tags_reach_anki(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {"D/n.md": "---\ntags: [aws, compute]\n---\n#Question q #exam/tip\nAnswer: a\n"},
+    )
+    run_build(vault, tmp_path / "dist")
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "D.apkg")
+    note = ankiutil.notes(col)[0]
+    assert sorted(note.tags) == ["aws", "compute", "exam::tip"]
+    assert "#exam" not in note.fields["Question"]
+
+
+def test_root_notes_go_to_a_deck_named_after_the_vault(tmp_path):
+    vault = write_vault(tmp_path / "Study", {"top.md": "#Q root?\nAnswer: yes\n"})
+    report = run_build(vault, tmp_path / "dist")
+    assert report.written == ("Study.apkg",)
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "Study.apkg")
+    assert ankiutil.notes(col)[0].decks == ["Study"]
