@@ -115,10 +115,18 @@ def run(argv: list[str], prog: str) -> int:
         print(f"{prog}: error: vault folder not found: {options.vault}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        options.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"{prog}: error: cannot use output folder {options.out}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
         return _build(options)
     except KeyboardInterrupt:
         print("\nankigen: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:  # a disk problem outside any one note (output folder, cache)
+        print(f"ankigen: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as error:  # the last guard: a message, never a traceback
         if options.verbose:
             traceback.print_exc()
@@ -176,8 +184,9 @@ def _summary(report, args: argparse.Namespace, warnings: int, errors: int, elaps
         for name in report.removed:
             print(f"removed {args.out / name} (its folder has no cards any more)", file=out)
         if report.changes is not None:
-            for line in report.changes.lines():
-                print(line, file=out)
+            for kind in ("added", "changed", "reworded", "removed"):
+                for card in getattr(report.changes, kind):
+                    print(f"{kind}: {card}", file=out)
     packages = len(report.written) + len(report.unchanged)
     parts = [
         f"{packages} package{'s' * (packages != 1)} in {args.out}"
