@@ -211,6 +211,11 @@ def render_markdown(text: str) -> str:
     if _PLAIN_TEXT.fullmatch(plain) and "://" not in plain:
         # Byte-for-byte what mistune + nh3 make of it: text needs no escaping, nh3 writes '"'.
         return "<p>" + plain + "</p>\n"
+    return _render_full(text)
+
+
+def _render_full(text: str) -> str:
+    """The full path: mistune, then nh3."""
     html: Any = _MARKDOWN(text)
     return _CLEANER.clean(html)
 
