@@ -1,0 +1,355 @@
+"""Write one reproducible .apkg per deck: same input, same bytes.
+
+The collection is Anki's legacy schema (genanki's APKG_SCHEMA), built in an in-memory SQLite
+database and zipped with fixed entry dates, order and compression. The file is written next to
+its destination and moved into place, so a crash never leaves a half-written package behind.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import BinaryIO
+
+import genanki
+from genanki.apkg_schema import APKG_SCHEMA
+
+from .model import AnkiNote, DeckPackage, MediaFile
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+MODEL_NAME = "ankigen"
+FIELDS = ("Question", "Answer", "Context", "See", "References", "Source")
+DEFAULT_DECK_ID = 1
+
+# Entry date for every zip member: the earliest date zip can store.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+ZIP_LEVEL = 6
+# Media that is already compressed is stored as is: deflating it again costs time, saves nothing.
+STORED_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".mp3", ".mp4"})
+SQLITE_PAGE_SIZE = 4096
+
+
+def stable_id(kind: str, name: str) -> int:
+    """A positive id from a name, the same in every release and on every machine.
+
+    Kept in [2**52, 2**53) so it is a safe integer for the JavaScript side of Anki's clients.
+    """
+    digest = hashlib.sha256(f"ankigen:{kind}:{name}".encode()).digest()
+    return (1 << 52) | (int.from_bytes(digest[:8], "big") & ((1 << 52) - 1))
+
+
+MODEL_ID = stable_id("model", MODEL_NAME)
+
+
+def deck_id(deck: str) -> int:
+    """The deck's id, from its full name ("AWS::Compute")."""
+    return stable_id("deck", deck)
+
+
+@dataclass(frozen=True)
+class CardModel:
+    """The note type's templates and CSS, as read from assets/."""
+
+    front: str
+    back: str
+    css: str
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever anything Anki would show differently changes."""
+        text = "\x1f".join((MODEL_NAME, *FIELDS, self.front, self.back, self.css))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_card_model(assets: Path = ASSETS) -> CardModel:
+    """Read the templates and CSS; the CSS is card.css followed by markdown.css if present."""
+    css = (assets / "card.css").read_text(encoding="utf-8")
+    markdown_css = assets / "markdown.css"
+    if markdown_css.is_file():
+        css += "\n" + markdown_css.read_text(encoding="utf-8")
+    return CardModel(
+        front=(assets / "front.html").read_text(encoding="utf-8"),
+        back=(assets / "back.html").read_text(encoding="utf-8"),
+        css=css,
+    )
+
+
+def package_bytes(
+    pkg: DeckPackage,
+    *,
+    created: int,
+    model_mod: int | None = None,
+    model: CardModel | None = None,
+) -> bytes:
+    """The .apkg's bytes. `created` is the collection's creation time (no clock is read);
+    `model_mod` the note type's modification time (default `created`): Anki's importer updates
+    templates and CSS only when it is newer than the imported one (see lock.stamp_model)."""
+    buffer = BytesIO()
+    _write_zip(buffer, pkg, created, created if model_mod is None else model_mod, model)
+    return buffer.getvalue()
+
+
+def write_package(
+    pkg: DeckPackage,
+    out_dir: Path,
+    *,
+    created: int,
+    model_mod: int | None = None,
+    model: CardModel | None = None,
+) -> Path:
+    """Write out_dir/pkg.filename atomically and return its path.
+
+    The package is written to `.<name>.tmp-<pid>` in out_dir and renamed over the old one; on
+    any error the temporary file is removed and the old package stays as it was. Temporary files
+    of processes that died mid-write (killed, power loss) are removed by the next write.
+    """
+    target = out_dir / pkg.filename
+    _remove_stale_temps(out_dir, pkg.filename)
+    temp = out_dir / f".{pkg.filename}.tmp-{os.getpid()}"
+    try:
+        with open(temp, "wb") as out:
+            _write_zip(out, pkg, created, created if model_mod is None else model_mod, model)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _remove_stale_temps(out_dir: Path, filename: str) -> None:
+    """Remove temporary files of this package left by processes that no longer run."""
+    prefix = f".{filename}.tmp-"
+    for path in out_dir.glob(f"{glob.escape(prefix)}*"):
+        pid = path.name[len(prefix) :]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftover from an earlier, failed attempt
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, belongs to someone else
+    return True
+
+
+# ---------------------------------------------------------------- zip
+
+
+def _write_zip(
+    out: BinaryIO, pkg: DeckPackage, created: int, model_mod: int, model: CardModel | None
+) -> None:
+    media = sorted(pkg.media, key=lambda m: m.name)
+    collection = collection_bytes(pkg, created=created, model_mod=model_mod, model=model)
+    media_map = {str(index): item.name for index, item in enumerate(media)}
+    with zipfile.ZipFile(out, "w") as archive:
+        _add(archive, "collection.anki2", collection, compress=True)
+        _add(archive, "media", json.dumps(media_map, sort_keys=True).encode(), compress=True)
+        for index, item in enumerate(media):
+            _add(archive, str(index), item.data, compress=_compressible(item))
+
+
+def _compressible(item: MediaFile) -> bool:
+    return Path(item.name).suffix.lower() not in STORED_SUFFIXES
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes, *, compress: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.create_system = 3  # Unix, whatever the platform, so the bytes do not depend on it
+    info.external_attr = 0o644 << 16
+    if compress:
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL)
+    else:
+        info.compress_type = zipfile.ZIP_STORED
+        archive.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+
+
+# ---------------------------------------------------------------- collection
+
+
+def collection_bytes(
+    pkg: DeckPackage, *, created: int, model_mod: int, model: CardModel | None = None
+) -> bytes:
+    """The collection.anki2 database (Anki's schema 11) as bytes."""
+    model = model or load_card_model()
+    did = deck_id(pkg.deck)
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
+        conn.executescript(APKG_SCHEMA)
+        conn.execute(
+            "INSERT INTO col VALUES (1, ?, ?, ?, 11, 0, 0, 0, ?, ?, ?, ?, '{}')",
+            (
+                created,
+                created * 1000,
+                created * 1000,
+                _dumps(_conf(did)),
+                _dumps({str(MODEL_ID): _model_json(model, model_mod, did)}),
+                _dumps(_decks(pkg.deck, did, created)),
+                _dumps(_DECK_CONF),
+            ),
+        )
+        notes, cards = _rows(pkg.notes, did)
+        conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
+        conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
+        conn.commit()
+        return conn.serialize()
+    finally:
+        conn.close()
+
+
+def _rows(notes: Iterable[AnkiNote], did: int) -> tuple[list[tuple], list[tuple]]:
+    note_rows: list[tuple] = []
+    card_rows: list[tuple] = []
+    note_ids: set[int] = set()
+    card_ids: set[int] = set()
+    for position, note in enumerate(notes):
+        if len(note.fields) != len(FIELDS):
+            raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {len(FIELDS)}")
+        nid = _free_id(stable_id("note", note.guid), note_ids)
+        cid = _free_id(stable_id("card", note.guid), card_ids)
+        sort_field = _plain_text(note.fields[0])
+        note_rows.append(
+            (
+                nid,
+                note.guid,
+                MODEL_ID,
+                note.mod,
+                -1,  # usn: not yet synced
+                f" {' '.join(note.tags)} " if note.tags else "",
+                "\x1f".join(note.fields),
+                sort_field,
+                int(hashlib.sha1(sort_field.encode()).hexdigest()[:8], 16),
+                0,
+                "",
+            )
+        )
+        # A new card's due is its position among new cards: Anki shows them in this order.
+        card_rows.append(
+            (cid, nid, did, 0, note.mod, -1, 0, 0, position, 0, 0, 0, 0, 0, 0, 0, 0, "")
+        )
+    return note_rows, card_rows
+
+
+def _free_id(candidate: int, taken: set[int]) -> int:
+    while candidate in taken:
+        candidate += 1
+    taken.add(candidate)
+    return candidate
+
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def _plain_text(html: str) -> str:
+    """The sort field as Anki stores it: text without tags (Anki recomputes it on import)."""
+    text = _TAG.sub(" ", html)
+    for entity, char in (("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")):
+        text = text.replace(entity, char)
+    return _SPACE.sub(" ", text).strip()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _model_json(model: CardModel, model_mod: int, did: int) -> dict:
+    note_type = genanki.Model(
+        MODEL_ID,
+        MODEL_NAME,
+        fields=[{"name": name} for name in FIELDS],
+        templates=[{"name": "Card", "qfmt": model.front, "afmt": model.back}],
+        css=model.css,
+    )
+    return note_type.to_json(model_mod, did)
+
+
+def _conf(did: int) -> dict:
+    return {
+        "activeDecks": [did],
+        "addToCur": True,
+        "collapseTime": 1200,
+        "curDeck": did,
+        "curModel": str(MODEL_ID),
+        "dueCounts": True,
+        "estTimes": True,
+        "newBury": True,
+        "newSpread": 0,
+        "nextPos": 1,
+        "sortBackwards": False,
+        "sortType": "noteFld",
+        "timeLim": 0,
+    }
+
+
+def _deck_json(did: int, name: str, mod: int) -> dict:
+    return {
+        "collapsed": False,
+        "conf": 1,
+        "desc": "",
+        "dyn": 0,
+        "extendNew": 0,
+        "extendRev": 50,
+        "id": did,
+        "lrnToday": [0, 0],
+        "mod": mod,
+        "name": name,
+        "newToday": [0, 0],
+        "revToday": [0, 0],
+        "timeToday": [0, 0],
+        "usn": -1,
+    }
+
+
+def _decks(deck: str, did: int, created: int) -> dict:
+    decks = {str(DEFAULT_DECK_ID): _deck_json(DEFAULT_DECK_ID, "Default", created)}
+    decks[str(did)] = _deck_json(did, deck, created)
+    return decks
+
+
+_DECK_CONF = {
+    "1": {
+        "autoplay": True,
+        "id": 1,
+        "lapse": {"delays": [10], "leechAction": 0, "leechFails": 8, "minInt": 1, "mult": 0},
+        "maxTaken": 60,
+        "mod": 0,
+        "name": "Default",
+        "new": {
+            "bury": True,
+            "delays": [1, 10],
+            "initialFactor": 2500,
+            "ints": [1, 4, 7],
+            "order": 1,
+            "perDay": 20,
+            "separate": True,
+        },
+        "replayq": True,
+        "rev": {
+            "bury": True,
+            "ease4": 1.3,
+            "fuzz": 0.05,
+            "ivlFct": 1,
+            "maxIvl": 36500,
+            "minSpace": 1,
+            "perDay": 100,
+        },
+        "timer": 0,
+        "usn": 0,
+    }
+}
