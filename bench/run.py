@@ -33,7 +33,7 @@ TARGET_SECONDS = 3.0  # the project's goal for a full 10k-card build on 2 cores
 class Timing:
     label: str
     seconds: float
-    rate: str = ""  # cards/s or µs/field, already formatted
+    rate: str = ""  # cards/s, µs/field or packages rewritten, already formatted
     failed: str = ""  # stderr tail when the command failed
 
 
@@ -54,14 +54,19 @@ def build_command(vault: Path, out: Path, cache: Path) -> list[str]:
 def run_build(
     label: str,
     command: list[str],
-    cards: int,
     repeat: int,
     before_each: Callable[[], None] = lambda: None,
+    out: Path | None = None,
 ) -> Timing:
-    """The best wall time of `repeat` runs; `before_each` prepares every run (untimed)."""
+    """The best wall time of `repeat` runs; `before_each` prepares every run (untimed).
+
+    With `out`, the rate column says how many packages the last run rewrote.
+    """
     best = float("inf")
+    rewritten = 0
     for _ in range(repeat):
         before_each()
+        stamps_before = package_stamps(out) if out else {}
         started = time.perf_counter()
         result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
@@ -73,8 +78,18 @@ def run_build(
                 f"  ({label}: {len(result.stderr.splitlines())} lines on stderr, first: "
                 f"{result.stderr.splitlines()[0]})"
             )
+        if out:
+            stamps_after = package_stamps(out)
+            rewritten = sum(
+                stamps_before.get(name) != stamp for name, stamp in stamps_after.items()
+            )
         best = min(best, elapsed)
-    return Timing(label, best, f"{cards / best:,.0f} cards/s" if cards else "")
+    return Timing(label, best, f"packages rewritten: {rewritten}" if out else "")
+
+
+def package_stamps(out: Path) -> dict[str, tuple[int, int]]:
+    """Each package's (mtime, size): what changes when the build rewrites it."""
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in out.glob("*.apkg")}
 
 
 def edit_one_note(vault: SyntheticVault) -> Callable[[], None]:
@@ -165,28 +180,20 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
         print_table(rows)
         return 2
     command = build_command(vault_dir, out, cache)
-    rows += [
+    rows.append(
         run_build(
             "start-up (--help)",
             [sys.executable, str(REPO / "build_deck.py"), "--help"],
-            0,
             args.repeat,
         )
-    ]
-    rows.append(
-        run_build("full build (cold cache)", command, vault.cards, args.repeat, fresh(out, cache))
     )
-    if not rows[-1].failed:
-        rows.append(run_build("no-change rebuild", command, vault.cards, args.repeat))
-        rows.append(
-            run_build(
-                "rebuild after editing 1 note",
-                command,
-                vault.cards,
-                args.repeat,
-                edit_one_note(vault),
-            )
-        )
+    full = run_build("full build (cold cache)", command, args.repeat, fresh(out, cache))
+    full.rate = f"{vault.cards / full.seconds:,.0f} cards/s"
+    rows.append(full)
+    if not full.failed:
+        rows.append(run_build("no-change rebuild", command, args.repeat, out=out))
+        edit = edit_one_note(vault)
+        rows.append(run_build("rebuild after editing 1 note", command, args.repeat, edit, out))
     if not args.no_baseline:
         rows.append(mistune_baseline(vault.fields, args.repeat))
     print_table(rows)
@@ -194,9 +201,9 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
     if any(row.failed for row in rows):
         return 1
     print(f"\nwritten: {package_summary(out)}")
-    full = rows[1].seconds
-    verdict = "within" if full <= TARGET_SECONDS * vault.cards / 10_000 else "OVER"
-    print(f"full build {full:.2f} s: {verdict} the target of {TARGET_SECONDS:.0f} s per 10k cards")
+    if vault.cards == 10_000:  # below that, start-up dominates and the target says little
+        verdict = "within" if full.seconds <= TARGET_SECONDS else "OVER"
+        print(f"full build {full.seconds:.2f} s: {verdict} the {TARGET_SECONDS:.0f} s target")
     return 0
 
 
