@@ -242,7 +242,8 @@ def _identify_note(
     exact = set(match)
 
     # 2. Reworded, same answer: only when that answer is unambiguous on both sides.
-    free_old = [j for j in range(len(old)) if j not in match.values()]
+    exact_old = set(match.values())
+    free_old = [j for j in range(len(old)) if j not in exact_old]
     free_new = [i for i in range(len(drafts)) if i not in match]
     old_answers = Counter(old[j].answer for j in free_old)
     new_answers = Counter(answers[i] for i in free_new)
@@ -388,7 +389,7 @@ def _lock_from_json(data: dict) -> Lock:
 
 def lock_text(lock: Lock) -> str:
     """The lock as the file holds it: sorted keys, one card per line, stable formatting."""
-    lines = ["{", f'  "version": {LOCK_VERSION},']
+    lines = ["{"]
     if lock.model is not None:
         model = {"fingerprint": lock.model.fingerprint, "mod": lock.model.mod}
         lines.append(f'  "model": {_compact(model)},')
@@ -406,7 +407,7 @@ def lock_text(lock: Lock) -> str:
             }
             lines.append(f"      {_compact(row)}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")
-    lines.extend(["  }", "}", ""])
+    lines.extend(["  },", f'  "version": {LOCK_VERSION}', "}", ""])
     return "\n".join(lines)
 
 

@@ -219,6 +219,7 @@ def test_lock_file_round_trip_and_stable_text(tmp_path: Path) -> None:
     path = tmp_path / "ankigen.lock"
     assert load_lock(path) == (Lock(), ())
     lock, _ = Lock().updated(build(CARDS).lock).with_model("f00", NOW)
+    assert lock_text(lock).index('"model"') < lock_text(lock).index('"version"')
     assert save_lock(path, lock) is True
     text = path.read_text(encoding="utf-8")
     data = json.loads(text)
