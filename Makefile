@@ -9,7 +9,7 @@ ARGS   ?=
 .PHONY: deck test lint bench install install-test clean
 
 deck: $(VENV)/.installed
-	$(PY) build_deck.py $(VAULT) -o $(OUT) $(ARGS)
+	$(PY) build_deck.py "$(VAULT)" -o "$(OUT)" $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)

@@ -83,17 +83,40 @@ def test_seed_note_imports_as_seven_cards(tmp_path, seed_text):
 def test_example_vault_builds_and_imports_cleanly(tmp_path):
     vault = Path(__file__).resolve().parent.parent / "examples" / "vault"
     report = run_build(vault, tmp_path / "dist", lock=False)
-    assert not [d for d in report.diagnostics if d.severity == "error"]
-    packages = sorted((tmp_path / "dist").glob("*.apkg"))
-    assert [p.name for p in packages] == sorted(report.written)
-    assert len(packages) >= 3
-    col = ankiutil.load(tmp_path, *packages)
+    assert [str(d).split(": warning:")[0] for d in report.diagnostics] == [
+        "AWS/Compute/Lambda.md:41",  # the remote diagram, offline here
+        "AWS/Storage/EBS.md:12",  # a question without an answer
+    ]
+    assert sorted(report.written) == [
+        "AWS-Compute.apkg",
+        "AWS-Networking.apkg",
+        "AWS-Storage.apkg",
+        "AWS.apkg",
+        "Engineering-Thermodynamics.apkg",
+        "vault.apkg",
+    ]
+    col = ankiutil.load(tmp_path, *sorted((tmp_path / "dist").glob("*.apkg")))
     notes = ankiutil.notes(col)
-    assert len(notes) == report.cards + report.use_cases
+    assert (report.cards, report.use_cases, len(notes)) == (36, 7, 43)
+    per_deck: dict[str, int] = {}
+    for note in notes:
+        per_deck[note.decks[0]] = per_deck.get(note.decks[0], 0) + 1
+    assert per_deck == {
+        "AWS": 3,
+        "AWS::Compute": 10,
+        "AWS::Networking": 8,
+        "AWS::Storage": 10,
+        "Engineering::Thermodynamics": 8,
+        "vault": 4,
+    }
     assert ankiutil.media_problems(col) == ([], [])
+    assert len(list(Path(col.media.dir()).iterdir())) == 6  # the unused whiteboard stays out
     for note in notes:
         assert note.fields["Question"].strip() and note.fields["Answer"].strip()
         assert "[[" not in note.question_html + note.answer_html
+        assert "#Question" not in note.fields["Question"]
+    everything = " ".join(n.fields["Answer"] for n in notes)
+    assert "#Question not a card" in everything  # inside a code fence: text
 
 
 def test_rebuild_after_editing_an_answer_updates_the_note_in_place(tmp_path):
