@@ -21,7 +21,7 @@ from .fields import context_html, see_html, source_html
 from .lock import CardDraft, Changes, Lock, assign_identities, load_lock, save_lock
 from .media import Fetcher, FieldHtml, MediaOptions, remote_urls, resolve_media
 from .model import CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
-from .package import load_card_model, write_package
+from .package import CardModel, load_card_model, write_package
 from .render import render_markdown
 from .split import split_note
 from .state import BuildState, FolderRecord, stamp
@@ -86,7 +86,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
     state = BuildState.load(out_dir)
     previous_packages = {r.package for r in state.folders.values() if r.package}
-    key = _options_key(options)
+    model = load_card_model()
+    key = _options_key(options, model)
     if state.key != key or options.force:
         state = BuildState(key=key)
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, out_dir)]
@@ -100,7 +101,6 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     lock, lock_diagnostics = load_lock(lock_path) if options.lock else (Lock(), ())
     report.extend(lock_diagnostics)
     lock, removed_cards = lock.pruned(n.rel for f in vault.folders for n in f.notes)
-    model = load_card_model()
     now = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
     created = int(os.environ.get("SOURCE_DATE_EPOCH") or 0)
     model_mod = None  # without a lock, the note type carries `created`
@@ -357,10 +357,10 @@ def merge_changes(parts: list[Changes]) -> Changes:
 # ---------------------------------------------------------------- incremental state
 
 
-def _options_key(options: BuildOptions) -> str:
-    """What, beside the inputs, changes the packages: ankigen's version and the options."""
+def _options_key(options: BuildOptions, model: CardModel) -> str:
+    """What, beside the notes and pictures, shapes the packages: version, options, templates."""
     media = options.media
-    return f"{__version__}|{media.max_image_width}|{media.offline}|{options.lock}"
+    return f"{__version__}|{model.fingerprint}|{media.max_image_width}|{options.lock}"
 
 
 def _record(

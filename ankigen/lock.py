@@ -162,7 +162,9 @@ def _hash(*parts: str) -> str:
 
 
 def _content_hash(draft: CardDraft) -> str:
-    return _hash(*draft.fields, "\x1e", *draft.tags)
+    # The last field (Source) names the card's line, which moves whenever lines are added above
+    # the card: that alone is no change to the card, so it does not move the card's mod.
+    return _hash(*draft.fields[:-1], "\x1e", *draft.tags)
 
 
 def _answer_hash(draft: CardDraft) -> str:

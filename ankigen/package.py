@@ -25,7 +25,9 @@ from genanki.apkg_schema import APKG_SCHEMA
 
 from .model import AnkiNote, DeckPackage, MediaFile
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# assets/ sits beside the package in a checkout and inside it (ankigen/assets) when installed.
+_HERE = Path(__file__).resolve().parent
+ASSETS = _HERE / "assets" if (_HERE / "assets").is_dir() else _HERE.parent / "assets"
 MODEL_NAME = "ankigen"
 FIELDS = ("Question", "Answer", "Context", "See", "References", "Source")
 DEFAULT_DECK_ID = 1

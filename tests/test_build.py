@@ -254,3 +254,36 @@ def test_root_notes_go_to_a_deck_named_after_the_vault(tmp_path):
     assert report.written == ("Study.apkg",)
     col = ankiutil.load(tmp_path, tmp_path / "dist" / "Study.apkg")
     assert ankiutil.notes(col)[0].decks == ["Study"]
+
+
+def test_rewording_a_question_keeps_the_note_and_its_history(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {"D/n.md": "#Q What is EC2?\nAnswer: virtual servers\n\n#Q What is S3?\nAnswer: objects\n"},
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    col = ankiutil.load(tmp_path, out / "D.apkg")
+    guids = [n.guid for n in ankiutil.notes(col)]
+    (vault / "D/n.md").write_text(
+        "#Q Which AWS service gives you virtual servers?\nAnswer: virtual servers\n\n"
+        "#Q What is S3?\nAnswer: objects\n"
+    )
+    report = run_build(vault, out)
+    assert len(report.changes.reworded) == 1 and report.changes.added == ()
+    ankiutil.import_package(col, out / "D.apkg")
+    notes = ankiutil.notes(col)
+    assert [n.guid for n in notes] == guids
+    assert "Which AWS service" in notes[0].fields["Question"]
+
+
+def test_lines_added_above_a_card_do_not_count_as_a_change(tmp_path):
+    vault = write_vault(tmp_path / "v", {"D/n.md": "#Q one\nAnswer: 1\n\n#Q two\nAnswer: 2\n"})
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    (vault / "D/n.md").write_text(
+        "Intro line.\n\nMore intro.\n#Q one\nAnswer: 1\n\n#Q two\nAnswer: 2\n"
+    )
+    report = run_build(vault, out)
+    assert report.written == ("D.apkg",)
+    assert report.changes.changed == () and len(report.changes.unchanged) == 2
