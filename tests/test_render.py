@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ankigen.render import _render_full, pygments_css, render_markdown
+from ankigen.render import _build_markdown, _render_full, pygments_css, render_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -530,3 +530,41 @@ def test_output_is_deterministic() -> None:
     text = SEED_ANSWER_LIST + "\n\n```python\nx = 1\n```\n\n> [!tip] T\n> b\n\n$a_1$ ![[p q.png|3]]"
     first = render_markdown(text)
     assert all(render_markdown(text) == first for _ in range(3))
+
+
+# ---------------------------------------------------------------- speed-ups change nothing
+
+# mistune's own parsing, without ankigen's link and paragraph fast paths.
+_MISTUNE_ONLY = _build_markdown(fast=False)
+
+SPEEDUP_CORPUS = [
+    SEED_ANSWER_LIST,
+    SEED_USECASE,
+    SEED_ANSWER_PICTURE,
+    SEED_QUESTION_LINKS,
+    "[a](https://x.example/a_b) and ![p](y.png) and [c](d.md)",
+    "[a [b](c) d](https://e)",
+    "[outer ![img](x.png)](https://e.example)",
+    "[a ![b](c.png) d](e.md) [x](y) [c [d](https://e.example)](f)",
+    "![a](b.png)](c) [[x]](y) ![[z.png]](w) [a]](b)",
+    "*[a](https://b.example)* and **[c](d)**",
+    '[t](https://u.example "Title") [e]() [](https://v.example) [a](<b c.md>) [p](b(c).md)',
+    "\\[a](b) `[c](d)` [e](f)] [g](h))",
+    "[x][ref]\n\n[ref]: https://ref.example",
+    "![a|300](x.png)![b](y.png)[c](z.md)",
+    "[a](https://x.example/?q=1&r=2) [b](https://y.example/a\\_b)",
+    "**Bold** start\n*emphasis* line\n![[x.png]]\n[[Note]] line\n`code` line\n(paren) line",
+    "![x](y.png)\n---\n**setext?**\n===",
+    "*a\n- b\n> c\n1. d\n# e\n| f | g |\n|---|---|\n| h | i |",
+    "$x$ starts\n%%c%% starts\n^id\n!bang\n[bracket",
+    "para\n\u00a0\nafter nbsp line",
+    "> [!tip] T\n> [a](b.md) **x**\n> ![i](i.png)",
+    "- [a](https://a.example)\n- ![b](b.png)\n  [c](c.md) more",
+    "| [a](https://a.example) | ![b](b.png) |\n|---|---|\n| **c** | [d](d.md) |",
+    "Text[^1] [a](https://a.example)\n\n[^1]: [fn](https://f.example)",
+]
+
+
+@pytest.mark.parametrize("text", SPEEDUP_CORPUS)
+def test_fast_paths_give_the_same_html_as_mistune_alone(text: str) -> None:
+    assert _render_full(text) == _render_full(text, _MISTUNE_ONLY)
