@@ -66,7 +66,9 @@ class MediaOptions:
         return self.deadline if self.deadline is not None else 3 * self.timeout
 
 
-Source = Literal["network", "revalidated", "cache", "failed"]
+# network: full body; revalidated: 304; cache: fresh, or offline, no request;
+# stale: the server failed (connection, timeout, 5xx) and the cached body was used.
+Source = Literal["network", "revalidated", "cache", "stale", "failed"]
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,8 @@ class FetchOutcome:
 
     url: str
     data: bytes | None  # None when it failed
-    error: str = ""  # the reason, for the warning: "HTTP 404", "not an image", …
-    source: Source = "network"  # network: full body; revalidated: 304; cache: no request
+    error: str = ""  # why it failed (or, when stale, why the cached copy was used)
+    source: Source = "network"
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,10 @@ class FetchOutcome:
 
 class FetchError(Exception):
     """A download failed; str() is the reason shown to the user."""
+
+    def __init__(self, reason: str, gone: bool = False) -> None:
+        super().__init__(reason)
+        self.gone = gone  # the server says the picture does not exist (404, 410)
 
 
 # ---------------------------------------------------------------- disk cache
@@ -233,7 +239,10 @@ class Fetcher:
         """One URL's outcome, from the cache when it is fresh or still valid."""
         if url in self._done:
             return self._done[url]
-        outcome = self._fetch(url)
+        try:
+            outcome = self._fetch(url)
+        except Exception as exc:  # a worker must not take the build down
+            outcome = FetchOutcome(url, None, f"download failed ({type(exc).__name__})", "failed")
         self._done[url] = outcome
         return outcome
 
@@ -254,6 +263,8 @@ class Fetcher:
         try:
             return self._download(url, entry, cached)
         except FetchError as exc:
+            if cached is not None and not exc.gone:
+                return FetchOutcome(url, cached, str(exc), "stale")
             return FetchOutcome(url, None, str(exc), "failed")
 
     def _download(self, url: str, entry: CacheEntry | None, cached: bytes | None) -> FetchOutcome:
@@ -276,26 +287,28 @@ class Fetcher:
             raise FetchError(_describe(exc, self.options.timeout)) from None
         with response:
             if response.status_code == 304 and entry is not None and cached is not None:
-                self.cache.store(_revalidated(entry, response))
+                with contextlib.suppress(OSError):
+                    self.cache.store(_revalidated(entry, response))
                 return FetchOutcome(url, cached, "", "revalidated")
             if response.status_code != 200:
-                raise FetchError(f"HTTP {response.status_code} {response.reason or ''}".strip())
+                status = f"HTTP {response.status_code} {response.reason or ''}".strip()
+                raise FetchError(status, gone=response.status_code in (404, 410))
             data = self._read_body(response, deadline)
         kind = sniff_format(data)
         if kind is None:
             content_type = response.headers.get("Content-Type", "unknown type").split(";")[0]
             raise FetchError(f"not an image (the server sent {content_type})")
-        sha256 = self.cache.write_blob(data)
-        self.cache.store(
-            CacheEntry(
-                url=url,
-                sha256=sha256,
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-                stored=time.time(),
-                expires=_expires(response.headers),
+        with contextlib.suppress(OSError):  # a read-only or full cache only costs time
+            self.cache.store(
+                CacheEntry(
+                    url=url,
+                    sha256=self.cache.write_blob(data),
+                    etag=response.headers.get("ETag"),
+                    last_modified=response.headers.get("Last-Modified"),
+                    stored=time.time(),
+                    expires=_expires(response.headers),
+                )
             )
-        )
         return FetchOutcome(url, data, "", "network")
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:

@@ -86,6 +86,8 @@ def fit_image(data: bytes, max_width: int, max_pixels: int = Image.MAX_IMAGE_PIX
         raise ImageError("not an image") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"not a valid image ({exc})") from None
+    except Exception as exc:  # Pillow raises many kinds of errors on crafted files
+        raise ImageError(f"not a valid image ({type(exc).__name__})") from None
 
 
 def _too_many_pixels(width: int, height: int, max_pixels: int) -> str:

@@ -12,6 +12,7 @@ from imageserver import (
     HUGE_SIZE,
     LAST_MODIFIED,
     ImageServer,
+    Route,
     image_server_fixture,  # noqa: F401 (the fixture)
 )
 
@@ -208,3 +209,17 @@ def test_two_fetchers_sharing_a_cache_at_once(tmp_path, image_server: ImageServe
     assert not [p for p in (tmp_path / "cache").rglob(".tmp-*")]
     offline = Fetcher(options(tmp_path, offline=True)).fetch_all(urls)
     assert all(o.source == "cache" for o in offline.values())
+
+
+def test_cached_copy_is_used_when_the_server_fails_but_not_when_it_is_gone(
+    tmp_path, image_server: ImageServer
+):
+    url = image_server.url("/etag.png")
+    fetch_one(options(tmp_path), url)
+    image_server.routes["/etag.png"] = Route(status=503, body=b"down")
+    stale = fetch_one(options(tmp_path, retries=0), url)
+    assert stale.source == "stale" and stale.data == image_server.good_png
+    assert stale.error == "HTTP 503 Service Unavailable"
+    image_server.routes["/etag.png"] = Route(status=404, body=b"gone")
+    gone = fetch_one(options(tmp_path, retries=0), url)
+    assert gone.data is None and gone.error == "HTTP 404 Not Found"

@@ -202,3 +202,11 @@ def test_svg_with_entities_is_refused():
 def test_broken_svg_is_refused():
     with pytest.raises(ImageError, match="not a valid SVG"):
         fit_image(b'<svg xmlns="http://www.w3.org/2000/svg"><rect></svg>', 1600)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "JPEG"])
+def test_comments_are_dropped(fmt):
+    image = Image.new("RGB", (40, 20), "white")
+    data = encoded(image.convert("P") if fmt == "GIF" else image, fmt, comment=b"secret")
+    assert opened(data).info["comment"] == b"secret"
+    assert "comment" not in opened(fit_image(data, 1600).data).info
