@@ -197,11 +197,14 @@ class _Resolver:
         if src[:5].lower() == "data:":
             label = src[:40] + ("…" if len(src) > 40 else "")
             return self._outcome(("data", src), lambda: _decode_data_url(src), label)
-        if URL_SCHEME.match(src) and not WINDOWS_ABSOLUTE.match(src):
-            return None, src, "only http and https pictures are fetched"
+        # The render stage percent-encodes the colon of other schemes ("ftp%3A//…",
+        # "C%3A%5C…"), so they are judged as written, after unquoting.
+        plain = unquote(src)
+        if WINDOWS_ABSOLUTE.match(plain) or plain.startswith("//"):
+            return None, plain, "absolute path outside the vault"
+        if URL_SCHEME.match(plain):
+            return None, plain, "only http and https pictures are fetched"
         target = unquote(src.split("#", 1)[0].split("?", 1)[0]).replace("\\", "/")
-        if WINDOWS_ABSOLUTE.match(src) or src.startswith("//"):
-            return None, target, "absolute path outside the vault"
         found, reason = _locate(self.vault, note_rel, target)
         if found is None:
             return None, target, reason

@@ -272,13 +272,18 @@ def test_data_url_is_decoded_and_big_ones_refused(tmp_path):
     ]
 
 
-def test_other_schemes_are_refused(tmp_path):
-    result = resolve(make_vault(tmp_path / "v", {}), tmp_path, field(img("file:///etc/hosts.png")))
+def test_other_schemes_and_windows_paths_are_refused(tmp_path):
+    # As the render stage writes them: file: kept, other schemes' colon percent-encoded.
+    html = img("file:///etc/hosts.png") + img("ftp%3A//example.org/x.png") + img("C%3A%5Cx.png")
+    result = resolve(make_vault(tmp_path / "v", {}), tmp_path, field(html))
     assert missing(result) == [
+        "AWS/AMI.md:1: warning: picture C:\\x.png not included: absolute path outside the vault",
         "AWS/AMI.md:1: warning: picture file:///etc/hosts.png not included: "
-        "only http and https pictures are fetched"
+        "only http and https pictures are fetched",
+        "AWS/AMI.md:1: warning: picture ftp://example.org/x.png not included: "
+        "only http and https pictures are fetched",
     ]
-    assert "missing-media" in result.html[0] and "<img" not in result.html[0]
+    assert result.html[0].count("missing-media") == 3 and "<img" not in result.html[0]
 
 
 def test_fitted_pictures_are_remembered_and_a_damaged_record_is_refitted(tmp_path):
