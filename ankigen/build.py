@@ -24,7 +24,14 @@ from .model import CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vaul
 from .package import CardModel, load_card_model, write_package
 from .render import render_markdown
 from .split import split_note
-from .state import BuildState, FolderRecord, stamp
+from .state import (
+    BuildState,
+    FolderRecord,
+    forget_rendered,
+    load_rendered,
+    save_rendered,
+    stamp,
+)
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -95,7 +102,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     for folder in fresh:
         report.extend(state.diagnostics_of(state.folders[folder.rel]))
 
-    rendered = _render_folders(stale, vault.name, options.processes, progress)
+    reuse = not options.force and bool(state.folders)  # HTML from the same ankigen and options
+    rendered = _render_folders(stale, out_dir, reuse, options.processes, progress)
     fetched = _fetch_pictures(rendered, options.media, progress)
     lock_path = vault.root / LOCK_FILE
     lock, lock_diagnostics = load_lock(lock_path) if options.lock else (Lock(), ())
@@ -133,6 +141,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         state.folders[deck.rel] = _record(folder, media.local_files, vault, diagnostics)
 
     removed = _remove_stale_packages(state, previous_packages, vault, out_dir)
+    forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     if options.lock:
         save_lock(lock_path, lock)
     state.save(out_dir)
@@ -154,20 +163,25 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
 
 def _render_folders(
-    folders: list[Folder], vault_name: str, processes: int, progress: Progress | None
+    folders: list[Folder], out_dir: Path, reuse: bool, processes: int, progress: Progress | None
 ) -> list[RenderedFolder]:
-    """Split and render every note of the folders, in parallel when there is enough work."""
+    """Split and render every note of the folders, in parallel when there is enough work.
+
+    The HTML of each folder's fragments is kept in `out_dir`; with `reuse`, fragments that did
+    not change since the last build are not rendered again.
+    """
+    jobs = [(folder, out_dir, reuse) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
     if progress:
         progress("reading notes", 0, note_count)
     if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
         results = []
-        for folder in folders:
-            results.append(render_folder(folder))
+        for job in jobs:
+            results.append(render_folder(job))
             if progress:
                 progress("reading notes", sum(len(r.folder.notes) for r in results), note_count)
         return results
-    biggest_first = sorted(folders, key=lambda f: -len(f.notes))
+    biggest_first = sorted(jobs, key=lambda job: -len(job[0].notes))
     done = 0
     results_by_rel: dict[str, RenderedFolder] = {}
     with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
@@ -179,8 +193,19 @@ def _render_folders(
     return [results_by_rel[f.rel] for f in folders]
 
 
-def render_folder(folder: Folder) -> RenderedFolder:
+def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
+    folder, out_dir, reuse = job
+    known = load_rendered(out_dir, folder.rel) if reuse else {}
+    fragments: dict[str, str] = {}
+
+    def render(markdown: str) -> str:
+        html = known.get(markdown)
+        if html is None:
+            html = render_markdown(markdown)
+        fragments[markdown] = html
+        return html
+
     notes = []
     diagnostics: list[Diagnostic] = []
     for note_file in folder.notes:
@@ -200,26 +225,25 @@ def render_folder(folder: Folder) -> RenderedFolder:
         try:
             note, found = split_note(note_file.rel, text)
             diagnostics.extend(found)
-            notes.append(_render_note(note, stamp(note_file.path, data)))
+            notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others
             diagnostics.append(
                 Diagnostic(
                     note_file.rel, 1, "error", f"note skipped, ankigen failed on it: {error!r}"
                 )
             )
+    save_rendered(out_dir, folder.rel, fragments)
     return RenderedFolder(folder, tuple(notes), tuple(diagnostics))
 
 
-def _render_note(note: ParsedNote, file_stamp: tuple[int, int, str]) -> RenderedNote:
+def _render_note(
+    note: ParsedNote, file_stamp: tuple[int, int, str], render: Callable[[str], str]
+) -> RenderedNote:
     cards = tuple(
-        RenderedCard(
-            card,
-            render_markdown(_front_markdown(card)),
-            render_markdown(card.answer),
-        )
+        RenderedCard(card, render(_front_markdown(card)), render(card.answer))
         for card in note.cards
     )
-    references = render_markdown(note.references) if note.references and cards else ""
+    references = render(note.references) if note.references and cards else ""
     return RenderedNote(note, cards, references, file_stamp)
 
 

@@ -400,17 +400,19 @@ def lock_text(lock: Lock) -> str:
     for n, (rel, entries) in enumerate(notes):
         lines.append(f"    {json.dumps(rel, ensure_ascii=False)}: [")
         for k, e in enumerate(entries):
-            row = {
-                "answer": e.answer,
-                "content": e.content,
-                "guid": e.guid,
-                "mod": e.mod,
-                "question": e.question,
-            }
-            lines.append(f"      {_compact(row)}{',' if k < len(entries) - 1 else ''}")
+            # Written by hand (keys in sorted order): json.dumps per card costs 10 µs each.
+            row = (
+                f'{{"answer": {_string(e.answer)}, "content": {_string(e.content)}, '
+                f'"guid": {_string(e.guid)}, "mod": {int(e.mod)}, '
+                f'"question": {_string(e.question)}}}'
+            )
+            lines.append(f"      {row}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")
     lines.extend(["  },", f'  "version": {LOCK_VERSION}', "}", ""])
     return "\n".join(lines)
+
+
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C speed-up, no ASCII-only
 
 
 def _compact(value: dict) -> str:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .model import Diagnostic, Folder, Vault
 
-STATE_FILE = ".ankigen-state.json"
+STATE_DIR = ".ankigen"  # inside the output folder
+STATE_FILE = f"{STATE_DIR}/state.json"
 _FORMAT = 1
 
 FileStamp = tuple[int, int, str]  # size, mtime in ns, sha256 of the content
@@ -65,6 +67,7 @@ class BuildState:
         }
         text = json.dumps(data, indent=1, sort_keys=True)
         path = out_dir / STATE_FILE
+        path.parent.mkdir(exist_ok=True)
         with contextlib.suppress(OSError):
             if path.read_text(encoding="utf-8") == text:
                 return
@@ -116,3 +119,35 @@ def _unchanged(path: Path, recorded: FileStamp) -> bool:
         return hashlib.sha256(path.read_bytes()).hexdigest() == digest
     except OSError:
         return False
+
+
+def load_rendered(out_dir: Path, folder_rel: str) -> dict[str, str]:
+    """The folder's Markdown fragments and their HTML from its last build ({} if none)."""
+    try:
+        data = marshal.loads(_rendered_path(out_dir, folder_rel).read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_rendered(out_dir: Path, folder_rel: str, rendered: dict[str, str]) -> None:
+    path = _rendered_path(out_dir, folder_rel)
+    path.parent.mkdir(exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(marshal.dumps(rendered))
+    os.replace(temporary, path)
+
+
+def forget_rendered(out_dir: Path, keep: set[str]) -> None:
+    """Remove the rendered fragments of folders not in `keep`."""
+    wanted = {_rendered_path(out_dir, rel).name for rel in keep}
+    for path in (out_dir / STATE_DIR).glob("rendered-*"):
+        if path.name not in wanted:
+            path.unlink(missing_ok=True)
+
+
+def _rendered_path(out_dir: Path, folder_rel: str) -> Path:
+    # marshal: the fastest safe format for a dict of strings; its format follows Python's
+    # version, and a file that does not load is simply rendered again.
+    name = hashlib.sha1(folder_rel.encode()).hexdigest()[:16]
+    return out_dir / STATE_DIR / f"rendered-{name}.marshal"
