@@ -397,7 +397,8 @@ def _record(
             stamps[rel] = stamp(vault.root / rel)
         except OSError:
             continue
-    failed_remote = any(d.message.startswith("picture http") for d in diagnostics)
+    # A picture that was missing or failed may be there next time: try the folder again.
+    failed_picture = any(d.message.startswith("picture ") for d in diagnostics)
     has_cards = bool(cards)
     return FolderRecord(
         package=folder.folder.package if has_cards else "",
@@ -406,7 +407,7 @@ def _record(
         cards=sum(c.kind == "question" for c in cards),
         use_cases=sum(c.kind == "usecase" for c in cards),
         diagnostics=[(d.path, d.line, d.severity, d.message) for d in diagnostics],
-        retry=failed_remote or any(d.severity == "error" for d in diagnostics),
+        retry=failed_picture or any(d.severity == "error" for d in diagnostics),
     )
 
 

@@ -23,13 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import platformdirs
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+
+if TYPE_CHECKING:  # requests is imported on first download: a build without one starts faster
+    import requests
 
 from . import __version__
 from .images import sniff_format
@@ -268,6 +267,8 @@ class Fetcher:
             return FetchOutcome(url, None, str(exc), "failed")
 
     def _download(self, url: str, entry: CacheEntry | None, cached: bytes | None) -> FetchOutcome:
+        import requests
+
         headers = {}
         if entry is not None:
             if entry.etag:
@@ -312,6 +313,9 @@ class Fetcher:
         return FetchOutcome(url, data, "", "network")
 
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        import requests
+        import urllib3
+
         """The body, stopping at the size cap or the deadline, whichever comes first."""
         limit = self.options.max_download_bytes
         declared = response.headers.get("Content-Length", "")
@@ -347,6 +351,10 @@ class Fetcher:
 
 
 def _make_session(options: MediaOptions) -> requests.Session:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     retry = Retry(
         total=options.retries,
         connect=options.retries,
@@ -419,6 +427,8 @@ def _megabytes(size: int) -> str:
 
 def _describe(exc: BaseException, timeout: float) -> str:
     """A short reason for a failed request, without a traceback."""
+    import requests
+
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"could not connect within {timeout:g} s"

@@ -287,3 +287,29 @@ def test_lines_added_above_a_card_do_not_count_as_a_change(tmp_path):
     report = run_build(vault, out)
     assert report.written == ("D.apkg",)
     assert report.changes.changed == () and len(report.changes.unchanged) == 2
+
+
+def test_unchanged_fragments_are_not_rendered_again_unless_forced(tmp_path):
+    import marshal
+
+    vault = write_vault(
+        tmp_path / "v", {"D/a.md": "#Q kept?\nAnswer: same\n", "D/b.md": "#Q b\nAnswer: 1\n"}
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    [cache] = (out / ".ankigen").glob("rendered-*")
+    fragments = marshal.loads(cache.read_bytes())
+    assert fragments["same"] == "<p>same</p>\n"
+    fragments["same"] = "<p>from the cache</p>\n"  # proves the next build reads it
+    cache.write_bytes(marshal.dumps(fragments))
+    (vault / "D/b.md").write_text("#Q b\nAnswer: 2\n")
+
+    def answers() -> list[str]:
+        where = tmp_path / f"c{len(list(tmp_path.glob('c*')))}"
+        where.mkdir()
+        return [n.fields["Answer"] for n in ankiutil.notes(ankiutil.load(where, out / "D.apkg"))]
+
+    run_build(vault, out)
+    assert answers() == ["<p>from the cache</p>\n", "<p>2</p>\n"]
+    run_build(vault, out, force=True)
+    assert answers() == ["<p>same</p>\n", "<p>2</p>\n"]
