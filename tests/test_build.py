@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
 import ankiutil
 from conftest import write_vault
+from imageserver import image_server_fixture  # noqa: F401  (the image_server fixture)
 
 from ankigen.build import BuildOptions, build
 from ankigen.media import MediaOptions
@@ -313,3 +315,37 @@ def test_unchanged_fragments_are_not_rendered_again_unless_forced(tmp_path):
     assert answers() == ["<p>from the cache</p>\n", "<p>2</p>\n"]
     run_build(vault, out, force=True)
     assert answers() == ["<p>same</p>\n", "<p>2</p>\n"]
+
+
+def test_seed_remote_diagram_is_downloaded_into_the_package(tmp_path, seed_text, image_server):
+    vault = seed_vault(tmp_path / "Cloud", seed_text, diagram_url=image_server.url("/photo.jpg"))
+    report = run_build(vault, tmp_path / "dist", offline=False)
+    assert report.diagnostics == ()
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "AWS-Compute.apkg")
+    notes = ankiutil.notes(col)
+    assert ankiutil.media_problems(col) == ([], [])
+    assert re.search(
+        r'<img src="ankigen-[0-9a-f]{16}\.jpg" alt="AMI Lifecycle">', notes[2].fields["Answer"]
+    )
+    assert len(list(Path(col.media.dir()).iterdir())) == 3
+    assert len(image_server.requests_for("/photo.jpg")) == 1
+
+    # Offline, from the cache: the same package, and not one request.
+    run_build(vault, tmp_path / "again", offline=True)
+    assert len(image_server.requests_for("/photo.jpg")) == 1
+    assert (tmp_path / "again/AWS-Compute.apkg").read_bytes() == (
+        tmp_path / "dist/AWS-Compute.apkg"
+    ).read_bytes()
+
+
+def test_seed_remote_diagram_failing_is_a_warning_and_a_link(tmp_path, seed_text, image_server):
+    url = image_server.url("/missing.png")
+    vault = seed_vault(tmp_path / "Cloud", seed_text, diagram_url=url)
+    report = run_build(vault, tmp_path / "dist", offline=False)
+    assert [str(d) for d in report.diagnostics] == [
+        f"AWS/Compute/AMI.md:32: warning: picture {url} not included: HTTP 404 Not Found"
+    ]
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "AWS-Compute.apkg")
+    answer = ankiutil.notes(col)[2].fields["Answer"]
+    assert f'href="{url}"' in answer and "<img" not in answer
+    assert ankiutil.media_problems(col) == ([], [])
