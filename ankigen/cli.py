@@ -193,8 +193,13 @@ def _summary(report, args: argparse.Namespace, warnings: int, errors: int, elaps
         f" ({len(report.written)} written, {len(report.unchanged)} unchanged)",
         f"{report.cards} question cards, {report.use_cases} use cases",
     ]
-    if report.changes is not None and report.changes.summary():
-        parts.append(report.changes.summary())
+    if report.changes is not None:
+        counts = [
+            f"{len(getattr(report.changes, kind))} {kind}"
+            for kind in ("added", "changed", "reworded", "removed")
+            if getattr(report.changes, kind)
+        ]
+        parts.append(", ".join(counts) if counts else "no card changed")
     parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
     if errors:
         parts.append(f"{errors} error{'s' * (errors != 1)}")
