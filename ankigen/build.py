@@ -9,7 +9,7 @@ import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +19,8 @@ from .diagnostics import Diagnostics
 from .discover import LOCK_FILE, discover_vault
 from .fields import context_html, see_html, source_html
 from .lock import CardDraft, Changes, Lock, assign_identities, load_lock, save_lock
-from .media import Fetcher, FieldHtml, MediaOptions, remote_urls, resolve_media
-from .model import CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
+from .media import Fetcher, FetchOutcome, FieldHtml, MediaOptions, remote_urls, resolve_media
+from .model import AnkiNote, CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
 from .package import CardModel, load_card_model, write_package
 from .render import render_markdown
 from .split import split_note
@@ -88,75 +88,162 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     report = Diagnostics()
     out_dir = options.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    vault, found = discover_vault(options.vault, options.exclude)
+    vault, found = discover_vault(options.vault, options.exclude)  # find notes
     report.extend(found)
-
-    state = BuildState.load(out_dir)
-    previous_packages = {r.package for r in state.folders.values() if r.package}
     model = load_card_model()
-    key = _options_key(options, model)
-    if state.key != key or options.force:
-        state = BuildState(key=key)
-    stale = [f for f in vault.folders if not state.is_fresh(f, vault, out_dir)]
-    fresh = [f for f in vault.folders if f not in stale]
-    for folder in fresh:
-        report.extend(state.diagnostics_of(state.folders[folder.rel]))
+    plan = _plan(options, vault, model, report)  # skip folders that did not change
 
-    reuse = not options.force and bool(state.folders)  # HTML from the same ankigen and options
-    rendered = _render_folders(stale, out_dir, reuse, options.processes, progress)
-    fetched = _fetch_pictures(rendered, options.media, progress)
-    lock_path = vault.root / LOCK_FILE
-    lock, lock_diagnostics = load_lock(lock_path) if options.lock else (Lock(), ())
-    report.extend(lock_diagnostics)
-    lock, removed_cards = lock.pruned(n.rel for f in vault.folders for n in f.notes)
-    now = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
-    created = int(os.environ.get("SOURCE_DATE_EPOCH") or 0)
-    model_mod = None  # without a lock, the note type carries `created`
-    if options.lock:
-        lock, model_mod = lock.with_model(model.fingerprint, now)
-
-    fallback_mod = _ModTimes(vault.root)
-    written: list[str] = []
-    changes: list[Changes] = [Changes(removed=removed_cards)]
+    rendered = _render_folders(plan.stale, out_dir, plan.reuse, options.processes, progress)
+    fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
+    identities = _Identities(options, vault, model, report)
+    written = []
     for done, folder in enumerate(rendered):
         if progress:
             progress("writing packages", done, len(rendered))
-        media = resolve_media(_media_fields(folder), vault, options.media, fetched)
-        drafts = _drafts(folder, media.html, vault)
-        scope = [note.rel for note in folder.folder.notes]
-        identified = assign_identities(drafts, lock, fallback_mod, now, scope=scope)
-        lock = lock.updated(identified.lock)
-        changes.append(identified.changes)
-        diagnostics = [*folder.diagnostics, *media.diagnostics, *identified.diagnostics]
-        deck = folder.folder
-        package = DeckPackage(deck.deck, deck.package, identified.notes, media.media)
-        if package.notes:
-            try:
-                write_package(package, out_dir, created=created, model_mod=model_mod, model=model)
-                written.append(package.filename)
-            except OSError as error:
-                where = out_dir / package.filename
-                diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
+        diagnostics, package, record = _finish_folder(
+            folder, vault, options, fetched, identities, model
+        )
         report.extend(diagnostics)
-        state.folders[deck.rel] = _record(folder, media.local_files, vault, diagnostics)
+        plan.state.folders[folder.folder.rel] = record
+        if package:
+            written.append(package)
 
-    removed = _remove_stale_packages(state, previous_packages, vault, out_dir)
+    removed = _remove_stale_packages(plan.state, plan.previous_packages, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
-    if options.lock:
-        save_lock(lock_path, lock)
-    state.save(out_dir)
-    records = [state.folders[f.rel] for f in vault.folders if f.rel in state.folders]
+    identities.save()
+    plan.state.save(out_dir)
+    return _report(plan, vault, tuple(written), removed, report, identities)
+
+
+@dataclass
+class _Plan:
+    state: BuildState
+    stale: list[Folder]  # to build
+    fresh: list[Folder]  # unchanged since the last build: their packages stay
+    previous_packages: set[str]
+    reuse: bool  # HTML of the last build may be reused
+
+
+def _plan(options: BuildOptions, vault: Vault, model: CardModel, report: Diagnostics) -> _Plan:
+    state = BuildState.load(options.out_dir)
+    previous_packages = {r.package for r in state.folders.values() if r.package}
+    key = _options_key(options, model)
+    if state.key != key or options.force:
+        state = BuildState(key=key)
+    stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
+    fresh = [f for f in vault.folders if f not in stale]
+    for folder in fresh:  # their warnings still stand
+        report.extend(state.diagnostics_of(state.folders[folder.rel]))
+    reuse = not options.force and bool(state.folders)
+    return _Plan(state, stale, fresh, previous_packages, reuse)
+
+
+def _finish_folder(
+    folder: RenderedFolder,
+    vault: Vault,
+    options: BuildOptions,
+    fetched: Mapping[str, FetchOutcome],
+    identities: _Identities,
+    model: CardModel,
+) -> tuple[list[Diagnostic], str, FolderRecord]:
+    """Resolve media, give cards their identity, write the package.
+
+    Returns the folder's diagnostics, the package written ("" for none) and its record."""
+    diagnostics = list(folder.diagnostics)
+    deck = folder.folder
+    written = ""
+    try:
+        media = resolve_media(_media_fields(folder), vault, options.media, fetched)
+        diagnostics.extend(media.diagnostics)
+        notes = identities.assign(folder, _drafts(folder, media.html, vault), diagnostics)
+        package = DeckPackage(deck.deck, deck.package, notes, media.media)
+        if package.notes:
+            write_package(
+                package,
+                options.out_dir,
+                created=identities.created,
+                model_mod=identities.model_mod,
+                model=model,
+            )
+            written = package.filename
+        pictures = media.local_files
+    except OSError as error:
+        where = options.out_dir / deck.package
+        diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
+        pictures = ()
+    except Exception as error:  # a bug must cost one folder, not the build
+        message = f"folder skipped, ankigen failed on it: {error!r}"
+        diagnostics.append(Diagnostic(deck.rel or ".", 0, "error", message))
+        pictures = ()
+    return diagnostics, written, _record(folder, pictures, vault, diagnostics)
+
+
+class _Identities:
+    """GUIDs and modification times for every card, kept in the vault's lock file."""
+
+    def __init__(
+        self, options: BuildOptions, vault: Vault, model: CardModel, report: Diagnostics
+    ) -> None:
+        self.enabled = options.lock
+        self.path = vault.root / LOCK_FILE
+        lock, problems = load_lock(self.path) if self.enabled else (Lock(), ())
+        report.extend(problems)
+        self.lock, removed = lock.pruned(n.rel for f in vault.folders for n in f.notes)
+        self.changes = [Changes(removed=removed)]
+        epoch = _source_date_epoch(report)
+        self.now = int(time.time()) if epoch is None else epoch
+        self.created = epoch or 0  # the collection's creation time: fixed, never the clock
+        self.model_mod: int | None = None  # without a lock the note type carries `created`
+        if self.enabled:
+            self.lock, self.model_mod = self.lock.with_model(model.fingerprint, self.now)
+        self.fallback_mod = _ModTimes(vault.root)
+
+    def assign(
+        self, folder: RenderedFolder, drafts: list[CardDraft], diagnostics: list[Diagnostic]
+    ) -> tuple[AnkiNote, ...]:
+        scope = [note.rel for note in folder.folder.notes]
+        identified = assign_identities(drafts, self.lock, self.fallback_mod, self.now, scope=scope)
+        self.lock = self.lock.updated(identified.lock)
+        self.changes.append(identified.changes)
+        diagnostics.extend(identified.diagnostics)
+        return identified.notes
+
+    def save(self) -> None:
+        if self.enabled:
+            save_lock(self.path, self.lock)
+
+
+def _report(
+    plan: _Plan,
+    vault: Vault,
+    written: tuple[str, ...],
+    removed: tuple[str, ...],
+    report: Diagnostics,
+    identities: _Identities,
+) -> BuildReport:
+    records = [plan.state.folders[f.rel] for f in vault.folders if f.rel in plan.state.folders]
+    unchanged = (plan.state.folders[f.rel].package for f in plan.fresh)
     return BuildReport(
-        written=tuple(written),
-        unchanged=tuple(
-            state.folders[f.rel].package for f in fresh if state.folders[f.rel].package
-        ),
+        written=written,
+        unchanged=tuple(name for name in unchanged if name),
         removed=removed,
         cards=sum(r.cards for r in records),
         use_cases=sum(r.use_cases for r in records),
         diagnostics=tuple(report.sorted()),
-        changes=merge_changes(changes) if options.lock else None,
+        changes=merge_changes(identities.changes) if identities.enabled else None,
     )
+
+
+def _source_date_epoch(report: Diagnostics) -> int | None:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org), when set."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        report.warn("", 0, f"SOURCE_DATE_EPOCH={value!r} is not a whole number; ignored")
+        return None
 
 
 # ---------------------------------------------------------------- split and render
