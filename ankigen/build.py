@@ -360,7 +360,7 @@ def _media_fields(folder: RenderedFolder) -> list[FieldHtml]:
 
 def _fetch_pictures(
     folders: list[RenderedFolder], options: MediaOptions, progress: Progress | None
-) -> dict:
+) -> Mapping[str, FetchOutcome]:
     """Download every remote picture the folders use, all at once (the network edge)."""
     urls = remote_urls(field for folder in folders for field in _media_fields(folder))
     if not urls:

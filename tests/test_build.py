@@ -349,3 +349,20 @@ def test_seed_remote_diagram_failing_is_a_warning_and_a_link(tmp_path, seed_text
     answer = ankiutil.notes(col)[2].fields["Answer"]
     assert f'href="{url}"' in answer and "<img" not in answer
     assert ankiutil.media_problems(col) == ([], [])
+
+
+def test_a_package_that_cannot_be_written_costs_only_its_folder(tmp_path):
+    vault = write_vault(
+        tmp_path / "v", {"A/a.md": "#Q x\nAnswer: y\n", "B/b.md": "#Q z\nAnswer: w\n"}
+    )
+    out = tmp_path / "dist"
+    (out / "A.apkg").mkdir(parents=True)  # a folder where the package should go
+    report = run_build(vault, out)
+    assert report.written == ("B.apkg",)
+    [error] = report.diagnostics
+    assert (
+        error.severity == "error" and "cannot write" in error.message and "A.apkg" in error.message
+    )
+    assert [p.name for p in out.iterdir() if p.name.startswith(".A.apkg")] == []  # no temp left
+    (out / "A.apkg").rmdir()
+    assert run_build(vault, out).written == ("A.apkg",)  # tried again next time

@@ -107,3 +107,20 @@ def test_console_script_and_build_word(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "dist" / "A.apkg").is_file()
+
+
+def test_progress_line_overwrites_itself_and_clears():
+    import io
+
+    from ankigen.cli import ProgressLine
+
+    stream = io.StringIO()
+    progress = ProgressLine(stream)
+    progress("reading notes", 0, 400)
+    progress("reading notes", 400, 400)
+    progress("writing packages", 20, 20)
+    progress.clear()
+    text = stream.getvalue()
+    assert text.count("\r") == 5
+    assert "reading notes: 400/400" in text and "writing packages: 20/20" in text
+    assert text.endswith("\r" + " " * len("writing packages: 20/20") + "\r")
