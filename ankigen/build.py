@@ -112,6 +112,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     identities.save()
     plan.state.save(out_dir)
+    if not any(record.package for record in plan.state.folders.values()):
+        report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
     return _report(plan, vault, tuple(written), removed, report, identities)
 
 
@@ -302,7 +304,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
             diagnostics.append(Diagnostic(note_file.rel, 0, "error", f"cannot read note: {error}"))
             continue
         try:
-            text = data.decode("utf-8")
+            text = data.decode("utf-8-sig")  # a byte-order mark is not part of the note
         except UnicodeDecodeError as error:
             line = data[: error.start].count(b"\n") + 1
             diagnostics.append(
@@ -432,6 +434,8 @@ def _git_commit_times(root: Path) -> dict[str, int]:
                 "git",
                 "-C",
                 str(root),
+                "-c",
+                "core.quotepath=off",  # else git writes "Caf\303\251.md" for Café.md
                 "log",
                 "--format=%x00%ct",
                 "--name-only",

@@ -366,3 +366,25 @@ def test_a_package_that_cannot_be_written_costs_only_its_folder(tmp_path):
     assert [p.name for p in out.iterdir() if p.name.startswith(".A.apkg")] == []  # no temp left
     (out / "A.apkg").rmdir()
     assert run_build(vault, out).written == ("A.apkg",)  # tried again next time
+
+
+def test_without_a_lock_new_cards_take_their_notes_last_commit_time(tmp_path):
+    import os
+    import subprocess
+
+    vault = write_vault(tmp_path / "v", {"D/Café.md": "\ufeff#Q committed?\nAnswer: yes\n"})
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_DATE": "2021-03-04T05:06:07Z",
+        "GIT_COMMITTER_DATE": "2021-03-04T05:06:07Z",
+    }
+    for command in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "notes"],
+    ):
+        subprocess.run(["git", "-C", str(vault), *command], check=True, env=env)
+    run_build(vault, tmp_path / "dist", lock=False)
+    note = ankiutil.notes(ankiutil.load(tmp_path, tmp_path / "dist" / "D.apkg"))[0]
+    assert note.mod == 1614834367
+    assert note.fields["Question"] == "<p>committed?</p>\n"  # the byte-order mark is gone

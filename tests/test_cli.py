@@ -124,3 +124,12 @@ def test_progress_line_overwrites_itself_and_clears():
     assert text.count("\r") == 5
     assert "reading notes: 400/400" in text and "writing packages: 20/20" in text
     assert text.endswith("\r" + " " * len("writing packages: 20/20") + "\r")
+
+
+def test_a_vault_without_cards_says_so(tmp_path):
+    vault = write_vault(tmp_path / "v", {"notes/plain.md": "# Just notes\nNo questions here.\n"})
+    result = run(vault, *common(tmp_path))
+    assert result.returncode == 0
+    assert result.stderr.startswith("ankigen: warning: no cards in ")
+    assert "0 packages" in result.stdout
+    assert list((tmp_path / "dist").glob("*.apkg")) == []
