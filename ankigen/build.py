@@ -18,7 +18,15 @@ from . import __version__
 from .diagnostics import Diagnostics
 from .discover import LOCK_FILE, discover_vault
 from .fields import context_html, see_html, source_html
-from .lock import CardDraft, Changes, Lock, assign_identities, load_lock, save_lock
+from .lock import (
+    CardDraft,
+    Changes,
+    Lock,
+    adopt_moved_notes,
+    assign_identities,
+    load_lock,
+    save_lock,
+)
 from .media import Fetcher, FetchOutcome, FieldHtml, MediaOptions, remote_urls, resolve_media
 from .model import AnkiNote, CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
 from .package import CardModel, load_card_model, write_package
@@ -59,6 +67,7 @@ class BuildReport:
     use_cases: int
     diagnostics: tuple[Diagnostic, ...]
     changes: Changes | None
+    moved: tuple[str, ...] = ()  # "old/path.md → new/path.md": renamed notes that kept their cards
 
 
 @dataclass(frozen=True)
@@ -190,8 +199,12 @@ class _Identities:
         self.path = vault.root / LOCK_FILE
         lock, problems = load_lock(self.path) if self.enabled else (Lock(), ())
         report.extend(problems)
-        self.lock, removed = lock.pruned(n.rel for f in vault.folders for n in f.notes)
-        self.changes = [Changes(removed=removed)]
+        existing = {n.rel for f in vault.folders for n in f.notes}
+        # Notes gone from the vault: their cards are removed, unless the note was only moved.
+        self.orphans = {rel: cards for rel, cards in lock.notes.items() if rel not in existing}
+        self.lock, _ = lock.pruned(existing)
+        self.changes: list[Changes] = []
+        self.moved: list[str] = []
         epoch = _source_date_epoch(report)
         self.now = int(time.time()) if epoch is None else epoch
         self.created = epoch or 0  # the collection's creation time: fixed, never the clock
@@ -203,6 +216,8 @@ class _Identities:
     def assign(
         self, folder: RenderedFolder, drafts: list[CardDraft], diagnostics: list[Diagnostic]
     ) -> tuple[AnkiNote, ...]:
+        self.lock, moved = adopt_moved_notes(self.lock, self.orphans, drafts)
+        self.moved.extend(moved)
         scope = [note.rel for note in folder.folder.notes]
         identified = assign_identities(drafts, self.lock, self.fallback_mod, self.now, scope=scope)
         self.lock = self.lock.updated(identified.lock)
@@ -213,6 +228,17 @@ class _Identities:
     def save(self) -> None:
         if self.enabled:
             save_lock(self.path, self.lock)
+
+    def all_changes(self) -> Changes:
+        """What changed for the cards, over the whole build."""
+        removed = Changes(
+            removed=tuple(
+                f"{rel}: {card.question}"
+                for rel, cards in sorted(self.orphans.items())
+                for card in cards
+            )
+        )
+        return merge_changes([*self.changes, removed])
 
 
 def _report(
@@ -232,7 +258,8 @@ def _report(
         cards=sum(r.cards for r in records),
         use_cases=sum(r.use_cases for r in records),
         diagnostics=tuple(report.sorted()),
-        changes=merge_changes(identities.changes) if identities.enabled else None,
+        changes=identities.all_changes() if identities.enabled else None,
+        moved=tuple(identities.moved),
     )
 
 

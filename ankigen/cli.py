@@ -183,6 +183,8 @@ def _summary(report, args: argparse.Namespace, warnings: int, errors: int, elaps
             print(f"wrote {args.out / name}", file=out)
         for name in report.removed:
             print(f"removed {args.out / name} (its folder has no cards any more)", file=out)
+        for move in report.moved:
+            print(f"moved: {move} (its cards keep their history)", file=out)
         if report.changes is not None:
             for kind in ("added", "changed", "reworded", "removed"):
                 for card in getattr(report.changes, kind):
@@ -199,6 +201,8 @@ def _summary(report, args: argparse.Namespace, warnings: int, errors: int, elaps
             for kind in ("added", "changed", "reworded", "removed")
             if getattr(report.changes, kind)
         ]
+        if report.moved:
+            counts.append(f"{len(report.moved)} note{'s' * (len(report.moved) != 1)} moved")
         parts.append(", ".join(counts) if counts else "no card changed")
     parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
     if errors:

@@ -171,6 +171,33 @@ def _answer_hash(draft: CardDraft) -> str:
     return _hash(_SPACE.sub(" ", draft.answer_key).strip())
 
 
+def adopt_moved_notes(
+    lock: Lock, orphans: dict[str, tuple[LockEntry, ...]], drafts: Sequence[CardDraft]
+) -> tuple[Lock, list[str]]:
+    """Keep the GUIDs of a note file that was renamed or moved.
+
+    `orphans` are the lock entries of notes that are gone from the vault. A note of the drafts
+    that has no lock entries takes over those of the gone note that shares the most of its
+    questions, when at least half of them. Adopted notes are removed from `orphans`. Returns the
+    lock with the adopted entries and "old path → new path" for each move.
+    """
+    questions: dict[str, set[str]] = defaultdict(set)
+    for draft in drafts:
+        if draft.note_rel not in lock.notes:
+            questions[draft.note_rel].add(normalise_question(draft.question_key))
+    adopted: dict[str, tuple[LockEntry, ...]] = {}
+    moves = []
+    for rel, keys in sorted(questions.items()):
+        shared = {old: len(keys & {e.question for e in orphans[old]}) for old in sorted(orphans)}
+        best = max(shared, key=lambda old: shared[old], default=None)
+        if best is not None and shared[best] and 2 * shared[best] >= len(keys):
+            adopted[rel] = orphans.pop(best)
+            moves.append(f"{best} → {rel}")
+    if not adopted:
+        return lock, moves
+    return lock.updated(Lock(MappingProxyType(adopted), None)), moves
+
+
 def assign_identities(
     drafts: Sequence[CardDraft],
     lock: Lock,

@@ -388,3 +388,36 @@ def test_without_a_lock_new_cards_take_their_notes_last_commit_time(tmp_path):
     note = ankiutil.notes(ankiutil.load(tmp_path, tmp_path / "dist" / "D.apkg"))[0]
     assert note.mod == 1614834367
     assert note.fields["Question"] == "<p>committed?</p>\n"  # the byte-order mark is gone
+
+
+def test_a_renamed_and_moved_note_keeps_its_cards(tmp_path):
+    cards = "#Q What is EC2?\nAnswer: servers\n\n#Q What is S3?\nAnswer: objects\n"
+    vault = write_vault(
+        tmp_path / "v", {"Old/Services.md": cards, "Other/x.md": "#Q x\nAnswer: y\n"}
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    col = ankiutil.load(tmp_path, out / "Old.apkg")
+    guids = [n.guid for n in ankiutil.notes(col)]
+
+    (vault / "New").mkdir()
+    (vault / "Old/Services.md").rename(vault / "New/AWS services.md")
+    (vault / "Old").rmdir()
+    report = run_build(vault, out)
+    assert report.moved == ("Old/Services.md → New/AWS services.md",)
+    assert report.changes.removed == () and report.changes.added == ()
+    assert report.removed == ("Old.apkg",) and report.written == ("New.apkg",)
+    ankiutil.import_package(col, out / "New.apkg")
+    notes = ankiutil.notes(col)
+    assert sorted(n.guid for n in notes) == sorted(guids)
+    assert all("New/AWS services.md" in n.fields["Source"] for n in notes)
+
+
+def test_a_deleted_note_is_reported_removed(tmp_path):
+    vault = write_vault(
+        tmp_path / "v", {"D/a.md": "#Q a\nAnswer: 1\n", "D/b.md": "#Q b\nAnswer: 2\n"}
+    )
+    run_build(vault, tmp_path / "dist")
+    (vault / "D/b.md").unlink()
+    report = run_build(vault, tmp_path / "dist")
+    assert report.changes.removed == ("D/b.md: b",) and report.moved == ()

@@ -11,6 +11,7 @@ from ankiutil import import_package, load, new_collection, notes
 from ankigen.lock import (
     CardDraft,
     Lock,
+    adopt_moved_notes,
     assign_identities,
     guid_for,
     load_lock,
@@ -296,3 +297,22 @@ def test_reworded_question_updates_the_same_note(tmp_path: Path) -> None:
         assert imported[0].fields["Question"] == "<p>What is an Amazon Machine Image for?</p>"
     finally:
         col.close()
+
+
+def test_a_moved_note_adopts_the_entries_of_the_note_it_was() -> None:
+    first = build(CARDS).lock
+    orphans = dict(first.notes)  # NOTE is gone from the vault
+    moved = [replace(d, note_rel="Archive/AMI.md") for d in CARDS[:3]]  # one card dropped too
+    unrelated = [draft("Something else entirely?", "yes", rel="Other.md")]
+    lock, moves = adopt_moved_notes(Lock(), orphans, [*moved, *unrelated])
+    assert moves == [f"{NOTE} → Archive/AMI.md"]
+    assert orphans == {} and "Other.md" not in lock.notes
+    result = assign_identities(moved, lock, fallback, NOW)
+    assert guids(result) == [e.guid for e in first.notes[NOTE][:3]]
+
+
+def test_a_new_note_sharing_few_questions_is_not_a_move() -> None:
+    orphans = dict(build(CARDS).lock.notes)
+    new = [draft(q, "a", rel="New.md") for q in ("What are AMIs used for?", "q2", "q3", "q4")]
+    lock, moves = adopt_moved_notes(Lock(), orphans, new)
+    assert moves == [] and NOTE in orphans and lock.notes == {}
