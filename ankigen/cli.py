@@ -183,12 +183,14 @@ def _summary(report, args: argparse.Namespace, warnings: int, errors: int, elaps
             print(f"wrote {args.out / name}", file=out)
         for name in report.removed:
             print(f"removed {args.out / name} (its folder has no cards any more)", file=out)
-        for move in report.moved:
-            print(f"moved: {move} (its cards keep their history)", file=out)
-        if report.changes is not None:
-            for kind in ("added", "changed", "reworded", "removed"):
-                for card in getattr(report.changes, kind):
-                    print(f"{kind}: {card}", file=out)
+    # Identity decisions are always shown: a user should see which cards kept their history.
+    for move in report.moved:
+        print(f"moved: {move} (its cards keep their history)", file=out)
+    if report.changes is not None:
+        kinds = ("added", "changed", "reworded", "removed") if args.verbose else ("reworded",)
+        for kind in kinds:
+            for card in getattr(report.changes, kind):
+                print(f"{kind}: {card}", file=out)
     packages = len(report.written) + len(report.unchanged)
     parts = [
         f"{packages} package{'s' * (packages != 1)} in {args.out}"

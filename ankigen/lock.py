@@ -301,7 +301,7 @@ def _identify_note(
     changes: dict[str, list[str]] = defaultdict(list)
     for i, draft in enumerate(drafts):
         content = _content_hash(draft)
-        where = f"{rel}:{draft.line} {keys[i]}"
+        where = f"{rel}:{draft.line} {draft.question_key.strip().splitlines()[0]}"
         if i in match:
             entry = old[match[i]]
             guid = entry.guid

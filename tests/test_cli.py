@@ -133,3 +133,12 @@ def test_a_vault_without_cards_says_so(tmp_path):
     assert result.stderr.startswith("ankigen: warning: no cards in ")
     assert "0 packages" in result.stdout
     assert list((tmp_path / "dist").glob("*.apkg")) == []
+
+
+def test_reworded_cards_are_named_without_verbose(tmp_path):
+    vault = write_vault(tmp_path / "v", {"A/a.md": "#Q What is EC2?\nAnswer: servers\n"})
+    run(vault, *common(tmp_path))
+    (vault / "A/a.md").write_text("#Q What does EC2 give you?\nAnswer: servers\n")
+    result = run(vault, *common(tmp_path))
+    assert "reworded: A/a.md:1 What does EC2 give you?" in result.stdout
+    assert "1 reworded" in result.stdout

@@ -108,7 +108,7 @@ def test_new_cards_get_the_fallback_mod() -> None:
     result = build(CARDS)
     assert [n.mod for n in result.notes] == [FALLBACK] * 4
     assert len(result.changes.added) == 4
-    assert result.changes.added[0] == "AWS/AMI.md:5 what are amis used for"
+    assert result.changes.added[0] == "AWS/AMI.md:5 What are AMIs used for?"
     assert [n.fields for n in result.notes] == [c.fields for c in CARDS]
     assert [n.source for n in result.notes] == [
         "AWS/AMI.md:5",
@@ -144,7 +144,7 @@ def test_reworded_question_with_same_answer_keeps_guid() -> None:
     v2 = build(reworded, Lock().updated(v1.lock), now=LATER)
     assert guids(v2)[3] == guids(v1)[0]
     assert v2.notes[3].mod == LATER
-    assert v2.changes.reworded == ("AWS/AMI.md:5 what is an ami for",)
+    assert v2.changes.reworded == ("AWS/AMI.md:5 What is an AMI for?",)
     assert v2.changes.added == v2.changes.removed == ()
 
 
