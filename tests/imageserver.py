@@ -54,12 +54,15 @@ def webp_bytes(size: tuple[int, int] = (90, 60)) -> bytes:
     return out.getvalue()
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoggedRequest:
+    """Logged when the request arrives (so a client never sees an answer before its log entry);
+    status and body_bytes are filled in once the answer is sent."""
+
     path: str
     headers: dict[str, str]
-    status: int
-    body_bytes: int
+    status: int = 0
+    body_bytes: int = 0
 
 
 @dataclass
@@ -147,6 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.image_server  # type: ignore[attr-defined]
 
     def do_GET(self) -> None:
+        self.entry = LoggedRequest(self.path, dict(self.headers.items()))
+        self.images.record(self.entry)
         path = self.path.split("?", 1)[0]
         route = self.images.routes.get(path, Route(status=404, body=b"no such route"))
         if callable(route):
@@ -160,17 +165,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        sent = 0
+        self.logged(status, len(body))  # before the body: the client may check the log at once
         try:
             if body:
                 self.wfile.write(body)
-                sent = len(body)
         except OSError:
-            pass
-        self.logged(status, sent)
+            self.logged(status, 0)
 
     def logged(self, status: int, body_bytes: int) -> None:
-        self.images.record(LoggedRequest(self.path, dict(self.headers.items()), status, body_bytes))
+        self.entry.status = status
+        self.entry.body_bytes = body_bytes
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet
