@@ -352,3 +352,11 @@ def test_context_is_the_heading_path():
     )
     assert cards[0].context == ("Top", "Section Alias", "Sub bold")
     assert cards[1].context == ("Top", "Other")
+
+
+def test_windows_line_endings():
+    note, diagnostics = split_note(
+        "n.md", "---\r\ntags: [a]\r\n---\r\n#Q one?\r\nAnswer:\r\nx\r\ny\r\n"
+    )
+    assert [(c.question, c.answer, c.line) for c in note.cards] == [("one?", "x\ny", 4)]
+    assert note.tags == ("a",) and diagnostics == []
