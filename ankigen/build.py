@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import __version__
@@ -91,6 +92,22 @@ class RenderedFolder:
     notes: tuple[RenderedNote, ...]
     diagnostics: tuple[Diagnostic, ...]
 
+    @cached_property
+    def media_fields(self) -> list[FieldHtml]:
+        """Every HTML field that may hold pictures, in a fixed order (see _drafts)."""
+        fields = []
+        for note in self.notes:
+            rel = note.note.rel
+            for card in note.cards:
+                source = card.source
+                fields.append(FieldHtml(rel, card.question, source.line, source.question))
+                fields.append(FieldHtml(rel, card.answer, source.answer_line, source.answer))
+            if note.cards:
+                fields.append(
+                    FieldHtml(rel, note.references, note.note.references_line, note.note.references)
+                )
+        return fields
+
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Build one package per folder of the vault that holds cards."""
@@ -164,7 +181,7 @@ def _finish_folder(
     deck = folder.folder
     written = ""
     try:
-        media = resolve_media(_media_fields(folder), vault, options.media, fetched)
+        media = resolve_media(folder.media_fields, vault, options.media, fetched)
         diagnostics.extend(media.diagnostics)
         notes = identities.assign(folder, _drafts(folder, media.html, vault), diagnostics)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
@@ -372,26 +389,11 @@ def _front_markdown(card: CardSource) -> str:
 # ---------------------------------------------------------------- media
 
 
-def _media_fields(folder: RenderedFolder) -> list[FieldHtml]:
-    """Every HTML field that may hold pictures, in a fixed order (see _drafts)."""
-    fields = []
-    for note in folder.notes:
-        rel = note.note.rel
-        for card in note.cards:
-            fields.append(FieldHtml(rel, card.question, card.source.line, card.source.question))
-            fields.append(FieldHtml(rel, card.answer, card.source.answer_line, card.source.answer))
-        if note.cards:
-            fields.append(
-                FieldHtml(rel, note.references, note.note.references_line, note.note.references)
-            )
-    return fields
-
-
 def _fetch_pictures(
     folders: list[RenderedFolder], options: MediaOptions, progress: Progress | None
 ) -> Mapping[str, FetchOutcome]:
     """Download every remote picture the folders use, all at once (the network edge)."""
-    urls = remote_urls(field for folder in folders for field in _media_fields(folder))
+    urls = remote_urls(field for folder in folders for field in folder.media_fields)
     if not urls:
         return {}
     report = (lambda done, total: progress("fetching pictures", done, total)) if progress else None
@@ -403,7 +405,7 @@ def _fetch_pictures(
 
 
 def _drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
-    """Cards with their final fields, before identity; `html` in _media_fields' order."""
+    """Cards with their final fields, before identity; `html` in media_fields' order."""
     drafts = []
     position = 0
     for note in folder.notes:
@@ -512,7 +514,8 @@ def _record(
     stamps = {}
     for rel in pictures:
         try:
-            stamps[rel] = stamp(vault.root / rel)
+            info = (vault.root / rel).stat()  # the media stage read it already: no hash
+            stamps[rel] = (info.st_size, info.st_mtime_ns, "")
         except OSError:
             continue
     # A picture that was missing or failed may be there next time: try the folder again.

@@ -16,23 +16,9 @@ class Diagnostics:
     def warn(self, path: str, line: int, message: str) -> None:
         self._items.add(Diagnostic(path, line, "warning", message))
 
-    def error(self, path: str, line: int, message: str) -> None:
-        self._items.add(Diagnostic(path, line, "error", message))
-
     def extend(self, items: Iterable[Diagnostic]) -> None:
         self._items.update(items)
 
     def sorted(self) -> list[Diagnostic]:
         """By file, then line, then text: the order a user reads them in."""
         return sorted(self._items, key=lambda d: (d.path, d.line, d.message))
-
-    @property
-    def warnings(self) -> int:
-        return sum(d.severity == "warning" for d in self._items)
-
-    @property
-    def errors(self) -> int:
-        return sum(d.severity == "error" for d in self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)

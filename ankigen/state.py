@@ -16,7 +16,7 @@ STATE_DIR = ".ankigen"  # inside the output folder
 STATE_FILE = f"{STATE_DIR}/state.json"
 _FORMAT = 1
 
-FileStamp = tuple[int, int, str]  # size, mtime in ns, sha256 of the content
+FileStamp = tuple[int, int, str]  # size, mtime in ns, sha256 of the content ("" if not taken)
 
 
 @dataclass
@@ -115,6 +115,8 @@ def _unchanged(path: Path, recorded: FileStamp) -> bool:
         return False
     if info.st_mtime_ns == mtime_ns:
         return True
+    if not digest:
+        return False
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest() == digest
     except OSError:

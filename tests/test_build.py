@@ -421,3 +421,19 @@ def test_a_deleted_note_is_reported_removed(tmp_path):
     (vault / "D/b.md").unlink()
     report = run_build(vault, tmp_path / "dist")
     assert report.changes.removed == ("D/b.md: b",) and report.moved == ()
+
+
+def test_a_changed_picture_rebuilds_its_folder_only(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "A/a.md": "#Q pic?\nAnswer: ![[p.png]]\n",
+            "A/p.png": png(),
+            "B/b.md": "#Q z\nAnswer: w\n",
+        },
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    assert run_build(vault, out).written == ()
+    (vault / "A/p.png").write_bytes(png(8, 6))
+    assert run_build(vault, out).written == ("A.apkg",)
