@@ -180,9 +180,12 @@ def _finish_folder(
     diagnostics = list(folder.diagnostics)
     deck = folder.folder
     written = ""
+    pictures: tuple[str, ...] = ()
+    pictures_failed = False
     try:
         media = resolve_media(folder.media_fields, vault, options.media, fetched)
         diagnostics.extend(media.diagnostics)
+        pictures, pictures_failed = media.local_files, bool(media.diagnostics)
         notes = identities.assign(folder, _drafts(folder, media.html, vault), diagnostics)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
@@ -194,16 +197,15 @@ def _finish_folder(
                 model=model,
             )
             written = package.filename
-        pictures = media.local_files
     except OSError as error:
         where = options.out_dir / deck.package
         diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
-        pictures = ()
     except Exception as error:  # a bug must cost one folder, not the build
         message = f"folder skipped, ankigen failed on it: {error!r}"
         diagnostics.append(Diagnostic(deck.rel or ".", 0, "error", message))
-        pictures = ()
-    return diagnostics, written, _record(folder, pictures, vault, diagnostics)
+    # A picture that was missing or failed may be there next time: try the folder again then.
+    retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
+    return diagnostics, written, _record(folder, pictures, vault, diagnostics, retry)
 
 
 class _Identities:
@@ -508,7 +510,11 @@ def _options_key(options: BuildOptions, model: CardModel) -> str:
 
 
 def _record(
-    folder: RenderedFolder, pictures: tuple[str, ...], vault: Vault, diagnostics: list[Diagnostic]
+    folder: RenderedFolder,
+    pictures: tuple[str, ...],
+    vault: Vault,
+    diagnostics: list[Diagnostic],
+    retry: bool,
 ) -> FolderRecord:
     cards = [card.source for note in folder.notes for card in note.cards]
     stamps = {}
@@ -518,8 +524,6 @@ def _record(
             stamps[rel] = (info.st_size, info.st_mtime_ns, "")
         except OSError:
             continue
-    # A picture that was missing or failed may be there next time: try the folder again.
-    failed_picture = any(d.message.startswith("picture ") for d in diagnostics)
     has_cards = bool(cards)
     return FolderRecord(
         package=folder.folder.package if has_cards else "",
@@ -528,7 +532,7 @@ def _record(
         cards=sum(c.kind == "question" for c in cards),
         use_cases=sum(c.kind == "usecase" for c in cards),
         diagnostics=[(d.path, d.line, d.severity, d.message) for d in diagnostics],
-        retry=failed_picture or any(d.severity == "error" for d in diagnostics),
+        retry=retry,
     )
 
 

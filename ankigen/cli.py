@@ -7,10 +7,13 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .media import MediaOptions
+
+if TYPE_CHECKING:
+    from .build import BuildReport
 
 EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -176,7 +179,9 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _summary(report, args: argparse.Namespace, warnings: int, errors: int, elapsed: float) -> None:
+def _summary(
+    report: BuildReport, args: argparse.Namespace, warnings: int, errors: int, elapsed: float
+) -> None:
     out = sys.stdout
     if args.verbose:
         for name in report.written:

@@ -437,3 +437,17 @@ def test_a_changed_picture_rebuilds_its_folder_only(tmp_path):
     assert run_build(vault, out).written == ()
     (vault / "A/p.png").write_bytes(png(8, 6))
     assert run_build(vault, out).written == ("A.apkg",)
+
+
+def test_a_missing_picture_added_later_is_picked_up(tmp_path):
+    vault = write_vault(tmp_path / "v", {"A/a.md": "#Q pic?\nAnswer: ![[late.png]]\n"})
+    out = tmp_path / "dist"
+    assert len(run_build(vault, out).diagnostics) == 1
+    (vault / "A/late.png").write_bytes(png())
+    report = run_build(vault, out)
+    assert report.written == ("A.apkg",) and report.diagnostics == ()
+    col = ankiutil.load(tmp_path, out / "A.apkg")
+    assert (
+        ankiutil.media_problems(col) == ([], [])
+        and "<img" in ankiutil.notes(col)[0].fields["Answer"]
+    )
