@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
-from .media import MediaOptions
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -142,7 +141,8 @@ def run(argv: list[str], prog: str) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions, build
+    from .build import BuildOptions, build  # imported here: --help and --version stay quick
+    from .media import MediaOptions
 
     media = MediaOptions(
         cache_dir=args.cache_dir,
