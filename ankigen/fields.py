@@ -1,11 +1,17 @@
-"""The note's fields beside the rendered Markdown: Context, See, Source."""
+"""Field assembly: a card's six fields from its rendered Markdown, Context, See and Source."""
 
 from __future__ import annotations
 
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .model import SeeLink
+from .lock import CardDraft
+from .model import SeeLink, Vault
+from .rendered import front_markdown
+
+if TYPE_CHECKING:
+    from .rendered import RenderedFolder
 
 FIELD_NAMES = ("Question", "Answer", "Context", "See", "References", "Source")
 _LINK_SCHEMES = ("http://", "https://", "obsidian://", "mailto:")
@@ -33,3 +39,36 @@ def source_html(vault_name: str, rel: str, line: int) -> str:
     file = rel[:-3] if rel.lower().endswith(".md") else rel
     url = f"obsidian://open?vault={quote(vault_name, safe='')}&file={quote(file, safe='')}"
     return f'<a href="{escape(url)}">{escape(rel, quote=False)}:{line}</a>'
+
+
+def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
+    """Cards with their final fields, before identity; `html` in media_fields' order."""
+    drafts = []
+    position = 0
+    for note in folder.notes:
+        if not note.cards:
+            continue
+        references = html[position + 2 * len(note.cards)]
+        for card in note.cards:
+            source = card.source
+            fields = (
+                html[position],
+                html[position + 1],
+                context_html(note.note.title, source.context),
+                see_html(source.see),
+                references,
+                source_html(vault.name, note.note.rel, source.line),
+            )
+            position += 2
+            drafts.append(
+                CardDraft(
+                    note_rel=note.note.rel,
+                    line=source.line,
+                    question_key=front_markdown(source),
+                    answer_key=source.answer,
+                    fields=fields,
+                    tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),
+                )
+            )
+        position += 1
+    return drafts
