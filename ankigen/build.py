@@ -20,7 +20,7 @@ from .lock import Changes
 from .media import Fetcher, FetchOutcome, MediaOptions, remote_urls, resolve_media
 from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages, write_package
-from .rendered import Progress, RenderedFolder, render_folders
+from .rendered import Progress, RenderedFolder, iter_rendered
 from .state import BuildState, FolderRecord, forget_rendered
 
 
@@ -57,13 +57,10 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     model = load_card_model()
     plan = _plan(options, vault, model, report)  # skip folders that did not change
 
-    rendered = render_folders(plan.stale, out_dir, plan.reuse, options.processes, progress)
-    fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
     identities = Identities(options.lock, vault, model.fingerprint, report)
-    written = []
-    for done, folder in enumerate(rendered):
-        if progress:
-            progress("writing packages", done, len(rendered))
+    written: list[str] = []
+
+    def finish(folder: RenderedFolder, fetched: Mapping[str, FetchOutcome]) -> None:
         diagnostics, package, record = _finish_folder(
             folder, vault, options, fetched, identities, model
         )
@@ -71,6 +68,22 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         plan.state.folders[folder.folder.rel] = record
         if package:
             written.append(package)
+
+    # Folders are finished in vault order while the workers render the next ones. A folder with
+    # remote pictures waits, with all after it, until every folder is rendered: the pictures of
+    # all of them are then downloaded at once.
+    waiting: list[RenderedFolder] = []
+    for folder in iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress):
+        if waiting or remote_urls(folder.media_fields):
+            waiting.append(folder)
+        else:
+            finish(folder, {})
+    fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
+    for done, folder in enumerate(waiting):
+        if progress:
+            progress("writing packages", done, len(waiting))
+        finish(folder, fetched)
+    del waiting
 
     removed = _remove_stale(plan, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})

@@ -6,7 +6,7 @@ cache); fragments that did not change since the last build are not rendered agai
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -70,27 +70,42 @@ def render_folders(
     The HTML of each folder's fragments is kept in `out_dir`; with `reuse`, fragments that did
     not change since the last build are not rendered again.
     """
+    return list(iter_rendered(folders, out_dir, reuse, processes, progress))
+
+
+def iter_rendered(
+    folders: list[Folder], out_dir: Path, reuse: bool, processes: int, progress: Progress | None
+) -> Iterator[RenderedFolder]:
+    """render_folders() one folder at a time, in the order of `folders`.
+
+    With a process pool the workers go on rendering while the caller uses what they yielded
+    (the caller's work then overlaps theirs), and a folder's result is let go once yielded.
+    """
     jobs = [(folder, out_dir, reuse) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
+    done = 0
     if progress:
         progress("reading notes", 0, note_count)
     if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
-        results = []
         for job in jobs:
-            results.append(render_folder(job))
-            if progress:
-                progress("reading notes", sum(len(r.folder.notes) for r in results), note_count)
-        return results
-    biggest_first = sorted(jobs, key=lambda job: -len(job[0].notes))
-    done = 0
-    results_by_rel: dict[str, RenderedFolder] = {}
-    with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
-        for result in pool.map(render_folder, biggest_first):
-            results_by_rel[result.folder.rel] = result
+            result = render_folder(job)
             done += len(result.folder.notes)
             if progress:
                 progress("reading notes", done, note_count)
-    return [results_by_rel[f.rel] for f in folders]
+            yield result
+        return
+    with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
+        # The biggest folders first, so that no worker is left with a big one at the end.
+        futures = {
+            job[0].rel: pool.submit(render_folder, job)
+            for job in sorted(jobs, key=lambda job: -len(job[0].notes))
+        }
+        for folder in folders:
+            result = futures.pop(folder.rel).result()
+            done += len(folder.notes)
+            if progress:
+                progress("reading notes", done, note_count)
+            yield result
 
 
 def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
