@@ -7,6 +7,7 @@ import hashlib
 import json
 import marshal
 import os
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -126,8 +127,8 @@ def _unchanged(path: Path, recorded: FileStamp) -> bool:
 def load_rendered(out_dir: Path, folder_rel: str) -> dict[str, str]:
     """The folder's Markdown fragments and their HTML from its last build ({} if none)."""
     try:
-        data = marshal.loads(_rendered_path(out_dir, folder_rel).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
+        data = marshal.loads(_unpack(_rendered_path(out_dir, folder_rel).read_bytes()))
+    except (OSError, ValueError, EOFError, TypeError, zlib.error):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -136,7 +137,7 @@ def save_rendered(out_dir: Path, folder_rel: str, rendered: dict[str, str]) -> N
     path = _rendered_path(out_dir, folder_rel)
     path.parent.mkdir(exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(marshal.dumps(rendered))
+    temporary.write_bytes(_pack(marshal.dumps(rendered)))
     os.replace(temporary, path)
 
 
@@ -152,4 +153,22 @@ def _rendered_path(out_dir: Path, folder_rel: str) -> Path:
     # marshal: the fastest safe format for a dict of strings; its format follows Python's
     # version, and a file that does not load is simply rendered again.
     name = hashlib.sha1(folder_rel.encode()).hexdigest()[:16]
-    return out_dir / STATE_DIR / f"rendered-{name}.marshal"
+    return out_dir / STATE_DIR / f"rendered-{name}.marshal.z"
+
+
+# The cache holds each fragment's Markdown and HTML: compressed, it is smaller than the packages
+# it serves (about a seventh of its raw size), for a few ms per folder.
+_LEVEL = 6
+_MAX_UNPACKED = 1 << 30  # a cache file that claims more is not ours
+
+
+def _pack(data: bytes) -> bytes:
+    return zlib.compress(data, _LEVEL)
+
+
+def _unpack(data: bytes) -> bytes:
+    inflate = zlib.decompressobj()
+    raw = inflate.decompress(data, _MAX_UNPACKED)
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise ValueError("render cache truncated or too big")
+    return raw

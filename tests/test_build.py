@@ -293,6 +293,7 @@ def test_lines_added_above_a_card_do_not_count_as_a_change(tmp_path):
 
 def test_unchanged_fragments_are_not_rendered_again_unless_forced(tmp_path):
     import marshal
+    import zlib
 
     vault = write_vault(
         tmp_path / "v", {"D/a.md": "#Q kept?\nAnswer: same\n", "D/b.md": "#Q b\nAnswer: 1\n"}
@@ -300,10 +301,10 @@ def test_unchanged_fragments_are_not_rendered_again_unless_forced(tmp_path):
     out = tmp_path / "dist"
     run_build(vault, out)
     [cache] = (out / ".ankigen").glob("rendered-*")
-    fragments = marshal.loads(cache.read_bytes())
+    fragments = marshal.loads(zlib.decompress(cache.read_bytes()))
     assert fragments["same"] == "<p>same</p>\n"
     fragments["same"] = "<p>from the cache</p>\n"  # proves the next build reads it
-    cache.write_bytes(marshal.dumps(fragments))
+    cache.write_bytes(zlib.compress(marshal.dumps(fragments)))
     (vault / "D/b.md").write_text("#Q b\nAnswer: 2\n")
 
     def answers() -> list[str]:
@@ -451,3 +452,22 @@ def test_a_missing_picture_added_later_is_picked_up(tmp_path):
         ankiutil.media_problems(col) == ([], [])
         and "<img" in ankiutil.notes(col)[0].fields["Answer"]
     )
+
+
+def test_a_damaged_render_cache_is_rendered_again(tmp_path):
+    import zlib
+
+    vault = write_vault(
+        tmp_path / "v", {"D/a.md": "#Q one\nAnswer: same\n", "D/b.md": "#Q b\nAnswer: 0\n"}
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    [cache] = (out / ".ankigen").glob("rendered-*")
+    damages = (cache.read_bytes()[:-3], b"not zlib", zlib.compress(b"\0" * 1000))
+    for round_, damaged in enumerate(damages, start=1):
+        cache.write_bytes(damaged)
+        (vault / "D/b.md").write_text(f"#Q b\nAnswer: {round_}\n")  # the folder is rebuilt
+        run_build(vault, out)
+        (tmp_path / f"c{round_}").mkdir()
+        notes = ankiutil.notes(ankiutil.load(tmp_path / f"c{round_}", out / "D.apkg"))
+        assert [n.fields["Answer"] for n in notes] == ["<p>same</p>\n", f"<p>{round_}</p>\n"]
