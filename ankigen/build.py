@@ -10,29 +10,40 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .diagnostics import Diagnostics
 from .discover import discover_vault
-from .fields import card_drafts
 from .identity import Identities
-from .lock import Changes
-from .media import Fetcher, FetchOutcome, MediaOptions, remote_urls, resolve_media
 from .model import DeckPackage, Diagnostic, Folder, Vault
-from .package import CardModel, load_card_model, remove_stale_packages, write_package
-from .rendered import Progress, RenderedFolder, iter_rendered
+from .package import CardModel, load_card_model, remove_stale_packages
 from .state import BuildState, FolderRecord, forget_rendered
+
+if TYPE_CHECKING:
+    from .lock import Changes
+    from .media import FetchOutcome, MediaOptions
+    from .rendered import Progress, RenderedFolder
+
+# The stages that render, fetch and write (mistune, Pygments, nh3, Pillow, requests, genanki)
+# are imported only when some folder is rebuilt: a rebuild with nothing to do stays quick.
 
 
 @dataclass(frozen=True)
 class BuildOptions:
     vault: Path
     out_dir: Path
-    media: MediaOptions = field(default_factory=MediaOptions)
+    media: MediaOptions = field(default_factory=lambda: _media_options())
     force: bool = False
     lock: bool = True  # keep <vault>/ankigen.lock up to date
     exclude: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
+
+
+def _media_options() -> MediaOptions:
+    from .media import MediaOptions
+
+    return MediaOptions()
 
 
 @dataclass(frozen=True)
@@ -72,18 +83,22 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     # Folders are finished in vault order while the workers render the next ones. A folder with
     # remote pictures waits, with all after it, until every folder is rendered: the pictures of
     # all of them are then downloaded at once.
-    waiting: list[RenderedFolder] = []
-    for folder in iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress):
-        if waiting or remote_urls(folder.media_fields):
-            waiting.append(folder)
-        else:
-            finish(folder, {})
-    fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
-    for done, folder in enumerate(waiting):
-        if progress:
-            progress("writing packages", done, len(waiting))
-        finish(folder, fetched)
-    del waiting
+    if plan.stale:
+        from .media import remote_urls
+        from .rendered import iter_rendered
+
+        waiting: list[RenderedFolder] = []
+        for folder in iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress):
+            if waiting or remote_urls(folder.media_fields):
+                waiting.append(folder)
+            else:
+                finish(folder, {})
+        fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
+        for done, folder in enumerate(waiting):
+            if progress:
+                progress("writing packages", done, len(waiting))
+            finish(folder, fetched)
+        del waiting
 
     removed = _remove_stale(plan, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
@@ -128,6 +143,10 @@ def _finish_folder(
     """Resolve media, give cards their identity, write the package.
 
     Returns the folder's diagnostics, the package written ("" for none) and its record."""
+    from .fields import card_drafts
+    from .media import resolve_media
+    from .package import write_package
+
     diagnostics = list(folder.diagnostics)
     deck = folder.folder
     written = ""
@@ -190,6 +209,10 @@ def _fetch_pictures(
     folders: list[RenderedFolder], options: MediaOptions, progress: Progress | None
 ) -> Mapping[str, FetchOutcome]:
     """Download every remote picture the folders use, all at once (the network edge)."""
+    if not folders:
+        return {}
+    from .media import Fetcher, remote_urls
+
     urls = remote_urls(field for folder in folders for field in folder.media_fields)
     if not urls:
         return {}

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from genanki.util import guid_for as _genanki_guid
-
 from .model import AnkiNote, Diagnostic
 
 LOCK_VERSION = 1
@@ -150,6 +148,14 @@ def normalise_question(markdown: str) -> str:
     text = _MARKUP.sub("", text)
     text = _SPACE.sub(" ", text).strip().casefold()
     return _TRAILING.sub("", text)
+
+
+def _genanki_guid(*values: object) -> str:
+    # Imported on first use: genanki takes ~60 ms to import, which a rebuild with no card to
+    # identify does not need.
+    from genanki.util import guid_for as genanki_guid_for
+
+    return genanki_guid_for(*values)
 
 
 def guid_for(note_rel: str, question_key: str) -> str:

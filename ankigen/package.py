@@ -21,9 +21,6 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
-import genanki
-from genanki.apkg_schema import APKG_SCHEMA
-
 from .model import AnkiNote, DeckPackage, MediaFile
 
 # assets/ sits beside the package in a checkout and inside it (ankigen/assets) when installed.
@@ -193,6 +190,8 @@ def collection_bytes(
     conn = sqlite3.connect(":memory:")
     try:
         conn.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
+        from genanki.apkg_schema import APKG_SCHEMA  # here: a rebuild that writes nothing skips it
+
         conn.executescript(APKG_SCHEMA)
         conn.execute(
             "INSERT INTO col VALUES (1, ?, ?, ?, 11, 0, 0, 0, ?, ?, ?, ?, '{}')",
@@ -272,6 +271,8 @@ def _dumps(value: object) -> str:
 
 
 def _model_json(model: CardModel, model_mod: int, did: int) -> dict:
+    import genanki
+
     note_type = genanki.Model(
         MODEL_ID,
         MODEL_NAME,
