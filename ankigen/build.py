@@ -68,6 +68,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     model = load_card_model()
     plan = _plan(options, vault, model, report)  # skip folders that did not change
 
+    if plan.stale:
+        from .media import remote_urls
+        from .rendered import iter_rendered
+
+        # The workers start here, before the lock is read.
+        rendered = iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress)
     identities = Identities(options.lock, vault, model.fingerprint, report)
     written: list[str] = []
 
@@ -84,11 +90,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     # remote pictures waits, with all after it, until every folder is rendered: the pictures of
     # all of them are then downloaded at once.
     if plan.stale:
-        from .media import remote_urls
-        from .rendered import iter_rendered
-
         waiting: list[RenderedFolder] = []
-        for folder in iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress):
+        for folder in rendered:
             if waiting or remote_urls(folder.media_fields):
                 waiting.append(folder)
             else:

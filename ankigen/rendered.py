@@ -78,34 +78,42 @@ def iter_rendered(
 ) -> Iterator[RenderedFolder]:
     """render_folders() one folder at a time, in the order of `folders`.
 
-    With a process pool the workers go on rendering while the caller uses what they yielded
-    (the caller's work then overlaps theirs), and a folder's result is let go once yielded.
+    With a process pool the workers start at once (while the caller is still small: a forked
+    worker's memory counts what the caller held then) and go on rendering while the caller uses
+    what they yielded; a folder's result is let go once yielded.
     """
     jobs = [(folder, out_dir, reuse) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
-    done = 0
     if progress:
         progress("reading notes", 0, note_count)
     if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
-        for job in jobs:
-            result = render_folder(job)
+        return _in_order((render_folder(job) for job in jobs), note_count, progress)
+    pool = ProcessPoolExecutor(max_workers=min(processes, len(folders)))
+    # The biggest folders first, so that no worker is left with a big one at the end.
+    futures = {
+        job[0].rel: pool.submit(render_folder, job)
+        for job in sorted(jobs, key=lambda job: -len(job[0].notes))
+    }
+    results = (futures.pop(folder.rel).result() for folder in folders)
+    return _in_order(results, note_count, progress, pool)
+
+
+def _in_order(
+    results: Iterator[RenderedFolder],
+    note_count: int,
+    progress: Progress | None,
+    pool: ProcessPoolExecutor | None = None,
+) -> Iterator[RenderedFolder]:
+    done = 0
+    try:
+        for result in results:
             done += len(result.folder.notes)
             if progress:
                 progress("reading notes", done, note_count)
             yield result
-        return
-    with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
-        # The biggest folders first, so that no worker is left with a big one at the end.
-        futures = {
-            job[0].rel: pool.submit(render_folder, job)
-            for job in sorted(jobs, key=lambda job: -len(job[0].notes))
-        }
-        for folder in folders:
-            result = futures.pop(folder.rel).result()
-            done += len(folder.notes)
-            if progress:
-                progress("reading notes", done, note_count)
-            yield result
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
 
 
 def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:

@@ -7,10 +7,12 @@
 The vault comes from the shared workload generator (`gen_vault.py --flavours target,ankdown`):
 the same cards in ankigen's syntax and in ankdown's. Every timed command is a subprocess timed
 from outside (wall time, Python start-up included); its CPU time counts every process it
-started, and its peak memory is the largest sum of resident memory over its whole process tree,
-sampled from /proc. ankigen and ankdown take turns, so both see the same machine load; the
-figures are medians. After each build the packages are opened and their notes counted: a run
-that lost cards fails the benchmark.
+started, and its peak memory is the largest sum over its whole process tree, sampled from /proc
+every 10 ms, of each process's proportional set size (PSS: a page shared by n processes, as a
+forked worker shares its parent's, counts 1/n in each), with the sum of resident sizes (RSS,
+shared pages counted in every process) beside it. ankigen and ankdown take turns, so both see
+the same machine load; the figures are medians. After each build the packages are opened and
+their notes counted: a run that lost cards fails the benchmark.
 
 ankdown has no incremental build: its "rebuild" is a full build of the same (edited) vault,
 which is what a user of it waits for.
@@ -42,7 +44,6 @@ GENERATOR_PLACES = (
     REPO.parent.parent / "shared" / "bench" / "gen_vault.py",
 )
 CARDS_PER_NOTE, FOLDERS = 10, 20  # the workload's defaults: 10k cards = 1,000 notes
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # ---------------------------------------------------------------- measuring one command
@@ -52,7 +53,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 class Run:
     wall: float  # seconds
     cpu: float  # user + system seconds of the whole process tree
-    peak: int  # bytes: the largest sum of resident memory over the process tree (0: not sampled)
+    peak: int  # bytes: the largest sum of PSS over the process tree (0: not sampled)
+    peak_rss: int = 0  # bytes: the largest sum of RSS over the process tree
 
 
 class TreeMemory:
@@ -61,28 +63,29 @@ class TreeMemory:
     def __init__(self, root: int, interval: float = 0.01) -> None:
         self.root = root
         self.interval = interval
-        self.peak = 0
+        self.peak = self.peak_rss = 0
         self._tree = {root}
         self._others: set[int] = set()  # pids seen that are not ours: a parent never changes to us
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._stop.set()
         self._thread.join()
-        return self.peak
+        return self.peak, self.peak_rss
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
+            pss, rss = self._sample()
+            self.peak, self.peak_rss = max(self.peak, pss), max(self.peak_rss, rss)
             self._stop.wait(self.interval)
 
-    def _sample(self) -> int:
+    def _sample(self) -> tuple[int, int]:
         try:
             pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
         except OSError:
-            return 0
+            return 0, 0
         for pid in sorted(pids):  # parents have smaller pids, mostly: one pass finds most
             if pid in self._tree or pid in self._others:
                 continue
@@ -93,15 +96,21 @@ class TreeMemory:
             except (OSError, ValueError):
                 continue
             (self._tree if parent in self._tree else self._others).add(pid)
-        total = 0
+        pss = rss = 0
         for pid in list(self._tree):
             try:
-                with open(f"/proc/{pid}/statm", "rb") as statm:
-                    total += int(statm.read().split()[1]) * PAGE
+                with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+                    for line in rollup.read().splitlines():
+                        if line.startswith((b"Rss:", b"Pss:")):
+                            kib = int(line.split()[1]) * 1024
+                            if line.startswith(b"Rss:"):
+                                rss += kib
+                            else:
+                                pss += kib
             except (OSError, ValueError, IndexError):
                 if pid != self.root:
                     self._tree.discard(pid)  # gone; a new process may reuse the number
-        return total
+        return pss, rss
 
 
 def measure(command: Sequence[str], memory: bool = True, cwd: Path = REPO) -> Run:
@@ -117,11 +126,11 @@ def measure(command: Sequence[str], memory: bool = True, cwd: Path = REPO) -> Ru
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    peak = sampler.stop() if sampler else 0
+    peak, peak_rss = sampler.stop() if sampler else (0, 0)
     if process.returncode != 0:
         tail = "\n".join(output.decode(errors="replace").strip().splitlines()[-15:])
         raise SystemExit(f"FAILED (exit {process.returncode}): {' '.join(command)}\n{tail}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, peak)
+    return Run(wall, usage.ru_utime + usage.ru_stime, peak, peak_rss)
 
 
 # ---------------------------------------------------------------- the two tools
@@ -393,6 +402,7 @@ def compare(
         cpu_a, cpu_b = median(a, "cpu"), median(b, "cpu")
         headline[step] = wall_a / wall_b
         peak_a, peak_b = max(r.peak for r in a), max(r.peak for r in b)
+        rss_a, rss_b = max(r.peak_rss for r in a), max(r.peak_rss for r in b)
         rows.append(
             (
                 step,
@@ -400,7 +410,7 @@ def compare(
                 seconds(wall_b) + (" (full build)" if step != "cold" else ""),
                 ratio(wall_a, wall_b),
                 f"{seconds(cpu_a)} / {seconds(cpu_b)} = {ratio(cpu_a, cpu_b)}",
-                f"{mib(peak_a)} / {mib(peak_b)}",
+                f"{mib(peak_a)} / {mib(peak_b)} ({mib(rss_a)} / {mib(rss_b)})",
             )
         )
     cold_a, cold_b = ours.runs["cold"], theirs.runs["cold"]
@@ -412,6 +422,8 @@ def compare(
         "ankdown cpu": median(cold_b, "cpu"),
         "ankigen peak": max(r.peak for r in cold_a),
         "ankdown peak": max(r.peak for r in cold_b),
+        "ankigen rss": max(r.peak_rss for r in cold_a),
+        "ankdown rss": max(r.peak_rss for r in cold_b),
         "state": state_size,
         "packages": package_size,
         "ankdown package": size_of(theirs.packages()),
@@ -423,7 +435,7 @@ def compare(
             "ankdown",
             "wall ÷ ankdown",
             "cpu ankigen / ankdown",
-            "peak memory, all processes",
+            "peak memory ankigen / ankdown, all processes: PSS (RSS)",
         ),
         rows,
     )
@@ -481,7 +493,8 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
                 ratio(s["ankigen cold"], s["ankdown cold"]),
                 f"{s['ankigen cpu'] * 1e6 / cards:,.0f} µs / "
                 f"{s['ankdown cpu'] * 1e6 / cards:,.0f} µs",
-                f"{mib(s['ankigen peak'])} / {mib(s['ankdown peak'])}",
+                f"{mib(s['ankigen peak'])} / {mib(s['ankdown peak'])} "
+                f"({mib(s['ankigen rss'])} / {mib(s['ankdown rss'])})",
                 f"{s['state'] / 1e6:.1f} MB / {s['packages'] / 1e6:.1f} MB "
                 f"= {s['state'] / s['packages']:.2f}×",
             )
@@ -524,7 +537,7 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
                 "ankdown",
                 "wall ÷ ankdown",
                 "cpu per card ankigen / ankdown",
-                "peak memory ankigen / ankdown",
+                "peak memory ankigen / ankdown: PSS (RSS)",
                 "state / packages",
             ),
             scaling,
