@@ -33,6 +33,7 @@ _INLINE = re.compile(
     | \*(?P<em>{_WORDS})\*
     | !\[(?P<alt>{_TEXT}|)\]\((?P<src>{_URL})\)
     | \[(?P<label>{_TEXT})\]\((?P<href>{_URL})\)
+    | \[(?P<bracket>[^\W_](?:{_TEXT})?)\](?![(\[])
     """,
     re.VERBOSE,
 )
@@ -68,6 +69,8 @@ class _Renderer:
 def quick_html(text: str, renderer: Any) -> str | None:
     """mistune's HTML for `text`, or None when the field is not plain enough for this path."""
     r = renderer if isinstance(renderer, _Renderer) else _Renderer(renderer)
+    if "]:" in text:
+        return None  # a link reference definition: "[x]" elsewhere may then be a link
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # mistune adds a final newline when there is none: one ending is the same
@@ -159,6 +162,13 @@ def _inline(line: str, r: _Renderer) -> str | None:
             if "://" in alt:
                 return None
             out.append(r.image(r.text(alt) if alt else "", url=m.group("src")))
+        elif kind == "bracket":
+            # "[0.7]": words in brackets that no reference defines (see quick_html) are text,
+            # unless a list item starts with "[x]" (a task).
+            words = m.group("bracket")
+            if "://" in words or (start == 0 and len(words) == 1):
+                return None
+            out.append(r.text("[" + words + "]"))
         else:
             label, href = m.group("label"), m.group("href")
             if "://" in label:

@@ -41,6 +41,8 @@ TAKEN = [
     "2024 was a year.\n(aside) line\n'quoted' line\n\"double\" line",
     "**Bold** start and *em* end",
     "a**b**c and x*y*z",
+    "Why is a **trie** needed for index rollback replica? [0.7]",
+    "a [b c] d and [ab] [cd]\n\n- item [x] y",
 ]
 
 # Fields it must leave to mistune (each differs from plain text in a way that matters).
@@ -83,7 +85,12 @@ LEFT = [
     "line\r\nwindows",
     "a\\*b",
     "<b>html</b>",
-    "[bracket] only",
+    "[bracket",
+    "- [x] done",
+    "- [ ] open",
+    "[ab]\n\n[ab]: x.md",
+    "[a][b]",
+    "[a [b] c]",
 ]
 
 
@@ -122,7 +129,8 @@ NOISE = st.sampled_from(
 def inline(draw: st.DrawFn, noise: bool) -> str:
     parts = []
     for _ in range(draw(st.integers(1, 6))):
-        kind = draw(st.sampled_from(["w", "w", "p", "code", "strong", "em", "link", "img", "n"]))
+        kinds = ["w", "w", "p", "code", "strong", "em", "link", "img", "bracket", "n"]
+        kind = draw(st.sampled_from(kinds))
         word = draw(WORD)
         if kind == "w":
             parts.append(word)
@@ -138,6 +146,8 @@ def inline(draw: st.DrawFn, noise: bool) -> str:
             parts.append(f"*{word}*")
         elif kind == "link":
             parts.append(f"[{word}]({draw(URL)})")
+        elif kind == "bracket":
+            parts.append(f"[{draw(st.sampled_from(['x', ' ', '0.7', word, 'a b']))}]")
         elif kind == "img":
             parts.append(f"![{draw(st.sampled_from(['', word]))}]({draw(URL)})")
         elif noise:
