@@ -30,7 +30,7 @@ LOCK_FILENAME = "ankigen.lock"
 # ---------------------------------------------------------------- data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class CardDraft:
     """A card with its final HTML fields, before it has an identity."""
 
@@ -42,7 +42,7 @@ class CardDraft:
     tags: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class LockEntry:
     """What the lock remembers about one card; its position is its index in its note's list."""
 

@@ -47,7 +47,7 @@ URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class FieldHtml:
     """One rendered field and where its Markdown came from."""
 

@@ -52,13 +52,13 @@ class Vault:
 CardKind = Literal["question", "usecase"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class SeeLink:
     title: str
     url: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class CardSource:
     """One card as written in a note: Markdown still, tags already lifted out."""
 
@@ -98,7 +98,7 @@ class MediaFile:
 # ---------------------------------------------------------------- package
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class AnkiNote:
     """A note ready for Anki: HTML fields in the model's order."""
 

@@ -24,7 +24,7 @@ Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 _PARALLEL_MIN_NOTES = 40
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class RenderedCard:
     source: CardSource
     question: str  # HTML
