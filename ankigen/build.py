@@ -69,11 +69,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     plan = _plan(options, vault, model, report)  # skip folders that did not change
 
     if plan.stale:
-        from .media import remote_urls
         from .rendered import iter_rendered
 
-        # The workers start here, before the lock is read.
+        # The workers start here, before the lock is read and the media stage imported.
         rendered = iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress)
+        from .media import remote_urls
     identities = Identities(options.lock, vault, model.fingerprint, report)
     written: list[str] = []
 
