@@ -96,6 +96,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                 waiting.append(folder)
             else:
                 finish(folder, {})
+            del folder  # let it go before waiting for the next one: less memory at 100k cards
         fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
         for done, folder in enumerate(waiting):
             if progress:
