@@ -6,8 +6,9 @@ cache); fragments that did not change since the last build are not rendered agai
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -88,14 +89,33 @@ def iter_rendered(
         progress("reading notes", 0, note_count)
     if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
         return _in_order((render_folder(job) for job in jobs), note_count, progress)
-    pool = ProcessPoolExecutor(max_workers=min(processes, len(folders)))
-    # The biggest folders first, so that no worker is left with a big one at the end.
-    futures = {
-        job[0].rel: pool.submit(render_folder, job)
-        for job in sorted(jobs, key=lambda job: -len(job[0].notes))
-    }
-    results = (futures.pop(folder.rel).result() for folder in folders)
-    return _in_order(results, note_count, progress, pool)
+    workers = min(processes, len(folders))
+    pool = ProcessPoolExecutor(max_workers=workers)
+    # The biggest folders first, so that no worker is left with a big one at the end; at most
+    # one more folder than there are workers handed out and not yet used, so that results do
+    # not pile up in memory while the caller is slower than the workers.
+    waiting = deque(sorted(jobs, key=lambda job: -len(job[0].notes)))
+    futures: dict[str, Future[RenderedFolder]] = {}
+
+    def hand_out(job: tuple[Folder, Path, bool]) -> None:
+        futures[job[0].rel] = pool.submit(render_folder, job)
+
+    def top_up() -> None:
+        while waiting and len(futures) <= workers:
+            hand_out(waiting.popleft())
+
+    def results() -> Iterator[RenderedFolder]:
+        for folder in folders:
+            if folder.rel not in futures:  # needed before its turn by size: handed out now
+                job = next(job for job in waiting if job[0].rel == folder.rel)
+                waiting.remove(job)
+                hand_out(job)
+            result = futures.pop(folder.rel).result()
+            top_up()
+            yield result
+
+    top_up()  # the workers start now
+    return _in_order(results(), note_count, progress, pool)
 
 
 def _in_order(

@@ -471,3 +471,24 @@ def test_a_damaged_render_cache_is_rendered_again(tmp_path):
         (tmp_path / f"c{round_}").mkdir()
         notes = ankiutil.notes(ankiutil.load(tmp_path / f"c{round_}", out / "D.apkg"))
         assert [n.fields["Answer"] for n in notes] == ["<p>same</p>\n", f"<p>{round_}</p>\n"]
+
+
+def test_parallel_build_of_uneven_folders_writes_what_a_serial_build_writes(tmp_path):
+    # Folders of very different sizes: the pool hands the biggest out first and at most one more
+    # than it has workers; the packages and the report must not depend on any of that.
+    sizes = {"A": 3, "Big": 40, "C": 1, "D": 12, "E": 25, "F": 2}
+    files = {
+        f"{folder}/n{i}.md": f"#Question {folder} {i}?\nAnswer: **{i}** and `x{i}`\n"
+        for folder, count in sizes.items()
+        for i in range(count)
+    }
+    vault = write_vault(tmp_path / "v", files)
+    reports, outputs = [], []
+    for processes in (1, 2, 3):
+        out = tmp_path / f"out{processes}"
+        reports.append(run_build(vault, out, processes=processes, lock=False))
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.glob("*.apkg"))})
+    assert len(outputs[0]) == len(sizes)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert reports[0].written == reports[1].written == reports[2].written
+    assert reports[0].cards == reports[2].cards == sum(sizes.values())
