@@ -253,3 +253,82 @@ def test_every_change_in_the_notes_reaches_one_anki_collection(story: Story) -> 
         renamed = "What is Amazon EC2?" if question == "What is EC2?" else question
         assert story.reviews(renamed) == 1
     assert story.notes()["What is a spot instance?"].fields["Answer"] == ANKI_EDIT
+
+
+def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            "A/a.md": "#Q First?\nAnswer: one\n\n#Q Second?\nAnswer: two\n",
+            "B/Notes 1.md": "#Q Third?\nAnswer: three\n",
+            "B/other.md": "#Q Fourth?\nAnswer: four\n",
+        },
+    )
+    out = tmp_path / "dist"
+
+    def cli(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, str(REPO / "build_deck.py"), str(vault), "-o", str(out), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    cli()
+    (vault / "A/a.md").write_text("#Q First, reworded?\nAnswer: one\n", encoding="utf-8")
+    (vault / "C").mkdir()
+    (vault / "B/Notes 1.md").rename(vault / "C/Notes 1.md")
+    (vault / "B/other.md").rename(vault / "B/renamed.md")
+    stdout = cli()
+    lines = stdout.splitlines()
+    assert "reworded: A/a.md:1 First, reworded?" in lines
+    assert "deleted: A/a.md:4 second" in lines
+    assert "moved: B/Notes 1.md → C/Notes 1.md (its cards keep their history)" in lines
+    assert "moved: C/Notes 1.md:1 Third?" in lines
+    assert "renamed: B/renamed.md:1 Fourth?" in lines
+    lock, _ = load_lock(vault / "ankigen.lock")
+    [deleted] = lock.deleted
+    search = f"Source:*{card_id(deleted.guid)}*"
+    assert f"  {search}" in lines
+    assert '  tag:ankigen::moved::C -"deck:C"' in lines
+    todo = (out / TODO_FILE).read_text(encoding="utf-8")
+    assert search in todo and 'tag:ankigen::moved::C -"deck:C"' in todo
+    assert "A/a.md:4  second" in todo
+    # Nothing new: the searches stay in the file, the summary does not repeat them ...
+    stdout = cli()
+    assert search not in stdout and "1 deleted" not in stdout
+    assert (out / TODO_FILE).read_text(encoding="utf-8") == todo
+    # ... unless asked.
+    assert search in cli("-v")
+
+
+@pytest.mark.parametrize("folder", ["Big_Data 2", 'Say "hi"', "Star*s", "Back\\slash"])
+def test_the_moved_search_finds_cards_for_decks_with_odd_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    story = Story(tmp_path, monkeypatch)
+    try:
+        (story.vault / folder).mkdir()
+        story.write(f"{folder}/x.md", "#Q Odd?\nAnswer: yes\n")
+        story.write("AWS/Storage/y.md", "#Q Even?\nAnswer: no\n")
+        story.step()
+        story.move(f"{folder}/x.md", "AWS/Storage/x.md")
+        story.move("AWS/Storage/y.md", f"{folder}/y.md")
+        report = story.step()
+        by_deck = {moved.deck: moved for moved in report.todo.moved}
+        odd, even = story.notes()["Odd?"], story.notes()["Even?"]
+        assert story.col.find_notes(by_deck["AWS::Storage"].search()) == [odd.id]
+        assert story.col.find_notes(by_deck[folder].search()) == [even.id]
+        target = story.col.decks.id_for_name(folder)
+        story.col.set_deck(story.col.find_cards(by_deck[folder].search()), target)
+        assert story.col.find_notes(by_deck[folder].search()) == []
+        assert story.notes()["Even?"].decks == [folder]
+    finally:
+        story.col.close()
