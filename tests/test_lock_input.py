@@ -162,3 +162,20 @@ def test_a_lock_linked_inside_the_vault_is_used_through_the_link(tmp_path):
     assert (vault / "ankigen.lock").is_symlink()
     assert '"A/a.md"' in (vault / "meta" / "real.lock").read_text(encoding="utf-8")
     assert load_lock(vault / "ankigen.lock")[1] == ()
+
+
+@pytest.mark.parametrize("kind", ["loop", "folder", "pipe"])
+def test_a_lock_that_is_not_a_regular_file_is_left_alone(tmp_path, kind):
+    vault = write_vault(tmp_path / "vault", NOTES)
+    lock = vault / "ankigen.lock"
+    if kind == "loop":
+        lock.symlink_to(lock)
+    elif kind == "folder":
+        lock.mkdir()
+    else:
+        os.mkfifo(lock)
+    result = cli(vault, tmp_path)
+    assert_clean(result)
+    assert "ankigen.lock:0: warning:" in result.stderr
+    assert len(all_guids(tmp_path)) == 3
+    assert lock.is_symlink() if kind == "loop" else not lock.is_file()
