@@ -346,6 +346,7 @@ def _identify_note(
 
     revivable = {c.question: c for c in deleted if c.guid not in taken and not foreign(c.guid)}
     moved_from = context.moved_from.get(rel)
+    old_by_guid = {e.guid: e for e in old}
     notes: list[AnkiNote] = []
     entries: list[LockEntry] = []
     changes: dict[str, list[str]] = defaultdict(list)
@@ -383,8 +384,11 @@ def _identify_note(
                 kind, mod = "unchanged", entry.mod
         else:
             kind, mod = "added", clock.fallback_mod(rel)
-            if back:
-                mod = max(mod, back.mod + 1)
+            # A GUID Anki may already hold (a question back, or a free GUID an unmatched card
+            # of this note had): newer than that card, or Anki would keep the old content.
+            earlier = back or old_by_guid.get(guid)
+            if earlier:
+                mod = max(mod, earlier.mod + 1)
         taken.add(guid)
         changes[kind].append(where)
         entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck))
@@ -395,7 +399,7 @@ def _identify_note(
     gone = [
         DeletedCard(e.guid, rel, e.line, e.question, e.deck or context.deck, e.mod, now)
         for j, e in enumerate(old)
-        if j not in matched_old
+        if j not in matched_old and e.guid not in taken  # not worn by a new card
     ]
     changes["removed"] = [f"{card.where()} {card.question}" for card in gone]
     return _NoteResult(notes, tuple(entries), changes, diagnostics, gone)
