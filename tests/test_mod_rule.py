@@ -231,3 +231,12 @@ def test_rule_deleted_cards_are_remembered_for_a_year_or_until_they_come_back(
 def test_rule_nothing_changed_does_not_move(tmp_path, monkeypatch):
     rule = Rule(tmp_path, monkeypatch, {NOTE: TEXT})
     assert rule.rebuild(force=True) == {"what is ec2": False, "what is an ami": False}
+
+
+def test_rule_a_note_moved_out_of_an_excluded_folder_keeps_its_cards(tmp_path, monkeypatch):
+    rule = Rule(tmp_path, monkeypatch, {NOTE: TEXT, "AWS/Storage/S3.md": "#Q S3?\nAnswer: o\n"})
+    guids = rule.guids()
+    (rule.vault / NOTE).rename(rule.vault / "AWS/Storage/EC2.md")
+    report = rule.build(T2, exclude=("AWS/Compute",))
+    assert report.moved == (f"{NOTE} → AWS/Storage/EC2.md",) and report.changes.removed == ()
+    assert rule.guids() == guids
