@@ -605,8 +605,8 @@ class _LockReader:
         return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted)
 
     def entry(self, rel: str, raw: object) -> LockEntry | None:
-        if not isinstance(raw, dict) or not isinstance(raw.get("guid"), str) or not raw["guid"]:
-            self.warn(rel, f"a card of {rel!r} has no GUID; dropped")
+        if not isinstance(raw, dict) or not _guid_like(raw.get("guid")):
+            self.warn(rel, f"a card of {rel!r} has no valid GUID; dropped")
             return None
         guid = raw["guid"]
         texts = [raw.get(key) for key in ("question", "content", "answer")]
@@ -618,7 +618,7 @@ class _LockReader:
         if not valid_time(mod):
             self.warn(
                 guid,
-                f"mod {mod!r} of card {guid!r} of {rel!r} is not a time between 0 and "
+                f"mod {_short(mod)} of card {guid!r} of {rel!r} is not a time between 0 and "
                 f"{MAX_TIME}; the card counts as changed",
             )
             mod, content = 0, ""
@@ -661,9 +661,8 @@ class _LockReader:
                 card = None
             if (
                 card is None
-                or not all(
-                    isinstance(v, str) for v in (card.guid, card.note, card.question, card.deck)
-                )
+                or not _guid_like(card.guid)
+                or not all(isinstance(v, str) for v in (card.note, card.question, card.deck))
                 or not all(valid_time(v) for v in (card.mod, card.deleted))
                 or type(card.line) is not int
                 or not 0 <= card.line <= 10**9
@@ -677,6 +676,16 @@ class _LockReader:
             if card.guid not in live:
                 cards.setdefault(card.guid, card)
         return tuple(cards.values())
+
+
+def _guid_like(value: object) -> bool:
+    """ankigen's GUIDs are 10 printable ASCII characters; a GUID is printed in messages."""
+    return isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def lock_text(lock: Lock) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .diagnostics import printable
 from .fields import card_id
 from .lock import REMEMBER_DELETED_DAYS, DeletedCard
 
@@ -66,8 +67,10 @@ class AnkiTodo:
                 "that found it gone:",
             ]
             lines += [
-                f"    {card.where()}  {card.question}  (deleted {_date(card.deleted)}, "
-                f"in deck {card.deck})"
+                printable(
+                    f"    {card.where()}  {card.question}  (deleted {_date(card.deleted)}, "
+                    f"in deck {card.deck})"
+                )
                 for card in self.deleted
             ]
             lines.append("")
@@ -79,7 +82,10 @@ class AnkiTodo:
                 "",
             ]
             for moved in self.moved:
-                lines += [f"    {moved.search()}", f"        → deck {moved.deck}"]
+                lines += [
+                    printable(f"    {moved.search()}"),
+                    printable(f"        → deck {moved.deck}"),
+                ]
             lines.append("")
         return "\n".join(lines)
 
