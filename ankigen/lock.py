@@ -345,6 +345,11 @@ def _identify_note(
         return owner if owner != rel else None
 
     revivable = {c.question: c for c in deleted if c.guid not in taken and not foreign(c.guid)}
+    revived: dict[int, DeletedCard] = {}  # before any new GUID is chosen, so none takes theirs
+    for i in range(len(drafts)):
+        if i not in match and keys[i] in revivable:
+            revived[i] = revivable.pop(keys[i])
+            taken.add(revived[i].guid)
     moved_from = context.moved_from.get(rel)
     old_by_guid = {e.guid: e for e in old}
     notes: list[AnkiNote] = []
@@ -360,7 +365,7 @@ def _identify_note(
             entry = old[match[i]]
             guid, deck = entry.guid, entry.deck or context.deck
         else:
-            back = revivable.pop(keys[i], None)
+            back = revived.get(i)
             if back:
                 guid, deck = back.guid, back.deck
             else:
