@@ -37,7 +37,9 @@ class MovedCards:
     cards: int
 
     def search(self) -> str:
-        return f'tag:{self.tag} -"deck:{quote(self.deck)}"'
+        """Those of the cards that are not in the deck itself (a sub-deck is another deck)."""
+        deck = quote(self.deck)
+        return f'tag:{self.tag} (-"deck:{deck}" OR "deck:{deck}::*")'
 
 
 @dataclass(frozen=True)

@@ -327,9 +327,9 @@ def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path
     [deleted] = lock.deleted
     search = f"Source:*{card_id(deleted.guid)}*"
     assert f"  {search}" in lines
-    assert '  tag:ankigen::moved::C -"deck:C"' in lines
+    assert '  tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in lines
     todo = (out / TODO_FILE).read_text(encoding="utf-8")
-    assert search in todo and 'tag:ankigen::moved::C -"deck:C"' in todo
+    assert search in todo and 'tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in todo
     assert "A/a.md:4  second" in todo
     # Nothing new: the searches stay in the file, the summary does not repeat them ...
     stdout = cli()
@@ -355,6 +355,9 @@ def test_the_moved_search_finds_cards_for_decks_with_odd_names(
         by_deck = {moved.deck: moved for moved in report.todo.moved}
         odd, even = story.notes()["Odd?"], story.notes()["Even?"]
         assert story.col.find_notes(by_deck["AWS::Storage"].search()) == [odd.id]
+        assert story.col.find_notes(by_deck[folder].search()) == [even.id]
+        sub = story.col.decks.id(f"{folder}::sub")  # a sub-deck is not the deck
+        story.col.set_deck(story.col.find_cards(by_deck[folder].search()), sub)
         assert story.col.find_notes(by_deck[folder].search()) == [even.id]
         target = story.col.decks.id_for_name(folder)
         story.col.set_deck(story.col.find_cards(by_deck[folder].search()), target)
