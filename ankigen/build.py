@@ -19,6 +19,7 @@ from .identity import Identities
 from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages
 from .state import BuildState, FolderRecord, forget_rendered
+from .todo import TODO_FILE, AnkiTodo, write_todo
 
 if TYPE_CHECKING:
     from .lock import Changes
@@ -56,6 +57,8 @@ class BuildReport:
     diagnostics: tuple[Diagnostic, ...]
     changes: Changes | None
     moved: tuple[str, ...] = ()  # "old/path.md → new/path.md": renamed notes that kept their cards
+    todo: AnkiTodo = field(default_factory=AnkiTodo)  # what to do in Anki after the import
+    todo_file: Path | None = None  # where that is written, next to the packages
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
@@ -74,7 +77,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         # The workers start here, before the lock is read and the media stage imported.
         rendered = iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress)
         from .media import remote_urls
-    identities = Identities(options.lock, vault, model.fingerprint, report)
+    identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
     written: list[str] = []
 
     def finish(folder: RenderedFolder, fetched: Mapping[str, FetchOutcome]) -> None:
@@ -106,11 +109,13 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
     removed = _remove_stale(plan, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
-    identities.save()
+    identities.finish()  # cards deleted from the notes are remembered
+    identities.save(report)
+    todo_file = _write_todo(out_dir, identities, report)  # searches for the Anki Browser
     plan.state.save(out_dir)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
-    return _report(plan, vault, tuple(written), removed, report, identities)
+    return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
 
 
 @dataclass
@@ -161,8 +166,8 @@ def _finish_folder(
         diagnostics.extend(media.diagnostics)
         pictures, pictures_failed = media.local_files, bool(media.diagnostics)
         drafts = card_drafts(folder, media.html, vault)
-        in_folder = [note.rel for note in folder.folder.notes]
-        notes = identities.assign(in_folder, drafts, diagnostics)
+        notes_read = [note.note.rel for note in folder.notes]
+        notes = identities.assign(deck, notes_read, drafts, diagnostics)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
             write_package(
@@ -191,6 +196,7 @@ def _report(
     removed: tuple[str, ...],
     report: Diagnostics,
     identities: Identities,
+    todo_file: Path | None,
 ) -> BuildReport:
     records = [plan.state.folders[f.rel] for f in vault.folders if f.rel in plan.state.folders]
     unchanged = (plan.state.folders[f.rel].package for f in plan.fresh)
@@ -203,7 +209,19 @@ def _report(
         diagnostics=tuple(report.sorted()),
         changes=identities.all_changes() if identities.enabled else None,
         moved=tuple(identities.moved),
+        todo=identities.todo() if identities.enabled else AnkiTodo(),
+        todo_file=todo_file,
     )
+
+
+def _write_todo(out_dir: Path, identities: Identities, report: Diagnostics) -> Path | None:
+    if not identities.enabled:
+        return None
+    try:
+        return write_todo(out_dir, identities.todo())
+    except OSError as error:
+        report.extend([Diagnostic("", 0, "error", f"cannot write {out_dir / TODO_FILE}: {error}")])
+        return None
 
 
 # ---------------------------------------------------------------- media

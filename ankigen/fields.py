@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .lock import CardDraft
-from .model import SeeLink, Vault
-from .rendered import front_markdown
+from .model import CardDraft, SeeLink, Vault
 
 if TYPE_CHECKING:
     from .rendered import RenderedFolder
@@ -41,8 +40,24 @@ def source_html(vault_name: str, rel: str, line: int) -> str:
     return f'<a href="{escape(url)}">{escape(rel, quote=False)}:{line}</a>'
 
 
+def card_id(guid: str) -> str:
+    """The card's id as written in its Source field: "ankigen-" and 16 hex digits.
+
+    Anki has no search for GUIDs and may give an imported note another id, so this id is what
+    an Anki Browser search finds a card by (see todo.py); it is made of letters, digits and "-"
+    only, which Anki's search reads literally."""
+    return "ankigen-" + hashlib.sha256(guid.encode()).hexdigest()[:16]
+
+
+def with_card_id(source: str, guid: str) -> str:
+    """The Source field marked with the card's id (a tooltip on the source line)."""
+    return f'<span title="{card_id(guid)}">{source}</span>'
+
+
 def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
     """Cards with their final fields, before identity; `html` in media_fields' order."""
+    from .rendered import front_markdown  # here: lock.py imports this module, not the renderer
+
     drafts = []
     position = 0
     for note in folder.notes:
