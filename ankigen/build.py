@@ -6,11 +6,12 @@ find notes → split and render (rendered) → resolve media → identity (ident
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .diagnostics import Diagnostics
@@ -88,6 +89,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         plan.state.folders[folder.folder.rel] = record
         if package:
             written.append(package)
+        _give_back_memory()
 
     # Folders are finished in vault order while the workers render the next ones. A folder with
     # remote pictures waits, with all after it, until every folder is rendered: the pictures of
@@ -286,3 +288,18 @@ def _remove_stale(plan: _Plan, vault: Vault, out_dir: Path) -> tuple[str, ...]:
         del plan.state.folders[rel]
     wanted = {record.package for record in plan.state.folders.values()}
     return remove_stale_packages(plan.previous_packages, wanted, out_dir)
+
+
+def _give_back_memory() -> None:
+    """Return the memory a finished folder freed to the system (glibc keeps it otherwise)."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None  # glibc's malloc_trim, False where there is none

@@ -91,9 +91,9 @@ def iter_rendered(
         return _in_order((render_folder(job) for job in jobs), note_count, progress)
     workers = min(processes, len(folders))
     pool = ProcessPoolExecutor(max_workers=workers)
-    # The biggest folders first, so that no worker is left with a big one at the end; at most
-    # one more folder than there are workers handed out and not yet used, so that results do
-    # not pile up in memory while the caller is slower than the workers.
+    # The biggest folders first, so that no worker is left with a big one at the end; no more
+    # folders handed out and not yet used than there are workers, so that results do not pile
+    # up in memory while the caller is slower than the workers.
     waiting = deque(sorted(jobs, key=lambda job: -len(job[0].notes)))
     futures: dict[str, Future[RenderedFolder]] = {}
 
@@ -101,7 +101,7 @@ def iter_rendered(
         futures[job[0].rel] = pool.submit(render_folder, job)
 
     def top_up() -> None:
-        while waiting and len(futures) <= workers:
+        while waiting and len(futures) < workers:
             hand_out(waiting.popleft())
 
     def results() -> Iterator[RenderedFolder]:
