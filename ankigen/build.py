@@ -89,7 +89,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         plan.state.folders[folder.folder.rel] = record
         if package:
             written.append(package)
-        _give_back_memory()
+        _give_back_memory(record.cards + record.use_cases)
 
     # Folders are finished in vault order while the workers render the next ones. A folder with
     # remote pictures waits, with all after it, until every folder is rendered: the pictures of
@@ -290,9 +290,15 @@ def _remove_stale(plan: _Plan, vault: Vault, out_dir: Path) -> tuple[str, ...]:
     return remove_stale_packages(plan.previous_packages, wanted, out_dir)
 
 
-def _give_back_memory() -> None:
-    """Return the memory a finished folder freed to the system (glibc keeps it otherwise)."""
-    global _malloc_trim
+def _give_back_memory(cards: int) -> None:
+    """Return the memory finished folders freed to the system (glibc keeps it otherwise).
+
+    A trim costs about a millisecond: it is done once some thousands of cards were written."""
+    global _malloc_trim, _cards_since_trim
+    _cards_since_trim += cards
+    if _cards_since_trim < 2000:
+        return
+    _cards_since_trim = 0
     if _malloc_trim is None:
         try:
             _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
@@ -303,3 +309,4 @@ def _give_back_memory() -> None:
 
 
 _malloc_trim: Any = None  # glibc's malloc_trim, False where there is none
+_cards_since_trim = 0
