@@ -15,7 +15,9 @@ the same machine load; the figures are medians. After each build the packages ar
 their notes counted: a run that lost cards fails the benchmark.
 
 ankdown has no incremental build: its "rebuild" is a full build of the same (edited) vault,
-which is what a user of it waits for.
+which is what a user of it waits for. In the cold rounds of the compared size, the bare
+pipeline (bare_pipeline.py: mistune, Pygments and genanki in one process) runs too: the floor
+for ankigen's CPU time per card.
 """
 
 from __future__ import annotations
@@ -176,6 +178,12 @@ def ankdown_tool(ankdown: Path, vault: Path, work: Path) -> Tool:
     # --highlight: ankigen colours code blocks with Pygments too, so both do the same work.
     command = [str(ankdown), "-r", str(vault), "-p", str(out), "--highlight"]
     return Tool("ankdown", vault, out, command)
+
+
+def bare_tool(vault: Path, work: Path) -> Tool:
+    out = work / "bare-out"
+    command = [sys.executable, str(REPO / "bench" / "bare_pipeline.py"), str(vault), str(out)]
+    return Tool("bare mistune + genanki", vault, out, command)
 
 
 def count_notes(packages: list[Path]) -> int:
@@ -349,6 +357,7 @@ def compare(
     ours_vault, theirs_vault, expected = generate(generator, work / f"vault-{cards}", cards)
     ours = ankigen_tool(ours_vault, work / f"run-{cards}")
     theirs = ankdown_tool(ankdown, theirs_vault, work / f"run-{cards}")
+    bare = bare_tool(ours_vault, work / f"run-{cards}")
     (work / f"run-{cards}").mkdir(exist_ok=True)
     print(f"\n{expected:,} cards: {expected // CARDS_PER_NOTE:,} notes in {FOLDERS} folders")
     headline: dict[str, float] = {}
@@ -383,6 +392,8 @@ def compare(
             prepare(round_)
             for tool in (ours, theirs) if round_ % 2 == 0 else (theirs, ours):
                 action(tool)
+            if step == "cold" and full:  # the floor for ankigen's CPU time, in the same rounds
+                action(bare)
             last = ours.runs[step][-1], theirs.runs[step][-1]
             print(
                 f"  {step:<16} ankigen {seconds(last[0].wall):>8} {mib(last[0].peak):>8}   "
@@ -427,6 +438,8 @@ def compare(
         "state": state_size,
         "packages": package_size,
         "ankdown package": size_of(theirs.packages()),
+        "bare cpu": median(bare.runs["cold"], "cpu") if bare.runs else 0.0,
+        "bare wall": median(bare.runs["cold"], "wall") if bare.runs else 0.0,
     }
     lines = table(
         (
@@ -523,6 +536,13 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
         f"State kept for rebuilds (`OUT/.ankigen`): {main['state'] / 1e6:.1f} MB; ankigen's "
         f"packages {main['packages'] / 1e6:.1f} MB ({main['state'] / main['packages']:.2f}×); "
         f"ankdown's package {main['ankdown package'] / 1e6:.1f} MB.",
+        "",
+        f"CPU time of a cold build against the bare pipeline (`bench/bare_pipeline.py`: mistune "
+        f"and Pygments, genanki, one process, no sanitising, no identities, no cache), in the "
+        f"same rounds: ankigen {main['ankigen cpu'] * 1e6 / main['cards']:,.0f} µs a card, "
+        f"bare {main['bare cpu'] * 1e6 / main['cards']:,.0f} µs "
+        f"({ratio(main['ankigen cpu'], main['bare cpu'])}; bare wall "
+        f"{seconds(main['bare wall'])}).",
         "",
         "## Start-up",
         "",
