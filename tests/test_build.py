@@ -474,8 +474,8 @@ def test_a_damaged_render_cache_is_rendered_again(tmp_path):
 
 
 def test_parallel_build_of_uneven_folders_writes_what_a_serial_build_writes(tmp_path):
-    # Folders of very different sizes: the pool hands the biggest out first and no more than it
-    # has workers; the packages and the report must not depend on any of that.
+    # Folders of very different sizes: the pool hands the biggest out first and at most one more
+    # than it has workers; the packages and the report must not depend on any of that.
     sizes = {"A": 3, "Big": 40, "C": 1, "D": 12, "E": 25, "F": 2}
     files = {
         f"{folder}/n{i}.md": f"#Question {folder} {i}?\nAnswer: **{i}** and `x{i}`\n"
