@@ -22,9 +22,10 @@ lint: $(VENV)/.installed-test
 # from source: a C compiler is needed).
 BENCH_VENV      ?= bench/.venv
 ANKDOWN_VERSION ?= 0.7.1
+GEN_VAULT       ?=  # the shared workload generator; found beside the clone (../shared) if unset
 
 bench: $(VENV)/.installed $(BENCH_VENV)/.installed
-	$(PY) bench/run.py --ankdown $(BENCH_VENV)/bin/ankdown $(ARGS)
+	$(PY) bench/run.py --ankdown $(BENCH_VENV)/bin/ankdown $(if $(strip $(GEN_VAULT)),--gen-vault $(GEN_VAULT)) $(ARGS)
 
 $(BENCH_VENV)/.installed:
 	$(PYTHON) -m venv $(BENCH_VENV)

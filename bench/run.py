@@ -459,7 +459,10 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
     generator = args.gen_vault or next((p for p in GENERATOR_PLACES if p.exists()), None)
     if generator is None or not generator.exists():
         places = ", ".join(str(p) for p in GENERATOR_PLACES)
-        print(f"gen_vault.py not found (looked in {places}); pass --gen-vault", file=sys.stderr)
+        print(
+            f"gen_vault.py not found (looked in {places}): make bench GEN_VAULT=path/to/it",
+            file=sys.stderr,
+        )
         return 2
     if not args.ankdown.exists():
         print(
