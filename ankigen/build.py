@@ -18,6 +18,7 @@ from pathlib import Path
 from . import __version__
 from .diagnostics import Diagnostics
 from .discover import LOCK_FILE, discover_vault
+from .fetch import trim_cache
 from .fields import context_html, see_html, source_html
 from .lock import (
     CardDraft,
@@ -138,6 +139,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     identities.save()
     plan.state.save(out_dir)
+    trim_cache(options.media)  # least recently used cache files beyond its size limit
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
     return _report(plan, vault, tuple(written), removed, report, identities)

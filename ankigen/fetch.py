@@ -63,7 +63,7 @@ class MediaOptions:
     offline: bool = False  # no network at all; cached pictures used
     timeout: float = 10.0  # connect and read timeout, seconds
     jobs: int = 32  # concurrent downloads, all hosts together
-    jobs_per_host: int = 8  # concurrent downloads from one host (scheme, name, port)
+    jobs_per_host: int = 16  # concurrent downloads from one host (scheme, name, port)
     max_image_width: int = 1600
     deadline: float | None = None  # total seconds per download; None → 3 × timeout
     retries: int = 2  # extra attempts after a connection error, 429 or 5xx
@@ -150,6 +150,7 @@ class DiskCache:
         path = self.blobs / sha256
         if self.read_blob(sha256) is None:
             _atomic_write(path, data)
+            _GREW.set()
         return sha256
 
     # -- JSON records (URL entries, fit results)
@@ -168,6 +169,7 @@ class DiskCache:
     def write_json(self, folder: Path, key: str, record: dict[str, Any]) -> None:
         text = json.dumps({"key": key, **record}, sort_keys=True)
         _atomic_write(folder / f"{_key_hash(key)}.json", text.encode("utf-8"))
+        _GREW.set()
 
     def entry(self, url: str) -> CacheEntry | None:
         record = self.read_json(self.urls, url)
@@ -237,10 +239,21 @@ def cache_info(root: Path) -> CacheInfo:
         with contextlib.suppress(OSError):
             size += entry.stat(follow_symlinks=False).st_size
             files += 1
-            urls += entry.path.endswith(".json") and os.path.basename(
-                os.path.dirname(entry.path)
-            ) == "urls"
+            urls += (
+                entry.path.endswith(".json")
+                and os.path.basename(os.path.dirname(entry.path)) == "urls"
+            )
     return CacheInfo(root / CACHE_LAYOUT, files, size, urls)
+
+
+_GREW = threading.Event()  # something was written to a cache by this process
+
+
+def trim_cache(options: MediaOptions) -> None:
+    """After a build: prune the cache to its size limit, if this build wrote to it."""
+    if _GREW.is_set():
+        _GREW.clear()
+        prune_cache(options.cache_path, options.cache_max_bytes)
 
 
 def prune_cache(root: Path, max_bytes: int) -> int:
