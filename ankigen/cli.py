@@ -220,7 +220,7 @@ def _build(args: argparse.Namespace) -> int:
     for diagnostic in report.diagnostics:
         print(diagnostic, file=sys.stderr)
     errors = sum(d.severity == "error" for d in report.diagnostics)
-    warnings = len(report.diagnostics) - errors
+    warnings = sum(d.severity == "warning" for d in report.diagnostics)
     if not args.quiet:
         _summary(report, args, warnings, errors, elapsed)
     if errors or (args.strict and warnings):

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 IMAGE_EXTENSIONS = frozenset(
     ("png", "jpg", "jpeg", "gif", "bmp", "svg", "webp", "avif", "tif", "tiff", "ico")
 )
+# Audio and video Obsidian embeds with a player and Anki plays from a [sound:…] tag.
+SOUND_EXTENSIONS = frozenset(
+    ("mp3", "m4a", "aac", "ogg", "oga", "opus", "wav", "flac", "webm", "3gp", "mp4", "m4v")
+) | frozenset(("mov", "mkv", "ogv"))
 
 # Schemes an <img src> keeps as written (the media stage judges file: and data:). Any other
 # scheme (ftp:, "C:" of a Windows path, …) gets its colon percent-encoded, so the sanitiser
@@ -51,6 +55,22 @@ def is_image_path(path: str) -> bool:
     path = path.split("#", 1)[0].split("?", 1)[0]
     dot = path.rfind(".")
     return dot >= 0 and path[dot + 1 :].lower() in IMAGE_EXTENSIONS
+
+
+def is_sound_path(path: str) -> bool:
+    """Whether a link target names an audio or video file (by extension)."""
+    path = path.split("#", 1)[0].split("?", 1)[0]
+    dot = path.rfind(".")
+    return dot >= 0 and path[dot + 1 :].lower() in SOUND_EXTENSIONS
+
+
+def sound_tag(path: str) -> str | None:
+    """Anki's ``[sound:path]`` for an embedded vault file (the media stage puts the file in the
+    package and renames it), None when the path cannot be written inside one."""
+    path = path.strip()
+    if not path or any(c in path for c in "[]\n"):
+        return None
+    return "[sound:" + escape(path, quote=False) + "]"
 
 
 def parse_size(text: str) -> tuple[str, str] | None:
@@ -268,6 +288,10 @@ def _render_wikilink(
     renderer: HTMLRenderer, target: str, options: list[str], embed: bool = False
 ) -> str:
     path = target.split("#", 1)[0].strip()
+    if embed and is_sound_path(path):
+        sound = sound_tag(path)
+        if sound:
+            return sound
     if embed and is_image_path(path):
         alt, width, height = path, "", ""
         for option in options:

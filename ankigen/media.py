@@ -1,9 +1,12 @@
-"""Resolve media: every <img> of the rendered fields becomes a picture in the deck's media.
+"""Resolve media: every <img> of the rendered fields becomes a picture in the deck's media, and
+every Anki ``[sound:…]`` tag (an audio or video embed, or one written by hand) a sound file.
 
 Local pictures are found as Obsidian finds them (next to the note, from the vault root, then
 by file name anywhere), remote ones come from the Fetcher's outcomes (fetch.py), and all are
 checked and fitted by images.py. A picture that cannot be included never leaves a dangling
 reference: its <img> becomes a visible placeholder and a warning names the note's line.
+Anki plays a ``[sound:name]`` wherever it stands in a field, so each one is either a file of
+the vault put in the package under its media name, or neutralised (with a warning).
 No network here; fitted pictures are remembered in the on-disk cache by input hash.
 """
 
@@ -18,13 +21,15 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from PIL import __version__ as PILLOW_VERSION
 
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
-from .images import FIT_VERSION, FittedImage, ImageError, fit_image
+from .images import FIT_VERSION, FittedImage, ImageError, fit_image, media_name
+from .mdplugins import is_sound_path
 from .model import Diagnostic, MediaFile, Vault
 
 __all__ = [
@@ -45,6 +50,10 @@ IMG_TAG = re.compile(r"""<img\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
+# A tag of the sanitised HTML (attribute values double-quoted), or an Anki sound tag in text.
+# Anki's own pattern is "[sound:" up to the first "]".
+TAG_OR_SOUND = re.compile(r"""<[^>"]*(?:"[^"]*"[^>"]*)*>|\[sound:([^\]]*)\]""")
+CODE_TAG = re.compile(r"</?(?:code|pre)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,14 @@ def resolve_media(
 ) -> MediaResult:
     """Rewrite every <img> to a fitted media file, or to a placeholder with a warning."""
     resolver = _Resolver(vault, options, fetched)
-    rewritten = tuple(
-        resolver.rewrite(field) if _has_img(field.html) else field.html for field in fields
-    )
+    rewritten = []
+    for field in fields:
+        text = resolver.rewrite(field) if _has_img(field.html) else field.html
+        if "[sound:" in text:
+            text = resolver.sounds(field, text)
+        rewritten.append(text)
     return MediaResult(
-        html=rewritten,
+        html=tuple(rewritten),
         media=tuple(resolver.media[name] for name in sorted(resolver.media)),
         diagnostics=tuple(sorted(resolver.diagnostics)),
         local_files=tuple(sorted(resolver.local_files)),
@@ -153,6 +165,7 @@ class _Resolver:
         self.diagnostics: set[Diagnostic] = set()
         self.local_files: set[str] = set()
         self._memo: dict[tuple[str, str], FittedImage | str] = {}
+        self._sound_memo: dict[str, MediaFile | str] = {}
         self._root_real: Path | None = None
 
     def rewrite(self, field: FieldHtml) -> str:
@@ -168,6 +181,7 @@ class _Resolver:
             fitted, label, reason = self._picture(field.note_rel, src)
             if fitted is not None:
                 self.media.setdefault(fitted.name, MediaFile(fitted.name, fitted.data))
+                self._note_stale(field.note_rel, line, src)
                 return _img_tag(attributes, fitted.name)
             self.diagnostics.add(
                 Diagnostic(
@@ -175,14 +189,96 @@ class _Resolver:
                 )
             )
             if _is_remote(src):
-                alt = next((v for n, v in attributes if n == "alt" and v), src)
+                # The alt text, else the file's name: "diagram.png", never "diagram: diagram".
+                alt = next((v.strip() for n, v in attributes if n == "alt" and v), "")
+                name = unquote(posixpath.basename(urlsplit(src).path)) or src
                 return (
                     f'<a class="missing-media" href="{html.escape(src)}">'
-                    f"diagram: {html.escape(alt)}</a>"
+                    f"missing picture: {html.escape(alt or name)}</a>"
                 )
             return f'<span class="missing-media">missing picture: {html.escape(label)}</span>'
 
         return IMG_TAG.sub(replace, field.html)
+
+    def _note_stale(self, note_rel: str, line: int, src: str) -> None:
+        """A cached copy stood in for a failed download: say so, with its date."""
+        outcome = self.fetched.get(src) if _is_remote(src) else None
+        if outcome is None or outcome.source != "stale":
+            return
+        when = "an earlier build"
+        if outcome.cached_on is not None:
+            with contextlib.suppress(OverflowError, OSError, ValueError):
+                when = datetime.fromtimestamp(outcome.cached_on).strftime("%Y-%m-%d %H:%M")
+        message = f"picture {src}: {outcome.error}; using the copy cached on {when}"
+        self.diagnostics.add(Diagnostic(note_rel, line, "note", message))
+
+    # ------------------------------------------------------------ [sound:…]
+
+    def sounds(self, field: FieldHtml, text: str) -> str:
+        """Every [sound:…] of a field: a vault file put in the package, or neutralised."""
+        code = 0  # inside <code>/<pre>: Anki syntax shown as text, not played
+        cursor = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal code, cursor
+            whole = match.group(0)
+            if whole[0] == "<":
+                if CODE_TAG.match(whole):
+                    code = max(0, code + (-1 if whole[1] == "/" else 1))
+                if "[sound:" not in whole:
+                    return whole
+                line, cursor = _line_of(field, "[sound:", cursor)
+                message = "[sound:…] inside an HTML attribute cannot be played; kept as text"
+                self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
+                return whole.replace("[sound:", "&#91;sound:")
+            if code:
+                return "<span>[</span>" + whole[1:]
+            name = html.unescape(match.group(1)).strip()
+            line, cursor = _line_of(field, name, cursor)
+            sound, reason = self._sound(field.note_rel, name)
+            if sound is not None:
+                self.media.setdefault(sound.name, sound)
+                return f"[sound:{sound.name}]"
+            label = name.replace("[", "")
+            self.diagnostics.add(
+                Diagnostic(field.note_rel, line, "warning", f"sound {label} not included: {reason}")
+            )
+            return f'<span class="missing-media">missing sound: {html.escape(label)}</span>'
+
+        text = TAG_OR_SOUND.sub(replace, text)
+        # An unclosed "[sound:" could pair with a "]" of another field on the card.
+        return text.replace("[sound:", "<span>[</span>sound:")
+
+    def _sound(self, note_rel: str, name: str) -> tuple[MediaFile | None, str]:
+        """The vault file a [sound:name] means, as a media file; or (None, reason)."""
+        if not name:
+            return None, "no file name"
+        plain = name.replace("\\", "/")
+        if _is_remote(plain) or URL_SCHEME.match(plain):
+            return None, "only files in the vault are played"
+        if WINDOWS_ABSOLUTE.match(name) or plain.startswith("//"):
+            return None, "absolute path outside the vault"
+        if not is_sound_path(plain):
+            return None, "not an audio or video file"
+        found, reason = _locate(self.vault, note_rel, plain)
+        if found is None and "%" in plain:
+            found, reason = _locate(self.vault, note_rel, unquote(plain))
+        if found is None:
+            return None, reason
+        memo = self._sound_memo.get(found)
+        if memo is None:
+            try:
+                data = self._read(found)
+                if not _looks_like_sound(data):
+                    raise ImageError("not an audio or video file")
+                ext = found.rsplit(".", 1)[-1].lower()
+                memo = MediaFile(media_name(data, ext), data)
+            except ImageError as exc:
+                memo = str(exc)
+            self._sound_memo[found] = memo
+        if isinstance(memo, str):
+            return None, memo
+        return memo, ""
 
     def _picture(self, note_rel: str, src: str) -> tuple[FittedImage | None, str, str]:
         """(fitted picture or None, label for messages, reason it is missing)."""
@@ -288,6 +384,17 @@ def _line_of(field: FieldHtml, src: str, cursor: int) -> tuple[int, int]:
             if at >= 0:
                 return field.line + text.count("\n", 0, at), at + len(candidate)
     return field.line, cursor
+
+
+def _looks_like_sound(data: bytes) -> bool:
+    """The container formats of SOUND_EXTENSIONS, by their first bytes."""
+    head = data[:12]
+    return (
+        head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+        or head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+        or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)  # MPEG/AAC frames
+    )
 
 
 def _decode_data_url(src: str) -> bytes:
