@@ -53,6 +53,7 @@ WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
 # A tag of the sanitised HTML (attribute values double-quoted), or an Anki sound tag in text.
 # Anki's own pattern is "[sound:" up to the first "]".
 TAG_OR_SOUND = re.compile(r"""<[^>"]*(?:"[^"]*"[^>"]*)*>|\[sound:([^\]]*)\]""")
+TAG = re.compile(r"<[^>]*>")
 CODE_TAG = re.compile(r"</?(?:code|pre)\b", re.IGNORECASE)
 
 
@@ -231,8 +232,19 @@ class _Resolver:
                 message = "[sound:…] inside an HTML attribute cannot be played; kept as text"
                 self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
                 return whole.replace("[sound:", "&#91;sound:")
-            if code:
-                return "<span>[</span>" + whole[1:]
+            in_code = code > 0
+            if "<" in whole:  # markup inside: neutralise in place, keeping the tags balanced
+                for tag in TAG.finditer(whole):
+                    if CODE_TAG.match(tag.group(0)):
+                        code = max(0, code + (-1 if tag.group(0)[1] == "/" else 1))
+                if not in_code:
+                    label = html.unescape(TAG.sub("", match.group(1))).replace("[", "").strip()
+                    line, cursor = _line_of(field, label, cursor)
+                    reason = self._sound(field.note_rel, label)[1] or "Markdown changed its name"
+                    message = f"sound {label} not included: {reason}"
+                    self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
+            if in_code or "<" in whole:
+                return "<span>[</span>" + whole[1:].replace("[sound:", "<span>[</span>sound:")
             name = html.unescape(match.group(1)).strip()
             line, cursor = _line_of(field, name, cursor)
             sound, reason = self._sound(field.note_rel, name)
@@ -246,8 +258,9 @@ class _Resolver:
             return f'<span class="missing-media">missing sound: {html.escape(label)}</span>'
 
         text = TAG_OR_SOUND.sub(replace, text)
-        # An unclosed "[sound:" could pair with a "]" of another field on the card.
-        return text.replace("[sound:", "<span>[</span>sound:")
+        # An unclosed "[sound:" (no "]" after it) could pair with a "]" of another field.
+        end = text.rfind("]") + 1
+        return text[:end] + text[end:].replace("[sound:", "<span>[</span>sound:")
 
     def _sound(self, note_rel: str, name: str) -> tuple[MediaFile | None, str]:
         """The vault file a [sound:name] means, as a media file; or (None, reason)."""
@@ -258,13 +271,13 @@ class _Resolver:
             return None, "only files in the vault are played"
         if WINDOWS_ABSOLUTE.match(name) or plain.startswith("//"):
             return None, "absolute path outside the vault"
-        if not is_sound_path(plain):
-            return None, "not an audio or video file"
         found, reason = _locate(self.vault, note_rel, plain)
         if found is None and "%" in plain:
             found, reason = _locate(self.vault, note_rel, unquote(plain))
         if found is None:
             return None, reason
+        if not is_sound_path(found):
+            return None, "not an audio or video file"
         memo = self._sound_memo.get(found)
         if memo is None:
             try:

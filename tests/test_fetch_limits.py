@@ -38,7 +38,7 @@ def guarded(function, *args):
     def run() -> None:
         try:
             result.append(function(*args))
-        except BaseException as exc:  # noqa: BLE001 (reported below)
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -214,7 +214,7 @@ def test_ctrl_c_during_downloads_stops_at_once_with_one_line_and_exit_130(tmp_pa
         assert len(server.log) >= 4, "the downloads never started"
         process.send_signal(signal.SIGINT)
         # Without stopping at once, 40 downloads of 30 s each, 8 per host, take minutes.
-        stdout, stderr = process.communicate(timeout=15)
+        _, stderr = process.communicate(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()

@@ -325,7 +325,8 @@ def test_remote_pictures_are_fitted_and_failures_become_links(tmp_path, image_se
         f"AWS/AMI.md:31: warning: picture {gone} not included: HTTP 404 Not Found"
     ]
     out = result.html[0]
-    assert f'<a class="missing-media" href="{gone}">missing picture: AMI &lt;Lifecycle&gt;</a>' in out
+    link = f'<a class="missing-media" href="{gone}">missing picture: AMI &lt;Lifecycle&gt;</a>'
+    assert link in out
     sources = re.findall(r'<img src="([^"]*)"', out)
     assert len(sources) == 3 and all(s.startswith("ankigen-") for s in sources)
     assert sources[1].endswith(".jpg") and sources[2].endswith(".png")
