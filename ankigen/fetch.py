@@ -150,7 +150,7 @@ class DiskCache:
         path = self.blobs / sha256
         if self.read_blob(sha256) is None:
             _atomic_write(path, data)
-            _GREW.set()
+            _USED.set()
         return sha256
 
     # -- JSON records (URL entries, fit results)
@@ -169,7 +169,7 @@ class DiskCache:
     def write_json(self, folder: Path, key: str, record: dict[str, Any]) -> None:
         text = json.dumps({"key": key, **record}, sort_keys=True)
         _atomic_write(folder / f"{_key_hash(key)}.json", text.encode("utf-8"))
-        _GREW.set()
+        _USED.set()
 
     def entry(self, url: str) -> CacheEntry | None:
         record = self.read_json(self.urls, url)
@@ -206,6 +206,7 @@ def _touch(path: Path) -> None:
     """Mark a cache file as used now: pruning removes the least recently used first."""
     with contextlib.suppress(OSError):
         os.utime(path)
+    _USED.set()
 
 
 # ---------------------------------------------------------------- cache size
@@ -246,13 +247,14 @@ def cache_info(root: Path) -> CacheInfo:
     return CacheInfo(root / CACHE_LAYOUT, files, size, urls)
 
 
-_GREW = threading.Event()  # something was written to a cache by this process
+_USED = threading.Event()  # this process read or wrote a cache file
 
 
 def trim_cache(options: MediaOptions) -> None:
-    """After a build: prune the cache to its size limit, if this build wrote to it."""
-    if _GREW.is_set():
-        _GREW.clear()
+    """After a build: prune the cache to its size limit, if this build used it (a build that
+    rendered nothing does not even look)."""
+    if _USED.is_set():
+        _USED.clear()
         prune_cache(options.cache_path, options.cache_max_bytes)
 
 
