@@ -29,7 +29,15 @@ from .lock import (
     load_lock,
     save_lock,
 )
-from .media import Fetcher, FetchOutcome, FieldHtml, MediaOptions, remote_urls, resolve_media
+from .media import (
+    Fetcher,
+    FetchOutcome,
+    FieldHtml,
+    MediaOptions,
+    neutralise_sounds,
+    remote_urls,
+    resolve_media,
+)
 from .model import AnkiNote, CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
 from .package import CardModel, load_card_model, write_package
 from .render import render_markdown
@@ -421,10 +429,15 @@ def _drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list
             fields = (
                 html[position],
                 html[position + 1],
-                context_html(note.note.title, source.context),
-                see_html(source.see),
-                references,
-                source_html(vault.name, note.note.rel, source.line),
+                *map(
+                    neutralise_sounds,  # Anki plays a [sound:…] in any field
+                    (
+                        context_html(note.note.title, source.context),
+                        see_html(source.see),
+                        references,
+                        source_html(vault.name, note.note.rel, source.line),
+                    ),
+                ),
             )
             position += 2
             drafts.append(

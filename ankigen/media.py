@@ -38,6 +38,7 @@ __all__ = [
     "FieldHtml",
     "MediaOptions",
     "MediaResult",
+    "neutralise_sounds",
     "remote_urls",
     "resolve_media",
 ]
@@ -110,6 +111,12 @@ def resolve_media(
         diagnostics=tuple(sorted(resolver.diagnostics)),
         local_files=tuple(sorted(resolver.local_files)),
     )
+
+
+def neutralise_sounds(text: str) -> str:
+    """HTML made from note text outside the media stage (context, file names): a "[sound:" in
+    it is shown as written, never played, never a missing file in Anki."""
+    return text.replace("[sound:", "<span>[</span>sound:") if "[sound:" in text else text
 
 
 def _has_img(text: str) -> bool:

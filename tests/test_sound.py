@@ -181,3 +181,17 @@ def test_every_sound_tag_anki_sees_is_a_file_in_the_package(
     for name in ANKI_SOUND.findall(card):
         assert name in media
     assert all(d.line >= 1 and d.path == "A/a.md" for d in result.diagnostics)
+
+
+def test_sound_tags_in_file_names_and_headings_are_shown_not_played(tmp_path, capsys):
+    vault = write_vault(
+        tmp_path / "v",
+        {"A/[sound:n.mp3].md": "## [sound:x.mp3] heading\n#Q What?\nAnswer: z\n", "A/x.mp3": MP3},
+    )
+    assert build(vault, tmp_path / "dist", capsys) == (0, [])
+    [note], col = answers(tmp_path, tmp_path / "dist" / "A.apkg")
+    assert ANKI_SOUND.findall("".join(note.fields.values())) == []
+    assert note.fields["Context"] == (
+        "<span>[</span>sound:n.mp3] › <span>[</span>sound:x.mp3] heading"
+    )
+    assert ankiutil.media_problems(col) == ([], [])
