@@ -29,6 +29,7 @@ from ankigen.media import (
     resolve_media,
 )
 from ankigen.model import Diagnostic, Vault
+from ankigen.render import render_markdown
 
 NOTE = "AWS/AMI.md"
 
@@ -394,3 +395,18 @@ def test_resolved_media_imports_into_anki_with_nothing_missing(tmp_path, image_s
         assert sorted(p.name for p in stored.iterdir()) == sorted(m.name for m in result.media)
     finally:
         col.close()
+
+
+def test_a_failed_remote_picture_names_itself_once(tmp_path, image_server: ImageServer):
+    named = image_server.url("/diagrams/diagram.png")  # 404: no such route
+    bare = image_server.url("/img/AMI%20lifecycle.png")
+    markdown = f"![diagram]({named})\n![]({bare})\n"
+    fields = [field(render_markdown(markdown), markdown)]
+    opts = options(tmp_path)
+    with Fetcher(opts) as fetcher:
+        fetched = fetcher.fetch_all(remote_urls(fields))
+    out = resolve_media(fields, make_vault(tmp_path / "v", {}), opts, fetched).html[0]
+    assert re.findall(r'<a class="missing-media" href="[^"]*">([^<]*)</a>', out) == [
+        "missing picture: diagram",
+        "missing picture: AMI lifecycle.png",
+    ]
