@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from html import escape
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from mistune.util import escape_url
 
@@ -64,10 +64,15 @@ def is_sound_path(path: str) -> bool:
     return dot >= 0 and path[dot + 1 :].lower() in SOUND_EXTENSIONS
 
 
-def sound_tag(path: str) -> str | None:
-    """Anki's ``[sound:path]`` for an embedded vault file (the media stage puts the file in the
-    package and renames it), None when the path cannot be written inside one."""
+def sound_tag(path: str, encoded: bool = False) -> str | None:
+    """Anki's ``[sound:path]`` for an embedded audio or video file of the vault (the media stage
+    puts it in the package and renames it); None for any other path, or one that cannot be
+    written inside a sound tag. `encoded`: a Markdown URL, percent-encoded."""
     path = path.strip()
+    if not is_sound_path(path):
+        return None
+    if encoded:
+        path = unquote(path)
     if not path or any(c in path for c in "[]\n"):
         return None
     return "[sound:" + escape(path, quote=False) + "]"
@@ -288,10 +293,9 @@ def _render_wikilink(
     renderer: HTMLRenderer, target: str, options: list[str], embed: bool = False
 ) -> str:
     path = target.split("#", 1)[0].strip()
-    if embed and is_sound_path(path):
-        sound = sound_tag(path)
-        if sound:
-            return sound
+    sound = sound_tag(path) if embed else None
+    if sound:
+        return sound
     if embed and is_image_path(path):
         alt, width, height = path, "", ""
         for option in options:

@@ -12,7 +12,6 @@ import re
 from functools import lru_cache
 from html import escape
 from typing import Any
-from urllib.parse import unquote
 
 import mistune
 import nh3
@@ -27,15 +26,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from ankigen import mdplugins
-from ankigen.mdplugins import (
-    image_src,
-    img_tag,
-    is_image_path,
-    is_sound_path,
-    parse_size,
-    sound_tag,
-    url_scheme,
-)
+from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size, url_scheme
 
 __all__ = ["CODE_STYLE", "CODE_STYLE_DARK", "pygments_css", "render_markdown"]
 
@@ -78,11 +69,9 @@ class CardRenderer(HTMLRenderer):
         if size:
             alt, (width, height) = head, size
         scheme = url_scheme(url)
-        if not scheme and is_sound_path(url):
-            # ![](x.mp3): Anki plays a [sound:…] tag; the media stage resolves the file.
-            sound = sound_tag(unquote(url))
-            if sound:
-                return sound
+        sound = None if scheme else mdplugins.sound_tag(url, encoded=True)
+        if sound:  # ![](x.mp3): Anki's [sound:…]; the media stage puts the file in
+            return sound
         if not scheme and not is_image_path(url):
             # ![x](doc.pdf), ![x](Note.md): an embedded vault file that is no picture.
             return mdplugins.wikilink_span(alt or url, embed=True)
