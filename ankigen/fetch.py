@@ -266,8 +266,9 @@ def prune_cache(root: Path, max_bytes: int) -> int:
     for entry in _cache_files(root):
         with contextlib.suppress(OSError):
             info = entry.stat(follow_symlinks=False)
-            # A temporary file is only "in use" for a moment: an old one is a leftover.
-            stale_temp = entry.name.startswith(".tmp-") and info.st_mtime < time.time() - 3600
+            # Cache files have hex names; a dot-file is a temporary one, and an old one is a
+            # leftover of an interrupted write.
+            stale_temp = entry.name.startswith(".") and info.st_mtime < time.time() - 3600
             entries.append((not stale_temp, info.st_mtime, entry.path, info.st_size))
     total = sum(size for *_, size in entries)
     freed = 0
