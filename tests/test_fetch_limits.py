@@ -19,6 +19,7 @@ import pytest
 from conftest import REPO, write_vault
 from imageserver import ImageServer, _Handler, png_bytes
 
+from ankigen.cli import main
 from ankigen.fetch import Fetcher, MediaOptions
 
 GUARD = 60.0  # seconds: a hang guard only, far above any expected run
@@ -180,6 +181,28 @@ def test_the_overall_limit_holds_across_hosts(tmp_path):
         assert all(outcome.ok for outcome in outcomes.values())
         assert concurrency.most == 5
         assert max(concurrency.per_host_most.values()) <= 4
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_the_cli_defaults_download_16_per_host_and_32_overall(tmp_path, capsys):
+    concurrency = Concurrency(wanted=32)
+    servers = [ImageServer() for _ in range(2)]
+    lines = []
+    try:
+        for n, server in enumerate(servers):
+            for i in range(20):
+                body = png_bytes((20 + i, 20 + n))
+                server.routes[f"/p{i}.png"] = concurrency.route(server.port, body)
+                lines.append(f"![p]({server.url(f'/p{i}.png')})")
+        answer = "\n".join(lines)
+        vault = write_vault(tmp_path / "v", {"A/a.md": f"#Q Pictures?\nAnswer:\n{answer}\n"})
+        argv = [str(vault), "-o", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c")]
+        code = guarded(main, [*argv, "--no-lock"])
+        assert code == 0, capsys.readouterr().err
+        assert max(concurrency.per_host_most.values()) == 16
+        assert concurrency.most == 32
     finally:
         for server in servers:
             server.stop()
