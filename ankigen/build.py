@@ -18,7 +18,6 @@ from pathlib import Path
 from . import __version__
 from .diagnostics import Diagnostics
 from .discover import LOCK_FILE, discover_vault
-from .fetch import trim_cache
 from .fields import context_html, see_html, source_html
 from .lock import (
     CardDraft,
@@ -147,7 +146,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     identities.save()
     plan.state.save(out_dir)
-    trim_cache(options.media)  # least recently used cache files beyond its size limit
+    _trim_cache(options.media)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
     return _report(plan, vault, tuple(written), removed, report, identities)
@@ -399,6 +398,13 @@ def _front_markdown(card: CardSource) -> str:
 
 
 # ---------------------------------------------------------------- media
+
+
+def _trim_cache(options: MediaOptions) -> None:
+    """The picture cache's least recently used files beyond its size limit go."""
+    from .fetch import trim_cache  # imported here: a build with nothing to do never needs it
+
+    trim_cache(options)
 
 
 def _fetch_pictures(
