@@ -45,6 +45,7 @@ __all__ = [
 
 MAX_DATA_URL_BYTES = 1024 * 1024
 MAX_LOCAL_BYTES = 100 * 1024 * 1024
+MAX_SOUND_TAGS = 1000  # per field; beyond, none is resolved (each costs a look-up)
 
 # nh3 writes attributes double-quoted with &, " escaped, but ">" may stay raw inside a value.
 IMG_TAG = re.compile(r"""<img\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
@@ -264,10 +265,16 @@ class _Resolver:
             )
             return f'<span class="missing-media">missing sound: {html.escape(label)}</span>'
 
-        text = TAG_OR_SOUND.sub(replace, text)
-        # An unclosed "[sound:" (no "]" after it) could pair with a "]" of another field.
+        if text.count("[sound:") > MAX_SOUND_TAGS:
+            message = f"more than {MAX_SOUND_TAGS} [sound:…] in one field: none is played"
+            self.diagnostics.add(Diagnostic(field.note_rel, field.line, "warning", message))
+            return text.replace("[sound:", "&#91;sound:")
+        # Past the last "]" no sound tag can close: the pattern runs only up to it (else every
+        # "[sound:" there would scan to the end), and an unclosed one that could pair with a
+        # "]" of another field on the card is neutralised (an entity: it may be in an attribute).
         end = text.rfind("]") + 1
-        return text[:end] + text[end:].replace("[sound:", "<span>[</span>sound:")
+        head = TAG_OR_SOUND.sub(replace, text[:end])
+        return head + text[end:].replace("[sound:", "&#91;sound:")
 
     def _sound(self, note_rel: str, name: str) -> tuple[MediaFile | None, str]:
         """The vault file a [sound:name] means, as a media file; or (None, reason)."""
