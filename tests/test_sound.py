@@ -195,3 +195,14 @@ def test_sound_tags_in_file_names_and_headings_are_shown_not_played(tmp_path, ca
         "<span>[</span>sound:n.mp3] › <span>[</span>sound:x.mp3] heading"
     )
     assert ankiutil.media_problems(col) == ([], [])
+
+
+def test_a_field_flooded_with_sound_tags_plays_none_and_says_so(sound_vault, tmp_path):
+    markdown = "[sound:hello.mp3] " * 1001 + "[sound:" * 20000
+    fields = [FieldHtml("A/a.md", render_markdown(markdown), 3, markdown)]
+    options = MediaOptions(cache_dir=tmp_path / "cache", offline=True)
+    result = resolve_media(fields, sound_vault, options, {})
+    assert [str(d) for d in result.diagnostics] == [
+        "A/a.md:3: warning: more than 1000 [sound:…] in one field: none is played"
+    ]
+    assert ANKI_SOUND.findall(result.html[0]) == [] and result.media == ()
