@@ -53,8 +53,9 @@ ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
 # A tag of the sanitised HTML (attribute values double-quoted), or an Anki sound tag in text.
-# Anki's own pattern is "[sound:" up to the first "]".
-TAG_OR_SOUND = re.compile(r"""<[^>"]*(?:"[^"]*"[^>"]*)*>|\[sound:([^\]]*)\]""")
+# Anki's own pattern is "[sound:" up to the first "]" (some Anki clients ignore case: so do we).
+TAG_OR_SOUND = re.compile(r"""<[^>"]*(?:"[^"]*"[^>"]*)*>|\[(?i:sound):([^\]]*)\]""")
+SOUND_OPEN = re.compile(r"\[(sound:)", re.IGNORECASE)
 TAG = re.compile(r"<[^>]*>")
 CODE_TAG = re.compile(r"</?(?:code|pre)\b", re.IGNORECASE)
 
@@ -103,7 +104,7 @@ def resolve_media(
     rewritten = []
     for field in fields:
         text = resolver.rewrite(field) if _has_img(field.html) else field.html
-        if "[sound:" in text:
+        if _has_sound(text):
             text = resolver.sounds(field, text)
         rewritten.append(text)
     return MediaResult(
@@ -117,7 +118,12 @@ def resolve_media(
 def neutralise_sounds(text: str) -> str:
     """HTML made from note text outside the media stage (context, file names): a "[sound:" in
     it is shown as written, never played, never a missing file in Anki."""
-    return text.replace("[sound:", "<span>[</span>sound:") if "[sound:" in text else text
+    return SOUND_OPEN.sub(r"<span>[</span>\1", text) if _has_sound(text) else text
+
+
+def _has_sound(text: str) -> bool:
+    """Cheap test first: most fields have no "[" at all."""
+    return "[" in text and "[sound:" in text.lower()
 
 
 def _has_img(text: str) -> bool:
@@ -234,12 +240,12 @@ class _Resolver:
             if whole[0] == "<":
                 if CODE_TAG.match(whole):
                     code = max(0, code + (-1 if whole[1] == "/" else 1))
-                if "[sound:" not in whole:
+                if not _has_sound(whole):
                     return whole
                 line, cursor = _line_of(field, "[sound:", cursor)
                 message = "[sound:…] inside an HTML attribute cannot be played; kept as text"
                 self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
-                return whole.replace("[sound:", "&#91;sound:")
+                return SOUND_OPEN.sub(r"&#91;\1", whole)
             in_code = code > 0
             if "<" in whole:  # markup inside: neutralise in place, keeping the tags balanced
                 for tag in TAG.finditer(whole):
@@ -252,7 +258,7 @@ class _Resolver:
                     message = f"sound {label} not included: {reason}"
                     self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
             if in_code or "<" in whole:
-                return "<span>[</span>" + whole[1:].replace("[sound:", "<span>[</span>sound:")
+                return "<span>[</span>" + SOUND_OPEN.sub(r"<span>[</span>\1", whole[1:])
             name = html.unescape(match.group(1)).strip()
             line, cursor = _line_of(field, name, cursor)
             sound, reason = self._sound(field.note_rel, name)
@@ -265,16 +271,16 @@ class _Resolver:
             )
             return f'<span class="missing-media">missing sound: {html.escape(label)}</span>'
 
-        if text.count("[sound:") > MAX_SOUND_TAGS:
+        if text.lower().count("[sound:") > MAX_SOUND_TAGS:
             message = f"more than {MAX_SOUND_TAGS} [sound:…] in one field: none is played"
             self.diagnostics.add(Diagnostic(field.note_rel, field.line, "warning", message))
-            return text.replace("[sound:", "&#91;sound:")
+            return SOUND_OPEN.sub(r"&#91;\1", text)
         # Past the last "]" no sound tag can close: the pattern runs only up to it (else every
         # "[sound:" there would scan to the end), and an unclosed one that could pair with a
         # "]" of another field on the card is neutralised (an entity: it may be in an attribute).
         end = text.rfind("]") + 1
         head = TAG_OR_SOUND.sub(replace, text[:end])
-        return head + text[end:].replace("[sound:", "&#91;sound:")
+        return head + SOUND_OPEN.sub(r"&#91;\1", text[end:])
 
     def _sound(self, note_rel: str, name: str) -> tuple[MediaFile | None, str]:
         """The vault file a [sound:name] means, as a media file; or (None, reason)."""

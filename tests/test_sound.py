@@ -22,7 +22,8 @@ MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4
 M4A = b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00" + bytes(512)
 OGG = b"OggS\x00\x02" + bytes(300)
 # Anki's own pattern for a sound tag (rslib, text.rs): "[sound:" up to the first "]", any line.
-ANKI_SOUND = re.compile(r"\[sound:(.+?)\]", re.DOTALL)
+# Some clients ignore case: so does this test.
+ANKI_SOUND = re.compile(r"\[sound:(.+?)\]", re.DOTALL | re.IGNORECASE)
 
 
 def build(vault: Path, out: Path, capsys) -> tuple[int, list[str]]:
@@ -131,6 +132,7 @@ def test_a_changed_sound_file_rebuilds_its_folder(tmp_path, capsys):
 PIECES = st.sampled_from(
     [
         "[sound:",
+        "[SoUnD:",
         "]",
         "[",
         "hello.mp3",
