@@ -159,6 +159,15 @@ def _img_tag(attributes: Attributes, src: str) -> str:
     return " ".join(parts) + ">"
 
 
+def _url_file_name(url: str) -> str:
+    """ "x y.png" for "https://host/a/x%20y.png?v=2"; the URL itself when it names no file."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # "http://[::1/x.png": a malformed host
+        return url
+    return unquote(posixpath.basename(path)) or url
+
+
 def _is_remote(src: str) -> bool:
     return src[:8].lower().startswith(("http://", "https://"))
 
@@ -206,7 +215,7 @@ class _Resolver:
             if _is_remote(src):
                 # The alt text, else the file's name: "diagram.png", never "diagram: diagram".
                 alt = next((v.strip() for n, v in attributes if n == "alt" and v), "")
-                name = unquote(posixpath.basename(urlsplit(src).path)) or src
+                name = _url_file_name(src)
                 return (
                     f'<a class="missing-media" href="{html.escape(src)}">'
                     f"missing picture: {html.escape(alt or name)}</a>"
