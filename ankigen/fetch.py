@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # requests is imported on first download: a build without one
     import requests
 
 from . import __version__
-from .images import sniff_format
+from .images import looks_like_sound, sniff_format
 
 USER_AGENT = f"ankigen/{__version__} (+https://github.com/ankigen/ankigen)"
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
@@ -521,10 +521,9 @@ class Fetcher:
                 status = f"HTTP {response.status_code} {response.reason or ''}".strip()
                 raise FetchError(status, gone=response.status_code in (404, 410))
             data = self._read_body(response, watch)
-        kind = sniff_format(data)
-        if kind is None:
+        if sniff_format(data) is None and not looks_like_sound(data):
             content_type = response.headers.get("Content-Type", "unknown type").split(";")[0]
-            raise FetchError(f"not an image (the server sent {content_type})")
+            raise FetchError(f"not an image or a sound (the server sent {content_type})")
         with contextlib.suppress(OSError):  # a read-only or full cache only costs time
             self.cache.store(
                 CacheEntry(

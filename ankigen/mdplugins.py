@@ -65,13 +65,16 @@ def is_sound_path(path: str) -> bool:
 
 
 def sound_tag(path: str, encoded: bool = False) -> str | None:
-    """Anki's ``[sound:path]`` for an embedded audio or video file of the vault (the media stage
-    puts it in the package and renames it); None for any other path, or one that cannot be
-    written inside a sound tag. `encoded`: a Markdown URL, percent-encoded."""
+    """Anki's ``[sound:path]`` for an embedded audio or video file of the vault or an http(s) URL
+    (the media stage puts it in the package and renames it); None for any other path, or one
+    that cannot be written inside a sound tag. `encoded`: a Markdown URL, percent-encoded."""
     path = path.strip()
     if not is_sound_path(path):
         return None
-    if encoded:
+    scheme = url_scheme(path)
+    if scheme and scheme not in ("http", "https"):
+        return None
+    if encoded and not scheme:
         path = unquote(path)
     if not path or any(c in path for c in "[]\n"):
         return None

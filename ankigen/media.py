@@ -28,7 +28,14 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 from PIL import __version__ as PILLOW_VERSION
 
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
-from .images import FIT_VERSION, FittedImage, ImageError, fit_image, media_name
+from .images import (
+    FIT_VERSION,
+    FittedImage,
+    ImageError,
+    fit_image,
+    looks_like_sound,
+    media_name,
+)
 from .mdplugins import is_sound_path
 from .model import Diagnostic, MediaFile, Vault
 
@@ -81,16 +88,33 @@ class MediaResult:
 
 
 def remote_urls(fields: Iterable[FieldHtml]) -> list[str]:
-    """The http(s) URLs of every picture in the fields, deduplicated and sorted."""
+    """The http(s) URLs of every picture and sound in the fields, deduplicated and sorted."""
     urls: set[str] = set()
     for field in fields:
-        if not _has_img(field.html):
-            continue
-        for match in IMG_TAG.finditer(field.html):
-            src = _src(_attributes(match.group(1)))
-            if src and _is_remote(src):
-                urls.add(src)
+        if _has_img(field.html):
+            for match in IMG_TAG.finditer(field.html):
+                src = _src(_attributes(match.group(1)))
+                if src and _is_remote(src):
+                    urls.add(src)
+        if _has_sound(field.html):
+            urls.update(name for name in _sound_names(field.html) if _is_remote(name))
     return sorted(urls)
+
+
+def _sound_names(text: str) -> list[str]:
+    """The names of the [sound:…] tags Resolver.sounds() resolves (not in code, no markup)."""
+    if text.lower().count("[sound:") > MAX_SOUND_TAGS:
+        return []
+    names = []
+    code = 0
+    for match in TAG_OR_SOUND.finditer(text, 0, text.rfind("]") + 1):
+        whole = match.group(0)
+        if whole[0] == "<":
+            if CODE_TAG.match(whole):
+                code = max(0, code + (-1 if whole[1] == "/" else 1))
+        elif not code and "<" not in whole:
+            names.append(html.unescape(match.group(1)).strip())
+    return names
 
 
 def resolve_media(
@@ -224,7 +248,7 @@ class _Resolver:
 
         return IMG_TAG.sub(replace, field.html)
 
-    def _note_stale(self, note_rel: str, line: int, src: str) -> None:
+    def _note_stale(self, note_rel: str, line: int, src: str, kind: str = "picture") -> None:
         """A cached copy stood in for a failed download: say so, with its date."""
         outcome = self.fetched.get(src) if _is_remote(src) else None
         if outcome is None or outcome.source != "stale":
@@ -233,7 +257,7 @@ class _Resolver:
         if outcome.cached_on is not None:
             with contextlib.suppress(OverflowError, OSError, ValueError):
                 when = datetime.fromtimestamp(outcome.cached_on).strftime("%Y-%m-%d %H:%M")
-        message = f"picture {src}: {outcome.error}; using the copy cached on {when}"
+        message = f"{kind} {src}: {outcome.error}; using the copy cached on {when}"
         self.diagnostics.add(Diagnostic(note_rel, line, "note", message))
 
     # ------------------------------------------------------------ [sound:…]
@@ -263,7 +287,10 @@ class _Resolver:
                 if not in_code:
                     label = html.unescape(TAG.sub("", match.group(1))).replace("[", "").strip()
                     line, cursor = _line_of(field, label, cursor)
-                    reason = self._sound(field.note_rel, label)[1] or "Markdown changed its name"
+                    if _is_remote(label):
+                        reason = "write a remote sound as ![](URL)"
+                    else:
+                        reason = self._sound(field.note_rel, label)[1] or "Markdown changed it"
                     message = f"sound {label} not included: {reason}"
                     self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
             if in_code or "<" in whole:
@@ -273,11 +300,17 @@ class _Resolver:
             sound, reason = self._sound(field.note_rel, name)
             if sound is not None:
                 self.media.setdefault(sound.name, sound)
+                self._note_stale(field.note_rel, line, name, "sound")
                 return f"[sound:{sound.name}]"
             label = name.replace("[", "")
             self.diagnostics.add(
                 Diagnostic(field.note_rel, line, "warning", f"sound {label} not included: {reason}")
             )
+            if _is_remote(name):
+                return (
+                    f'<a class="missing-media" href="{html.escape(name)}">'
+                    f"missing sound: {html.escape(_url_file_name(name))}</a>"
+                )
             return f'<span class="missing-media">missing sound: {html.escape(label)}</span>'
 
         if text.lower().count("[sound:") > MAX_SOUND_TAGS:
@@ -295,9 +328,11 @@ class _Resolver:
         """The vault file a [sound:name] means, as a media file; or (None, reason)."""
         if not name:
             return None, "no file name"
+        if _is_remote(name):
+            return self._remote_sound(name)
         plain = name.replace("\\", "/")
-        if _is_remote(plain) or URL_SCHEME.match(plain):
-            return None, "only files in the vault are played"
+        if URL_SCHEME.match(plain):
+            return None, "only files in the vault and http(s) URLs are played"
         if WINDOWS_ABSOLUTE.match(name) or plain.startswith("//"):
             return None, "absolute path outside the vault"
         found, reason = _locate(self.vault, note_rel, plain)
@@ -311,7 +346,7 @@ class _Resolver:
         if memo is None:
             try:
                 data = self._read(found)
-                if not _looks_like_sound(data):
+                if not looks_like_sound(data):
                     raise ImageError("not an audio or video file")
                 ext = found.rsplit(".", 1)[-1].lower()
                 memo = MediaFile(media_name(data, ext), data)
@@ -321,6 +356,20 @@ class _Resolver:
         if isinstance(memo, str):
             return None, memo
         return memo, ""
+
+    def _remote_sound(self, url: str) -> tuple[MediaFile | None, str]:
+        """A downloaded sound (fetch.py fetched it with the pictures)."""
+        if not is_sound_path(url):
+            return None, "not an audio or video file name"
+        outcome = self.fetched.get(url)
+        if outcome is None:
+            return None, "not fetched"
+        if outcome.data is None:
+            return None, outcome.error
+        if not looks_like_sound(outcome.data):
+            return None, "not an audio or video file"
+        ext = _url_file_name(url).rsplit(".", 1)[-1].lower()
+        return MediaFile(media_name(outcome.data, ext), outcome.data), ""
 
     def _picture(self, note_rel: str, src: str) -> tuple[FittedImage | None, str, str]:
         """(fitted picture or None, label for messages, reason it is missing)."""
@@ -426,17 +475,6 @@ def _line_of(field: FieldHtml, src: str, cursor: int) -> tuple[int, int]:
             if at >= 0:
                 return field.line + text.count("\n", 0, at), at + len(candidate)
     return field.line, cursor
-
-
-def _looks_like_sound(data: bytes) -> bool:
-    """The container formats of SOUND_EXTENSIONS, by their first bytes."""
-    head = data[:12]
-    return (
-        head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3"))
-        or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
-        or head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
-        or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)  # MPEG/AAC frames
-    )
 
 
 def _decode_data_url(src: str) -> bytes:

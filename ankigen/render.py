@@ -69,7 +69,7 @@ class CardRenderer(HTMLRenderer):
         if size:
             alt, (width, height) = head, size
         scheme = url_scheme(url)
-        sound = None if scheme else mdplugins.sound_tag(url, encoded=True)
+        sound = mdplugins.sound_tag(url, encoded=True)
         if sound:  # ![](x.mp3): Anki's [sound:…]; the media stage puts the file in
             return sound
         if not scheme and not is_image_path(url):

@@ -12,6 +12,7 @@ import pytest
 from conftest import write_vault
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from imageserver import ImageServer, Route
 
 from ankigen.cli import main
 from ankigen.media import FieldHtml, MediaOptions, resolve_media
@@ -100,7 +101,7 @@ def test_missing_or_unsafe_sounds_are_warnings_and_never_reach_anki(tmp_path, ca
         "A/a.md:8: warning: sound fake.mp3 not included: not an audio or video file",
         "A/a.md:9: warning: sound link.mp3 not included: not found in the vault",
         "A/a.md:10: warning: sound https://example.com/x.mp3 not included: "
-        "only files in the vault are played",
+        "write a remote sound as ![](URL)",
         "A/a.md:11: warning: sound notes.txt not included: not an audio or video file",
         "A/link.mp3:0: warning: skipped: symbolic link points outside the vault",
     ]
@@ -136,6 +137,7 @@ PIECES = st.sampled_from(
         "]",
         "[",
         "hello.mp3",
+        "https://h/x.mp3",
         "../",
         "gone.ogg",
         "`",
@@ -208,3 +210,36 @@ def test_a_field_flooded_with_sound_tags_plays_none_and_says_so(sound_vault, tmp
         "A/a.md:3: warning: more than 1000 [sound:…] in one field: none is played"
     ]
     assert ANKI_SOUND.findall(result.html[0]) == [] and result.media == ()
+
+
+def test_remote_sounds_are_downloaded_into_the_package(tmp_path, capsys):
+    server = ImageServer()
+    server.routes["/audio/clip.mp3"] = Route(body=MP3, headers={"Content-Type": "audio/mpeg"})
+    server.routes["/audio/page.mp3"] = Route(
+        body=b"<html>login</html>", headers={"Content-Type": "text/html"}
+    )
+    try:
+        good, page = server.url("/audio/clip.mp3"), server.url("/audio/page.mp3")
+        gone = server.url("/audio/gone.ogg")
+        vault = write_vault(
+            tmp_path / "v",
+            {"A/a.md": f"#Q Hear?\nAnswer:\n![]({good})\n![]({page})\n![]({gone})\n"},
+        )
+        code, messages = build(vault, tmp_path / "dist", capsys)
+        assert code == 0
+        assert messages == [
+            f"A/a.md:4: warning: sound {page} not included: "
+            "not an image or a sound (the server sent text/html)",
+            f"A/a.md:5: warning: sound {gone} not included: HTTP 404 Not Found",
+        ]
+        [note], col = answers(tmp_path, tmp_path / "dist" / "A.apkg")
+        [name] = ANKI_SOUND.findall(note.fields["Answer"])
+        assert Path(col.media.dir(), name).read_bytes() == MP3 and name.endswith(".mp3")
+        assert (
+            f'<a class="missing-media" href="{gone}">missing sound: gone.ogg</a>'
+            in (note.fields["Answer"])
+        )
+        assert ankiutil.media_problems(col) == ([], [])
+        assert len(server.requests_for("/audio/clip.mp3")) == 1
+    finally:
+        server.stop()
