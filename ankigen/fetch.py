@@ -1,4 +1,4 @@
-"""The network edge: download remote pictures once, into an on-disk cache.
+"""The network edge: download remote pictures and sounds once, into an on-disk cache.
 
 One requests.Session with urllib3 retries (connection errors, 429 and 5xx, with backoff),
 connect/read timeouts plus a total deadline per download, a size cap checked while streaming,
