@@ -32,7 +32,6 @@ from .media import Fetcher, FetchOutcome, FieldHtml, MediaOptions, remote_urls, 
 from .model import AnkiNote, CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
 from .package import CardModel, load_card_model, write_package
 from .render import render_markdown
-from .split import split_note
 from .state import (
     BuildState,
     FolderRecord,
@@ -41,6 +40,7 @@ from .state import (
     save_rendered,
     stamp,
 )
+from .syntax import SyntaxSettings, load_syntax_settings, read_note
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -57,6 +57,7 @@ class BuildOptions:
     lock: bool = True  # keep <vault>/ankigen.lock up to date
     exclude: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
+    syntax: tuple[str, ...] = ()  # the flashcard syntaxes read (reader names); () = all
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     vault, found = discover_vault(options.vault, options.exclude)  # find notes
     report.extend(found)
     model = load_card_model()
-    plan = _plan(options, vault, model, report)  # skip folders that did not change
+    syntax, found = load_syntax_settings(vault.root, options.syntax)
+    report.extend(found)
+    plan = _plan(options, vault, model, syntax, report)  # skip folders that did not change
 
-    rendered = _render_folders(plan.stale, out_dir, plan.reuse, options.processes, progress)
+    rendered = _render_folders(plan.stale, out_dir, plan.reuse, syntax, options.processes, progress)
     fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
     identities = _Identities(options, vault, model, report)
     written = []
@@ -152,10 +155,16 @@ class _Plan:
     reuse: bool  # HTML of the last build may be reused
 
 
-def _plan(options: BuildOptions, vault: Vault, model: CardModel, report: Diagnostics) -> _Plan:
+def _plan(
+    options: BuildOptions,
+    vault: Vault,
+    model: CardModel,
+    syntax: SyntaxSettings,
+    report: Diagnostics,
+) -> _Plan:
     state = BuildState.load(options.out_dir)
     previous_packages = {r.package for r in state.folders.values() if r.package}
-    key = _options_key(options, model)
+    key = f"{_options_key(options, model)}|{syntax.fingerprint}"
     if state.key != key or options.force:
         state = BuildState(key=key)
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
@@ -298,14 +307,19 @@ def _source_date_epoch(report: Diagnostics) -> int | None:
 
 
 def _render_folders(
-    folders: list[Folder], out_dir: Path, reuse: bool, processes: int, progress: Progress | None
+    folders: list[Folder],
+    out_dir: Path,
+    reuse: bool,
+    syntax: SyntaxSettings,
+    processes: int,
+    progress: Progress | None,
 ) -> list[RenderedFolder]:
     """Split and render every note of the folders, in parallel when there is enough work.
 
     The HTML of each folder's fragments is kept in `out_dir`; with `reuse`, fragments that did
     not change since the last build are not rendered again.
     """
-    jobs = [(folder, out_dir, reuse) for folder in folders]
+    jobs = [(folder, out_dir, reuse, syntax) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
     if progress:
         progress("reading notes", 0, note_count)
@@ -328,9 +342,9 @@ def _render_folders(
     return [results_by_rel[f.rel] for f in folders]
 
 
-def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
+def render_folder(job: tuple[Folder, Path, bool, SyntaxSettings]) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
-    folder, out_dir, reuse = job
+    folder, out_dir, reuse, syntax = job
     known = load_rendered(out_dir, folder.rel) if reuse else {}
     fragments: dict[str, str] = {}
 
@@ -358,7 +372,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
             )
             text = data.decode("utf-8", errors="replace")
         try:
-            note, found = split_note(note_file.rel, text)
+            note, found = read_note(note_file.rel, text, syntax)
             diagnostics.extend(found)
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others

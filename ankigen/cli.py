@@ -81,6 +81,16 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         help="skip vault paths matching GLOB (relative to the vault, e.g. 'Drafts/*'); repeatable",
     )
     p.add_argument(
+        "--syntax",
+        action="append",
+        default=[],
+        type=_syntax_names,
+        metavar="NAMES",
+        help="read only these flashcard syntaxes, comma-separated (default: all): "
+        "seed (#Question / Answer:), spaced-repetition (the Spaced Repetition plugin's "
+        "::, ?, ==cloze==); repeatable",
+    )
+    p.add_argument(
         "--force", action="store_true", help="rebuild every folder, even the unchanged ones"
     )
     p.add_argument(
@@ -158,6 +168,7 @@ def _build(args: argparse.Namespace) -> int:
         force=args.force,
         lock=not args.no_lock,
         exclude=tuple(args.exclude),
+        syntax=tuple(name for names in args.syntax for name in names),
     )
     started = time.perf_counter()
     progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
@@ -239,6 +250,19 @@ class ProgressLine:
         if self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
+
+
+def _syntax_names(text: str) -> tuple[str, ...]:
+    from .syntax import reader_names
+
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    known = reader_names()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown syntax {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}"
+        )
+    return names
 
 
 def _positive_int(text: str) -> int:
