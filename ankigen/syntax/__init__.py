@@ -106,9 +106,9 @@ _READERS: dict[str, Reader] = {}
 def readers() -> dict[str, Reader]:
     """Every reader, by name, in the order they run."""
     if not _READERS:
-        from . import seed, spaced_repetition
+        from . import obsidian_to_anki, seed, spaced_repetition
 
-        found: list[Reader] = [seed.READER, spaced_repetition.READER]
+        found: list[Reader] = [seed.READER, spaced_repetition.READER, obsidian_to_anki.READER]
         _READERS.update((reader.name, reader) for reader in found)
     return _READERS
 
