@@ -6,9 +6,9 @@ from html import escape
 from urllib.parse import quote
 
 from .model import SeeLink
+from .obsidian import is_link_url
 
 FIELD_NAMES = ("Question", "Answer", "Context", "See", "References", "Source")
-_LINK_SCHEMES = ("http://", "https://", "obsidian://", "mailto:")
 
 
 def context_html(title: str, headings: tuple[str, ...]) -> str:
@@ -21,7 +21,7 @@ def see_html(links: tuple[SeeLink, ...]) -> str:
     items = []
     for link in links:
         title = escape(link.title, quote=False)
-        if link.url.lower().startswith(_LINK_SCHEMES):
+        if is_link_url(link.url):
             items.append(f'<a href="{escape(link.url)}">{title}</a>')
         else:
             items.append(f'<span class="wikilink">{title}</span>')

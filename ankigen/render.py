@@ -25,8 +25,9 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from ankigen import mdplugins
-from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size, url_scheme
+from ankigen import mdplugins, obsidian
+from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size
+from ankigen.obsidian import LINK_SCHEMES, url_scheme
 
 __all__ = ["CODE_STYLE", "CODE_STYLE_DARK", "pygments_css", "render_markdown"]
 
@@ -34,9 +35,6 @@ __all__ = ["CODE_STYLE", "CODE_STYLE_DARK", "pygments_css", "render_markdown"]
 CODE_STYLE = "default"
 CODE_STYLE_DARK = "monokai"
 _CODE_FORMATTER = HtmlFormatter(style=CODE_STYLE, cssclass="highlight", wrapcode=True)
-
-# Link schemes that stay clickable links; links without a scheme point into the vault.
-LINK_SCHEMES = frozenset(("http", "https", "mailto", "obsidian"))
 
 
 @lru_cache(maxsize=256)
@@ -151,7 +149,6 @@ def _build_markdown(fast: bool = True) -> mistune.Markdown:
         "mistune.plugins.table.table_in_list",
         "url",
         "task_lists",
-        mdplugins.obsidian_comments,
         mdplugins.obsidian_block_ids,
         mdplugins.obsidian_math,
         mdplugins.wikilinks,
@@ -241,6 +238,7 @@ _PLAIN_TEXT = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.?!;:'\"()/-])*")
 
 def render_markdown(text: str) -> str:
     """Markdown (one card field, Obsidian flavour) → sanitised HTML fragment."""
+    text = obsidian.strip_comments(text)
     plain = text.rstrip(" \t\r\n\f")
     if _PLAIN_TEXT.fullmatch(plain) and "://" not in plain:
         # Byte-for-byte what mistune + nh3 make of it: text needs no escaping, nh3 writes '"'.

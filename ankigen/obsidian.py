@@ -1,0 +1,537 @@
+"""Obsidian's Markdown syntax facts, in one place: every reader and every stage uses these.
+
+- text and lines: `clean_text`, `lines` (lines are counted as an editor counts them)
+- ``%%comments%%``, fenced code and inline code: `scan` (line by line), `strip_comments`,
+  `code_spans`, `mask_code_spans`
+- ``#tags``: `TAG`, `is_tag_start`, `lift_tags`, `anki_tag`
+- ``[[wikilinks]]`` and ``![[embeds]]``: `WIKILINK`, `parse_wikilink`, `wikilink_label`
+- link schemes: `url_scheme`, `LINK_SCHEMES`, `BLOCKED_SCHEMES`, `is_link_url`
+- frontmatter: `frontmatter` (safe YAML, bounded)
+- Markdown to plain text (headings, context lines): `heading`, `plain_text`
+
+Every regular expression here runs in linear time on any line (no nested or adjacent
+quantifiers over the same characters); callers may rely on that for hostile notes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+try:  # the C parser is ~10x faster; PyYAML wheels ship it
+    _YamlLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _YamlLoader = yaml.SafeLoader
+
+# ---------------------------------------------------------------- text and lines
+
+# C0 controls but tab, newline and carriage return; DEL; C1 controls. Anki uses U+001F as its
+# field separator, and str.splitlines() (not an editor) breaks lines at \f, \v, \x1c-\x1e, \x85.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """A note's text as ankigen reads it: no byte-order mark, "\\n" line ends, no controls.
+
+    Line numbers do not change: only "\\r" of "\\r\\n" and characters inside lines go.
+    """
+    text = text.removeprefix("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "")
+    return _CONTROL.sub("", text)
+
+
+def lines(text: str) -> list[str]:
+    """The note's lines as an editor counts them: split at "\\n" only (never splitlines()).
+
+    Line n (1-based) is ``lines(text)[n - 1]``; U+2028 and form feeds stay inside their line.
+    """
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def indentation(line: str) -> str:
+    """The leading whitespace of a line: spaces, tabs and any Unicode space (no-break too)."""
+    return line[: len(line) - len(line.lstrip())]
+
+
+# ---------------------------------------------------------------- fenced code
+
+# A fence opens a line, maybe indented, maybe inside block quotes ("> ```"). The quantifiers
+# are possessive: on a line of 50,000 spaces this fails in one pass.
+_FENCE = re.compile(r"[ \t]*+(?:>[ \t]*+)*+(`{3,}+|~{3,}+)")
+
+
+def fence_open(line: str) -> str | None:
+    """The fence ("```", "~~~~") when the line opens a fenced code block, else None."""
+    m = _FENCE.match(line)
+    if m is None:
+        return None
+    fence = m.group(1)
+    if fence[0] == "`" and "`" in line[m.end() :]:
+        return None  # "```a`b" is inline code, not a fence (CommonMark)
+    return fence
+
+
+def fence_closes(line: str, fence: str) -> bool:
+    """Whether the line closes a block opened by `fence` (same character, at least as long)."""
+    m = _FENCE.match(line)
+    return bool(
+        m
+        and m.group(1)[0] == fence[0]
+        and len(m.group(1)) >= len(fence)
+        and not line[m.end() :].strip()
+    )
+
+
+# ---------------------------------------------------------------- inline code
+
+_BACKTICKS = re.compile(r"`++")
+
+
+def code_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each inline code span in one line, backticks included (CommonMark).
+
+    A run of n backticks opens a span closed by the next run of exactly n; linear time.
+    """
+    if "`" not in line:
+        return []
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(line)]
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    spans = []
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        same = by_length[end - start]
+        at = bisect.bisect_right(same, index)
+        if at < len(same):
+            closing = same[at]
+            spans.append((start, runs[closing][1]))
+            index = closing + 1
+        else:
+            index += 1
+    return spans
+
+
+def mask_code_spans(line: str, fill: str = "\x00") -> str:
+    """The line with every inline code span's characters replaced by `fill` (same length).
+
+    After `clean_text` a note holds no "\\x00", so the default fill matches nothing a syntax
+    reader looks for, and positions in the masked line are positions in the line.
+    """
+    spans = code_spans(line)
+    if not spans:
+        return line
+    out = []
+    last = 0
+    for start, end in spans:
+        out.append(line[last:start])
+        out.append(fill * (end - start))
+        last = end
+    out.append(line[last:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- %% comments and the scanner
+
+COMMENT = "%%"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a note as Obsidian's reading view sees it."""
+
+    number: int  # 1-based, as an editor counts
+    text: str  # as written
+    visible: str  # without %% comments (the text itself in fenced code); "" when all hidden
+    code: bool  # part of a fenced code block, its fence lines included
+    hidden: bool  # entirely inside a %% comment
+    comment_line: int  # line where the comment covering (part of) this line opened, else 0
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A note's lines with fences and comments resolved."""
+
+    lines: tuple[Line, ...]
+    unclosed_comment: int  # line of a %% that is never closed (it hides the rest), else 0
+    unclosed_fence: int  # line of a fence that is never closed, else 0
+
+    def at(self, number: int) -> Line:
+        """The line with this 1-based number."""
+        return self.lines[number - self.lines[0].number] if self.lines else _NO_LINE
+
+
+_NO_LINE = Line(0, "", "", False, False, 0)
+
+
+def scan(note_lines: list[str], first: int = 1) -> Scan:
+    """Resolve fenced code and ``%%`` comments, line by line, in one pass.
+
+    Obsidian's rules: ``%%`` outside code opens a comment anywhere in a line ("50%% off" too)
+    and the next ``%%`` closes it, across lines and blank lines; an unclosed one hides the rest
+    of the note. Inside fenced code and inline code spans ``%%`` is text. `first` is the number
+    of `note_lines[0]` (after frontmatter, say).
+    """
+    result: list[Line] = []
+    fence = ""
+    fence_line = 0
+    comment = 0  # line of the open comment, or 0
+    for offset, text in enumerate(note_lines):
+        number = first + offset
+        if fence:
+            if fence_closes(text, fence):
+                fence = ""
+            result.append(Line(number, text, text, True, False, 0))
+            continue
+        if not comment:
+            opened = fence_open(text)
+            if opened:
+                fence, fence_line = opened, number
+                result.append(Line(number, text, text, True, False, 0))
+                continue
+        visible, still_open = _strip_line_comments(text, bool(comment))
+        covering = comment
+        if still_open and not comment:
+            comment = covering = number
+        elif not still_open:
+            comment = 0
+        hidden = bool(covering) and not visible.strip() and COMMENT not in text
+        result.append(Line(number, text, visible, False, hidden, covering))
+    return Scan(tuple(result), comment, fence_line if fence else 0)
+
+
+def _strip_line_comments(text: str, in_comment: bool) -> tuple[str, bool]:
+    """(the line without its comments, whether a comment is still open at its end)."""
+    if COMMENT not in text:
+        return ("", True) if in_comment else (text, False)
+    masked = text if in_comment else mask_code_spans(text)
+    out = []
+    pos = 0
+    while True:
+        if in_comment:
+            close = text.find(COMMENT, pos)
+            if close < 0:
+                return "".join(out), True
+            pos = close + 2
+            in_comment = False
+            # Code spans after a comment closes are found in the rest of the line.
+            masked = text[:pos] + mask_code_spans(text[pos:])
+        else:
+            opening = masked.find(COMMENT, pos)
+            if opening < 0:
+                out.append(text[pos:])
+                return "".join(out), False
+            out.append(text[pos:opening])
+            pos = opening + 2
+            in_comment = True
+
+
+def strip_comments(text: str) -> str:
+    """Markdown without its ``%%comments%%``; fenced and inline code are kept as written.
+
+    A line that held only a comment becomes an empty line (line numbers do not move).
+    """
+    if COMMENT not in text:
+        return text
+    return "\n".join(line.visible for line in scan(lines(text)).lines)
+
+
+# ---------------------------------------------------------------- link schemes
+
+# Link schemes that stay clickable links on a card; links without a scheme point into the vault.
+LINK_SCHEMES = frozenset(("http", "https", "mailto", "obsidian"))
+# Schemes that never survive anywhere.
+BLOCKED_SCHEMES = frozenset(("javascript", "vbscript"))
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*+):")
+
+
+def url_scheme(url: str) -> str:
+    """The lower-cased scheme of a URL, or "" for a relative one ("C:" counts as a scheme)."""
+    m = _SCHEME.match(url.lstrip())
+    return m.group(1).lower() if m else ""
+
+
+def is_link_url(url: str) -> bool:
+    """Whether a URL stays a clickable link on a card (web, mail, obsidian://)."""
+    return url_scheme(url) in LINK_SCHEMES
+
+
+# ---------------------------------------------------------------- [[wikilinks]]
+
+# [[target#heading|alias]] and ![[embed|300]] within one line; "\]" escapes.
+WIKILINK = r"!?\[\[(?P<wikilink_target>(?:[^\[\]\n\\]|\\.)+?)\]\]"
+_WIKILINK = re.compile(WIKILINK)
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+_LINK_SUBPATH = re.compile(r"[#^]")
+
+
+@dataclass(frozen=True)
+class Wikilink:
+    """One ``[[…]]`` or ``![[…]]``."""
+
+    target: str  # "Note#Heading" as written, without the options
+    options: tuple[str, ...]  # what followed "|": an alias, or a size for an embed
+    embed: bool
+
+    @property
+    def path(self) -> str:
+        """The linked file or note, without "#heading" or "#^block"."""
+        return self.target.split("#", 1)[0].strip()
+
+    @property
+    def label(self) -> str:
+        """How the link reads in text: its alias, else `wikilink_label`."""
+        alias = self.options[0].strip() if self.options and not self.embed else ""
+        return alias or wikilink_label(self.target)
+
+
+def parse_wikilink(inner: str, embed: bool = False) -> Wikilink:
+    """A wikilink from the text between the brackets ("Note#H|alias")."""
+    # In a table "\|" separates target and alias, as Obsidian writes it there.
+    target, *options = _UNESCAPED_PIPE.split(inner.replace("\\|", "|"))
+    return Wikilink(target.strip(), tuple(options), embed)
+
+
+def wikilinks(text: str) -> list[tuple[int, int, Wikilink]]:
+    """(start, end, link) of every wikilink and embed in the text."""
+    return [
+        (m.start(), m.end(), parse_wikilink(m.group("wikilink_target"), m.group(0)[0] == "!"))
+        for m in _WIKILINK.finditer(text)
+    ]
+
+
+def wikilink_label(target: str) -> str:
+    """Readable text for a link target: "Note", "Note › Heading", "Heading" for "#Heading".
+
+    Block references (``Note#^id``, ``Note^id``) show the note's name only.
+    """
+    target = target.strip()
+    m = _LINK_SUBPATH.search(target)
+    note, subpath = (target[: m.start()], target[m.start() :]) if m else (target, "")
+    note = note.strip()
+    if note.lower().endswith(".md"):
+        note = note[:-3]
+    parts = [note] if note else []
+    if subpath and not subpath.startswith(("^", "#^")):
+        parts += [h.strip() for h in subpath.split("#") if h.strip()]
+    return " › ".join(parts) or target
+
+
+# ---------------------------------------------------------------- #tags
+
+# Obsidian tags: "#", then letters, digits, "_", "-", "/" (nesting), at least one non-digit,
+# after whitespace or at the start of a line ("C#", "page#anchor" and URLs hold no tags).
+TAG = r"#(?P<tag>[\w/-]++)"  # then check is_tag_start and is_tag
+_TAG = re.compile(TAG)
+
+
+def is_tag(name: str) -> bool:
+    """Whether "name" (after "#") is a tag: it holds a letter or "_" ("#1984", "#1-2" do not)."""
+    return any(c.isalpha() or c == "_" for c in name)
+
+
+def is_tag_start(text: str, pos: int) -> bool:
+    """Whether a "#" at `pos` may start a tag: at the start or after whitespace."""
+    return pos == 0 or text[pos - 1].isspace()
+
+
+def anki_tag(name: str) -> str:
+    """Obsidian's nested tag "exam/tip" is Anki's hierarchical tag "exam::tip"."""
+    return "::".join(part for part in name.strip().lstrip("#").split("/") if part)
+
+
+def line_tags(line: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each tag in one line of prose, not in inline code."""
+    if "#" not in line:
+        return []
+    masked = mask_code_spans(line)
+    found = []
+    for m in _TAG.finditer(masked):
+        name = m.group(1)
+        if is_tag_start(masked, m.start()) and is_tag(name):
+            found.append((m.start(), m.end(), name.strip("/")))
+    return found
+
+
+def lift_tags(text: str, keep: frozenset[str] = frozenset()) -> tuple[str, list[str]]:
+    """Inline tags → Anki tags, removed from the Markdown; lines keep their numbers.
+
+    See `lift_tags_by_line`.
+    """
+    if "#" not in text:
+        return text, []
+    lifted = lift_tags_by_line(text.split("\n"), keep)
+    return "\n".join(kept for kept, _ in lifted), [tag for _, tags in lifted for tag in tags]
+
+
+def lift_tags_by_line(
+    text_lines: list[str], keep: frozenset[str] = frozenset()
+) -> list[tuple[str, list[str]]]:
+    """(line without its tags, the tags in Anki form) for each line of a Markdown text.
+
+    Not in fenced or inline code, URLs or headings. A line (or list item) that held only tags
+    becomes empty. Names in `keep` (lower case) are left in the text and not lifted.
+    """
+    out: list[tuple[str, list[str]]] = []
+    fence = ""
+    for line in text_lines:
+        if fence:
+            fence = "" if fence_closes(line, fence) else fence
+            out.append((line, []))
+            continue
+        opened = fence_open(line)
+        if opened:
+            fence = opened
+            out.append((line, []))
+            continue
+        if "#" not in line or heading(line) is not None:
+            out.append((line, []))
+            continue
+        tags: list[str] = []
+        pieces: list[str] = []
+        last = 0
+        for start, end, name in line_tags(line):
+            if name.lower() in keep:
+                continue
+            tags.append(anki_tag(name))
+            pieces.append(line[last:start])
+            last = end
+            if last < len(line) and line[last] == " ":
+                last += 1  # "#UseCase pre-configured" → "pre-configured"
+        if not pieces:
+            out.append((line, []))
+            continue
+        pieces.append(line[last:])
+        kept = "".join(pieces).rstrip()
+        out.append((kept if kept.strip(" \t>-*+") else "", tags))
+    return out
+
+
+# ---------------------------------------------------------------- headings and plain text
+
+_HEADING = re.compile(r"[ \t]{0,3}+(#{1,6}+)(?=[ \t]|$)")
+
+
+def heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line ("## Title ##" → (2, "Title")), else None."""
+    m = _HEADING.match(line)
+    if m is None:
+        return None
+    text = line[m.end() :].strip(" \t")
+    # A closing run of "#" after a space is no part of the title (CommonMark).
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        text = bare.rstrip(" \t")
+    return len(m.group(1)), text
+
+
+_MD_LINK = re.compile(r"!?\[([^\]\n]*+)\]\([^)\n]*+\)")
+_EMPHASIS = re.compile(r"[*_`=~]++")
+
+
+def plain_text(markdown: str) -> str:
+    """One line of Markdown as plain text: links read as their text, no emphasis marks."""
+    text = _WIKILINK.sub(
+        lambda m: parse_wikilink(m.group("wikilink_target"), m.group(0)[0] == "!").label, markdown
+    )
+    text = _MD_LINK.sub(r"\1", text)
+    return " ".join(_EMPHASIS.sub("", text).split())
+
+
+# ---------------------------------------------------------------- frontmatter
+
+MAX_FRONTMATTER_CHARS = 64 * 1024
+MAX_FRONTMATTER_NODES = 10_000  # after expanding aliases: a "billion laughs" is refused
+
+
+@dataclass(frozen=True)
+class Frontmatter:
+    """A note's YAML frontmatter."""
+
+    end: int  # index of the first line after it (0 when the note has none)
+    data: dict[str, Any]  # {} when absent or ignored
+    problem: str = ""  # why it was ignored ("" when read or absent)
+    problem_line: int = 0  # 1-based line of the problem
+
+
+def frontmatter(note_lines: list[str]) -> Frontmatter:
+    """The frontmatter at the top of a note, read with a safe, bounded YAML loader.
+
+    Frontmatter that is too large, expands too far through aliases, or is not valid YAML is
+    ignored (`problem` says why and where); the note's text after it is still the note.
+    """
+    if not note_lines or note_lines[0].rstrip() != "---":
+        return Frontmatter(0, {})
+    size = 0
+    for end in range(1, len(note_lines)):
+        if note_lines[end].rstrip() in ("---", "..."):
+            break
+        size += len(note_lines[end]) + 1
+        if size > MAX_FRONTMATTER_CHARS:
+            for close in range(end + 1, len(note_lines)):
+                if note_lines[close].rstrip() in ("---", "..."):
+                    limit = MAX_FRONTMATTER_CHARS // 1024
+                    return Frontmatter(close + 1, {}, f"larger than {limit} KB", 1)
+            return Frontmatter(0, {})
+    else:
+        return Frontmatter(0, {})
+    source = "\n".join(note_lines[1:end])
+    try:
+        if "&" in source and "*" in source and _expanded_nodes(source) > MAX_FRONTMATTER_NODES:
+            return Frontmatter(end + 1, {}, "its aliases expand too far", 1)
+        data = yaml.load(source, Loader=_YamlLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = 2 + (mark.line if mark is not None else -1)
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        return Frontmatter(end + 1, {}, str(problem), line)
+    except RecursionError:
+        return Frontmatter(end + 1, {}, "nested too deeply", 1)
+    return Frontmatter(end + 1, data if isinstance(data, dict) else {})
+
+
+def _expanded_nodes(source: str) -> int:
+    """How many nodes the YAML would have with every alias expanded (stops past the limit)."""
+    sizes: dict[str, int] = {}
+    stack: list[tuple[str | None, int]] = [(None, 0)]
+    for event in yaml.parse(source, Loader=_YamlLoader):
+        if isinstance(event, yaml.AliasEvent):
+            count = sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            count = 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            stack.append((event.anchor, 1))
+            continue
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, count = stack.pop()
+            if anchor:
+                sizes[anchor] = count
+        else:
+            continue
+        anchor, total = stack[-1]
+        stack[-1] = (anchor, total + count)
+        if stack[-1][1] > MAX_FRONTMATTER_NODES:
+            return stack[-1][1]
+    return stack[0][1]
+
+
+def frontmatter_tags(data: dict[str, Any]) -> tuple[str, ...]:
+    """The note's tags from its frontmatter (``tags:`` or ``tag:``, list or string), Anki form."""
+    raw = data.get("tags", data.get("tag"))
+    if isinstance(raw, str):
+        raw = re.split(r"[,\s]+", raw)
+    if not isinstance(raw, list):
+        return ()
+    scalars = (tag for tag in raw if isinstance(tag, str | int | float))
+    names = (str(tag) for tag in scalars if not isinstance(tag, bool))
+    tags = (anki_tag(name) for name in names if name.strip())
+    return tuple(dict.fromkeys(tag for tag in tags if tag))
