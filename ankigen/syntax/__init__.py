@@ -51,12 +51,13 @@ class NoteText:
 
     @cached_property
     def _frontmatter(self) -> tuple[int, tuple[str, ...]]:
-        from ..split import _frontmatter  # the one frontmatter parser
+        from ..obsidian import frontmatter, frontmatter_tags  # the one frontmatter parser
 
-        found: list[Diagnostic] = []
-        result = _frontmatter(self.rel, self.lines, found)
-        self.diagnostics.extend(found)
-        return result
+        found = frontmatter(self.lines)
+        if found.problem:
+            message = f"frontmatter ignored: {found.problem}"
+            self.diagnostics.append(Diagnostic(self.rel, found.problem_line, "warning", message))
+        return found.end, frontmatter_tags(found.data)
 
     @property
     def body_start(self) -> int:
