@@ -1,0 +1,307 @@
+"""`ankigen adopt --collection PATH`: take over the notes a plugin already put into Anki.
+
+Obsidian_to_Anki and Flashcards add notes through AnkiConnect, with random GUIDs, and write
+each note's id into the Markdown (`<!--ID: n-->`, `^n`). Built from the same notes, ankigen's
+packages would duplicate every card. Adopting reads the user's collection (a copy: it is never
+written), finds each card's Anki note (by its id; for cards without one by an exact first-field
+match within the card's deck) and records that note's GUID in `ankigen.lock`, so the next build
+gives the card that GUID and Anki's importer updates the note in place, review history kept.
+
+Anki's importer only updates a note whose note type is the same as in the collection (else it
+skips it as "conflicting"). So adoption also remembers each adopted note's Anki note type
+(`ankigen.adopted`, next to the lock): the build writes adopted notes with that note type, same
+id, fields and templates, with the card's fields filled in by field name.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .anki_collection import AnkiCollection, AnkiNotetype, CollectionNote, read_collection
+from .discover import LOCK_FILE, discover_vault
+from .lock import Lock, LockEntry, guid_for, load_lock, normalise_question, save_lock
+from .model import CLOZE, CardSource, Diagnostic
+from .render import render_markdown
+from .syntax import load_syntax_settings, read_note
+from .syntax.cloze import plain_text
+
+ADOPTED_FILE = "ankigen.adopted"
+ADOPTED_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What adoption decided for one card."""
+
+    path: str
+    line: int
+    status: str  # "matched", "ambiguous" or "new"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.status}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class AdoptReport:
+    outcomes: tuple[Outcome, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    lock_written: bool
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('matched')} matched, {self.count('ambiguous')} ambiguous, "
+            f"{self.count('new')} new"
+        )
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """What the build needs to write adopted notes: their Anki note types, by GUID."""
+
+    notetypes: Mapping[int, AnkiNotetype] = field(default_factory=dict)
+    notes: Mapping[str, int] = field(default_factory=dict)  # GUID → note type id
+
+    def notetype_of(self, guid: str) -> AnkiNotetype | None:
+        ntid = self.notes.get(guid)
+        return self.notetypes.get(ntid) if ntid is not None else None
+
+
+def adopt(
+    vault_root: Path,
+    collection_path: Path,
+    syntax: Iterable[str] = (),
+    exclude: tuple[str, ...] = (),
+    write: bool = True,
+) -> AdoptReport:
+    """Match the vault's cards to the collection's notes; record the GUIDs (when `write`).
+
+    Raises anki_collection.CollectionError when the collection cannot be read."""
+    collection = read_collection(collection_path)
+    vault, diagnostics = discover_vault(vault_root, exclude)
+    settings, problems = load_syntax_settings(vault.root, tuple(syntax))
+    diagnostics.extend(problems)
+    lock_path = vault.root / LOCK_FILE
+    lock, lock_problems = load_lock(lock_path)
+    diagnostics.extend(lock_problems)
+    matcher = _Matcher(collection)
+    outcomes: list[Outcome] = []
+    adopted_lock: dict[str, tuple[LockEntry, ...]] = {}
+    adopted_notes: dict[str, int] = {}
+    for folder in vault.folders:
+        for note_file in folder.notes:
+            text, problems = _read_text(note_file.path, note_file.rel)
+            diagnostics.extend(problems)
+            if text is None:
+                continue
+            parsed, found = read_note(note_file.rel, text, settings)
+            diagnostics.extend(found)
+            entries = []
+            any_matched = False
+            old = {e.question: e for e in lock.notes.get(note_file.rel, ())}
+            for card in parsed.cards:
+                deck = card.deck or folder.deck
+                outcome, note = matcher.match(note_file.rel, card, deck)
+                outcomes.append(outcome)
+                key = _question_key(card)
+                question = normalise_question(key)
+                if note is not None:
+                    any_matched = True
+                    adopted_notes[note.guid] = note.notetype
+                    entry = LockEntry(note.guid, question, "", "", 0)
+                    entries.append(_with_place(entry, card.line, _deck_of(note, deck)))
+                elif question in old:
+                    entries.append(old[question])
+                else:
+                    guid = guid_for(note_file.rel, key)
+                    entries.append(_with_place(LockEntry(guid, question, "", "", 0), card.line, deck))
+            if any_matched:
+                adopted_lock[note_file.rel] = tuple(entries)
+    written = False
+    if write and adopted_lock:
+        save_lock(lock_path, lock.updated(Lock(notes=adopted_lock)))
+        previous = load_adopted(vault.root)[0]
+        notes = {**previous.notes, **adopted_notes}
+        used = set(notes.values())
+        notetypes = {
+            ntid: nt
+            for ntid, nt in {**previous.notetypes, **collection.notetypes}.items()
+            if ntid in used
+        }
+        save_adopted(vault.root, Adopted(notetypes, notes))
+        written = True
+    return AdoptReport(tuple(outcomes), tuple(sorted(set(diagnostics))), written)
+
+
+def _with_place(entry: LockEntry, line: int, deck: str) -> LockEntry:
+    """The entry with its line and deck, where the lock keeps them."""
+    names = {f.name for f in fields(LockEntry)}
+    extra = {k: v for k, v in (("line", line), ("deck", deck)) if k in names}
+    return replace(entry, **extra) if extra else entry
+
+
+def _deck_of(note: CollectionNote, deck: str) -> str:
+    """Where Anki keeps the note: the card's own deck when one of its cards is there."""
+    if deck in note.decks or not note.decks:
+        return deck
+    return note.decks[0]
+
+
+def _question_key(card: CardSource) -> str:
+    """The card's question as the build's identity stage sees it."""
+    if card.kind == "usecase":
+        return f"Use case: {card.question}" if card.question else "Use case"
+    return card.question
+
+
+class _Matcher:
+    """Finds a card's note in the collection: by id, else by its first field in its deck."""
+
+    def __init__(self, collection: AnkiCollection) -> None:
+        self.collection = collection
+        self.taken: dict[int, str] = {}  # note id → "path:line" of the card that took it
+        self._by_first_field: dict[tuple[str, str], list[int]] | None = None
+
+    def match(self, rel: str, card: CardSource, deck: str) -> tuple[Outcome, CollectionNote | None]:
+        where = f"{rel}:{card.line}"
+        if card.anki_id:
+            note = self.collection.notes.get(card.anki_id)
+            if note is None:
+                detail = f"note id {card.anki_id} is not in the collection; the card is new"
+                return Outcome(rel, card.line, "new", detail), None
+            return self._take(rel, card, note, f"note id {card.anki_id}")
+        key = (deck, _plain(_first_field_html(card)))
+        found = [nid for nid in self.first_fields().get(key, []) if nid not in self.taken]
+        if len(found) == 1:
+            return self._take(rel, card, self.collection.notes[found[0]], "same first field")
+        if len(found) > 1:
+            ids = ", ".join(str(n) for n in sorted(found)[:5])
+            detail = f"{len(found)} notes in deck '{deck}' have this first field ({ids}); new"
+            return Outcome(rel, card.line, "ambiguous", detail), None
+        return Outcome(rel, card.line, "new", f"no note in deck '{deck}' matches ({where})"), None
+
+    def _take(
+        self, rel: str, card: CardSource, note: CollectionNote, how: str
+    ) -> tuple[Outcome, CollectionNote | None]:
+        if note.id in self.taken:
+            detail = f"note {note.id} is already taken by {self.taken[note.id]}; new"
+            return Outcome(rel, card.line, "ambiguous", detail), None
+        self.taken[note.id] = f"{rel}:{card.line}"
+        notetype = self.collection.notetypes.get(note.notetype)
+        kind = f"'{notetype.name}'" if notetype else "an unknown note type"
+        detail = f"{how}: Anki note {note.id} ({kind} in '{', '.join(note.decks)}')"
+        return Outcome(rel, card.line, "matched", detail), note
+
+    def first_fields(self) -> dict[tuple[str, str], list[int]]:
+        if self._by_first_field is None:
+            index: dict[tuple[str, str], list[int]] = {}
+            for note in self.collection.notes.values():
+                first = _plain(note.fields[0]) if note.fields else ""
+                for deck in note.decks:
+                    index.setdefault((deck, first), []).append(note.id)
+            self._by_first_field = index
+        return self._by_first_field
+
+
+def _first_field_html(card: CardSource) -> str:
+    markdown = card.fields[0][1] if card.fields else card.question
+    if card.note_type == CLOZE:
+        markdown = plain_text(markdown)
+    return render_markdown(markdown)
+
+
+_ANKI_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _plain(field_html: str) -> str:
+    """A field as plain text: cloze answers, no tags, entities decoded, spaces collapsed."""
+    text = _ANKI_CLOZE.sub(r"\1", field_html)
+    text = _TAG.sub(" ", text)
+    return " ".join(html.unescape(text).split())
+
+
+def _read_text(path: Path, rel: str) -> tuple[str | None, list[Diagnostic]]:
+    """A note's text as the build reads it."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return None, [Diagnostic(rel, 0, "error", f"cannot read note: {error}")]
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace"), []
+
+
+# ---------------------------------------------------------------- ankigen.adopted
+
+
+def load_adopted(root: Path) -> tuple[Adopted, list[Diagnostic]]:
+    """The adopted note types (none when the file is missing); a broken file is an error."""
+    path = root / ADOPTED_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Adopted(), []
+    except (OSError, UnicodeDecodeError) as error:
+        return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", f"cannot read: {error}")]
+    try:
+        data = json.loads(text)
+        if data.get("version") != ADOPTED_VERSION:
+            raise ValueError(f"unknown version {data.get('version')!r}")
+        notetypes = {}
+        for key, raw in data["notetypes"].items():
+            notetype = AnkiNotetype(
+                id=int(key),
+                name=_text(raw["name"]),
+                cloze=bool(raw["cloze"]),
+                fields=tuple(_text(name) for name in raw["fields"]),
+                templates=tuple(_text(name) for name in raw["templates"]),
+                mod=int(raw["mod"]),
+            )
+            if not notetype.fields or not notetype.templates:
+                raise ValueError(f"note type {key} has no fields or no templates")
+            notetypes[notetype.id] = notetype
+        notes = {_text(guid): int(ntid) for guid, ntid in data["notes"].items()}
+        if any(ntid not in notetypes for ntid in notes.values()):
+            raise ValueError("a note names a note type the file does not hold")
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        message = f"ignoring broken file ({error}); adopted notes are built as new notes"
+        return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", message)]
+    return Adopted(notetypes, notes), []
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value or "\x1f" in value:
+        raise ValueError(f"not a name: {value!r}")
+    return value
+
+
+def save_adopted(root: Path, adopted: Adopted) -> None:
+    data = {
+        "version": ADOPTED_VERSION,
+        "notetypes": {
+            str(nt.id): {
+                "name": nt.name,
+                "cloze": nt.cloze,
+                "fields": list(nt.fields),
+                "templates": list(nt.templates),
+                "mod": nt.mod,
+            }
+            for nt in sorted(adopted.notetypes.values(), key=lambda nt: nt.id)
+        },
+        "notes": dict(sorted(adopted.notes.items())),
+    }
+    path = root / ADOPTED_FILE
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temp, path)
