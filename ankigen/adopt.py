@@ -122,8 +122,8 @@ def adopt(
                 elif question in old:
                     entries.append(old[question])
                 else:
-                    guid = guid_for(note_file.rel, key)
-                    entries.append(_with_place(LockEntry(guid, question, "", "", 0), card.line, deck))
+                    entry = LockEntry(guid_for(note_file.rel, key), question, "", "", 0)
+                    entries.append(_with_place(entry, card.line, deck))
             if any_matched:
                 adopted_lock[note_file.rel] = tuple(entries)
     written = False
