@@ -15,15 +15,23 @@ id, fields and templates, with the card's fields filled in by field name.
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from .anki_collection import AnkiCollection, AnkiNotetype, CollectionNote, read_collection
+from .anki_collection import (
+    AnkiCollection,
+    AnkiNotetype,
+    CollectionError,
+    CollectionNote,
+    read_collection,
+)
 from .discover import LOCK_FILE, discover_vault
 from .lock import Lock, LockEntry, guid_for, load_lock, normalise_question, save_lock
 from .model import CLOZE, CardSource, Diagnostic
@@ -305,3 +313,72 @@ def save_adopted(root: Path, adopted: Adopted) -> None:
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     temp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temp, path)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Take over the notes Obsidian_to_Anki or Flashcards put into Anki: find each "
+        "card's note in your collection (read-only) and record its GUID in the vault's "
+        "ankigen.lock, so importing ankigen's packages updates those notes in place, review "
+        "history kept, instead of adding duplicates. Run it once, before the first import.",
+        epilog="Exit status: 0 done, 1 the collection cannot be read, 2 usage error.",
+    )
+    p.add_argument("vault", type=Path, help="the Obsidian vault folder")
+    p.add_argument(
+        "--collection",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="your Anki collection: the profile's collection.anki2 (Anki may stay open) or a "
+        ".colpkg backup; it is copied and never written",
+    )
+    p.add_argument(
+        "--syntax",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="read only these flashcard syntaxes, comma-separated (default: all)",
+    )
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip vault paths"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="report what would be adopted; write nothing"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="list every card's outcome")
+    return p
+
+
+def main(argv: list[str], prog: str = "ankigen adopt") -> int:
+    try:
+        args = parser(prog).parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if not args.vault.is_dir():
+        print(f"{prog}: error: vault folder not found: {args.vault}", file=sys.stderr)
+        return 2
+    syntax = tuple(n.strip() for names in args.syntax for n in names.split(",") if n.strip())
+    try:
+        report = adopt(
+            args.vault, args.collection, syntax, tuple(args.exclude), write=not args.dry_run
+        )
+    except CollectionError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    for diagnostic in report.diagnostics:
+        print(str(diagnostic).translate(_CONTROL), file=sys.stderr)
+    for outcome in report.outcomes:
+        if args.verbose or outcome.status != "matched":
+            print(str(outcome).translate(_CONTROL))
+    where = "nothing written (dry run)" if args.dry_run else (
+        f"GUIDs recorded in {LOCK_FILE}" if report.lock_written else "nothing to record"
+    )  # fmt: skip
+    print(f"adopt: {report.summary()}; {where}")
+    return 0
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c not in (0x09,)}

@@ -171,9 +171,7 @@ def _legacy_schema(db: sqlite3.Connection) -> tuple[dict[int, AnkiNotetype], dic
             name=str(model["name"]),
             cloze=model.get("type") == 1,
             fields=tuple(str(f["name"]) for f in sorted(model["flds"], key=lambda f: f["ord"])),
-            templates=tuple(
-                str(t["name"]) for t in sorted(model["tmpls"], key=lambda t: t["ord"])
-            ),
+            templates=tuple(str(t["name"]) for t in sorted(model["tmpls"], key=lambda t: t["ord"])),
             mod=int(model.get("mod", 0)),
         )
     decks = {int(key): str(deck["name"]) for key, deck in json.loads(decks_json).items()}

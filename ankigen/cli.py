@@ -114,6 +114,10 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`ankigen build …`; `ankigen …` without the word build works too."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["adopt"]:
+        from .adopt import main as adopt_main
+
+        return adopt_main(args[1:], prog="ankigen adopt")
     if args[:1] == ["build"]:
         args = args[1:]
     return run(args, prog="ankigen build")

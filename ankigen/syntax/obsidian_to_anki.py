@@ -283,7 +283,7 @@ def _folder_tags(folder: str, ota: OtaSettings) -> list[str]:
 
 
 def _ancestors(folder: str) -> list[str]:
-    """"a/b/c" → ["a/b/c", "a/b", "a"]."""
+    """ "a/b/c" → ["a/b/c", "a/b", "a"]."""
     parts = folder.split("/") if folder else []
     return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
