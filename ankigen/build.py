@@ -11,7 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -29,7 +29,17 @@ from .lock import (
     save_lock,
 )
 from .media import Fetcher, FetchOutcome, FieldHtml, MediaOptions, remote_urls, resolve_media
-from .model import AnkiNote, CardSource, DeckPackage, Diagnostic, Folder, ParsedNote, Vault
+from .model import (
+    CLOZE,
+    QUESTION,
+    AnkiNote,
+    CardSource,
+    DeckPackage,
+    Diagnostic,
+    Folder,
+    ParsedNote,
+    Vault,
+)
 from .package import CardModel, load_card_model, write_package
 from .render import render_markdown
 from .state import (
@@ -41,6 +51,8 @@ from .state import (
     stamp,
 )
 from .syntax import SyntaxSettings, load_syntax_settings, read_note
+from .syntax.cloze import marks_to_anki
+from .syntax.cloze import plain_text as cloze_plain_text
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -195,7 +207,8 @@ def _finish_folder(
         media = resolve_media(folder.media_fields, vault, options.media, fetched)
         diagnostics.extend(media.diagnostics)
         pictures, pictures_failed = media.local_files, bool(media.diagnostics)
-        notes = identities.assign(folder, _drafts(folder, media.html, vault), diagnostics)
+        drafts = _drafts(folder, media.html, vault)
+        notes = _with_card_types(folder, identities.assign(folder, drafts, diagnostics))
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
             write_package(
@@ -389,11 +402,35 @@ def _render_note(
     note: ParsedNote, file_stamp: tuple[int, int, str], render: Callable[[str], str]
 ) -> RenderedNote:
     cards = tuple(
-        RenderedCard(card, render(_front_markdown(card)), render(card.answer))
-        for card in note.cards
+        RenderedCard(card, _front_html(card, render), render(card.answer)) for card in note.cards
     )
     references = render(note.references) if note.references and cards else ""
     return RenderedNote(note, cards, references, file_stamp)
+
+
+def _front_html(card: CardSource, render: Callable[[str], str]) -> str:
+    html = render(_front_markdown(card))
+    return marks_to_anki(html) if card.note_type == CLOZE else html
+
+
+def _with_card_types(folder: RenderedFolder, notes: tuple[AnkiNote, ...]) -> tuple[AnkiNote, ...]:
+    """The notes (in card order) with their card type, deck and carried-over schedule."""
+    sources = [card.source for note in folder.notes if note.cards for card in note.cards]
+    if len(sources) != len(notes):  # pragma: no cover - identities keep every card
+        raise ValueError(f"{len(notes)} notes for {len(sources)} cards")
+    return tuple(
+        replace(note, note_type=source.note_type, deck=source.deck, schedule=source.schedule)
+        if (source.note_type, source.deck, source.schedule) != (QUESTION, "", ())
+        else note
+        for note, source in zip(notes, sources, strict=True)
+    )
+
+
+def _question_key(card: CardSource) -> str:
+    """What identifies the card in its note: its front, clozes read as their answers."""
+    if card.note_type == CLOZE:
+        return f"cloze: {cloze_plain_text(card.question)}"
+    return _front_markdown(card)
 
 
 def _front_markdown(card: CardSource) -> str:
@@ -443,7 +480,7 @@ def _drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list
                 CardDraft(
                     note_rel=note.note.rel,
                     line=source.line,
-                    question_key=_front_markdown(source),
+                    question_key=_question_key(source),
                     answer_key=source.answer,
                     fields=fields,
                     tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),
