@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from .model import CardDraft, SeeLink, Vault
 from .obsidian import is_link_url
-from .rendered import front_markdown
+from .rendered import question_key
 
 if TYPE_CHECKING:
     from .rendered import RenderedFolder
@@ -78,7 +78,7 @@ def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> 
                 CardDraft(
                     note_rel=note.note.rel,
                     line=source.line,
-                    question_key=front_markdown(source),
+                    question_key=question_key(source),
                     answer_key=source.answer,
                     fields=fields,
                     tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),

@@ -97,6 +97,7 @@ class CardSource:
     schedule: tuple[ReviewState | None, ...] = ()  # per sibling card (ord); None = new
     fields: tuple[tuple[str, str], ...] = ()  # custom note types: (name, Markdown) pairs
     syntax: str = "seed"  # the reader that found it
+    end_line: int = 0  # 1-based last line of the card in the note (0: same as line)
     anki_id: int = 0  # the Anki note id a plugin wrote beside the card (<!--ID: n-->), 0 = none
 
 

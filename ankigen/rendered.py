@@ -13,10 +13,12 @@ from functools import cached_property
 from pathlib import Path
 
 from .media import FieldHtml
-from .model import CardSource, Diagnostic, Folder, ParsedNote
+from .model import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
 from .state import load_rendered, save_rendered, stamp
 from .syntax import SyntaxSettings, read_note
+from .syntax.cloze import marks_to_anki
+from .syntax.cloze import plain_text as cloze_plain_text
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -145,10 +147,22 @@ def _render_note(
     note: ParsedNote, file_stamp: tuple[int, int, str], render: Callable[[str], str]
 ) -> RenderedNote:
     cards = tuple(
-        RenderedCard(card, render(front_markdown(card)), render(card.answer)) for card in note.cards
+        RenderedCard(card, _front_html(card, render), render(card.answer)) for card in note.cards
     )
     references = render(note.references) if note.references and cards else ""
     return RenderedNote(note, cards, references, file_stamp)
+
+
+def _front_html(card: CardSource, render: Callable[[str], str]) -> str:
+    html = render(front_markdown(card))
+    return marks_to_anki(html) if card.note_type == CLOZE else html
+
+
+def question_key(card: CardSource) -> str:
+    """What identifies the card in its note: its front, clozes read as their answers."""
+    if card.note_type == CLOZE:
+        return f"cloze: {cloze_plain_text(card.question)}"
+    return front_markdown(card)
 
 
 def front_markdown(card: CardSource) -> str:

@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
+from .. import obsidian
 from ..model import CardSource, Diagnostic, ParsedNote
 
 
@@ -36,7 +37,8 @@ class NoteText:
 
     @cached_property
     def lines(self) -> list[str]:
-        return self.text.splitlines()
+        """The note's lines as an editor counts them (line n is lines[n - 1])."""
+        return obsidian.lines(self.text)
 
     @property
     def title(self) -> str:
@@ -50,24 +52,22 @@ class NoteText:
         return self.rel.rsplit("/", 1)[0] if "/" in self.rel else ""
 
     @cached_property
-    def _frontmatter(self) -> tuple[int, tuple[str, ...]]:
-        from ..obsidian import frontmatter, frontmatter_tags  # the one frontmatter parser
-
-        found = frontmatter(self.lines)
+    def frontmatter(self) -> obsidian.Frontmatter:
+        found = obsidian.frontmatter(self.lines)
         if found.problem:
             message = f"frontmatter ignored: {found.problem}"
             self.diagnostics.append(Diagnostic(self.rel, found.problem_line, "warning", message))
-        return found.end, frontmatter_tags(found.data)
+        return found
 
     @property
     def body_start(self) -> int:
         """Index (0-based) of the first line after the frontmatter; 0 when there is none."""
-        return self._frontmatter[0]
+        return self.frontmatter.end
 
-    @property
+    @cached_property
     def tags(self) -> tuple[str, ...]:
         """The frontmatter's tags, Anki form ("flashcards::lang")."""
-        return self._frontmatter[1]
+        return obsidian.frontmatter_tags(self.frontmatter.data)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def readers() -> dict[str, Reader]:
 
 def reader_names() -> tuple[str, ...]:
     """The names `--syntax` accepts."""
-    return ("seed", "spaced-repetition")
+    return ("seed", "spaced-repetition", "obsidian-to-anki")
 
 
 # Plugin ids whose data.json is read (the folder name under .obsidian/plugins/).
@@ -158,11 +158,18 @@ def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote
     note = NoteText(rel, text)
     cards: list[CardSource] = []
     diagnostics: list[Diagnostic] = []
+    taken: list[tuple[int, int]] = []  # line spans of the cards found so far
     for name, reader in readers().items():
         if not settings.is_enabled(name):
             continue
         found, messages = reader.read(note, settings)
-        cards.extend(found)
+        # A line inside another syntax's card belongs to that card ("a::b" in a #Question
+        # card's answer is text): the reader that runs first wins.
+        spans = [(card.line, max(card.line, card.end_line)) for card in found]
+        for card, (first, last) in zip(found, spans, strict=True):
+            if not any(first <= end and start <= last for start, end in taken):
+                cards.append(card)
+        taken.extend(spans)
         diagnostics.extend(messages)
     cards.sort(key=lambda card: card.line)  # stable: one reader's cards keep their order
     diagnostics.extend(note.diagnostics)
