@@ -16,6 +16,7 @@ id, fields and templates, with the card's fields filled in by field name.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html
 import json
 import os
@@ -78,6 +79,16 @@ class Adopted:
 
     notetypes: Mapping[int, AnkiNotetype] = field(default_factory=dict)
     notes: Mapping[str, int] = field(default_factory=dict)  # GUID → note type id
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever adoption would write a note differently."""
+        if not self.notes:
+            return ""
+        text = json.dumps(
+            [sorted(self.notes.items()), sorted((k, repr(v)) for k, v in self.notetypes.items())]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def notetype_of(self, guid: str) -> AnkiNotetype | None:
         ntid = self.notes.get(guid)
@@ -195,7 +206,7 @@ class _Matcher:
             ids = ", ".join(str(n) for n in sorted(found)[:5])
             detail = f"{len(found)} notes in deck '{deck}' have this first field ({ids}); new"
             return Outcome(rel, card.line, "ambiguous", detail), None
-        return Outcome(rel, card.line, "new", f"no note in deck '{deck}' matches ({where})"), None
+        return Outcome(rel, card.line, "new", f"no note in deck '{deck}' matches"), None
 
     def _take(
         self, rel: str, card: CardSource, note: CollectionNote, how: str

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import __version__
+from .adopt import Adopted, load_adopted
 from .diagnostics import Diagnostics
 from .discover import discover_vault
 from .fields import card_drafts
+from .foreign import with_foreign_note_types
 from .identity import Identities
 from .lock import Changes
 from .media import Fetcher, FetchOutcome, MediaOptions, remote_urls, resolve_media
@@ -62,7 +64,9 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     model = load_card_model()
     syntax, found = load_syntax_settings(vault.root, options.syntax)
     report.extend(found)
-    plan = _plan(options, vault, model, syntax, report)  # skip folders that did not change
+    adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
+    report.extend(found)
+    plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
 
     rendered = render_folders(plan.stale, out_dir, plan.reuse, syntax, options.processes, progress)
     fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
@@ -72,7 +76,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         if progress:
             progress("writing packages", done, len(rendered))
         diagnostics, package, record = _finish_folder(
-            folder, vault, options, fetched, identities, model
+            folder, vault, options, fetched, identities, model, adopted
         )
         report.extend(diagnostics)
         plan.state.folders[folder.folder.rel] = record
@@ -105,10 +109,11 @@ def _plan(
     model: CardModel,
     syntax: SyntaxSettings,
     report: Diagnostics,
+    adopted_key: str = "",
 ) -> _Plan:
     state = BuildState.load(options.out_dir)
     previous_packages = {r.package for r in state.folders.values() if r.package}
-    key = f"{_options_key(options, model)}|{syntax.fingerprint}"
+    key = f"{_options_key(options, model)}|{syntax.fingerprint}|{adopted_key}"
     if state.key != key or options.force:
         state = BuildState(key=key)
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
@@ -126,6 +131,7 @@ def _finish_folder(
     fetched: Mapping[str, FetchOutcome],
     identities: Identities,
     model: CardModel,
+    adopted: Adopted,
 ) -> tuple[list[Diagnostic], str, FolderRecord]:
     """Resolve media, give cards their identity, write the package.
 
@@ -142,6 +148,7 @@ def _finish_folder(
         drafts = card_drafts(folder, media.html, vault)
         notes_read = [note.note.rel for note in folder.notes]
         notes = _with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
+        notes = with_foreign_note_types(folder, notes, adopted)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
             write_package(

@@ -143,6 +143,20 @@ class CardDraft:
 
 
 @dataclass(frozen=True)
+class ForeignNoteType:
+    """A note type that is not one of ours: a user's own, named in their notes
+    (Obsidian_to_Anki), or one kept from their collection by `ankigen adopt`."""
+
+    id: int
+    name: str
+    fields: tuple[str, ...]
+    templates: tuple[str, ...] = ("Card",)  # template names
+    cloze: bool = False
+    # Adopted: the collection's mod, never newer, so Anki keeps its own note type. None: ours.
+    mod: int | None = None
+
+
+@dataclass(frozen=True)
 class AnkiNote:
     """A note ready for Anki: HTML fields in the model's order."""
 
@@ -154,6 +168,9 @@ class AnkiNote:
     note_type: str = QUESTION
     deck: str = ""  # "" = the package's deck
     schedule: tuple[ReviewState | None, ...] = ()  # per card (template ord / cloze number order)
+    foreign: ForeignNoteType | None = (
+        None  # the note type when not one of ours (fields in its order)
+    )
 
 
 @dataclass(frozen=True)

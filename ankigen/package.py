@@ -24,7 +24,16 @@ from typing import BinaryIO
 import genanki
 from genanki.apkg_schema import APKG_SCHEMA
 
-from .model import CLOZE, QUESTION, REVERSED, AnkiNote, DeckPackage, MediaFile, ReviewState
+from .model import (
+    CLOZE,
+    QUESTION,
+    REVERSED,
+    AnkiNote,
+    DeckPackage,
+    ForeignNoteType,
+    MediaFile,
+    ReviewState,
+)
 
 # assets/ sits beside the package in a checkout and inside it (ankigen/assets) when installed.
 _HERE = Path(__file__).resolve().parent
@@ -233,8 +242,13 @@ def collection_bytes(
     did = deck_id(pkg.deck)
     note_types = {
         note_type: model.note_type_json(note_type, model_mod, did)
-        for note_type in sorted({note.note_type for note in pkg.notes} or {QUESTION})
+        for note_type in sorted(
+            {note.note_type for note in pkg.notes if not note.foreign} or {QUESTION}
+        )
     }
+    for note in pkg.notes:
+        if note.foreign and _type_key(note) not in note_types:
+            note_types[_type_key(note)] = _foreign_json(note.foreign, model, model_mod, did)
     decks = sorted({note.deck or pkg.deck for note in pkg.notes} or {pkg.deck})
     conn = sqlite3.connect(":memory:")
     try:
@@ -252,7 +266,7 @@ def collection_bytes(
                 _dumps(_DECK_CONF),
             ),
         )
-        ids = {note_type: mid for note_type, (mid, _) in note_types.items()}
+        ids = {key: mid for key, (mid, _) in note_types.items()}
         notes, cards = _rows(pkg, ids, _day_start(created))
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
@@ -276,15 +290,16 @@ def _rows(pkg: DeckPackage, model_ids: dict[str, int], crt: int) -> tuple[list[t
     note_ids: set[int] = set()
     card_ids: set[int] = set()
     for position, note in enumerate(pkg.notes):
-        if len(note.fields) != len(FIELDS):
-            raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {len(FIELDS)}")
+        expected = len(note.foreign.fields) if note.foreign else len(FIELDS)
+        if len(note.fields) != expected:
+            raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {expected}")
         nid = _free_id(stable_id("note", note.guid), note_ids)
         sort_field = _plain_text(note.fields[0])
         note_rows.append(
             (
                 nid,
                 note.guid,
-                model_ids[note.note_type],
+                model_ids[_type_key(note)],
                 note.mod,
                 -1,  # usn: not yet synced
                 f" {' '.join(note.tags)} " if note.tags else "",
@@ -304,8 +319,48 @@ def _rows(pkg: DeckPackage, model_ids: dict[str, int], crt: int) -> tuple[list[t
     return note_rows, card_rows
 
 
+def _type_key(note: AnkiNote) -> str:
+    return f"foreign:{note.foreign.id}" if note.foreign else note.note_type
+
+
+def _foreign_json(
+    foreign: ForeignNoteType, model: CardModel, mod: int, did: int
+) -> tuple[int, dict]:
+    """A note type that is not ours. Adopted ones keep their id, fields, template names and mod,
+    so Anki's importer sees its own note type and updates the notes in place (templates and CSS
+    are only used if the collection no longer has it). A user's own note type (Obsidian_to_Anki)
+    gets our look: the first field on the front, the others below it on the back."""
+    first = "{{cloze:%s}}" if foreign.cloze else "{{%s}}"
+    first = first.replace("%s", foreign.fields[0])
+    rest = "".join(f'<div class="field">{{{{{name}}}}}</div>' for name in foreign.fields[1:])
+    if set(FIELDS[2:]) <= set(foreign.fields):  # ours: Context, See, References, Source
+        rest = "".join(
+            f'<div class="field">{{{{{name}}}}}</div>'
+            for name in foreign.fields[1:]
+            if name not in FIELDS[2:]
+        )
+        front = model.front.replace("{{Question}}", first)
+        back = model.back.replace("{{Answer}}", rest)
+    else:
+        front = f'<div class="question">{first}</div>'
+        back = f"{front}\n\n<hr id=answer>\n\n{rest}"
+    templates = [{"name": name, "qfmt": front, "afmt": back} for name in foreign.templates]
+    json_ = _note_type(
+        foreign.id, foreign.name, foreign.fields, templates, model.css,
+        mod if foreign.mod is None else foreign.mod, did, cloze=foreign.cloze,
+    )  # fmt: skip
+    return foreign.id, json_
+
+
 def card_ords(note: AnkiNote) -> list[int]:
     """The template ordinals of a note's cards: one per cloze number for a cloze note."""
+    if note.foreign and note.foreign.cloze:
+        numbers = sorted({int(n) for f in note.fields for n in _CLOZE_NUMBER.findall(f)})
+        if not numbers or numbers[0] < 1:
+            raise ValueError(f"{note.source}: a cloze note without a cloze")
+        return [n - 1 for n in numbers]
+    if note.foreign:
+        return [0, 1] if note.note_type == REVERSED and len(note.foreign.templates) > 1 else [0]
     if note.note_type == REVERSED:
         return [0, 1]
     if note.note_type == CLOZE:
