@@ -191,7 +191,6 @@ class _Matcher:
         self._by_first_field: dict[tuple[str, str], list[int]] | None = None
 
     def match(self, rel: str, card: CardSource, deck: str) -> tuple[Outcome, CollectionNote | None]:
-        where = f"{rel}:{card.line}"
         if card.anki_id:
             note = self.collection.notes.get(card.anki_id)
             if note is None:

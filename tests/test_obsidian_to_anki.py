@@ -165,8 +165,7 @@ def test_custom_markers_from_settings():
 def test_custom_note_type_from_fields_dict():
     data = with_settings(fields_dict={"Vocab": ["Word", "Meaning", "Example"]})
     text = (
-        "START\nVocab\nWord: arbre\nMeaning: tree\nExample: L'arbre est grand.\n"
-        "Tags: french\nEND\n"
+        "START\nVocab\nWord: arbre\nMeaning: tree\nExample: L'arbre est grand.\nTags: french\nEND\n"
     )
     [card], problems = read(text, data=data)
     assert problems == []
