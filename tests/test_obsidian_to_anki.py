@@ -279,3 +279,65 @@ def test_any_text_reads_without_error_and_no_bookkeeping_in_fields(lines, curly)
         for _, value in card.fields:
             assert "<!--ID:" not in value
         assert card.line >= 1
+
+
+# ---------------------------------------------------------------- through the build into Anki
+
+
+def test_vault_builds_and_imports_into_anki(tmp_path):
+    import ankiutil
+    from conftest import write_vault
+
+    from ankigen.build import BuildOptions, build
+    from ankigen.media import MediaOptions
+
+    data = with_settings(
+        {
+            "FOLDER_DECKS": {"Languages": "Words"},
+            "Defaults": {"CurlyCloze": True, "Tag": "from-ota"},
+        },
+        fields_dict={"Vocab": ["Word", "Meaning", "Example"]},
+    )
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            f".obsidian/plugins/{PLUGIN_ID}/data.json": json.dumps(data),
+            "Languages/French.md": (
+                "# Greetings\n\nSTART\nBasic\nFront: How do you say *hello*?\nBack: Bonjour\n"
+                f"Tags: greeting\n{ID}\nEND\n\n"
+                "START\nBasic (and reversed card)\nFront: chat\nBack: cat\nEND\n\n"
+                "START\nCloze\nText: Paris is the {capital} of {2:France}.\nEND\n\n"
+                "START\nVocab\nWord: arbre\nMeaning: tree\nExample: *L'arbre* est grand.\nEND\n\n"
+                "DELETE\n<!--ID: 1712345678999-->\n"
+            ),
+            "Other/Misc.md": "TARGET DECK: Misc::Facts\nSTARTI [Basic] Two plus two? Back: four ENDI\n",
+        },
+    )
+    media = MediaOptions(cache_dir=tmp_path / "cache", offline=True)
+    report = build(BuildOptions(vault=vault, out_dir=tmp_path / "dist", media=media))
+    assert [str(d) for d in report.diagnostics] == []
+    col = ankiutil.load(tmp_path, *sorted((tmp_path / "dist").glob("*.apkg")))
+    by_front = {}
+    for nid in col.find_notes(""):
+        note = col.get_note(nid)
+        by_front[note.fields[0]] = note
+    assert len(by_front) == 5
+    hello = next(n for f, n in by_front.items() if "hello" in f)
+    assert "<em>hello</em>" in hello.fields[0]
+    assert sorted(hello.tags) == ["from-ota", "greeting"]
+    assert {col.decks.name(c.did) for c in hello.cards()} == {"Words"}
+    chat = next(n for f, n in by_front.items() if "chat" in f)
+    assert len(chat.cards()) == 2
+    paris = next(n for f, n in by_front.items() if "Paris" in f)
+    assert "{{c1::capital}}" in paris.fields[0] and "{{c2::France}}" in paris.fields[0]
+    assert len(paris.cards()) == 2
+    arbre = next(n for f, n in by_front.items() if "arbre" in f)
+    assert arbre.note_type()["name"] == "ankigen Vocab"
+    assert arbre["Meaning"].strip() in ("tree", "<p>tree</p>")
+    assert "<em>L'arbre</em>" in arbre["Example"]
+    assert "Context" in arbre  # our fields too
+    assert "tree" in arbre.cards()[0].answer()
+    two = next(n for f, n in by_front.items() if "Two plus two" in f)
+    assert {col.decks.name(c.did) for c in two.cards()} == {"Misc::Facts"}
+    for note in by_front.values():
+        assert all("ID:" not in value and "DELETE" not in value for value in note.fields)
