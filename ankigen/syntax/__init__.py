@@ -107,16 +107,21 @@ _READERS: dict[str, Reader] = {}
 def readers() -> dict[str, Reader]:
     """Every reader, by name, in the order they run."""
     if not _READERS:
-        from . import obsidian_to_anki, seed, spaced_repetition
+        from . import flashcards, obsidian_to_anki, seed, spaced_repetition
 
-        found: list[Reader] = [seed.READER, spaced_repetition.READER, obsidian_to_anki.READER]
+        found: list[Reader] = [
+            seed.READER,
+            spaced_repetition.READER,
+            obsidian_to_anki.READER,
+            flashcards.READER,
+        ]
         _READERS.update((reader.name, reader) for reader in found)
     return _READERS
 
 
 def reader_names() -> tuple[str, ...]:
     """The names `--syntax` accepts."""
-    return ("seed", "spaced-repetition", "obsidian-to-anki")
+    return ("seed", "spaced-repetition", "obsidian-to-anki", "flashcards")
 
 
 # Plugin ids whose data.json is read (the folder name under .obsidian/plugins/).
