@@ -136,8 +136,9 @@ def test_settings_file_round_trip():
 
 
 _PIECES = st.sampled_from(
-    ["#card", "#card-reverse", "#card/spaced", "::", ":::", "==", "{", "}", "{2:", "^1699999999003",
-     "#", "## H", "```", "`", "$", "%%", "tags:", "cards-deck:", "word", " ", "- "]
+    ["#card", "#card-reverse", "#card/spaced", "::", ":::", "==", "{", "}", "{2:",
+     "\n^1699999999003\n", "#", "## H", "```", "`", "$", "%%", "tags:", "cards-deck:", "word",
+     " ", "- "]
 )  # fmt: skip
 
 

@@ -310,7 +310,9 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
                 "START\nVocab\nWord: arbre\nMeaning: tree\nExample: *L'arbre* est grand.\nEND\n\n"
                 "DELETE\n<!--ID: 1712345678999-->\n"
             ),
-            "Other/Misc.md": "TARGET DECK: Misc::Facts\nSTARTI [Basic] Two plus two? Back: four ENDI\n",
+            "Other/Misc.md": (
+                "TARGET DECK: Misc::Facts\nSTARTI [Basic] Two plus two? Back: four ENDI\n"
+            ),
         },
     )
     media = MediaOptions(cache_dir=tmp_path / "cache", offline=True)

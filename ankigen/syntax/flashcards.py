@@ -209,8 +209,8 @@ class _Reader:
         start = index
         while start > 0:
             above = self.lines[start - 1]
-            if above.code or not above.text.strip():
-                break
+            if above.code or not above.text.strip() or _ID_LINE.match(above.text.strip()):
+                break  # an id line ends the card above: never part of a front
             if obsidian.heading(above.text) is not None:
                 if not tag_after_text and start == index:
                     start -= 1
