@@ -86,7 +86,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     removed = _remove_stale(plan, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     identities.finish()  # cards deleted from the notes are remembered
-    identities.save()
+    identities.save(report)
     todo_file = _write_todo(out_dir, identities, report)  # searches for the Anki Browser
     plan.state.save(out_dir)
     if not any(record.package for record in plan.state.folders.values()):

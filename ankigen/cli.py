@@ -214,7 +214,7 @@ def _summary(
             label = "deleted" if kind == "removed" else kind
             for card in getattr(report.changes, kind):
                 print(f"{label}: {card}", file=out)
-    _todo(report, out)
+    _todo(report, out, args.verbose)
     packages = len(report.written) + len(report.unchanged)
     parts = [
         f"{packages} package{'s' * (packages != 1)} in {args.out}"
@@ -236,9 +236,13 @@ def _summary(
     print(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", file=out)
 
 
-def _todo(report: BuildReport, out: TextIO) -> None:
-    """The Anki Browser searches for what an import cannot do (also in the todo file)."""
+def _todo(report: BuildReport, out: TextIO, verbose: bool) -> None:
+    """The Anki Browser searches for what an import cannot do (always in the todo file;
+    printed when this build deleted or moved cards, or with --verbose)."""
     todo = report.todo
+    news = report.changes is not None and (report.changes.removed or report.changes.moved)
+    if not (news or verbose):
+        return
     if todo.deleted:
         print(
             f"in Anki: {len(todo.deleted)} deleted card{'s' * (len(todo.deleted) != 1)}; "

@@ -115,9 +115,15 @@ class Identities:
         if self.enabled:
             self.lock = self.lock.with_deleted(self.deleted, self.now)
 
-    def save(self) -> None:
+    def save(self, report: Diagnostics) -> None:
         if self.enabled and self.path:
-            save_lock(self.path, self.lock)
+            try:
+                save_lock(self.path, self.lock)
+            except OSError as error:
+                message = (
+                    f"cannot write the lock file: {error}; cards keep GUIDs, rewording is lost"
+                )
+                report.extend([Diagnostic(self.path.name, 0, "error", message)])
 
     def all_changes(self) -> Changes:
         """What changed for the cards, over the whole build."""

@@ -346,6 +346,7 @@ def _identify_note(
 
     revivable = {c.question: c for c in deleted if c.guid not in taken and not foreign(c.guid)}
     moved_from = context.moved_from.get(rel)
+    old_by_guid = {e.guid: e for e in old}
     notes: list[AnkiNote] = []
     entries: list[LockEntry] = []
     changes: dict[str, list[str]] = defaultdict(list)
@@ -383,8 +384,11 @@ def _identify_note(
                 kind, mod = "unchanged", entry.mod
         else:
             kind, mod = "added", clock.fallback_mod(rel)
-            if back:
-                mod = max(mod, back.mod + 1)
+            # A GUID Anki may already hold (a question back, or a free GUID an unmatched card
+            # of this note had): newer than that card, or Anki would keep the old content.
+            earlier = back or old_by_guid.get(guid)
+            if earlier:
+                mod = max(mod, earlier.mod + 1)
         taken.add(guid)
         changes[kind].append(where)
         entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck))
@@ -395,7 +399,7 @@ def _identify_note(
     gone = [
         DeletedCard(e.guid, rel, e.line, e.question, e.deck or context.deck, e.mod, now)
         for j, e in enumerate(old)
-        if j not in matched_old
+        if j not in matched_old and e.guid not in taken  # not worn by a new card
     ]
     changes["removed"] = [f"{card.where()} {card.question}" for card in gone]
     return _NoteResult(notes, tuple(entries), changes, diagnostics, gone)
@@ -499,22 +503,27 @@ def _duplicate_warnings(rel: str, drafts: list[CardDraft], keys: list[str]) -> l
 
 
 def lock_location(root: Path) -> tuple[Path | None, tuple[Diagnostic, ...]]:
-    """Where the vault's lock is read and written: None when `ankigen.lock` is a symbolic link
-    that leads out of the vault (it is then neither read nor replaced by a regular file)."""
+    """Where the vault's lock is read and written. None (with a warning) when `ankigen.lock`
+    is a symbolic link that leads out of the vault, or not a regular file (a folder, a pipe):
+    it is then neither read nor replaced."""
     path = root / LOCK_FILENAME
-    if not path.is_symlink():
-        return path, ()
-    try:
-        target = path.resolve(strict=False)
-        inside = target.is_relative_to(root.resolve())
-    except (OSError, RuntimeError):  # a link loop
-        target, inside = path, False
-    if inside and target != path:
-        return target, ()
-    message = (
-        "is a symbolic link out of the vault: not read and not written; cards get new mod times"
-    )
-    return None, (Diagnostic(LOCK_FILENAME, 0, "warning", message),)
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=False)
+            inside = target.is_relative_to(root.resolve())
+        except (OSError, RuntimeError):  # a link loop
+            target, inside = path, False
+        if not inside or target == path:
+            return None, (_lock_warning("is a symbolic link out of the vault"),)
+        path = target
+    if path.exists() and not path.is_file():
+        return None, (_lock_warning("is not a regular file"),)
+    return path, ()
+
+
+def _lock_warning(what: str) -> Diagnostic:
+    message = f"{what}: not read and not written; every card is treated as new"
+    return Diagnostic(LOCK_FILENAME, 0, "warning", message)
 
 
 def load_lock(path: Path) -> tuple[Lock, tuple[Diagnostic, ...]]:
@@ -523,7 +532,7 @@ def load_lock(path: Path) -> tuple[Lock, tuple[Diagnostic, ...]]:
     Entries that do not check out are dropped or repaired, each with a warning."""
     try:
         if not path.is_file():  # a folder or a pipe: reading would fail or hang
-            if path.exists() or path.is_symlink():
+            if path.exists():
                 return Lock(), (_lock_problem(path, "cannot read lock file: not a regular file"),)
             return Lock(), ()
         text = path.read_text(encoding="utf-8")
@@ -714,7 +723,7 @@ def save_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically, only when its text changed; return whether it was written."""
     text = lock_text(lock)
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
             return False
     except (OSError, UnicodeDecodeError):
         pass
