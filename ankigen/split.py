@@ -205,7 +205,7 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
             Diagnostic(rel, block.line, "warning", "question is empty; no card made")
         )
         return None
-    if not answer.strip():
+    if not answer.strip() and "{{c" not in question:  # a cloze needs no answer
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
         )
@@ -223,7 +223,7 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         line=block.line,
         question=question.strip(),
         answer=answer,
-        answer_line=answer_part[0][0],
+        answer_line=answer_part[0][0] if answer_part else block.line,
         see=tuple(block.see),
         tags=tuple(dict.fromkeys(tags)),
         context=block.context,

@@ -17,6 +17,7 @@ differently from the plugin, the README says so.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import fnmatch
 import re
@@ -249,12 +250,19 @@ def find_clozes(line: str, patterns: tuple[ClozePattern, ...]) -> list[_Cloze]:
     if not patterns:
         return []
     masked = obsidian.mask_code_spans(line)
-    found: list[_Cloze] = []
-    for pattern in patterns:
+    found = _pattern_clozes(line, masked, patterns[0])
+    for pattern in patterns[1:]:
+        starts = [c.start for c in found]
         for cloze in _pattern_clozes(line, masked, pattern):
-            if not any(c.start < cloze.end and cloze.start < c.end for c in found):
-                found.append(cloze)
-    return sorted(found, key=lambda c: c.start)
+            at = bisect.bisect_left(starts, cloze.start)
+            before = found[at - 1] if at else None
+            after = found[at] if at < len(found) else None
+            if (before is None or before.end <= cloze.start) and (
+                after is None or cloze.end <= after.start
+            ):
+                found.insert(at, cloze)
+                starts.insert(at, cloze.start)
+    return found
 
 
 def _pattern_clozes(line: str, masked: str, pattern: ClozePattern) -> list[_Cloze]:
@@ -493,17 +501,15 @@ class SpacedRepetitionReader:
         if any(_ignored(note.rel, pattern) for pattern in sr.ignored):
             return [], []
         if not sr.folders_to_decks:
-            if not sr.tags:
-                return [], list(sr.diagnostics)
             lowered = note.text.lower()
             if not any(tag in lowered for tag in sr.tags):
-                return [], []  # fast path: no flashcard tag anywhere
+                return [], list(sr.diagnostics)  # fast path: no flashcard tag anywhere
         rows = _rows(note)
         reading = _Reading(note, sr)
         if not sr.folders_to_decks:
             first = _note_decks(note, rows, sr)
             if not first:
-                return [], []
+                return [], list(sr.diagnostics)
             reading.decks = first
         _read_rows(reading, rows)
         return reading.cards, [*sr.diagnostics, *reading.diagnostics]
@@ -709,6 +715,10 @@ def _multiline(
     sr = reading.settings
     first_line, own = _card_tags(reading, rows[paragraph[0]].text)
     front = [first_line, *(rows[k].text for k in paragraph[1:])]
+    if not any(line.strip() for line in front):  # only tags above the "?"
+        reading.warn(rows[index].number, "card has an empty front; no card made")
+        _take_deck_tags(reading, rows[paragraph[0]].text)
+        return index + 1
     back: list[int] = []
     j = index + 1
     closed = not sr.end_marker
