@@ -185,3 +185,7 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
     largest = next(n for n in notes if "Largest planet" in n.fields[0])
     assert "Planets" in largest["Context"]
     assert "Jupiter" in largest.cards()[0].answer()
+
+
+def test_a_similar_tag_is_not_the_card_tag():
+    assert read("#cards and #cardiology\nClosest planet::Mercury\nThe ==Sun==\n")[0] == []

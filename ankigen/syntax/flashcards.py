@@ -119,6 +119,7 @@ class _Reader:
             for ln in scan.lines
         ]
         self.deck = self._deck(front.data)
+        self.has_deck = "cards-deck" in front.data
         self.global_tags = self._global_tags()
 
     def _deck(self, data: dict) -> str:
@@ -144,6 +145,8 @@ class _Reader:
         cards: list[CardSource] = []
         used: set[int] = set()  # lines that belong to a tagged card
         headings: list[tuple[int, str]] = []
+        # Only a note the plugin synced (cards-deck) or that carries a card tag holds cards.
+        tag_seen = self.has_deck or self._carries_tag()
         index = 0
         while index < len(self.lines):
             line = self.lines[index]
@@ -163,6 +166,8 @@ class _Reader:
                     index = max(end, index + 1)
                     continue
             index += 1
+        if not tag_seen:
+            return []  # "::" and highlights elsewhere in the vault are no cards
         headings = []
         for index, line in enumerate(self.lines):
             found = obsidian.heading(line.text)
@@ -178,19 +183,30 @@ class _Reader:
         cards.sort(key=lambda c: c.line)
         return cards
 
-    def _tag_in(self, text: str) -> tuple[str, int, int] | None:
-        """(kind, start, end) of the card tag on a line: "basic", "reverse" or "spaced"; only
-        other tags may follow it on the line."""
-        if "#" not in text:
-            return None
+    def _kinds(self) -> dict[str, str]:
         tag = self.options.tag.lower()
-        kinds = {
+        return {
             tag: "basic",
             f"{tag}-reverse": "reverse",
             f"{tag}/reverse": "reverse",
             f"{tag}-spaced": "spaced",
             f"{tag}/spaced": "spaced",
         }
+
+    def _carries_tag(self) -> bool:
+        kinds = self._kinds()
+        return any(
+            name.lower() in kinds
+            for line in self.lines
+            for _, _, name in obsidian.line_tags(line.text)
+        )
+
+    def _tag_in(self, text: str) -> tuple[str, int, int] | None:
+        """(kind, start, end) of the card tag on a line: "basic", "reverse" or "spaced"; only
+        other tags may follow it on the line."""
+        if "#" not in text:
+            return None
+        kinds = self._kinds()
         for start, end, name in obsidian.line_tags(text):
             kind = kinds.get(name.lower())
             if kind and not _untagged_rest(text[end:]):
