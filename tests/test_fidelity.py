@@ -94,7 +94,8 @@ def test_percent_signs_in_code_do_not_swallow_later_cards(tmp_path):
     notes, messages, _ = build_and_import(
         tmp_path,
         {
-            "D/Code.md": "#Q Modulo in SQL?\nAnswer: `a %% b` in some dialects\n#Q Next?\nAnswer: n\n"
+            "D/Code.md": "#Q Modulo in SQL?\nAnswer: `a %% b` in some dialects\n"
+            "#Q Next?\nAnswer: n\n"
         },
     )
     assert messages == []
@@ -159,7 +160,7 @@ def test_footnotes_of_question_and_answer_do_not_clash(tmp_path):
 
 
 def test_control_characters_do_not_break_the_package(tmp_path):
-    notes, _, col = build_and_import(
+    notes, _, _ = build_and_import(
         tmp_path,
         {"D/Ctl.md": "#Q Unit\x1fseparator\x0c and form feed?\nAnswer: gone\x07\n"},
     )
@@ -227,9 +228,9 @@ def test_hostile_notes_cost_only_their_own_cards_and_finish(tmp_path):
     vault = write_vault(tmp_path / "v", files)
     out = tmp_path / "dist"
     # The CLI in a subprocess: a generous wall-clock guard turns a hang into a failure.
+    cli = [sys.executable, str(REPO / "build_deck.py"), str(vault), "-o", str(out), "--offline"]
     result = subprocess.run(
-        [sys.executable, str(REPO / "build_deck.py"), str(vault), "-o", str(out)]
-        + ["--cache-dir", str(tmp_path / "cache"), "--offline"],
+        [*cli, "--cache-dir", str(tmp_path / "cache")],
         capture_output=True,
         text=True,
         timeout=120,
