@@ -207,29 +207,47 @@ def scan(note_lines: list[str], first: int = 1) -> Scan:
 
 
 def _strip_line_comments(text: str, in_comment: bool) -> tuple[str, bool]:
-    """(the line without its comments, whether a comment is still open at its end)."""
+    """(the line without its comments, whether a comment is still open at its end).
+
+    One pass over the line: inside a comment only the closing ``%%`` matters, outside it an
+    inline code span is skipped whole. Linear in the line's length.
+    """
     if COMMENT not in text:
         return ("", True) if in_comment else (text, False)
-    masked = text if in_comment else mask_code_spans(text)
-    out = []
-    pos = 0
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)] if "`" in text else []
+    by_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        by_length.setdefault(end - start, []).append(index)
+    out: list[str] = []
+    visible_from = 0
+    cursor = 0
+    run = 0
+    mark = -1  # the next %% at or after the cursor, once looked up
     while True:
         if in_comment:
-            close = text.find(COMMENT, pos)
+            close = text.find(COMMENT, cursor)
             if close < 0:
                 return "".join(out), True
-            pos = close + 2
+            cursor = visible_from = close + 2
             in_comment = False
-            # Code spans after a comment closes are found in the rest of the line.
-            masked = text[:pos] + mask_code_spans(text[pos:])
-        else:
-            opening = masked.find(COMMENT, pos)
-            if opening < 0:
-                out.append(text[pos:])
-                return "".join(out), False
-            out.append(text[pos:opening])
-            pos = opening + 2
-            in_comment = True
+            continue
+        while run < len(runs) and runs[run][0] < cursor:
+            run += 1
+        if mark < cursor:
+            mark = text.find(COMMENT, cursor)
+        if run < len(runs) and (mark < 0 or runs[run][0] < mark):
+            start, end = runs[run]
+            same = by_length[end - start]
+            at = bisect.bisect_right(same, run)
+            closing = same[at] if at < len(same) else -1
+            cursor = runs[closing][1] if closing >= 0 else end
+            continue
+        if mark < 0:
+            out.append(text[visible_from:])
+            return "".join(out), False
+        out.append(text[visible_from:mark])
+        cursor = mark + 2
+        in_comment = True
 
 
 def strip_comments(text: str) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from . import obsidian
 from .model import CardSource, Diagnostic, ParsedNote, SeeLink
+from .render import limit_markdown
 
 # Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
 # after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.
@@ -163,6 +164,8 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
 
     kept = _trim_numbered(references)
     reference_text, _ = obsidian.lift_tags("\n".join(text for _, text in kept))
+    for offset, message in limit_markdown(reference_text)[1] if cards else ():
+        warn(kept[offset][0], message)
     note = ParsedNote(
         rel=rel,
         title=title,
@@ -207,6 +210,11 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
         )
         return None
+    for part in (question_part, answer_part):
+        _, problems = limit_markdown("\n".join(text for _, text in part))
+        diagnostics.extend(
+            Diagnostic(rel, part[offset][0], "warning", message) for offset, message in problems
+        )
     tags = [*question_tags, *answer_tags]
     if block.kind == "usecase":
         tags.insert(0, "UseCase")
