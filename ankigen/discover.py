@@ -69,6 +69,16 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
     return vault, diagnostics
 
 
+def is_excluded(rel: str, exclude: tuple[str, ...]) -> bool:
+    """Whether discovery skips `rel` for `exclude`: the path or one of its folders matches."""
+    parts = rel.split("/")
+    return any(
+        fnmatch.fnmatch("/".join(parts[:n]), pattern)
+        for n in range(1, len(parts) + 1)
+        for pattern in exclude
+    )
+
+
 def _folders(vault_name: str, notes_by_folder: dict[str, list[NoteFile]]) -> tuple[Folder, ...]:
     folders = []
     used: set[str] = set()
@@ -95,7 +105,7 @@ def package_name(parts: list[str]) -> str:
 def _inside(path: Path, root: Path) -> bool:
     try:
         return path.resolve().is_relative_to(root)
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic-link loop (Python < 3.13)
         return False
 
 

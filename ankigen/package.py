@@ -7,6 +7,7 @@ its destination and moved into place, so a crash never leaves a half-written pac
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import glob
 import hashlib
@@ -486,3 +487,16 @@ _DECK_CONF = {
         "usn": 0,
     }
 }
+
+
+# ---------------------------------------------------------------- stale packages
+
+
+def remove_stale_packages(previous: set[str], wanted: set[str], out_dir: Path) -> tuple[str, ...]:
+    """Delete the packages ankigen wrote before (`previous`) that are not `wanted` any more."""
+    removed = []
+    for package in sorted(previous - wanted):
+        with contextlib.suppress(FileNotFoundError):
+            (out_dir / package).unlink()
+            removed.append(package)
+    return tuple(removed)
