@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
@@ -20,9 +20,9 @@ from .foreign import with_foreign_note_types
 from .identity import Identities
 from .lock import Changes
 from .media import Fetcher, FetchOutcome, MediaOptions, remote_urls, resolve_media
-from .model import QUESTION, AnkiNote, DeckPackage, Diagnostic, Folder, Vault
+from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages, write_package
-from .rendered import Progress, RenderedFolder, render_folders
+from .rendered import Progress, RenderedFolder, render_folders, with_card_types
 from .state import BuildState, FolderRecord, forget_rendered
 from .syntax import SyntaxSettings, load_syntax_settings
 from .todo import TODO_FILE, AnkiTodo, write_todo
@@ -147,7 +147,7 @@ def _finish_folder(
         pictures, pictures_failed = media.local_files, bool(media.diagnostics)
         drafts = card_drafts(folder, media.html, vault)
         notes_read = [note.note.rel for note in folder.notes]
-        notes = _with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
+        notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
         notes = with_foreign_note_types(folder, notes, adopted)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
@@ -192,19 +192,6 @@ def _report(
         moved=tuple(identities.moved),
         todo=identities.todo() if identities.enabled else AnkiTodo(),
         todo_file=todo_file,
-    )
-
-
-def _with_card_types(folder: RenderedFolder, notes: tuple[AnkiNote, ...]) -> tuple[AnkiNote, ...]:
-    """The notes (in card order) with their card type, deck and carried-over schedule."""
-    sources = [card.source for note in folder.notes if note.cards for card in note.cards]
-    if len(sources) != len(notes):  # pragma: no cover - identities keep every card
-        raise ValueError(f"{len(notes)} notes for {len(sources)} cards")
-    return tuple(
-        replace(note, note_type=source.note_type, deck=source.deck, schedule=source.schedule)
-        if (source.note_type, source.deck, source.schedule) != (QUESTION, "", ())
-        else note
-        for note, source in zip(notes, sources, strict=True)
     )
 
 

@@ -29,11 +29,17 @@ def with_foreign_note_types(
     render: Callable[[str], str] = render_markdown,
 ) -> tuple[AnkiNote, ...]:
     """The folder's notes (in card order), adopted and custom ones with their note type."""
-    sources = [card.source for note in folder.notes if note.cards for card in note.cards]
-    if len(sources) != len(notes):  # pragma: no cover - identities keep every card
-        raise ValueError(f"{len(notes)} notes for {len(sources)} cards")
+    sources = {
+        f"{note.note.rel}:{card.source.line}": card.source
+        for note in folder.notes
+        for card in note.cards
+    }
     out = []
-    for note, source in zip(notes, sources, strict=True):
+    for note in notes:
+        source = sources.get(note.source)
+        if source is None:  # pragma: no cover - every note comes from a card of the folder
+            out.append(note)
+            continue
         notetype = adopted.notetype_of(note.guid)
         if notetype is not None:
             note = _adopted(note, source, notetype, render)

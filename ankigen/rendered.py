@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 from .media import FieldHtml
-from .model import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
+from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
 from .state import load_rendered, save_rendered, stamp
 from .syntax import SyntaxSettings, read_note
@@ -158,8 +158,29 @@ def _front_html(card: CardSource, render: Callable[[str], str]) -> str:
     return marks_to_anki(html) if card.note_type == CLOZE else html
 
 
+def with_card_types(folder: RenderedFolder, notes: tuple[AnkiNote, ...]) -> tuple[AnkiNote, ...]:
+    """The identified notes with their card type, deck and carried-over schedule."""
+    special = {
+        f"{note.note.rel}:{card.source.line}": card.source
+        for note in folder.notes
+        for card in note.cards
+        if (card.source.note_type, card.source.deck, card.source.schedule) != (QUESTION, "", ())
+    }
+    if not special:
+        return notes
+    out = []
+    for note in notes:
+        source = special.get(note.source)
+        if source is not None:
+            note = replace(
+                note, note_type=source.note_type, deck=source.deck, schedule=source.schedule
+            )
+        out.append(note)
+    return tuple(out)
+
+
 def question_key(card: CardSource) -> str:
-    """What identifies the card in its note: its front, clozes read as their answers."""
+    """What identifies the card in its note: its front, a cloze's text read with its answers."""
     if card.note_type == CLOZE:
         return f"cloze: {cloze_plain_text(card.question)}"
     return front_markdown(card)

@@ -228,8 +228,9 @@ def test_hostile_notes_cost_only_their_own_cards_and_finish(tmp_path):
     vault = write_vault(tmp_path / "v", files)
     out = tmp_path / "dist"
     # The CLI in a subprocess: a generous wall-clock guard turns a hang into a failure.
+    cli = [sys.executable, str(REPO / "build_deck.py"), str(vault), "-o", str(out), "--offline"]
     result = subprocess.run(
-        [sys.executable, str(REPO / "build_deck.py"), str(vault), "-o", str(out), "--offline"],
+        [*cli, "--cache-dir", str(tmp_path / "cache")],
         capture_output=True,
         text=True,
         timeout=120,
