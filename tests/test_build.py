@@ -94,13 +94,15 @@ def test_example_vault_builds_and_imports_cleanly(tmp_path):
         "AWS-Networking.apkg",
         "AWS-Storage.apkg",
         "AWS.apkg",
+        "Astronomy.apkg",  # in the Flashcards plugin's syntax
         "Engineering-Thermodynamics.apkg",
         "Languages.apkg",  # in the Spaced Repetition plugin's syntax
+        "Obsidian_to_Anki.apkg",  # in the Obsidian_to_Anki plugin's syntax
         "vault.apkg",
     ]
     col = ankiutil.load(tmp_path, *sorted((tmp_path / "dist").glob("*.apkg")))
     notes = ankiutil.notes(col)
-    assert (report.cards, report.use_cases, len(notes)) == (45, 7, 52)
+    assert (report.cards, report.use_cases, len(notes)) == (54, 7, 61)
     per_deck: dict[str, int] = {}
     for note in notes:
         per_deck[note.decks[0]] = per_deck.get(note.decks[0], 0) + 1
@@ -109,7 +111,9 @@ def test_example_vault_builds_and_imports_cleanly(tmp_path):
         "AWS::Compute": 10,
         "AWS::Networking": 8,
         "AWS::Storage": 10,
+        "Astronomy": 4,
         "Engineering::Thermodynamics": 8,
+        "Obsidian_to_Anki::French": 5,
         "flashcards::French": 5,
         "flashcards::French::Verbs": 1,
         "flashcards::Physics": 3,
