@@ -79,6 +79,7 @@ class Adopted:
 
     notetypes: Mapping[int, AnkiNotetype] = field(default_factory=dict)
     notes: Mapping[str, int] = field(default_factory=dict)  # GUID → note type id
+    note_ids: Mapping[str, int] = field(default_factory=dict)  # GUID → Anki note id
 
     @property
     def fingerprint(self) -> str:
@@ -116,6 +117,7 @@ def adopt(
     outcomes: list[Outcome] = []
     adopted_lock: dict[str, tuple[LockEntry, ...]] = {}
     adopted_notes: dict[str, int] = {}
+    adopted_ids: dict[str, int] = {}
     for folder in vault.folders:
         for note_file in folder.notes:
             text, problems = _read_text(note_file.path, note_file.rel)
@@ -136,6 +138,7 @@ def adopt(
                 if note is not None:
                     any_matched = True
                     adopted_notes[note.guid] = note.notetype
+                    adopted_ids[note.guid] = note.id
                     entry = LockEntry(note.guid, question, "", "", 0)
                     entries.append(_with_place(entry, card.line, _deck_of(note, deck)))
                 elif question in old:
@@ -156,7 +159,8 @@ def adopt(
             for ntid, nt in {**previous.notetypes, **collection.notetypes}.items()
             if ntid in used
         }
-        save_adopted(vault.root, Adopted(notetypes, notes))
+        note_ids = {**previous.note_ids, **adopted_ids}
+        save_adopted(vault.root, Adopted(notetypes, notes, note_ids))
         written = True
     return AdoptReport(tuple(outcomes), tuple(sorted(set(diagnostics))), written)
 
@@ -289,13 +293,19 @@ def load_adopted(root: Path) -> tuple[Adopted, list[Diagnostic]]:
             if not notetype.fields or not notetype.templates:
                 raise ValueError(f"note type {key} has no fields or no templates")
             notetypes[notetype.id] = notetype
-        notes = {_text(guid): int(ntid) for guid, ntid in data["notes"].items()}
+        notes: dict[str, int] = {}
+        note_ids: dict[str, int] = {}
+        for guid, raw in data["notes"].items():
+            notes[_text(guid)] = int(raw["notetype"])
+            note_id = raw.get("id", 0)
+            if type(note_id) is int and 0 < note_id < 1 << 63:
+                note_ids[guid] = note_id
         if any(ntid not in notetypes for ntid in notes.values()):
             raise ValueError("a note names a note type the file does not hold")
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         message = f"ignoring broken file ({error}); adopted notes are built as new notes"
         return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", message)]
-    return Adopted(notetypes, notes), []
+    return Adopted(notetypes, notes, note_ids), []
 
 
 def _text(value: object) -> str:
@@ -317,7 +327,10 @@ def save_adopted(root: Path, adopted: Adopted) -> None:
             }
             for nt in sorted(adopted.notetypes.values(), key=lambda nt: nt.id)
         },
-        "notes": dict(sorted(adopted.notes.items())),
+        "notes": {
+            guid: {"notetype": ntid, "id": adopted.note_ids.get(guid, 0)}
+            for guid, ntid in sorted(adopted.notes.items())
+        },
     }
     path = root / ADOPTED_FILE
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -71,6 +71,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     rendered = render_folders(plan.stale, out_dir, plan.reuse, syntax, options.processes, progress)
     fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
+    identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
     written = []
     for done, folder in enumerate(rendered):
         if progress:

@@ -176,6 +176,21 @@ def test_adopt_build_import_updates_in_place_with_history(plugin_collection, tmp
     finally:
         col.close()
 
+    # The Amazon card is deleted from the notes: the todo search finds its note by id.
+    rivers = vault / "Geography" / "Rivers.md"
+    text = rivers.read_text(encoding="utf-8")
+    start = text.index("START\nBasic (and reversed card)")
+    rivers.write_text(text[:start] + text[text.index("END\n", start) + 4 :], encoding="utf-8")
+    again = cli("build", vault, "-o", tmp_path / "dist", "--offline", "--cache-dir", tmp_path / "c")
+    assert again.returncode == 0, again.stderr
+    search = f"nid:{ids['amazon']}"
+    assert search in (tmp_path / "dist" / "ankigen-todo.txt").read_text(encoding="utf-8")
+    col = Collection(str(collection))
+    try:
+        assert col.find_notes(search) == [ids["amazon"]]
+    finally:
+        col.close()
+
 
 def test_adopt_reads_a_colpkg_backup_and_dry_run_writes_nothing(plugin_collection, tmp_path):
     vault, collection, ids = plugin_collection
