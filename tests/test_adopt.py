@@ -231,3 +231,40 @@ def test_not_a_collection_is_a_clear_error(tmp_path):
     with pytest.raises(CollectionError):
         read_collection(tmp_path / "missing.anki2")
     shutil.rmtree(vault)
+
+
+def test_flashcards_notes_are_adopted_by_their_block_ids(tmp_path):
+    """The Flashcards plugin's own note types (Obsidian-basic…) and its `^id` lines."""
+    (tmp_path / "profile").mkdir()
+    col = Collection(str(tmp_path / "profile" / "collection.anki2"))
+    basic = col.models.new("Obsidian-basic")
+    for name in ("Front", "Back"):
+        col.models.add_field(basic, col.models.new_field(name))
+    template = col.models.new_template("Card 1")
+    template["qfmt"], template["afmt"] = "{{Front}}", "{{FrontSide}}<hr id=answer>{{Back}}"
+    col.models.add_template(basic, template)
+    col.models.add(basic)
+    basic = col.models.by_name("Obsidian-basic")
+    note = col.new_note(basic)
+    note["Front"], note["Back"] = "Largest planet", "Jupiter"
+    col.add_note(note, col.decks.id("Sky"))
+    review(col, note.id, 9)
+    col.db.execute("update notes set mod = mod - 86400")
+    col.close()
+    vault = write_vault(
+        tmp_path / "vault",
+        {"Sky/Planets.md": f"## Largest planet #card\nJupiter, the giant.\n^{note.id}\n"},
+    )
+    report = adopt(vault, tmp_path / "profile" / "collection.anki2")
+    assert report.summary() == "1 matched, 0 ambiguous, 0 new"
+    built = cli("build", vault, "-o", tmp_path / "dist", "--offline", "--cache-dir", tmp_path / "c")
+    assert built.returncode == 0, built.stderr
+    col = Collection(str(tmp_path / "profile" / "collection.anki2"))
+    try:
+        ankiutil.import_package(col, tmp_path / "dist" / "Sky.apkg")
+        assert col.note_count() == 1
+        updated = col.get_note(note.id)
+        assert "Jupiter, the giant." in updated["Back"]
+        assert history(col, note.id) == (9, 1)
+    finally:
+        col.close()
