@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -34,11 +35,20 @@ from .anki_collection import (
     read_collection,
 )
 from .discover import LOCK_FILE, discover_vault
-from .lock import Lock, LockEntry, guid_for, load_lock, normalise_question, save_lock
+from .lock import (
+    DeletedCard,
+    Lock,
+    LockEntry,
+    guid_for,
+    load_lock,
+    normalise_question,
+    save_lock,
+)
 from .model import CLOZE, CardSource, Diagnostic
 from .render import render_markdown
-from .syntax import load_syntax_settings, read_note
+from .syntax import NoteText, load_syntax_settings, read_note
 from .syntax.cloze import plain_text
+from .syntax.obsidian_to_anki import deletions
 
 ADOPTED_FILE = "ankigen.adopted"
 ADOPTED_VERSION = 1
@@ -67,10 +77,12 @@ class AdoptReport:
         return sum(1 for o in self.outcomes if o.status == status)
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.count('matched')} matched, {self.count('ambiguous')} ambiguous, "
             f"{self.count('new')} new"
         )
+        deleted = self.count("deleted")
+        return f"{text}, {deleted} marked DELETE" if deleted else text
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,8 @@ def adopt(
     adopted_lock: dict[str, tuple[LockEntry, ...]] = {}
     adopted_notes: dict[str, int] = {}
     adopted_ids: dict[str, int] = {}
+    gone: list[DeletedCard] = []
+    now = int(time.time())
     for folder in vault.folders:
         for note_file in folder.notes:
             text, problems = _read_text(note_file.path, note_file.rel)
@@ -126,6 +140,19 @@ def adopt(
                 continue
             parsed, found = read_note(note_file.rel, text, settings)
             diagnostics.extend(found)
+            for line, nid in deletions(NoteText(note_file.rel, text), settings):
+                note = collection.notes.get(nid)
+                if note is None:
+                    detail = f"note id {nid} is marked DELETE and is not in the collection"
+                    outcomes.append(Outcome(note_file.rel, line, "deleted", detail))
+                    continue
+                adopted_notes[note.guid] = note.notetype
+                adopted_ids[note.guid] = nid
+                first = _plain(note.fields[0]) if note.fields else ""
+                deck = note.decks[0] if note.decks else ""
+                gone.append(DeletedCard(note.guid, note_file.rel, line, first, deck, 0, now))
+                detail = f"note id {nid} is marked DELETE: listed with the deleted cards"
+                outcomes.append(Outcome(note_file.rel, line, "deleted", detail))
             entries = []
             any_matched = False
             old = {e.question: e for e in lock.notes.get(note_file.rel, ())}
@@ -149,8 +176,8 @@ def adopt(
             if any_matched:
                 adopted_lock[note_file.rel] = tuple(entries)
     written = False
-    if write and adopted_lock:
-        save_lock(lock_path, lock.updated(Lock(notes=adopted_lock)))
+    if write and (adopted_lock or gone):
+        save_lock(lock_path, lock.updated(Lock(notes=adopted_lock)).with_deleted(gone, now))
         previous = load_adopted(vault.root)[0]
         notes = {**previous.notes, **adopted_notes}
         used = set(notes.values())

@@ -122,6 +122,7 @@ def plugin_collection(tmp_path):
                 "near Kemble\nEND\n\n"
                 "START\nBasic\nFront: Same question\nBack: which one?\nEND\n\n"
                 "START\nBasic\nFront: Gone from Anki\nBack: x\n<!--ID: 1234567890123-->\nEND\n"
+                f"\nDELETE\n<!--ID: {ids['twin2']}-->\n"
             ),
         },
     )
@@ -134,7 +135,10 @@ def test_adopt_build_import_updates_in_place_with_history(plugin_collection, tmp
     result = cli("adopt", vault, "--collection", collection)
     assert result.returncode == 0, result.stderr
     assert digest(collection) == before  # read-only
-    assert "adopt: 4 matched, 1 ambiguous, 2 new; GUIDs recorded in ankigen.lock" in result.stdout
+    assert (
+        "adopt: 4 matched, 1 ambiguous, 2 new, 1 marked DELETE; GUIDs recorded in ankigen.lock"
+        in result.stdout
+    )
     assert "Geography/England.md:7: ambiguous: 2 notes in deck 'Default'" in result.stdout
     assert "Geography/England.md:13: new: note id 1234567890123 is not in the collection" in (
         result.stdout
@@ -183,11 +187,11 @@ def test_adopt_build_import_updates_in_place_with_history(plugin_collection, tmp
     rivers.write_text(text[:start] + text[text.index("END\n", start) + 4 :], encoding="utf-8")
     again = cli("build", vault, "-o", tmp_path / "dist", "--offline", "--cache-dir", tmp_path / "c")
     assert again.returncode == 0, again.stderr
-    search = f"nid:{ids['amazon']}"
-    assert search in (tmp_path / "dist" / "ankigen-todo.txt").read_text(encoding="utf-8")
+    todo = (tmp_path / "dist" / "ankigen-todo.txt").read_text(encoding="utf-8")
+    search = next(line.strip() for line in todo.splitlines() if "nid:" in line)
     col = Collection(str(collection))
-    try:
-        assert col.find_notes(search) == [ids["amazon"]]
+    try:  # the deleted Amazon card and the twin marked DELETE, nothing else
+        assert sorted(col.find_notes(search)) == sorted([ids["amazon"], ids["twin2"]])
     finally:
         col.close()
 
@@ -202,7 +206,7 @@ def test_adopt_reads_a_colpkg_backup_and_dry_run_writes_nothing(plugin_collectio
     assert data.notes[ids["nile"]].decks == ("Geography::Rivers",)
     assert data.notetypes[data.notes[ids["danube"]].notetype].cloze
     report = adopt(vault, backup, write=False)
-    assert report.summary() == "4 matched, 1 ambiguous, 2 new"
+    assert report.summary() == "4 matched, 1 ambiguous, 2 new, 1 marked DELETE"
     assert not (vault / "ankigen.lock").exists()
     assert not (vault / ADOPTED_FILE).exists()
 

@@ -179,7 +179,17 @@ class ObsidianToAnkiReader:
             return [], diagnostics
         if ota.begin not in note.text and ota.begin_inline not in note.text:
             return [], diagnostics
-        return _read(note, ota, diagnostics), diagnostics
+        return _read(note, ota, diagnostics, []), diagnostics
+
+
+def deletions(note: NoteText, settings: SyntaxSettings) -> list[tuple[int, int]]:
+    """(line, Anki note id) of every note the plugin's `DELETE` mark asks to delete."""
+    ota = _cached_settings(settings.plugin(PLUGIN_ID))
+    if ota.delete_line not in note.text:
+        return []
+    found: list[tuple[int, int]] = []
+    _read(note, ota, [], found)
+    return found
 
 
 _SETTINGS_CACHE: dict[int, tuple[Mapping[str, Any] | None, OtaSettings]] = {}
@@ -197,7 +207,13 @@ def _cached_settings(data: Mapping[str, Any] | None) -> OtaSettings:
     return parsed
 
 
-def _read(note: NoteText, ota: OtaSettings, diagnostics: list[Diagnostic]) -> list[CardSource]:
+def _read(
+    note: NoteText,
+    ota: OtaSettings,
+    diagnostics: list[Diagnostic],
+    deleted: list[tuple[int, int]],
+) -> list[CardSource]:
+    """The note's cards; its diagnostics and `DELETE` marks (line, note id) are appended."""
     first = note.body_start
     scan = obsidian.scan(note.lines[first:], first=first + 1)
     deck, file_tags = _file_deck_and_tags(scan, ota)
@@ -213,7 +229,9 @@ def _read(note: NoteText, ota: OtaSettings, diagnostics: list[Diagnostic]) -> li
             if fence:
                 fence = "" if obsidian.fence_closes(text, fence) else fence
             elif text.strip() == ota.end:
-                card = _block_card(note, block, ota, deck, base_tags, headings, diagnostics)
+                card = _block_card(
+                    note, block, ota, deck, base_tags, headings, diagnostics, deleted
+                )
                 if card is not None:
                     cards.append(card)
                 block = None
@@ -225,6 +243,14 @@ def _read(note: NoteText, ota: OtaSettings, diagnostics: list[Diagnostic]) -> li
         if line.code or line.hidden:
             continue
         visible = line.visible
+        if visible.startswith(ota.delete_line):
+            mark = _ID.search(visible[len(ota.delete_line) :])
+            below = scan.at(line.number + 1) if line.number < scan.lines[-1].number else None
+            if mark is None and not visible[len(ota.delete_line) :].strip() and below:
+                mark = _ID.match(below.visible.strip())
+            if mark is not None:
+                deleted.append((line.number, int(mark.group(1))))
+                continue
         if visible.strip() == ota.begin and text.strip() == ota.begin:
             block = _Block(line.number)
             fence = ""
@@ -296,6 +322,7 @@ def _block_card(
     base_tags: list[str],
     headings: list[tuple[int, str]],
     diagnostics: list[Diagnostic],
+    deleted: list[tuple[int, int]],
 ) -> CardSource | None:
     """The card of one START/END block, or None (deleted, empty or of an unknown type)."""
     lines = _trimmed(block.lines)
@@ -311,8 +338,11 @@ def _block_card(
     if lines and lines[-1][1].startswith(_TAGS_PREFIX):
         tags = lines[-1][1][len(_TAGS_PREFIX) :].split()
         lines = lines[:-1]
-    if any(text.strip() == ota.delete_line for _, text in lines):
-        return None  # the plugin's deletion mark: the note goes, its card is not built
+    marks = [number for number, text in lines if text.strip() == ota.delete_line]
+    if marks:  # the plugin's deletion mark: the note goes, its card is not built
+        if anki_id:
+            deleted.append((marks[0], anki_id))
+        return None
     if not lines:
         return None
     type_line, type_name = lines[0][0], lines[0][1].strip()
