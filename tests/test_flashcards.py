@@ -189,3 +189,12 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
 
 def test_a_similar_tag_is_not_the_card_tag():
     assert read("#cards and #cardiology\nClosest planet::Mercury\nThe ==Sun==\n")[0] == []
+
+
+def test_inline_id_on_the_same_line():
+    cards, _ = read("#card\n\nClosest planet::Mercury ^1699999999004\nThe ==Sun== ^1699999999005\n")
+    assert [(c.answer, c.anki_id) for c in cards if c.line > 1] == [
+        ("Mercury", 1699999999004),
+        ("", 1699999999005),
+    ]
+    assert all("^1699" not in value for c in cards for _, value in c.fields)

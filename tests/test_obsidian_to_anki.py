@@ -343,3 +343,11 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
     assert {col.decks.name(c.did) for c in two.cards()} == {"Misc::Facts"}
     for note in by_front.values():
         assert all("ID:" not in value and "DELETE" not in value for value in note.fields)
+
+
+def test_regular_expression_notes_are_a_warning_not_a_silent_skip():
+    data = with_settings({"CUSTOM_REGEXPS": {"Basic": "^Q: (.*)\\nA: (.*)", "Cloze": ""}})
+    _, problems = read("Q: one\nA: two\n", data=data)
+    assert problems == [
+        f"{SETTINGS_FILE}:1: warning: CUSTOM_REGEXPS (Basic): regular-expression notes are not read"
+    ]

@@ -300,11 +300,11 @@ class _Reader:
         if at <= 0:
             return None
         front = text[:at].strip()
-        back = text[at + len(separator) :].strip()
+        back, anki_id = _trailing_id(text[at + len(separator) :].strip())
         back, tags = _trailing_tags(back)
         if not front or not back:
             return None
-        anki_id = self._id_below(index)
+        anki_id = anki_id or self._id_below(index)
         reversed_ = separator == self.options.reverse_separator
         context = tuple(t for _, t in headings if t)
         return self._card(
@@ -332,13 +332,14 @@ class _Reader:
         if not count:
             return None
         pieces.append(text[last:])
-        body, tags = _trailing_tags("".join(pieces).strip())
+        body, anki_id = _trailing_id("".join(pieces).strip())
+        body, tags = _trailing_tags(body)
         marked, found_clozes = anki_clozes_to_marks(body)
         if not found_clozes:
             return None
         context = tuple(t for _, t in headings if t)
         return self._card(
-            line.number, marked, "", CLOZE, tags, context, self._id_below(index),
+            line.number, marked, "", CLOZE, tags, context, anki_id or self._id_below(index),
             (("Text", marked), ("Extra", "")),
         )  # fmt: skip
 
@@ -402,6 +403,17 @@ def _untagged_rest(rest: str) -> str:
         last = end
     pieces.append(rest[last:])
     return "".join(pieces).strip()
+
+
+_TRAILING_ID = re.compile(r"\s\^(\d{13})$")
+
+
+def _trailing_id(text: str) -> tuple[str, int]:
+    """A `^1234567890123` at the end of a line (the plugin's inlineID option): lifted off."""
+    match = _TRAILING_ID.search(text)
+    if match is None:
+        return text, 0
+    return text[: match.start()].rstrip(), int(match.group(1))
 
 
 def _trailing_tags(text: str) -> tuple[str, list[str]]:

@@ -105,6 +105,12 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
         problems.append(f"Defaults '{key}' is not a text")
         return default
 
+    regexps = raw.get("CUSTOM_REGEXPS", {})
+    if isinstance(regexps, dict) and any(
+        isinstance(v, str) and v.strip() for v in regexps.values()
+    ):
+        used = ", ".join(sorted(k for k, v in regexps.items() if isinstance(v, str) and v.strip()))
+        problems.append(f"CUSTOM_REGEXPS ({used}): regular-expression notes are not read")
     fields: dict[str, tuple[str, ...]] = {}
     raw_fields = data.get("fields_dict", {})
     if isinstance(raw_fields, dict):
