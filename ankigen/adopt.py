@@ -46,7 +46,7 @@ from .lock import (
 )
 from .model import CLOZE, CardSource, Diagnostic
 from .render import render_markdown
-from .syntax import NoteText, load_syntax_settings, read_note
+from .syntax import NoteText, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
 
@@ -412,6 +412,14 @@ def main(argv: list[str], prog: str = "ankigen adopt") -> int:
         print(f"{prog}: error: vault folder not found: {args.vault}", file=sys.stderr)
         return 2
     syntax = tuple(n.strip() for names in args.syntax for n in names.split(",") if n.strip())
+    unknown = sorted(set(syntax) - set(reader_names()))
+    if unknown:
+        known = ", ".join(reader_names())
+        print(
+            f"{prog}: error: unknown syntax {', '.join(unknown)}; choose from {known}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         report = adopt(
             args.vault, args.collection, syntax, tuple(args.exclude), write=not args.dry_run

@@ -272,3 +272,14 @@ def test_flashcards_notes_are_adopted_by_their_block_ids(tmp_path):
         assert history(col, note.id) == (9, 1)
     finally:
         col.close()
+
+
+def test_usage_errors(tmp_path):
+    vault = write_vault(tmp_path / "v", {"a.md": "x"})
+    wrong = cli("adopt", vault, "--collection", tmp_path / "c.anki2", "--syntax", "bogus")
+    assert wrong.returncode == 2
+    assert "unknown syntax bogus" in wrong.stderr
+    assert cli("adopt", vault).returncode == 2  # --collection is required
+    missing = cli("adopt", tmp_path / "nowhere", "--collection", tmp_path / "c.anki2")
+    assert missing.returncode == 2
+    assert "vault folder not found" in missing.stderr
