@@ -149,7 +149,7 @@ def _finish_folder(
         drafts = card_drafts(folder, media.html, vault)
         notes_read = [note.note.rel for note in folder.notes]
         notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
-        notes = with_foreign_note_types(folder, notes, adopted)
+        notes = with_foreign_note_types(folder, notes, adopted, diagnostics=diagnostics)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
             write_package(

@@ -8,17 +8,19 @@ note type (``custom:<Name>``) gets a note type of ours with the user's field nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
 from .adopt import Adopted
 from .anki_collection import AnkiNotetype
-from .model import QUESTION, AnkiNote, CardSource, ForeignNoteType
+from .model import QUESTION, AnkiNote, CardSource, Diagnostic, ForeignNoteType
 from .package import FIELDS, stable_id
 from .render import render_markdown
 from .rendered import RenderedFolder
 
 CUSTOM = "custom:"
+_EMBED = re.compile(r"!\[")  # ![[picture.png]] or ![alt](picture.png)
 OUR_FIELDS = FIELDS[2:]  # Context, See, References, Source
 
 
@@ -27,8 +29,10 @@ def with_foreign_note_types(
     notes: tuple[AnkiNote, ...],
     adopted: Adopted,
     render: Callable[[str], str] = render_markdown,
+    diagnostics: list[Diagnostic] | None = None,
 ) -> tuple[AnkiNote, ...]:
     """The folder's notes (in card order), adopted and custom ones with their note type."""
+    found = diagnostics if diagnostics is not None else []
     sources = {
         f"{note.note.rel}:{card.source.line}": card.source
         for note in folder.notes
@@ -40,6 +44,14 @@ def with_foreign_note_types(
         if source is None:  # pragma: no cover - every note comes from a card of the folder
             out.append(note)
             continue
+        rel = note.source.rsplit(":", 1)[0]
+        for name, markdown in source.fields[2:]:
+            if _EMBED.search(markdown):
+                message = (
+                    f"field '{name}': pictures and sounds are carried in a card's first two "
+                    "fields only; this field shows none"
+                )
+                found.append(Diagnostic(rel, source.line, "warning", message))
         notetype = adopted.notetype_of(note.guid)
         if notetype is not None:
             note = _adopted(note, source, notetype, render)

@@ -351,3 +351,25 @@ def test_regular_expression_notes_are_a_warning_not_a_silent_skip():
     assert problems == [
         f"{SETTINGS_FILE}:1: warning: CUSTOM_REGEXPS (Basic): regular-expression notes are not read"
     ]
+
+
+def test_pictures_in_a_third_field_are_a_warning(tmp_path):
+    from conftest import write_vault
+
+    from ankigen.build import BuildOptions, build
+    from ankigen.media import MediaOptions
+
+    data = with_settings(fields_dict={"Vocab": ["Word", "Meaning", "Picture"]})
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            f".obsidian/plugins/{PLUGIN_ID}/data.json": json.dumps(data),
+            "Words.md": "START\nVocab\nWord: tree\nMeaning: arbre\nPicture: ![[tree.png]]\nEND\n",
+        },
+    )
+    media = MediaOptions(cache_dir=tmp_path / "cache", offline=True)
+    report = build(BuildOptions(vault=vault, out_dir=tmp_path / "dist", media=media))
+    assert [str(d) for d in report.diagnostics] == [
+        "Words.md:1: warning: field 'Picture': pictures and sounds are carried in a card's first "
+        "two fields only; this field shows none"
+    ]
