@@ -34,7 +34,6 @@ _REFERENCES = re.compile(
     re.IGNORECASE,
 )
 _MARKERS = frozenset(("question", "q"))  # "#Q" inside a card's text is text, not a tag
-TAB_WIDTH = 4  # Obsidian's default
 
 
 @dataclass
@@ -244,7 +243,7 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ("Answer: text") has no indentation of its own and is not measured.
     """
     widths = [
-        _columns(obsidian.indentation(text))
+        obsidian.columns(obsidian.indentation(text))
         for number, text in lines
         if number != marker_line and text.strip()
     ]
@@ -253,13 +252,6 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
         (number, text if number == marker_line else _remove_columns(text, width))
         for number, text in lines
     ]
-
-
-def _columns(indent: str) -> int:
-    column = 0
-    for char in indent:
-        column = column + TAB_WIDTH - column % TAB_WIDTH if char == "\t" else column + 1
-    return column
 
 
 def _remove_columns(text: str, width: int) -> str:
@@ -273,7 +265,7 @@ def _remove_columns(text: str, width: int) -> str:
     kept = []
     column = 0
     for char in indent:
-        step = TAB_WIDTH - column % TAB_WIDTH if char == "\t" else 1
+        step = obsidian.TAB_WIDTH - column % obsidian.TAB_WIDTH if char == "\t" else 1
         column += step
         if column <= width:
             continue
