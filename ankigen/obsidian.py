@@ -63,10 +63,7 @@ TAB_WIDTH = 4  # Obsidian's default
 
 def columns(indent: str) -> int:
     """How wide some indentation is: a tab moves to the next multiple of 4, others are one."""
-    column = 0
-    for char in indent:
-        column = column + TAB_WIDTH - column % TAB_WIDTH if char == "\t" else column + 1
-    return column
+    return len(indent.expandtabs(TAB_WIDTH)) if "\t" in indent else len(indent)
 
 
 # ---------------------------------------------------------------- fenced code

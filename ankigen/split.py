@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import obsidian
 from .model import CardSource, Diagnostic, ParsedNote, SeeLink
-from .render import limit_markdown
+from .render import limit_markdown, render_markdown
 
 # Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
 # after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.
@@ -204,7 +204,7 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
             Diagnostic(rel, block.line, "warning", "question is empty; no card made")
         )
         return None
-    if not answer.strip():
+    if not answer.strip() or _shows_nothing(answer):
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
         )
@@ -227,6 +227,20 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         tags=tuple(dict.fromkeys(tags)),
         context=block.context,
     )
+
+
+# What never shows on a card: tags, fence lines, block ids, comments; a word or a picture does.
+_INVISIBLE = re.compile(
+    r"<[^>]*+>|^[ \t>]*+(?:`{3,}+|~{3,}+).*+$|\^[A-Za-z0-9-]++[ \t]*+$", re.MULTILINE
+)
+
+
+def _shows_nothing(markdown: str) -> bool:
+    """Whether the Markdown renders to nothing visible (only then is it rendered here)."""
+    if re.search(r"\w", _INVISIBLE.sub("", markdown)):
+        return False
+    html = render_markdown(markdown)
+    return "<img" not in html and not re.sub(r"<[^>]*+>", "", html).strip()
 
 
 def _lift(lines: list[tuple[int, str]]) -> list[tuple[int, str, list[str]]]:
@@ -254,26 +268,29 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ]
 
 
+_UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
+
+
 def _remove_columns(text: str, width: int) -> str:
-    """The line without `width` columns of indentation; what is left of it is plain spaces."""
+    """The line without `width` columns of indentation; other spaces in what is left of it
+    (no-break, em, …) become plain spaces, so Markdown sees them as indentation."""
     indent = obsidian.indentation(text)
     if not indent:
         return text
-    rest = text[len(indent) :]
-    if not rest:
+    if len(indent) == len(text):
         return ""
-    kept = []
     column = 0
-    for char in indent:
-        step = obsidian.TAB_WIDTH - column % obsidian.TAB_WIDTH if char == "\t" else 1
-        column += step
-        if column <= width:
-            continue
-        if char == "\t" and column - step >= width:
-            kept.append("\t")
-        else:
-            kept.append(" " * min(step, column - width))
-    return "".join(kept) + rest
+    cut = 0
+    while cut < len(indent) and column < width:
+        char = indent[cut]
+        column = (
+            column + obsidian.TAB_WIDTH - column % obsidian.TAB_WIDTH
+            if char == "\t"
+            else column + 1
+        )
+        cut += 1
+    kept = " " * (column - width) + indent[cut:]  # a tab cut in two leaves its spaces
+    return _UNICODE_SPACE.sub(" ", kept) + text[len(indent) :]
 
 
 def _trim_numbered(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
