@@ -81,6 +81,9 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     front = obsidian.frontmatter(note_lines)
     if front.problem:
         warn(front.problem_line, f"frontmatter ignored: {front.problem}")
+    for index in range(1, front.end - 1):
+        if _is_marker(note_lines[index]):
+            warn(index + 1, "marker inside the frontmatter; no card made")
     scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
     if scanned.unclosed_comment:
         warn(
@@ -176,6 +179,17 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     return note, diagnostics
 
 
+def _first_block_end(lines: list[tuple[int, str]]) -> int:
+    """How many lines the first line takes: one, or a whole fenced code block."""
+    fence = obsidian.fence_open(lines[0][1], 0)
+    if not fence:
+        return 1
+    for index in range(1, len(lines)):
+        if obsidian.fence_closes(lines[index][1], fence):
+            return index + 1
+    return len(lines)
+
+
 def _is_marker(line: str) -> bool:
     return bool(_QUESTION.match(line) or _USECASE.match(line))
 
@@ -189,9 +203,11 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
     question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
     answer_part = _trim_numbered([(n, text) for n, text, _ in answer_lines])
     if block.kind == "question" and not block.answer_line and question_part:
-        # No Answer: marker: the first line is the question, the rest the answer.
-        answer_part = _trim_numbered(question_part[1:])
-        question_part = question_part[:1]
+        # No Answer: marker: the first line is the question, the rest the answer (a code
+        # block there is the question whole).
+        first = _first_block_end(question_part)
+        answer_part = _trim_numbered(question_part[first:])
+        question_part = question_part[:first]
     elif block.kind == "usecase" and not block.question[0][1] and answer_part:
         # "#UseCase" alone on its line: the first line below is the title.
         question_part = [(n, text.strip()) for n, text in answer_part[:1]]
