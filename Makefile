@@ -6,13 +6,19 @@ VAULT  ?= examples/vault
 OUT    ?= dist
 ARGS   ?=
 
-.PHONY: deck test lint bench install install-test clean
+.PHONY: deck test fuzz lint bench install install-test clean
 
 deck: $(VENV)/.installed
 	$(PY) build_deck.py "$(VAULT)" -o "$(OUT)" $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
+
+# The property tests with thousands of random examples each (make test runs a few hundred).
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(VENV)/.installed-test
+	ANKIGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+		--hypothesis-show-statistics tests/test_properties.py $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -279,7 +279,10 @@ def limit_markdown(text: str) -> tuple[str, list[tuple[int, str]]]:
         first = -1
         for index, line in enumerate(lines):
             indent = obsidian.indentation(line)
-            if len(indent) * 4 < MAX_INDENT_COLUMNS or _columns(indent) <= MAX_INDENT_COLUMNS:
+            if (
+                len(indent) * 4 < MAX_INDENT_COLUMNS
+                or obsidian.columns(indent) <= MAX_INDENT_COLUMNS
+            ):
                 continue
             lines[index] = " " * MAX_INDENT_COLUMNS + line[len(indent) :]
             first = index if first < 0 else first
@@ -319,13 +322,6 @@ def _limit_html_depth(text: str) -> tuple[str, tuple[int, str] | None]:
         deepest,
         f"HTML nested more than {MAX_HTML_DEPTH} deep; shown as text",
     )
-
-
-def _columns(indent: str) -> int:
-    column = 0
-    for char in indent:
-        column = column + 4 - column % 4 if char == "\t" else column + 1
-    return column
 
 
 def render_markdown(text: str) -> str:

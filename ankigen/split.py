@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import obsidian
 from .model import CardSource, Diagnostic, ParsedNote, SeeLink
-from .render import limit_markdown
+from .render import limit_markdown, render_markdown
 
 # Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
 # after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.
@@ -34,7 +34,6 @@ _REFERENCES = re.compile(
     re.IGNORECASE,
 )
 _MARKERS = frozenset(("question", "q"))  # "#Q" inside a card's text is text, not a tag
-TAB_WIDTH = 4  # Obsidian's default
 
 
 @dataclass
@@ -82,6 +81,9 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     front = obsidian.frontmatter(note_lines)
     if front.problem:
         warn(front.problem_line, f"frontmatter ignored: {front.problem}")
+    for index in range(1, front.end - 1):
+        if _is_marker(note_lines[index]):
+            warn(index + 1, "marker inside the frontmatter; no card made")
     scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
     if scanned.unclosed_comment:
         warn(
@@ -177,6 +179,17 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     return note, diagnostics
 
 
+def _first_block_end(lines: list[tuple[int, str]]) -> int:
+    """How many lines the first line takes: one, or a whole fenced code block."""
+    fence = obsidian.fence_open(lines[0][1], 0)
+    if not fence:
+        return 1
+    for index in range(1, len(lines)):
+        if obsidian.fence_closes(lines[index][1], fence):
+            return index + 1
+    return len(lines)
+
+
 def _is_marker(line: str) -> bool:
     return bool(_QUESTION.match(line) or _USECASE.match(line))
 
@@ -190,9 +203,11 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
     question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
     answer_part = _trim_numbered([(n, text) for n, text, _ in answer_lines])
     if block.kind == "question" and not block.answer_line and question_part:
-        # No Answer: marker: the first line is the question, the rest the answer.
-        answer_part = _trim_numbered(question_part[1:])
-        question_part = question_part[:1]
+        # No Answer: marker: the first line is the question, the rest the answer (a code
+        # block there is the question whole).
+        first = _first_block_end(question_part)
+        answer_part = _trim_numbered(question_part[first:])
+        question_part = question_part[:first]
     elif block.kind == "usecase" and not block.question[0][1] and answer_part:
         # "#UseCase" alone on its line: the first line below is the title.
         question_part = [(n, text.strip()) for n, text in answer_part[:1]]
@@ -205,7 +220,8 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
             Diagnostic(rel, block.line, "warning", "question is empty; no card made")
         )
         return None
-    if not answer.strip() and "{{c" not in question:  # a cloze needs no answer
+    # A cloze needs no answer.
+    if (not answer.strip() or _shows_nothing(answer)) and "{{c" not in question:
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
         )
@@ -230,6 +246,20 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
     )
 
 
+# What never shows on a card: tags, fence lines, block ids, comments; a word or a picture does.
+_INVISIBLE = re.compile(
+    r"<[^>]*+>|^[ \t>]*+(?:`{3,}+|~{3,}+).*+$|\^[A-Za-z0-9-]++[ \t]*+$", re.MULTILINE
+)
+
+
+def _shows_nothing(markdown: str) -> bool:
+    """Whether the Markdown renders to nothing visible (only then is it rendered here)."""
+    if re.search(r"\w", _INVISIBLE.sub("", markdown)):
+        return False
+    html = render_markdown(markdown)
+    return "<img" not in html and not re.sub(r"<[^>]*+>", "", html).strip()
+
+
 def _lift(lines: list[tuple[int, str]]) -> list[tuple[int, str, list[str]]]:
     """Each line with its tags lifted out (a line of tags only becomes empty)."""
     lifted = obsidian.lift_tags_by_line([text for _, text in lines], keep=_MARKERS)
@@ -244,7 +274,7 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ("Answer: text") has no indentation of its own and is not measured.
     """
     widths = [
-        _columns(obsidian.indentation(text))
+        obsidian.columns(obsidian.indentation(text))
         for number, text in lines
         if number != marker_line and text.strip()
     ]
@@ -255,33 +285,29 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ]
 
 
-def _columns(indent: str) -> int:
-    column = 0
-    for char in indent:
-        column = column + TAB_WIDTH - column % TAB_WIDTH if char == "\t" else column + 1
-    return column
+_UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
 
 
 def _remove_columns(text: str, width: int) -> str:
-    """The line without `width` columns of indentation; what is left of it is plain spaces."""
+    """The line without `width` columns of indentation; other spaces in what is left of it
+    (no-break, em, …) become plain spaces, so Markdown sees them as indentation."""
     indent = obsidian.indentation(text)
     if not indent:
         return text
-    rest = text[len(indent) :]
-    if not rest:
+    if len(indent) == len(text):
         return ""
-    kept = []
     column = 0
-    for char in indent:
-        step = TAB_WIDTH - column % TAB_WIDTH if char == "\t" else 1
-        column += step
-        if column <= width:
-            continue
-        if char == "\t" and column - step >= width:
-            kept.append("\t")
-        else:
-            kept.append(" " * min(step, column - width))
-    return "".join(kept) + rest
+    cut = 0
+    while cut < len(indent) and column < width:
+        char = indent[cut]
+        column = (
+            column + obsidian.TAB_WIDTH - column % obsidian.TAB_WIDTH
+            if char == "\t"
+            else column + 1
+        )
+        cut += 1
+    kept = " " * (column - width) + indent[cut:]  # a tab cut in two leaves its spaces
+    return _UNICODE_SPACE.sub(" ", kept) + text[len(indent) :]
 
 
 def _trim_numbered(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
