@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
+from .diagnostics import printable
 from .media import MediaOptions
 
 if TYPE_CHECKING:
@@ -206,14 +207,14 @@ def _summary(
     # Identity decisions are always shown: a user should see which cards kept their history,
     # which are gone, and what to do in Anki about it.
     for move in report.moved:
-        print(f"moved: {move} (its cards keep their history)", file=out)
+        print(f"moved: {printable(move)} (its cards keep their history)", file=out)
     if report.changes is not None:
         always = ("reworded", "moved", "renamed", "removed")
         kinds = ("added", "changed", *always) if args.verbose else always
         for kind in kinds:
             label = "deleted" if kind == "removed" else kind
             for card in getattr(report.changes, kind):
-                print(f"{label}: {card}", file=out)
+                print(f"{label}: {printable(card)}", file=out)
     _todo(report, out, args.verbose)
     packages = len(report.written) + len(report.unchanged)
     parts = [
@@ -256,7 +257,7 @@ def _todo(report: BuildReport, out: TextIO, verbose: bool) -> None:
             f"below, select all, Cards > Change Deck > {moved.deck}:",
             file=out,
         )
-        print(f"  {moved.search()}", file=out)
+        print(f"  {printable(moved.search())}", file=out)
     if todo and report.todo_file:
         print(f"(these searches are also in {report.todo_file})", file=out)
 

@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 
 from .diagnostics import Diagnostics
@@ -58,7 +59,7 @@ class Identities:
         self.orphans = {
             rel: cards
             for rel, cards in lock.notes.items()
-            if rel not in self.folder_of and not is_excluded(rel, exclude)
+            if rel not in self.folder_of and not _kept_out(vault.root, rel, exclude)
         }
         self.lock, _ = lock.pruned(rel for rel in lock.notes if rel not in self.orphans)
         self.owner = {e.guid: rel for rel, entries in self.lock.notes.items() for e in entries}
@@ -169,6 +170,11 @@ class Identities:
     def _deck_of_path(self, rel: str) -> str:
         folder = rel.rpartition("/")[0]
         return folder.replace("/", "::") if folder else self.vault.name
+
+
+def _kept_out(root: Path, rel: str, exclude: tuple[str, ...]) -> bool:
+    """A note left out of this build by --exclude that is still there (else it is gone)."""
+    return is_excluded(rel, exclude) and (root / rel).is_file()
 
 
 def _elsewhere(entry: LockEntry, folder: Folder) -> bool:

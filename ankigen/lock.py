@@ -345,6 +345,11 @@ def _identify_note(
         return owner if owner != rel else None
 
     revivable = {c.question: c for c in deleted if c.guid not in taken and not foreign(c.guid)}
+    revived: dict[int, DeletedCard] = {}  # before any new GUID is chosen, so none takes theirs
+    for i in range(len(drafts)):
+        if i not in match and keys[i] in revivable:
+            revived[i] = revivable.pop(keys[i])
+            taken.add(revived[i].guid)
     moved_from = context.moved_from.get(rel)
     old_by_guid = {e.guid: e for e in old}
     notes: list[AnkiNote] = []
@@ -360,7 +365,7 @@ def _identify_note(
             entry = old[match[i]]
             guid, deck = entry.guid, entry.deck or context.deck
         else:
-            back = revivable.pop(keys[i], None)
+            back = revived.get(i)
             if back:
                 guid, deck = back.guid, back.deck
             else:
@@ -605,8 +610,8 @@ class _LockReader:
         return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted)
 
     def entry(self, rel: str, raw: object) -> LockEntry | None:
-        if not isinstance(raw, dict) or not isinstance(raw.get("guid"), str) or not raw["guid"]:
-            self.warn(rel, f"a card of {rel!r} has no GUID; dropped")
+        if not isinstance(raw, dict) or not _guid_like(raw.get("guid")):
+            self.warn(rel, f"a card of {rel!r} has no valid GUID; dropped")
             return None
         guid = raw["guid"]
         texts = [raw.get(key) for key in ("question", "content", "answer")]
@@ -618,7 +623,7 @@ class _LockReader:
         if not valid_time(mod):
             self.warn(
                 guid,
-                f"mod {mod!r} of card {guid!r} of {rel!r} is not a time between 0 and "
+                f"mod {_short(mod)} of card {guid!r} of {rel!r} is not a time between 0 and "
                 f"{MAX_TIME}; the card counts as changed",
             )
             mod, content = 0, ""
@@ -661,9 +666,8 @@ class _LockReader:
                 card = None
             if (
                 card is None
-                or not all(
-                    isinstance(v, str) for v in (card.guid, card.note, card.question, card.deck)
-                )
+                or not _guid_like(card.guid)
+                or not all(isinstance(v, str) for v in (card.note, card.question, card.deck))
                 or not all(valid_time(v) for v in (card.mod, card.deleted))
                 or type(card.line) is not int
                 or not 0 <= card.line <= 10**9
@@ -677,6 +681,16 @@ class _LockReader:
             if card.guid not in live:
                 cards.setdefault(card.guid, card)
         return tuple(cards.values())
+
+
+def _guid_like(value: object) -> bool:
+    """ankigen's GUIDs are 10 printable ASCII characters; a GUID is printed in messages."""
+    return isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def lock_text(lock: Lock) -> str:

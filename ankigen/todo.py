@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .diagnostics import printable
 from .fields import card_id
 from .lock import REMEMBER_DELETED_DAYS, DeletedCard
 
@@ -36,7 +37,9 @@ class MovedCards:
     cards: int
 
     def search(self) -> str:
-        return f'tag:{self.tag} -"deck:{quote(self.deck)}"'
+        """Those of the cards that are not in the deck itself (a sub-deck is another deck)."""
+        deck = quote(self.deck)
+        return f'tag:{self.tag} (-"deck:{deck}" OR "deck:{deck}::*")'
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,10 @@ class AnkiTodo:
                 "that found it gone:",
             ]
             lines += [
-                f"    {card.where()}  {card.question}  (deleted {_date(card.deleted)}, "
-                f"in deck {card.deck})"
+                printable(
+                    f"    {card.where()}  {card.question}  (deleted {_date(card.deleted)}, "
+                    f"in deck {card.deck})"
+                )
                 for card in self.deleted
             ]
             lines.append("")
@@ -81,7 +86,10 @@ class AnkiTodo:
                 "",
             ]
             for moved in self.moved:
-                lines += [f"    {moved.search()}", f"        → deck {moved.deck}"]
+                lines += [
+                    printable(f"    {moved.search()}"),
+                    printable(f"        → deck {moved.deck}"),
+                ]
             lines.append("")
         return "\n".join(lines)
 
