@@ -19,6 +19,7 @@ class SeedReader:
         parsed, diagnostics = split_note(note.rel, note.text)
         note.references = parsed.references
         note.references_line = parsed.references_line
+        note.tags = parsed.tags  # read already: no second pass over the frontmatter
         cards = [_with_cloze(_with_end(card)) for card in parsed.cards]
         return cards, diagnostics
 
