@@ -525,3 +525,36 @@ def test_due_days_do_not_depend_on_the_build_clock(tmp_path, monkeypatch, hour):
     ankiutil.import_package(col, tmp_path / "dist" / "Languages.apkg", with_scheduling=True)
     dog = next(c for (f, o), c in _cards(col).items() if "dog" in f and o == 0)
     assert dog.due - col.sched.today == 5
+
+
+def test_cloze_with_braces_in_code_and_math_in_anki(tmp_path):
+    vault = write_vault(
+        tmp_path / "Vault",
+        {
+            "Notes/Clozes.md": "#Question Jinja prints {{c1::`{{ name }}`}} and "
+            "{{c2::$\\frac{a}{b}$::a fraction}}; a::b stays.\n\n---\n"
+            "#flashcards\n\nIn Python ==`{'a': {'b': 1}}`== is a nested dict.\n",
+        },
+    )
+    report = _build(vault, tmp_path / "dist")
+    assert report.diagnostics == ()
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "Notes.apkg")
+    found = _cards(col)
+    assert len(found) == 3
+    jinja = sorted((c for (f, _), c in found.items() if "Jinja" in f), key=lambda c: c.ord)
+    first_back = jinja[0].answer()
+    assert "<code>{{ name }}</code>" in first_back.replace("&#123;", "{").replace("&#125;", "}")
+    assert (
+        "[...]" in jinja[0].question() and "name" not in jinja[0].question().split("[...]")[0][-30:]
+    )
+    assert "[a fraction]" in jinja[1].question()
+    assert "\\frac{a}{b}" in jinja[1].answer().replace("&#125;", "}")
+    assert "a::b stays" in jinja[0].question()
+    nested = next(c for (f, _), c in found.items() if "nested" in f)
+    assert "[...]" in nested.question()
+    assert "{'a': {'b': 1}}" in nested.answer().replace("&#125;", "}").replace("&#x27;", "'")
+    models = {m["name"]: m["id"] for m in col.models.all()}
+    from ankigen.package import CLOZE_ID, MODEL_ID, stable_id
+
+    assert MODEL_ID == stable_id("model", "ankigen")  # the question type keeps its id
+    assert models["ankigen cloze"] == CLOZE_ID
