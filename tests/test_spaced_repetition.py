@@ -556,5 +556,5 @@ def test_cloze_with_braces_in_code_and_math_in_anki(tmp_path):
     models = {m["name"]: m["id"] for m in col.models.all()}
     from ankigen.package import CLOZE_ID, MODEL_ID, stable_id
 
-    assert MODEL_ID == stable_id("model", "ankigen")  # the question type keeps its id
+    assert stable_id("model", "ankigen") == MODEL_ID  # the question type keeps its id
     assert models["ankigen cloze"] == CLOZE_ID
