@@ -558,3 +558,17 @@ def test_cloze_with_braces_in_code_and_math_in_anki(tmp_path):
 
     assert stable_id("model", "ankigen") == MODEL_ID  # the question type keeps its id
     assert models["ankigen cloze"] == CLOZE_ID
+
+
+def test_plugin_bookkeeping_does_not_rebuild(tmp_path):
+    vault = _vault(tmp_path / "Vault")
+    settings_file = vault / SETTINGS_PATH
+    data = json.loads(settings_file.read_text())
+    out = tmp_path / "dist"
+    assert _build(vault, out).written == ("Languages.apkg",)
+    data["buryList"] = ["abc"]  # the plugin notes a buried card: no setting changed
+    settings_file.write_text(json.dumps(data))
+    assert _build(vault, out).written == ()
+    data["settings"]["singleLineCardSeparator"] = "=>"  # a setting changed: read again
+    settings_file.write_text(json.dumps(data))
+    assert _build(vault, out).written == ("Languages.apkg",)

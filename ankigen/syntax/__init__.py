@@ -84,10 +84,15 @@ class SyntaxSettings:
         """The plugin's data.json (a JSON object), or None when the vault has none."""
         return self.plugins.get(plugin_id)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """Changes whenever the settings would read a note differently."""
-        text = json.dumps([self.enabled, self.plugins], sort_keys=True, default=str)
+        """Changes whenever the settings would read a note differently (not when a plugin
+        only noted its own bookkeeping, which it does at every review or sync)."""
+        stable = {
+            plugin_id: {k: v for k, v in data.items() if k not in _VOLATILE.get(plugin_id, ())}
+            for plugin_id, data in self.plugins.items()
+        }
+        text = json.dumps([self.enabled, stable], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -118,6 +123,13 @@ def reader_names() -> tuple[str, ...]:
     """The names `--syntax` accepts."""
     return ("seed", "spaced-repetition")
 
+
+# Keys of a plugin's data.json that the plugin rewrites as it is used and that do not change
+# how its cards are read.
+_VOLATILE: dict[str, tuple[str, ...]] = {
+    "obsidian-spaced-repetition": ("buryDate", "buryList", "historyDeck"),
+    "obsidian-to-anki-plugin": ("added_media", "file_hashes"),
+}
 
 # Plugin ids whose data.json is read (the folder name under .obsidian/plugins/).
 PLUGIN_IDS = (
