@@ -165,24 +165,50 @@ def load_syntax_settings(
     return SyntaxSettings(enabled=names, plugins=plugins), diagnostics
 
 
+def _span(card: CardSource) -> tuple[int, int]:
+    """The card's first and last line in its note."""
+    end = card.end_line
+    if not end:
+        end = card.answer_line + card.answer.count("\n") if card.answer else card.line
+    return card.line, max(card.line, end)
+
+
+def _outside(found: list[CardSource], cards: list[CardSource], line_count: int) -> list[CardSource]:
+    """The cards of `found` that share no line with `cards` (linear in the note's length)."""
+    covered = [0] * (line_count + 2)
+    for card in cards:
+        first, last = _span(card)
+        covered[min(first, line_count + 1)] += 1
+        covered[min(last + 1, line_count + 1)] -= 1
+    running = 0
+    inside = [0] * (line_count + 2)  # prefix count of covered lines
+    for number in range(1, line_count + 2):
+        running += covered[number]
+        inside[number] = inside[number - 1] + (running > 0)
+    kept = []
+    for card in found:
+        first, last = _span(card)
+        last = min(last, line_count + 1)
+        if inside[last] - inside[max(first, 1) - 1] == 0:
+            kept.append(card)
+    return kept
+
+
 def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote, list[Diagnostic]]:
     """Cards of one note from every enabled reader, in the order they stand in the note."""
     note = NoteText(rel, text)
     cards: list[CardSource] = []
     diagnostics: list[Diagnostic] = []
-    taken: list[tuple[int, int]] = []  # line spans of the cards found so far
     for name, reader in readers().items():
         if not settings.is_enabled(name):
             continue
         found, messages = reader.read(note, settings)
-        # A line inside another syntax's card belongs to that card ("a::b" in a #Question
-        # card's answer is text): the reader that runs first wins.
-        spans = [(card.line, max(card.line, card.end_line)) for card in found]
-        for card, (first, last) in zip(found, spans, strict=True):
-            if not any(first <= end and start <= last for start, end in taken):
-                cards.append(card)
-        taken.extend(spans)
         diagnostics.extend(messages)
+        if cards and found:
+            # A line inside another syntax's card belongs to that card ("a::b" in a #Question
+            # card's answer is text): the reader that runs first wins.
+            found = _outside(found, cards, len(note.lines))
+        cards.extend(found)
     cards.sort(key=lambda card: card.line)  # stable: one reader's cards keep their order
     diagnostics.extend(note.diagnostics)
     parsed = ParsedNote(
