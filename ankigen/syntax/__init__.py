@@ -121,7 +121,7 @@ def readers() -> dict[str, Reader]:
 
 def reader_names() -> tuple[str, ...]:
     """The names `--syntax` accepts."""
-    return ("seed", "spaced-repetition")
+    return tuple(readers())
 
 
 # Keys of a plugin's data.json that the plugin rewrites as it is used and that do not change
