@@ -328,7 +328,7 @@ def test_seed_and_sr_in_one_note_and_syntax_choice():
     found, _ = cards(text, enabled=("seed",))
     assert [c.syntax for c in found] == ["seed"]
     found, _ = cards(text, enabled=("spaced-repetition",))
-    assert [c.question for c in found] == ["#Question What is AMI", "cat"]
+    assert [c.question for c in found] == ["What is AMI", "cat"]
 
 
 def test_seed_question_with_anki_clozes_becomes_a_cloze():
@@ -572,3 +572,10 @@ def test_plugin_bookkeeping_does_not_rebuild(tmp_path):
     data["settings"]["singleLineCardSeparator"] = "=>"  # a setting changed: read again
     settings_file.write_text(json.dumps(data))
     assert _build(vault, out).written == ("Languages.apkg",)
+
+
+def test_tags_in_a_card_become_anki_tags():
+    found, _ = cards("#flashcards\nWhat is `#x` in C#? #lang/c::a preprocessor line #exam\n")
+    card = found[0]
+    assert (card.question, card.answer) == ("What is `#x` in C#?", "a preprocessor line")
+    assert card.tags == ("lang::c", "exam")
