@@ -22,7 +22,7 @@ from ankigen.cli import run
 from ankigen.media import MediaOptions
 from ankigen.model import CLOZE, QUESTION, REVERSED
 from ankigen.syntax import SyntaxSettings, load_syntax_settings, read_note
-from ankigen.syntax.cloze import CLOSE, OPEN, marks_to_anki
+from ankigen.syntax.cloze import CLOSE, OPEN, mark, marks_to_anki
 from ankigen.syntax.spaced_repetition import PLUGIN_ID, find_clozes, parse_cloze_pattern
 
 SETTINGS_PATH = f".obsidian/plugins/{PLUGIN_ID}/data.json"
@@ -579,3 +579,26 @@ def test_tags_in_a_card_become_anki_tags():
     card = found[0]
     assert (card.question, card.answer) == ("What is `#x` in C#?", "a preprocessor line")
     assert card.tags == ("lang::c", "exam")
+
+
+_CLOZE_TEXT = st.text(alphabet="a:}{<>&c1 \\$`", min_size=1, max_size=12).filter(str.strip)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CLOZE_TEXT, st.one_of(st.just(""), _CLOZE_TEXT))
+def test_anki_reads_back_every_cloze_answer(answer, hint):
+    """Whatever a cloze holds, Anki's own cloze parser finds exactly that answer."""
+    import html as html_module
+
+    col = _ANKI["col"]
+    if col is None:
+        import tempfile
+
+        col = _ANKI["col"] = ankiutil.new_collection(Path(tempfile.mkdtemp()))
+    text = marks_to_anki(
+        "x " + mark(1, html_module.escape(answer), html_module.escape(hint)) + " :} y"
+    )
+    assert html_module.unescape(col.extract_cloze_for_typing(text, 1)) == answer
+
+
+_ANKI: dict = {"col": None}
