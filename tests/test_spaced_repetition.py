@@ -134,6 +134,7 @@ def test_end_marker_allows_blank_lines_and_code_inside():
 
         ```
         +++
+        <!--SR:!2024-08-16,51,230-->
         after::card
         Second
         ?
@@ -142,8 +143,9 @@ def test_end_marker_allows_blank_lines_and_code_inside():
         plugin,
     )
     assert found[0].answer == "Line one\n\n```python\nx = 1\n\n```"
+    assert [s.interval for s in found[0].schedule] == [51]
     assert (found[1].question, found[1].answer) == ("after", "card")
-    assert any(":13: warning: no '+++' line ends this card" in d for d in diagnostics)
+    assert any(":14: warning: no '+++' line ends this card" in d for d in diagnostics)
 
 
 # ---------------------------------------------------------------- never cards

@@ -749,8 +749,8 @@ def _multiline(
         reading.warn(rows[index].number, "card has an empty back; no card made")
         return j
     last = back[-1]
-    if sr.end_marker and j - 1 > last and rows[j - 1].schedule:
-        last = j - 1  # "+++ <!--SR:…-->"
+    if sr.end_marker and closed and j - 1 > last:
+        last = j - 1  # the end marker's line: "+++", or "+++ <!--SR:…-->"
     answer = "\n".join(rows[k].text if rows[k].kind != "blank" else "" for k in back)
     kind = REVERSED if rev else QUESTION
     _add(
