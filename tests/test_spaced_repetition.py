@@ -22,7 +22,7 @@ from ankigen.cli import run
 from ankigen.media import MediaOptions
 from ankigen.model import CLOZE, QUESTION, REVERSED
 from ankigen.syntax import SyntaxSettings, load_syntax_settings, read_note
-from ankigen.syntax.cloze import CLOSE, OPEN, marks_to_anki
+from ankigen.syntax.cloze import CLOSE, OPEN, mark, marks_to_anki
 from ankigen.syntax.spaced_repetition import PLUGIN_ID, find_clozes, parse_cloze_pattern
 
 SETTINGS_PATH = f".obsidian/plugins/{PLUGIN_ID}/data.json"
@@ -134,6 +134,7 @@ def test_end_marker_allows_blank_lines_and_code_inside():
 
         ```
         +++
+        <!--SR:!2024-08-16,51,230-->
         after::card
         Second
         ?
@@ -142,8 +143,9 @@ def test_end_marker_allows_blank_lines_and_code_inside():
         plugin,
     )
     assert found[0].answer == "Line one\n\n```python\nx = 1\n\n```"
+    assert [s.interval for s in found[0].schedule] == [51]
     assert (found[1].question, found[1].answer) == ("after", "card")
-    assert any(":13: warning: no '+++' line ends this card" in d for d in diagnostics)
+    assert any(":14: warning: no '+++' line ends this card" in d for d in diagnostics)
 
 
 # ---------------------------------------------------------------- never cards
@@ -328,7 +330,7 @@ def test_seed_and_sr_in_one_note_and_syntax_choice():
     found, _ = cards(text, enabled=("seed",))
     assert [c.syntax for c in found] == ["seed"]
     found, _ = cards(text, enabled=("spaced-repetition",))
-    assert [c.question for c in found] == ["#Question What is AMI", "cat"]
+    assert [c.question for c in found] == ["What is AMI", "cat"]
 
 
 def test_seed_question_with_anki_clozes_becomes_a_cloze():
@@ -525,3 +527,80 @@ def test_due_days_do_not_depend_on_the_build_clock(tmp_path, monkeypatch, hour):
     ankiutil.import_package(col, tmp_path / "dist" / "Languages.apkg", with_scheduling=True)
     dog = next(c for (f, o), c in _cards(col).items() if "dog" in f and o == 0)
     assert dog.due - col.sched.today == 5
+
+
+def test_cloze_with_braces_in_code_and_math_in_anki(tmp_path):
+    vault = write_vault(
+        tmp_path / "Vault",
+        {
+            "Notes/Clozes.md": "#Question Jinja prints {{c1::`{{ name }}`}} and "
+            "{{c2::$\\frac{a}{b}$::a fraction}}; a::b stays.\n\n---\n"
+            "#flashcards\n\nIn Python ==`{'a': {'b': 1}}`== is a nested dict.\n",
+        },
+    )
+    report = _build(vault, tmp_path / "dist")
+    assert report.diagnostics == ()
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "Notes.apkg")
+    found = _cards(col)
+    assert len(found) == 3
+    jinja = sorted((c for (f, _), c in found.items() if "Jinja" in f), key=lambda c: c.ord)
+    first_back = jinja[0].answer()
+    assert "<code>{{ name }}</code>" in first_back.replace("&#123;", "{").replace("&#125;", "}")
+    assert (
+        "[...]" in jinja[0].question() and "name" not in jinja[0].question().split("[...]")[0][-30:]
+    )
+    assert "[a fraction]" in jinja[1].question()
+    assert "\\frac{a}{b}" in jinja[1].answer().replace("&#125;", "}")
+    assert "a::b stays" in jinja[0].question()
+    nested = next(c for (f, _), c in found.items() if "nested" in f)
+    assert "[...]" in nested.question()
+    assert "{'a': {'b': 1}}" in nested.answer().replace("&#125;", "}").replace("&#x27;", "'")
+    models = {m["name"]: m["id"] for m in col.models.all()}
+    from ankigen.package import CLOZE_ID, MODEL_ID, stable_id
+
+    assert stable_id("model", "ankigen") == MODEL_ID  # the question type keeps its id
+    assert models["ankigen cloze"] == CLOZE_ID
+
+
+def test_plugin_bookkeeping_does_not_rebuild(tmp_path):
+    vault = _vault(tmp_path / "Vault")
+    settings_file = vault / SETTINGS_PATH
+    data = json.loads(settings_file.read_text())
+    out = tmp_path / "dist"
+    assert _build(vault, out).written == ("Languages.apkg",)
+    data["buryList"] = ["abc"]  # the plugin notes a buried card: no setting changed
+    settings_file.write_text(json.dumps(data))
+    assert _build(vault, out).written == ()
+    data["settings"]["singleLineCardSeparator"] = "=>"  # a setting changed: read again
+    settings_file.write_text(json.dumps(data))
+    assert _build(vault, out).written == ("Languages.apkg",)
+
+
+def test_tags_in_a_card_become_anki_tags():
+    found, _ = cards("#flashcards\nWhat is `#x` in C#? #lang/c::a preprocessor line #exam\n")
+    card = found[0]
+    assert (card.question, card.answer) == ("What is `#x` in C#?", "a preprocessor line")
+    assert card.tags == ("lang::c", "exam")
+
+
+_CLOZE_TEXT = st.text(alphabet="a:}{<>&c1 \\$`", min_size=1, max_size=12).filter(str.strip)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_CLOZE_TEXT, st.one_of(st.just(""), _CLOZE_TEXT))
+def test_anki_reads_back_every_cloze_answer(answer, hint):
+    """Whatever a cloze holds, Anki's own cloze parser finds exactly that answer."""
+    import html as html_module
+
+    col = _ANKI["col"]
+    if col is None:
+        import tempfile
+
+        col = _ANKI["col"] = ankiutil.new_collection(Path(tempfile.mkdtemp()))
+    text = marks_to_anki(
+        "x " + mark(1, html_module.escape(answer), html_module.escape(hint)) + " :} y"
+    )
+    assert html_module.unescape(col.extract_cloze_for_typing(text, 1)) == answer
+
+
+_ANKI: dict = {"col": None}

@@ -84,10 +84,15 @@ class SyntaxSettings:
         """The plugin's data.json (a JSON object), or None when the vault has none."""
         return self.plugins.get(plugin_id)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """Changes whenever the settings would read a note differently."""
-        text = json.dumps([self.enabled, self.plugins], sort_keys=True, default=str)
+        """Changes whenever the settings would read a note differently (not when a plugin
+        only noted its own bookkeeping, which it does at every review or sync)."""
+        stable = {
+            plugin_id: {k: v for k, v in data.items() if k not in _VOLATILE.get(plugin_id, ())}
+            for plugin_id, data in self.plugins.items()
+        }
+        text = json.dumps([self.enabled, stable], sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -121,8 +126,16 @@ def readers() -> dict[str, Reader]:
 
 def reader_names() -> tuple[str, ...]:
     """The names `--syntax` accepts."""
-    return ("seed", "spaced-repetition", "obsidian-to-anki", "flashcards")
+    return tuple(readers())
 
+
+# Keys of a plugin's data.json that the plugin rewrites as it is used and that do not change
+# how its cards are read.
+_VOLATILE: dict[str, tuple[str, ...]] = {
+    "obsidian-spaced-repetition": ("buryDate", "buryList", "historyDeck"),
+    # Obsidian_to_Anki writes these after every sync (its data.json keys have spaces).
+    "obsidian-to-anki-plugin": ("Added Media", "File Hashes"),
+}
 
 # Plugin ids whose data.json is read (the folder name under .obsidian/plugins/).
 PLUGIN_IDS = (
@@ -158,24 +171,50 @@ def load_syntax_settings(
     return SyntaxSettings(enabled=names, plugins=plugins), diagnostics
 
 
+def _span(card: CardSource) -> tuple[int, int]:
+    """The card's first and last line in its note."""
+    end = card.end_line
+    if not end:
+        end = card.answer_line + card.answer.count("\n") if card.answer else card.line
+    return card.line, max(card.line, end)
+
+
+def _outside(found: list[CardSource], cards: list[CardSource], line_count: int) -> list[CardSource]:
+    """The cards of `found` that share no line with `cards` (linear in the note's length)."""
+    covered = [0] * (line_count + 2)
+    for card in cards:
+        first, last = _span(card)
+        covered[min(first, line_count + 1)] += 1
+        covered[min(last + 1, line_count + 1)] -= 1
+    running = 0
+    inside = [0] * (line_count + 2)  # prefix count of covered lines
+    for number in range(1, line_count + 2):
+        running += covered[number]
+        inside[number] = inside[number - 1] + (running > 0)
+    kept = []
+    for card in found:
+        first, last = _span(card)
+        last = min(last, line_count + 1)
+        if inside[last] - inside[max(first, 1) - 1] == 0:
+            kept.append(card)
+    return kept
+
+
 def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote, list[Diagnostic]]:
     """Cards of one note from every enabled reader, in the order they stand in the note."""
     note = NoteText(rel, text)
     cards: list[CardSource] = []
     diagnostics: list[Diagnostic] = []
-    taken: list[tuple[int, int]] = []  # line spans of the cards found so far
     for name, reader in readers().items():
         if not settings.is_enabled(name):
             continue
         found, messages = reader.read(note, settings)
-        # A line inside another syntax's card belongs to that card ("a::b" in a #Question
-        # card's answer is text): the reader that runs first wins.
-        spans = [(card.line, max(card.line, card.end_line)) for card in found]
-        for card, (first, last) in zip(found, spans, strict=True):
-            if not any(first <= end and start <= last for start, end in taken):
-                cards.append(card)
-        taken.extend(spans)
         diagnostics.extend(messages)
+        if cards and found:
+            # A line inside another syntax's card belongs to that card ("a::b" in a #Question
+            # card's answer is text): the reader that runs first wins.
+            found = _outside(found, cards, len(note.lines))
+        cards.extend(found)
     cards.sort(key=lambda card: card.line)  # stable: one reader's cards keep their order
     diagnostics.extend(note.diagnostics)
     parsed = ParsedNote(

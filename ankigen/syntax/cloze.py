@@ -51,7 +51,13 @@ def _anki_cloze(match: re.Match[str]) -> str:
 
 
 def _escape(html: str) -> str:
-    return html.replace("}}", "}&#125;").replace("{{", "{&#123;").replace("::", ":&#58;")
+    html = html.replace("}}", "}&#125;").replace("{{", "{&#123;").replace("::", ":&#58;")
+    # A "}" or ":" at the end would join the "}}" or "::" that follows the answer.
+    if html.endswith("}"):
+        html = html[:-1] + "&#125;"
+    elif html.endswith(":"):
+        html = html[:-1] + "&#58;"
+    return html
 
 
 def plain_text(text: str) -> str:

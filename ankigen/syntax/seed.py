@@ -19,13 +19,9 @@ class SeedReader:
         parsed, diagnostics = split_note(note.rel, note.text)
         note.references = parsed.references
         note.references_line = parsed.references_line
-        cards = [_with_cloze(_with_end(card)) for card in parsed.cards]
+        note.tags = parsed.tags  # read already: no second pass over the frontmatter
+        cards = [_with_cloze(card) for card in parsed.cards]
         return cards, diagnostics
-
-
-def _with_end(card: CardSource) -> CardSource:
-    end = card.answer_line + card.answer.count("\n") if card.answer else card.line
-    return replace(card, end_line=max(end, card.line))
 
 
 def _with_cloze(card: CardSource) -> CardSource:

@@ -660,6 +660,12 @@ def _add(
 ) -> None:
     rel = reading.note.rel
     line = rows[first].number
+    # Tags in a card become Anki tags, as everywhere in ankigen (the plugin shows them as text).
+    question, question_tags = obsidian.lift_tags(question)
+    answer, answer_tags = obsidian.lift_tags(answer)
+    if not question.strip() or (note_type != CLOZE and not answer.strip()):
+        reading.warn(line, "card holds only tags; no card made")
+        return
     schedule: tuple[ReviewState | None, ...] = ()
     if rows[last].schedule:
         schedule = parse_schedule(rows[last].schedule, rel, rows[last].number, reading.diagnostics)
@@ -670,6 +676,7 @@ def _add(
             question=question.strip("\n"),
             answer=answer.strip("\n"),
             answer_line=answer_line,
+            tags=tuple(dict.fromkeys((*question_tags, *answer_tags))),
             context=_context(reading),
             note_type=note_type,
             deck=_deck(reading, own, line),
@@ -742,8 +749,8 @@ def _multiline(
         reading.warn(rows[index].number, "card has an empty back; no card made")
         return j
     last = back[-1]
-    if sr.end_marker and j - 1 > last and rows[j - 1].schedule:
-        last = j - 1  # "+++ <!--SR:…-->"
+    if sr.end_marker and closed and j - 1 > last:
+        last = j - 1  # the end marker's line: "+++", or "+++ <!--SR:…-->"
     answer = "\n".join(rows[k].text if rows[k].kind != "blank" else "" for k in back)
     kind = REVERSED if rev else QUESTION
     _add(
