@@ -19,6 +19,8 @@ import ankiutil
 import pytest
 from anki.collection import Collection
 from conftest import REPO, write_vault
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ankigen.adopt import ADOPTED_FILE, adopt, load_adopted
 from ankigen.anki_collection import CollectionError, read_collection
@@ -283,3 +285,35 @@ def test_usage_errors(tmp_path):
     missing = cli("adopt", tmp_path / "nowhere", "--collection", tmp_path / "c.anki2")
     assert missing.returncode == 2
     assert "vault folder not found" in missing.stderr
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_any_note_type_configuration_reads_or_is_refused(data):
+    from ankigen.anki_collection import _protobuf_varint
+
+    try:
+        value = _protobuf_varint(data, 1)
+    except ValueError:
+        return
+    assert value >= 0
+
+
+def test_a_collection_with_odd_tables_is_a_clear_error(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "odd.anki2"
+    db = sqlite3.connect(path)
+    db.execute("create table notes (id integer)")
+    db.execute("create table cards (id integer)")
+    db.commit()
+    db.close()
+    with pytest.raises(CollectionError, match="is not an Anki collection"):
+        read_collection(path)
+    archive = tmp_path / "empty.colpkg"
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("meta", b"")
+    with pytest.raises(CollectionError, match="holds no collection"):
+        read_collection(archive)
