@@ -198,3 +198,10 @@ def test_inline_id_on_the_same_line():
         ("", 1699999999005),
     ]
     assert all("^1699" not in value for c in cards for _, value in c.fields)
+
+
+def test_context_aware_mode_off():
+    text = "# Planets\n## Giants\nLargest #card\nJupiter\n"
+    [on], _ = read(text)
+    [off], _ = read(text, data={"contextAwareMode": False})
+    assert (on.context, off.context) == (("Planets", "Giants"), ())

@@ -50,6 +50,7 @@ class FlashcardsSettings:
     deck: str = "Default"
     folder_deck: bool = True
     default_tag: str = "obsidian"
+    context: bool = True  # contextAwareMode: the headings above a card are its context
     problems: tuple[str, ...] = ()
 
 
@@ -67,10 +68,15 @@ def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
         problems.append(f"'{key}' is not a one-line text")
         return default
 
-    folder_deck = data.get("folderBasedDeck", base.folder_deck)
-    if not isinstance(folder_deck, bool):
-        problems.append("'folderBasedDeck' is not true or false")
-        folder_deck = base.folder_deck
+    def flag(key: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if isinstance(value, bool):
+            return value
+        problems.append(f"'{key}' is not true or false")
+        return default
+
+    folder_deck = flag("folderBasedDeck", base.folder_deck)
+    context = flag("contextAwareMode", base.context)
     tag = text("flashcardsTag", base.tag).lstrip("#")
     if not obsidian.is_tag(tag) or " " in tag:
         problems.append("'flashcardsTag' is not a tag")
@@ -82,6 +88,7 @@ def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
         deck=text("deck", base.deck),
         folder_deck=folder_deck,
         default_tag=text("defaultAnkiTag", base.default_tag, empty_ok=True),
+        context=context,
         problems=tuple(problems),
     )
 
@@ -363,6 +370,8 @@ class _Reader:
     ) -> CardSource:
         default = [self.options.default_tag] if self.options.default_tag else []
         all_tags = [*self.global_tags, *tags, *default]
+        if not self.options.context:
+            context = ()
         return CardSource(
             kind="question",
             line=line,
