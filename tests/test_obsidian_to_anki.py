@@ -206,7 +206,10 @@ def test_delete_marks_are_never_cards_or_fields():
 def test_unclosed_block_is_a_warning():
     cards, problems = read("START\nBasic\nFront: never ends\n")
     assert cards == []
-    assert problems == ["Garden/Plants.md:1: warning: 'START' without 'END': the note is not read"]
+    assert problems == [
+        "Garden/Plants.md:1: warning: 'START' without 'END': no card read from here to the "
+        "note's end"
+    ]
 
 
 def test_broken_settings_are_warnings_and_defaults_apply():

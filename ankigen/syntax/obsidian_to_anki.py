@@ -274,7 +274,7 @@ def _read(
                 else:
                     cards.append(card)
     if block is not None:
-        message = f"'{ota.begin}' without '{ota.end}': the note is not read"
+        message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
         diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
     return cards
 
