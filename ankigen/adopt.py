@@ -46,6 +46,7 @@ from .lock import (
 )
 from .model import CLOZE, CardSource, Diagnostic
 from .render import render_markdown
+from .rendered import question_key
 from .syntax import NoteText, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
@@ -159,7 +160,7 @@ def adopt(
                 deck = card.deck or folder.deck
                 outcome, note = matcher.match(note_file.rel, card, deck)
                 outcomes.append(outcome)
-                key = _question_key(card)
+                key = question_key(card)  # as the build's identity stage sees it
                 question = normalise_question(key)
                 if note is not None:
                     any_matched = True
@@ -203,13 +204,6 @@ def _deck_of(note: CollectionNote, deck: str) -> str:
     if deck in note.decks or not note.decks:
         return deck
     return note.decks[0]
-
-
-def _question_key(card: CardSource) -> str:
-    """The card's question as the build's identity stage sees it."""
-    if card.kind == "usecase":
-        return f"Use case: {card.question}" if card.question else "Use case"
-    return card.question
 
 
 class _Matcher:
