@@ -167,7 +167,8 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
             "Sky/Planets.md": (
                 "# Planets\n\n## Largest planet #card\nJupiter\n\n"
                 "Morning star #card-reverse\nVenus\n\n"
-                "Closest planet::Mercury\n\nThe ==Sun== is a {star}.\n"
+                "Closest planet::Mercury\n\nThe ==Sun== is a {star}.\n\n"
+                "Look up more often #card/spaced\n"
             ),
         },
     )
@@ -176,15 +177,17 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
     assert [str(d) for d in report.diagnostics] == []
     col = ankiutil.load(tmp_path, *sorted((tmp_path / "dist").glob("*.apkg")))
     notes = [col.get_note(n) for n in col.find_notes("")]
-    assert len(notes) == 4
+    assert len(notes) == 5
     # reversed: 2 cards; the cloze: 1 (the plugin numbers ==…== and {…} both c1)
-    assert sum(len(n.cards()) for n in notes) == 5
+    assert sum(len(n.cards()) for n in notes) == 6
     decks = {col.decks.name(c.did) for n in notes for c in n.cards()}
     assert decks == {"Sky"}
     assert all("fc" in n.tags for n in notes)
     largest = next(n for n in notes if "Largest planet" in n.fields[0])
     assert "Planets" in largest["Context"]
     assert "Jupiter" in largest.cards()[0].answer()
+    spaced = next(n for n in notes if "Look up more often" in n.fields[0])
+    assert len(spaced.cards()) == 1
 
 
 def test_a_similar_tag_is_not_the_card_tag():

@@ -297,7 +297,11 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
     data = with_settings(
         {
             "FOLDER_DECKS": {"Languages": "Words"},
-            "Defaults": {"CurlyCloze": True, "Tag": "from-ota"},
+            "Defaults": {
+                "CurlyCloze": True,
+                "CurlyCloze - Highlights to Clozes": True,
+                "Tag": "from-ota",
+            },
         },
         fields_dict={"Vocab": ["Word", "Meaning", "Example"]},
     )
@@ -310,6 +314,7 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
                 f"Tags: greeting\n{ID}\nEND\n\n"
                 "START\nBasic (and reversed card)\nFront: chat\nBack: cat\nEND\n\n"
                 "START\nCloze\nText: Paris is the {capital} of {2:France}.\nEND\n\n"
+                "START\nCloze\nText: Lyon is on the ==Rhône==.\nEND\n\n"
                 "START\nVocab\nWord: arbre\nMeaning: tree\nExample: *L'arbre* est grand.\nEND\n\n"
                 "DELETE\n<!--ID: 1712345678999-->\n"
             ),
@@ -326,7 +331,9 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
     for nid in col.find_notes(""):
         note = col.get_note(nid)
         by_front[note.fields[0]] = note
-    assert len(by_front) == 5
+    assert len(by_front) == 6
+    lyon = next(n for f, n in by_front.items() if "Lyon" in f)
+    assert "{{c1::Rhône}}" in lyon.fields[0]
     hello = next(n for f, n in by_front.items() if "hello" in f)
     assert "<em>hello</em>" in hello.fields[0]
     assert sorted(hello.tags) == ["from-ota", "greeting"]
