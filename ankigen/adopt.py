@@ -167,12 +167,14 @@ def adopt(
                     adopted_notes[note.guid] = note.notetype
                     adopted_ids[note.guid] = note.id
                     entry = LockEntry(note.guid, question, "", "", 0)
-                    entries.append(_with_place(entry, card.line, _deck_of(note, deck)))
+                    # The lock's deck is the folder's, as the build records it for every card
+                    # (a syntax's own deck is the card's; Anki keeps it where it is).
+                    entries.append(_with_place(entry, card.line, folder.deck))
                 elif question in old:
                     entries.append(old[question])
                 else:
                     entry = LockEntry(guid_for(note_file.rel, key), question, "", "", 0)
-                    entries.append(_with_place(entry, card.line, deck))
+                    entries.append(_with_place(entry, card.line, folder.deck))
             if any_matched:
                 adopted_lock[note_file.rel] = tuple(entries)
     written = False
@@ -197,13 +199,6 @@ def _with_place(entry: LockEntry, line: int, deck: str) -> LockEntry:
     names = {f.name for f in fields(LockEntry)}
     extra = {k: v for k, v in (("line", line), ("deck", deck)) if k in names}
     return replace(entry, **extra) if extra else entry
-
-
-def _deck_of(note: CollectionNote, deck: str) -> str:
-    """Where Anki keeps the note: the card's own deck when one of its cards is there."""
-    if deck in note.decks or not note.decks:
-        return deck
-    return note.decks[0]
 
 
 class _Matcher:

@@ -179,6 +179,7 @@ def test_adopt_build_import_updates_in_place_with_history(plugin_collection, tmp
         assert fronts.count("Same question") == 3  # the twins, and the new card for the vault's
         assert len(fronts) == len(set(fronts)) + 2  # nothing else twice
         assert sorted(m["name"] for m in col.models.all()).count("Basic") == 1
+        assert not col.find_notes("tag:ankigen::moved*")  # adopted cards stay where they are
     finally:
         col.close()
 
