@@ -440,22 +440,9 @@ def _trailing_tags(text: str) -> tuple[str, list[str]]:
 
 def _mask_math(text: str) -> str:
     """`$…$` and `$$…$$` replaced by NUL characters (same length): clozes never start there."""
-    if "$" not in text:
-        return text
-    out = list(text)
-    i = 0
-    while True:
-        start = text.find("$", i)
-        if start < 0:
-            break
-        width = 2 if text.startswith("$$", start) else 1
-        end = text.find("$" * width, start + width)
-        if end < 0:
-            break
-        for k in range(start, end + width):
-            out[k] = "\x00"
-        i = end + width
-    return "".join(out)
+    for start, end in obsidian.math_spans(text):
+        text = text[:start] + "\x00" * (end - start) + text[end:]
+    return text
 
 
 def _cloze_matches(masked: str) -> list[tuple[int, int, int, int, int]]:

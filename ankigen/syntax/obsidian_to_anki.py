@@ -627,7 +627,7 @@ def _protected_pieces(text: str) -> list[tuple[str, bool]]:
             )
             out.append((line + "\n", True))
             continue
-        spans = [*obsidian.code_spans(line), *_math_spans(obsidian.mask_code_spans(line))]
+        spans = [*obsidian.code_spans(line), *obsidian.math_spans(line)]
         last = 0
         for start, end in sorted(spans):
             if start < last:
@@ -640,22 +640,6 @@ def _protected_pieces(text: str) -> list[tuple[str, bool]]:
         piece, protected = out[-1]
         out[-1] = (piece[:-1], protected)
     return out
-
-
-def _math_spans(line: str) -> list[tuple[int, int]]:
-    """(start, end) of `$…$` and `$$…$$` within one line (code already masked)."""
-    spans = []
-    i = 0
-    while True:
-        start = line.find("$", i)
-        if start < 0:
-            return spans
-        width = 2 if line.startswith("$$", start) else 1
-        end = line.find("$" * width, start + width)
-        if end < 0:
-            return spans
-        spans.append((start, end + width))
-        i = end + width
 
 
 READER = ObsidianToAnkiReader()
