@@ -208,6 +208,13 @@ def test_adopt_reads_a_colpkg_backup_and_dry_run_writes_nothing(plugin_collectio
     data = read_collection(backup)
     assert data.notes[ids["nile"]].decks == ("Geography::Rivers",)
     assert data.notetypes[data.notes[ids["danube"]].notetype].cloze
+    legacy = tmp_path / "legacy.colpkg"
+    col = Collection(str(collection))
+    col.export_collection_package(str(legacy), include_media=False, legacy=True)
+    col.close()
+    old = read_collection(legacy)  # the schema older Anki versions read: JSON note types
+    assert old.notes[ids["amazon"]].guid == data.notes[ids["amazon"]].guid
+    assert old.notetypes[old.notes[ids["danube"]].notetype].cloze
     report = adopt(vault, backup, write=False)
     assert report.summary() == "4 matched, 1 ambiguous, 2 new, 1 marked DELETE"
     assert not (vault / "ankigen.lock").exists()
