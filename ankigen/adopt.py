@@ -215,11 +215,11 @@ class _Matcher:
             if note is None:
                 detail = f"note id {card.anki_id} is not in the collection; the card is new"
                 return Outcome(rel, card.line, "new", detail), None
-            return self._take(rel, card, note, f"note id {card.anki_id}")
+            return self._take(rel, card, note, "by its id")
         key = (deck, _plain(_first_field_html(card)))
         found = [nid for nid in self.first_fields().get(key, []) if nid not in self.taken]
         if len(found) == 1:
-            return self._take(rel, card, self.collection.notes[found[0]], "same first field")
+            return self._take(rel, card, self.collection.notes[found[0]], "by its first field")
         if len(found) > 1:
             ids = ", ".join(str(n) for n in sorted(found)[:5])
             detail = f"{len(found)} notes in deck '{deck}' have this first field ({ids}); new"
@@ -235,7 +235,7 @@ class _Matcher:
         self.taken[note.id] = f"{rel}:{card.line}"
         notetype = self.collection.notetypes.get(note.notetype)
         kind = f"'{notetype.name}'" if notetype else "an unknown note type"
-        detail = f"{how}: Anki note {note.id} ({kind} in '{', '.join(note.decks)}')"
+        detail = f"Anki note {note.id} ({kind} in '{', '.join(note.decks)}'), {how}"
         return Outcome(rel, card.line, "matched", detail), note
 
     def first_fields(self) -> dict[tuple[str, str], list[int]]:

@@ -75,7 +75,10 @@ def _adopted(
     values = _named_html(note, source, render)
     names = [name for name, _ in source.fields]
     if set(names) & set(notetype.fields):  # by name, as the plugin filled them
-        by_name = dict(zip(names, values, strict=False))
+        # A field of the user's note type named like one of ours (the Flashcards plugin's
+        # Source, say) gets ours, unless the card has its own.
+        ours = dict(zip(OUR_FIELDS, note.fields[2:], strict=False))
+        by_name = {**ours, **dict(zip(names, values, strict=False))}
         fields = tuple(by_name.get(name, "") for name in notetype.fields)
     else:  # by position: the front first, the back second
         fields = tuple(values[i] if i < len(values) else "" for i in range(len(notetype.fields)))

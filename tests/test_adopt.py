@@ -252,7 +252,7 @@ def test_flashcards_notes_are_adopted_by_their_block_ids(tmp_path):
     (tmp_path / "profile").mkdir()
     col = Collection(str(tmp_path / "profile" / "collection.anki2"))
     basic = col.models.new("Obsidian-basic")
-    for name in ("Front", "Back"):
+    for name in ("Front", "Back", "Source"):  # Source: the plugin's sourceSupport option
         col.models.add_field(basic, col.models.new_field(name))
     template = col.models.new_template("Card 1")
     template["qfmt"], template["afmt"] = "{{Front}}", "{{FrontSide}}<hr id=answer>{{Back}}"
@@ -279,6 +279,7 @@ def test_flashcards_notes_are_adopted_by_their_block_ids(tmp_path):
         assert col.note_count() == 1
         updated = col.get_note(note.id)
         assert "Jupiter, the giant." in updated["Back"]
+        assert "Sky/Planets.md" in updated["Source"]  # ours, where the note type has one
         assert history(col, note.id) == (9, 1)
     finally:
         col.close()
