@@ -162,6 +162,7 @@ def _build_markdown(fast: bool = True) -> mistune.Markdown:
         "mistune.plugins.table.table_in_list",
         "url",
         "task_lists",
+        mdplugins.leftover_comment_marks,
         mdplugins.obsidian_block_ids,
         mdplugins.obsidian_math,
         mdplugins.wikilinks,

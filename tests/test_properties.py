@@ -124,7 +124,10 @@ def fence_piece(draw) -> Piece:
     fence = draw(st.sampled_from(["```", "~~~", "````", "```python"]))
     lines = [(indent + fence, NEVER)]
     for text in draw(st.lists(st.sampled_from(["#Q not a card", "code()", "%%", "Answer: x"]))):
-        lines.append((indent + text, inside if text.startswith("#Q") and inside else CODE))
+        if text == "%%":  # a comment when the fence is none
+            lines.append((indent + text, STRAY if inside else NEVER))
+        else:
+            lines.append((indent + text, inside if text.startswith("#Q") and inside else CODE))
     closed = draw(st.booleans())
     if closed:
         lines.append((indent + fence.removesuffix("python"), NEVER))
