@@ -306,7 +306,9 @@ def _remove_columns(text: str, width: int) -> str:
         )
         cut += 1
     kept = " " * (column - width) + indent[cut:]  # a tab cut in two leaves its spaces
-    return _UNICODE_SPACE.sub(" ", kept) + text[len(indent) :]
+    if not kept.isascii():
+        kept = _UNICODE_SPACE.sub(" ", kept)
+    return kept + text[len(indent) :]
 
 
 def _trim_numbered(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
