@@ -82,7 +82,7 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     if front.problem:
         warn(front.problem_line, f"frontmatter ignored: {front.problem}")
     for index in range(1, front.end - 1):
-        if _is_marker(note_lines[index]):
+        if _is_marker(note_lines[index].replace(obsidian.COMMENT, " ")):
             warn(index + 1, "marker inside the frontmatter; no card made")
     scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
     if scanned.unclosed_comment:
