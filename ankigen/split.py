@@ -164,8 +164,8 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             block.add(line, number, item.code)
     close()
 
-    kept = _trim_numbered(references)
-    reference_text, _ = obsidian.lift_tags("\n".join(text for _, text in kept))
+    kept = _trim_numbered([(number, text) for number, text, _ in _lift(references)])
+    reference_text = "\n".join(text for _, text in kept)
     for offset, message in limit_markdown(reference_text)[1] if cards else ():
         warn(kept[offset][0], message)
     note = ParsedNote(
@@ -173,8 +173,8 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
         title=title,
         cards=tuple(cards),
         tags=obsidian.frontmatter_tags(front.data),
-        references=reference_text.strip("\n"),
-        references_line=kept[0][0] if kept and reference_text.strip() else 0,
+        references=reference_text,
+        references_line=kept[0][0] if kept else 0,
     )
     return note, diagnostics
 
