@@ -1,12 +1,16 @@
 """Obsidian's Markdown syntax facts, in one place: every reader and every stage uses these.
 
-- text and lines: `clean_text`, `lines` (lines are counted as an editor counts them)
-- ``%%comments%%``, fenced code and inline code: `scan` (line by line), `strip_comments`,
-  `code_spans`, `mask_code_spans`
-- ``#tags``: `TAG`, `is_tag_start`, `lift_tags`, `anki_tag`
-- ``[[wikilinks]]`` and ``![[embeds]]``: `WIKILINK`, `parse_wikilink`, `wikilink_label`
-- link schemes: `url_scheme`, `LINK_SCHEMES`, `BLOCKED_SCHEMES`, `is_link_url`
-- frontmatter: `frontmatter` (safe YAML, bounded)
+- text and lines: `clean_text` (first, on every note), `lines` (lines as an editor counts
+  them), `indentation`, `columns`
+- ``%%comments%%``, fenced and inline code: `scan` ("is line i in a fence or a comment", the
+  line without its comments, unclosed comment or fence), `strip_comments`, `fence_open`,
+  `fence_closes`, `code_spans`, `mask_code_spans`
+- ``#tags``: `line_tags`, `lift_tags`, `lift_tags_by_line`, `is_tag`, `is_tag_start`, `TAG`,
+  `anki_tag`
+- ``[[wikilinks]]`` and ``![[embeds]]``: `wikilinks`, `parse_wikilink`, `wikilink_label`,
+  `WIKILINK`
+- link schemes: `url_scheme`, `is_link_url`, `LINK_SCHEMES`, `BLOCKED_SCHEMES`
+- frontmatter: `frontmatter` (safe YAML, bounded; problems with their line), `frontmatter_tags`
 - Markdown to plain text (headings, context lines): `heading`, `plain_text`
 
 Every regular expression here runs in linear time on any line (no nested or adjacent

@@ -82,7 +82,7 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     if front.problem:
         warn(front.problem_line, f"frontmatter ignored: {front.problem}")
     for index in range(1, front.end - 1):
-        if _is_marker(note_lines[index]):
+        if _is_marker(note_lines[index].replace(obsidian.COMMENT, " ")):
             warn(index + 1, "marker inside the frontmatter; no card made")
     scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
     if scanned.unclosed_comment:
@@ -164,8 +164,8 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             block.add(line, number, item.code)
     close()
 
-    kept = _trim_numbered(references)
-    reference_text, _ = obsidian.lift_tags("\n".join(text for _, text in kept))
+    kept = _trim_numbered([(number, text) for number, text, _ in _lift(references)])
+    reference_text = "\n".join(text for _, text in kept)
     for offset, message in limit_markdown(reference_text)[1] if cards else ():
         warn(kept[offset][0], message)
     note = ParsedNote(
@@ -173,8 +173,8 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
         title=title,
         cards=tuple(cards),
         tags=obsidian.frontmatter_tags(front.data),
-        references=reference_text.strip("\n"),
-        references_line=kept[0][0] if kept and reference_text.strip() else 0,
+        references=reference_text,
+        references_line=kept[0][0] if kept else 0,
     )
     return note, diagnostics
 
@@ -307,7 +307,9 @@ def _remove_columns(text: str, width: int) -> str:
         )
         cut += 1
     kept = " " * (column - width) + indent[cut:]  # a tab cut in two leaves its spaces
-    return _UNICODE_SPACE.sub(" ", kept) + text[len(indent) :]
+    if not kept.isascii():
+        kept = _UNICODE_SPACE.sub(" ", kept)
+    return kept + text[len(indent) :]
 
 
 def _trim_numbered(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:

@@ -11,10 +11,15 @@ from __future__ import annotations
 import html
 import os
 import re
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
+import ankiutil
+from conftest import write_vault
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_build import run_build
 
 from ankigen import obsidian
 from ankigen.render import _CLEANER, render_markdown
@@ -23,9 +28,9 @@ from ankigen.split import split_note
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 
 
-def examples(default: int) -> settings:
+def examples(default: int, fuzz_cap: int = 1_000_000) -> settings:
     return settings(
-        max_examples=EXAMPLES or default,
+        max_examples=min(EXAMPLES, fuzz_cap) or default,
         deadline=None,  # no timed tests: the hostile-input tests guard against hangs
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         derandomize=not EXAMPLES,  # make test: the same examples on every run
@@ -124,7 +129,10 @@ def fence_piece(draw) -> Piece:
     fence = draw(st.sampled_from(["```", "~~~", "````", "```python"]))
     lines = [(indent + fence, NEVER)]
     for text in draw(st.lists(st.sampled_from(["#Q not a card", "code()", "%%", "Answer: x"]))):
-        lines.append((indent + text, inside if text.startswith("#Q") and inside else CODE))
+        if text == "%%":  # a comment when the fence is none
+            lines.append((indent + text, STRAY if inside else NEVER))
+        else:
+            lines.append((indent + text, inside if text.startswith("#Q") and inside else CODE))
     closed = draw(st.booleans())
     if closed:
         lines.append((indent + fence.removesuffix("python"), NEVER))
@@ -295,3 +303,35 @@ def test_rendered_markdown_is_sanitised_and_stable(text: str) -> None:
         plain = re.sub(r"[\x00-\x20]", "", html.unescape(url)).lower()
         assert not plain.startswith(("javascript:", "vbscript:")), rendered
     assert "\\href" not in text_outside_code(rendered)
+
+
+# ---------------------------------------------------------------- through the whole pipeline
+
+
+@examples(10, fuzz_cap=300)  # a build and an Anki import per example
+@given(st.lists(notes(), min_size=1, max_size=3))
+def test_generated_vaults_build_and_import_with_the_invariant(generated: list[Note]) -> None:
+    """The same invariant through discovery, packages and a real Anki collection."""
+    with tempfile.TemporaryDirectory() as temporary:
+        root = Path(temporary)
+        files = {f"Gen/n{i}.md": note.text.encode() for i, note in enumerate(generated)}
+        vault = write_vault(root / "vault", files)
+        report = run_build(vault, root / "dist")
+        lines = {(d.path, d.line) for d in report.diagnostics}
+        package = root / "dist" / "Gen.apkg"
+        imported = ankiutil.notes(ankiutil.load(root, package)) if package.exists() else []
+        sources = set()
+        for note in imported:
+            source = text_outside_code(note.fields["Source"]).strip()
+            path, _, line = source.rpartition(":")
+            sources.add((path, int(line)))
+            for name in ("Question", "Answer"):
+                outside = text_outside_code(note.fields[name])
+                assert "[[" not in outside and "%%" not in outside, note.fields[name]
+            answer = note.fields["Answer"]
+            assert re.sub(r"<[^>]+>", "", answer).strip() or "<img" in answer
+        assert len(sources) == len(imported)  # one card per marker
+        for i, note in enumerate(generated):
+            for line in note.markers:
+                where = (f"Gen/n{i}.md", line)
+                assert where in sources or where in lines, (where, note.text)
