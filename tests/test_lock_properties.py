@@ -38,7 +38,9 @@ def entry(guid: str, mod: object = 1_700_000_000) -> dict:
     return {"guid": guid, "question": "q " + guid, "content": "c", "answer": "a", "mod": mod}
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     notes=st.dictionaries(
         st.text(string.ascii_letters + "/ .", min_size=1, max_size=10),
@@ -88,7 +90,7 @@ def drafts_of(cards: list[tuple[str, str, str]]) -> list[CardDraft]:
     ]
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.tuples(NOTES, QUESTIONS, ANSWERS), max_size=6), min_size=1, max_size=5))
 def test_builds_in_sequence_keep_guids_unique_and_account_for_every_card(builds) -> None:
     lock = Lock()
@@ -133,7 +135,9 @@ PARTS = st.sampled_from(["AWS", "Storage", "a b", "x.md", "y.md", "Compute"])
 PATTERNS = st.sampled_from(["AWS/Storage/*", "AWS/*", "*/x.md", "AWS", "Storage", "*Comp*", "a?b"])
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     paths=st.lists(st.lists(PARTS, min_size=1, max_size=3), min_size=1, max_size=6),
     exclude=st.lists(PATTERNS, max_size=2),
