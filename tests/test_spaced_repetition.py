@@ -604,3 +604,29 @@ def test_anki_reads_back_every_cloze_answer(answer, hint):
 
 
 _ANKI: dict = {"col": None}
+
+
+def test_folder_mode_vault_in_anki(tmp_path):
+    vault = write_vault(
+        tmp_path / "Vault",
+        {
+            SETTINGS_PATH: json.dumps(
+                {
+                    "settings": {
+                        "convertFoldersToDecks": True,
+                        "noteFoldersToIgnore": ["Drafts"],
+                        "multilineCardEndMarker": "---",
+                    }
+                }
+            ),
+            "Science/Chemistry/Acids.md": "Acid\n??\nA proton donor.\n\nIt tastes sour.\n---\n",
+            "Drafts/Later.md": "not yet::read\n",
+        },
+    )
+    report = _build(vault, tmp_path / "dist")
+    assert report.written == ("Science-Chemistry.apkg",)
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "Science-Chemistry.apkg")
+    found = sorted(_cards(col).values(), key=lambda c: c.ord)
+    assert [col.decks.name(c.did) for c in found] == ["Science::Chemistry"] * 2
+    assert "Acid" in found[0].question() and "It tastes sour." in found[0].answer()
+    assert "proton donor" in found[1].question() and "<hr" in found[1].answer()
