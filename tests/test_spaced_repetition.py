@@ -145,7 +145,53 @@ def test_end_marker_allows_blank_lines_and_code_inside():
     assert found[0].answer == "Line one\n\n```python\nx = 1\n\n```"
     assert [s.interval for s in found[0].schedule] == [51]
     assert (found[1].question, found[1].answer) == ("after", "card")
-    assert any(":14: warning: no '+++' line ends this card" in d for d in diagnostics)
+    # No end marker before the note ends: the card ends at a blank line, as the plugin reads it.
+    assert (found[2].question, found[2].answer) == ("Second", "never ends")
+    assert diagnostics == []
+
+
+def test_end_marker_only_when_one_comes_before_the_next_card():
+    # Adapted from the plugin's parser tests (MIT): with an end marker set, a card without one
+    # before the next card ends at a blank line; clozes run on to the marker too.
+    plugin = {"settings": {"multilineCardEndMarker": "---"}}
+    found, diagnostics = cards(
+        """
+        #flashcards
+
+        Question1
+        ?
+        Answer1
+
+        Text after card
+
+        Question2
+        ??
+        Answer2
+
+        more of Answer2
+        <!--SR:!2024-08-16,5,250!2024-08-17,6,250-->
+        ---
+
+        Question3 with a ==cloze==
+        Answer3
+
+        Answer3 again
+        ---
+        ---
+        Tail ==cloze== alone
+        """,
+        plugin,
+    )
+    assert [(c.note_type, c.line, c.end_line) for c in found] == [
+        (QUESTION, 3, 5),
+        (REVERSED, 9, 15),
+        (CLOZE, 17, 21),
+        (CLOZE, 23, 23),
+    ]
+    assert found[1].answer == "Answer2\n\nmore of Answer2"
+    assert [s.interval for s in found[1].schedule] == [5, 6]
+    assert shown(found[2])[0] == "Question3 with a {{c1::cloze}}\nAnswer3\n\nAnswer3 again"
+    assert diagnostics == []
 
 
 # ---------------------------------------------------------------- never cards
