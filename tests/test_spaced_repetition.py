@@ -336,11 +336,13 @@ def test_scheduling_comments_both_forms_and_bad_ones():
         <!--SR:!2024-08-16,51,230!2000-01-01,1,250-->
         q3::a3 <!--SR:!fsrs,2029-07-22T00:00:00.000Z,1049,1049.13725568,1,2,9,0,0,2026-09-07-->
         q4::a4 <!--SR:!2024-13-45,x,230-->
+        q5::a5 <!--SR:2021-08-11,4,270-->
 
         <!--SR:!2024-08-16,51,230-->
         """
     )
-    first, second, third, fourth = (c.schedule for c in found)
+    first, second, third, fourth, fifth = (c.schedule for c in found)
+    assert [(s.due, s.interval, s.ease) for s in fifth] == [("2021-08-11", 4, 2700)]
     assert [(s.due, s.interval, s.ease) for s in first] == [("2024-08-16", 51, 2300)]
     assert second[1] is None and second[0].interval == 51
     fsrs = third[0]
@@ -352,7 +354,7 @@ def test_scheduling_comments_both_forms_and_bad_ones():
     )
     assert fourth == (None,)
     assert any(":6: warning: scheduling comment not understood" in d for d in diagnostics)
-    assert any(":8: warning: scheduling comment is not right below" in d for d in diagnostics)
+    assert any(":9: warning: scheduling comment is not right below" in d for d in diagnostics)
     assert all("SR:" not in c.question + c.answer for c in found)
 
 

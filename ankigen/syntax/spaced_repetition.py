@@ -347,7 +347,9 @@ def parse_schedule(
     `!fsrs,due,interval,stability,difficulty,state,reps,lapses,steps,last review`, one part per
     sibling card. A part that cannot be read is a warning, and that card starts new."""
     states: list[ReviewState | None] = []
-    for part in text.split("!")[1:]:
+    # The oldest form has no "!": one card's "2021-08-11,4,270".
+    parts = text.split("!")[1:] if text.lstrip().startswith("!") else [text]
+    for part in parts:
         fields = [f.strip() for f in part.split(",")]
         try:
             states.append(_fsrs(fields, line) if fields[0] == "fsrs" else _sm2(fields, line))
