@@ -145,7 +145,53 @@ def test_end_marker_allows_blank_lines_and_code_inside():
     assert found[0].answer == "Line one\n\n```python\nx = 1\n\n```"
     assert [s.interval for s in found[0].schedule] == [51]
     assert (found[1].question, found[1].answer) == ("after", "card")
-    assert any(":14: warning: no '+++' line ends this card" in d for d in diagnostics)
+    # No end marker before the note ends: the card ends at a blank line, as the plugin reads it.
+    assert (found[2].question, found[2].answer) == ("Second", "never ends")
+    assert diagnostics == []
+
+
+def test_end_marker_only_when_one_comes_before_the_next_card():
+    # Adapted from the plugin's parser tests (MIT): with an end marker set, a card without one
+    # before the next card ends at a blank line; clozes run on to the marker too.
+    plugin = {"settings": {"multilineCardEndMarker": "---"}}
+    found, diagnostics = cards(
+        """
+        #flashcards
+
+        Question1
+        ?
+        Answer1
+
+        Text after card
+
+        Question2
+        ??
+        Answer2
+
+        more of Answer2
+        <!--SR:!2024-08-16,5,250!2024-08-17,6,250-->
+        ---
+
+        Question3 with a ==cloze==
+        Answer3
+
+        Answer3 again
+        ---
+        ---
+        Tail ==cloze== alone
+        """,
+        plugin,
+    )
+    assert [(c.note_type, c.line, c.end_line) for c in found] == [
+        (QUESTION, 3, 5),
+        (REVERSED, 9, 15),
+        (CLOZE, 17, 21),
+        (CLOZE, 23, 23),
+    ]
+    assert found[1].answer == "Answer2\n\nmore of Answer2"
+    assert [s.interval for s in found[1].schedule] == [5, 6]
+    assert shown(found[2])[0] == "Question3 with a {{c1::cloze}}\nAnswer3\n\nAnswer3 again"
+    assert diagnostics == []
 
 
 # ---------------------------------------------------------------- never cards
@@ -290,11 +336,13 @@ def test_scheduling_comments_both_forms_and_bad_ones():
         <!--SR:!2024-08-16,51,230!2000-01-01,1,250-->
         q3::a3 <!--SR:!fsrs,2029-07-22T00:00:00.000Z,1049,1049.13725568,1,2,9,0,0,2026-09-07-->
         q4::a4 <!--SR:!2024-13-45,x,230-->
+        q5::a5 <!--SR:2021-08-11,4,270-->
 
         <!--SR:!2024-08-16,51,230-->
         """
     )
-    first, second, third, fourth = (c.schedule for c in found)
+    first, second, third, fourth, fifth = (c.schedule for c in found)
+    assert [(s.due, s.interval, s.ease) for s in fifth] == [("2021-08-11", 4, 2700)]
     assert [(s.due, s.interval, s.ease) for s in first] == [("2024-08-16", 51, 2300)]
     assert second[1] is None and second[0].interval == 51
     fsrs = third[0]
@@ -306,7 +354,7 @@ def test_scheduling_comments_both_forms_and_bad_ones():
     )
     assert fourth == (None,)
     assert any(":6: warning: scheduling comment not understood" in d for d in diagnostics)
-    assert any(":8: warning: scheduling comment is not right below" in d for d in diagnostics)
+    assert any(":9: warning: scheduling comment is not right below" in d for d in diagnostics)
     assert all("SR:" not in c.question + c.answer for c in found)
 
 
@@ -604,3 +652,29 @@ def test_anki_reads_back_every_cloze_answer(answer, hint):
 
 
 _ANKI: dict = {"col": None}
+
+
+def test_folder_mode_vault_in_anki(tmp_path):
+    vault = write_vault(
+        tmp_path / "Vault",
+        {
+            SETTINGS_PATH: json.dumps(
+                {
+                    "settings": {
+                        "convertFoldersToDecks": True,
+                        "noteFoldersToIgnore": ["Drafts"],
+                        "multilineCardEndMarker": "---",
+                    }
+                }
+            ),
+            "Science/Chemistry/Acids.md": "Acid\n??\nA proton donor.\n\nIt tastes sour.\n---\n",
+            "Drafts/Later.md": "not yet::read\n",
+        },
+    )
+    report = _build(vault, tmp_path / "dist")
+    assert report.written == ("Science-Chemistry.apkg",)
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "Science-Chemistry.apkg")
+    found = sorted(_cards(col).values(), key=lambda c: c.ord)
+    assert [col.decks.name(c.did) for c in found] == ["Science::Chemistry"] * 2
+    assert "Acid" in found[0].question() and "It tastes sour." in found[0].answer()
+    assert "proton donor" in found[1].question() and "<hr" in found[1].answer()

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .. import obsidian
 from ..model import CardSource, Diagnostic, ParsedNote
+
+if TYPE_CHECKING:
+    from .. import obsidian
 
 
 @dataclass
@@ -38,6 +40,8 @@ class NoteText:
     @cached_property
     def lines(self) -> list[str]:
         """The note's lines as an editor counts them (line n is lines[n - 1])."""
+        from .. import obsidian  # not imported by a rebuild that reads no note
+
         return obsidian.lines(self.text)
 
     @property
@@ -53,6 +57,8 @@ class NoteText:
 
     @cached_property
     def frontmatter(self) -> obsidian.Frontmatter:
+        from .. import obsidian
+
         found = obsidian.frontmatter(self.lines)
         if found.problem:
             message = f"frontmatter ignored: {found.problem}"
@@ -67,6 +73,8 @@ class NoteText:
     @cached_property
     def tags(self) -> tuple[str, ...]:
         """The frontmatter's tags, Anki form ("flashcards::lang")."""
+        from .. import obsidian
+
         return obsidian.frontmatter_tags(self.frontmatter.data)
 
 

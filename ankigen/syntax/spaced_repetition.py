@@ -347,7 +347,9 @@ def parse_schedule(
     `!fsrs,due,interval,stability,difficulty,state,reps,lapses,steps,last review`, one part per
     sibling card. A part that cannot be read is a warning, and that card starts new."""
     states: list[ReviewState | None] = []
-    for part in text.split("!")[1:]:
+    # The oldest form has no "!": one card's "2021-08-11,4,270".
+    parts = text.split("!")[1:] if text.lstrip().startswith("!") else [text]
+    for part in parts:
         fields = [f.strip() for f in part.split(",")]
         try:
             states.append(_fsrs(fields, line) if fields[0] == "fsrs" else _sm2(fields, line))
@@ -556,7 +558,17 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
     i = 0
     while i < len(rows):
         row = rows[i]
+        if _is_end_marker(sr, row):  # right below a cloze paragraph, or a stray one
+            _paragraph_done(reading, rows, paragraph, end=i)
+            i += 1
+            continue
         if row.kind == "blank":
+            marker = _cloze_runs_on(reading, rows, paragraph, i)
+            if marker is not None:  # a cloze card with blank lines, up to the end marker
+                paragraph.extend(range(i, marker))
+                _paragraph_done(reading, rows, paragraph, end=marker)
+                i = marker + 1
+                continue
             _paragraph_done(reading, rows, paragraph)
             i += 1
             continue
@@ -667,8 +679,10 @@ def _add(
         reading.warn(line, "card holds only tags; no card made")
         return
     schedule: tuple[ReviewState | None, ...] = ()
-    if rows[last].schedule:
-        schedule = parse_schedule(rows[last].schedule, rel, rows[last].number, reading.diagnostics)
+    # The comment on the card's last line, or (end-marker cards) on a line of its own inside.
+    holder = next((rows[k] for k in range(last, first - 1, -1) if rows[k].schedule), None)
+    if holder is not None:
+        schedule = parse_schedule(holder.schedule, rel, holder.number, reading.diagnostics)
     reading.cards.append(
         CardSource(
             kind="question",
@@ -715,6 +729,32 @@ def _single_line(
     _add(reading, rows, index, index, kind, front.strip(), back.strip(), row.number, own)
 
 
+def _is_end_marker(sr: SrSettings, row: _Row) -> bool:
+    return bool(sr.end_marker) and row.kind == "text" and row.text.strip() == sr.end_marker
+
+
+def _end_marker_ahead(reading: _Reading, rows: list[_Row], start: int) -> int | None:
+    """The end marker's row when one comes before the next card starts, else None (the card
+    then ends at a blank line, as the plugin reads it)."""
+    sr = reading.settings
+    if not sr.end_marker:
+        return None
+    for k in range(start, len(rows)):
+        row = rows[k]
+        if row.kind != "text":
+            continue
+        stripped = row.text.strip()
+        if stripped == sr.end_marker:
+            return k
+        if (
+            stripped in (sr.multi, sr.multi_reversed)
+            or _single_line_split(row.text, sr) is not None
+            or find_clozes(row.text, sr.clozes)
+        ):
+            return None
+    return None
+
+
 def _multiline(
     reading: _Reading, rows: list[_Row], paragraph: list[int], index: int, rev: bool
 ) -> int:
@@ -727,30 +767,23 @@ def _multiline(
         _take_deck_tags(reading, rows[paragraph[0]].text)
         return index + 1
     back: list[int] = []
-    j = index + 1
-    closed = not sr.end_marker
-    while j < len(rows):
-        row = rows[j]
-        if sr.end_marker:
-            if row.kind == "text" and row.text.strip() == sr.end_marker:
-                closed = True
-                j += 1
-                break
-        elif row.kind in ("blank", "heading", "schedule"):
-            break
-        back.append(j)
-        j += 1
-    if not closed:
-        reading.warn(
-            rows[index].number,
-            f"no {sr.end_marker!r} line ends this card; its back runs to the end of the note",
-        )
+    marker = _end_marker_ahead(reading, rows, index + 1)
+    if marker is not None:  # the back runs to the end marker, blank lines and all
+        back = [k for k in range(index + 1, marker) if rows[k].kind != "schedule"]
+        j = marker + 1
+    else:  # the back ends at a blank line
+        j = index + 1
+        while j < len(rows) and rows[j].kind not in ("blank", "heading", "schedule"):
+            if _is_end_marker(sr, rows[j]):
+                break  # "---" right below the back, whatever the lines after it
+            back.append(j)
+            j += 1
     if not back or not any(rows[k].text.strip() for k in back):
         reading.warn(rows[index].number, "card has an empty back; no card made")
         return j
-    last = back[-1]
-    if sr.end_marker and closed and j - 1 > last:
-        last = j - 1  # the end marker's line: "+++", or "+++ <!--SR:…-->"
+    last = marker if marker is not None else back[-1]
+    if marker is None and j < len(rows) and _is_end_marker(sr, rows[j]):
+        last, j = j, j + 1
     answer = "\n".join(rows[k].text if rows[k].kind != "blank" else "" for k in back)
     kind = REVERSED if rev else QUESTION
     _add(
@@ -759,12 +792,31 @@ def _multiline(
     return j
 
 
-def _paragraph_done(reading: _Reading, rows: list[_Row], paragraph: list[int]) -> None:
-    """A paragraph that held no `::` or `?` card: a cloze card when it holds clozes."""
+def _cloze_runs_on(
+    reading: _Reading, rows: list[_Row], paragraph: list[int], blank: int
+) -> int | None:
+    """The end marker's row when the paragraph is a cloze card that goes on past this blank
+    line up to an end marker (none comes before the next card starts), else None."""
+    sr = reading.settings
+    if not sr.end_marker or not paragraph:
+        return None
+    if not any(rows[k].kind == "text" and find_clozes(rows[k].text, sr.clozes) for k in paragraph):
+        return None
+    return _end_marker_ahead(reading, rows, blank)
+
+
+def _paragraph_done(
+    reading: _Reading, rows: list[_Row], paragraph: list[int], end: int | None = None
+) -> None:
+    """A paragraph that held no `::` or `?` card: a cloze card when it holds clozes. `end` is
+    the end marker's row when the card ends with one."""
     if not paragraph:
         return
-    indices = list(paragraph)
+    indices = [k for k in paragraph if rows[k].kind != "schedule"]
+    last_row = end if end is not None else paragraph[-1]
     paragraph.clear()
+    if not indices:
+        return
     sr = reading.settings
     found = {k: find_clozes(rows[k].text, sr.clozes) for k in indices if rows[k].kind == "text"}
     if not any(found.values()):
@@ -787,7 +839,8 @@ def _paragraph_done(reading: _Reading, rows: list[_Row], paragraph: list[int]) -
         lines.append(_marked(unmarked(text), clozes, numbers.get(k, [])))
     for k in indices[1:]:  # tags inside the card count for the cards below
         _take_deck_tags(reading, rows[k].text)
-    _add(reading, rows, indices[0], indices[-1], CLOZE, "\n".join(lines), "", 0, own)
+    text = "\n".join(lines).strip("\n")
+    _add(reading, rows, indices[0], last_row, CLOZE, text, "", 0, own)
 
 
 def _cloze_numbers(
