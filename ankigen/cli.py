@@ -26,7 +26,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         description="Turn a vault of Obsidian notes into Anki packages: one .apkg per folder "
         "that holds #Question or #UseCase cards, deck named after the folder path.",
         epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
-        "--strict), 2 usage error.",
+        "--strict), 2 usage error. Coming from Obsidian_to_Anki or Flashcards? Run "
+        "`ankigen adopt VAULT --collection PATH` once first (see `ankigen adopt --help`).",
     )
     p.add_argument(
         "vault",
