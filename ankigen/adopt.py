@@ -415,6 +415,15 @@ def main(argv: list[str], prog: str = "ankigen adopt") -> int:
     except CollectionError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; nothing written", file=sys.stderr)
+        return 130
+    except OSError as error:  # the lock or ankigen.adopted cannot be written
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: one line, never a traceback
+        print(f"{prog}: internal error, nothing adopted: {error!r}", file=sys.stderr)
+        return 1
     for diagnostic in report.diagnostics:
         print(str(diagnostic).translate(_CONTROL), file=sys.stderr)
     for outcome in report.outcomes:
