@@ -179,7 +179,7 @@ def adopt(
                 adopted_lock[note_file.rel] = tuple(entries)
     written = False
     if write and (adopted_lock or gone):
-        save_lock(lock_path, lock.updated(Lock(notes=adopted_lock)).with_deleted(gone, now))
+        # ankigen.adopted first: on its own it changes nothing; the lock then makes it count.
         previous = load_adopted(vault.root)[0]
         notes = {**previous.notes, **adopted_notes}
         used = set(notes.values())
@@ -190,6 +190,7 @@ def adopt(
         }
         note_ids = {**previous.note_ids, **adopted_ids}
         save_adopted(vault.root, Adopted(notetypes, notes, note_ids))
+        save_lock(lock_path, lock.updated(Lock(notes=adopted_lock)).with_deleted(gone, now))
         written = True
     return AdoptReport(tuple(outcomes), tuple(sorted(set(diagnostics))), written)
 
@@ -416,7 +417,7 @@ def main(argv: list[str], prog: str = "ankigen adopt") -> int:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing written", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # the lock or ankigen.adopted cannot be written
         print(f"{prog}: error: {error}", file=sys.stderr)
