@@ -41,6 +41,7 @@ from .lock import (
     LockEntry,
     guid_for,
     load_lock,
+    lock_location,
     normalise_question,
     save_lock,
 )
@@ -122,8 +123,9 @@ def adopt(
     vault, diagnostics = discover_vault(vault_root, exclude)
     settings, problems = load_syntax_settings(vault.root, tuple(syntax))
     diagnostics.extend(problems)
-    lock_path = vault.root / LOCK_FILE
-    lock, lock_problems = load_lock(lock_path)
+    lock_path, where = lock_location(vault.root)  # never through a link out of the vault
+    diagnostics.extend(where)
+    lock, lock_problems = load_lock(lock_path) if lock_path else (Lock(), ())
     diagnostics.extend(lock_problems)
     matcher = _Matcher(collection)
     outcomes: list[Outcome] = []
@@ -178,7 +180,7 @@ def adopt(
             if any_matched:
                 adopted_lock[note_file.rel] = tuple(entries)
     written = False
-    if write and (adopted_lock or gone):
+    if write and lock_path is not None and (adopted_lock or gone):
         # ankigen.adopted first: on its own it changes nothing; the lock then makes it count.
         previous = load_adopted(vault.root)[0]
         notes = {**previous.notes, **adopted_notes}
