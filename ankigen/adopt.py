@@ -34,7 +34,7 @@ from .anki_collection import (
     CollectionNote,
     read_collection,
 )
-from .discover import ADOPTED_FILE, LOCK_FILE, discover_vault
+from .discover import LOCK_FILE, discover_vault
 from .lock import (
     DeletedCard,
     Lock,
@@ -51,6 +51,8 @@ from .rendered import question_key
 from .syntax import NoteText, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
+
+ADOPTED_FILE = "ankigen.adopted"  # next to the lock; discovery skips it
 
 ADOPTED_VERSION = 1
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from .model import Diagnostic, Folder, NoteFile, Vault
 
 LOCK_FILE = "ankigen.lock"
-ADOPTED_FILE = "ankigen.adopted"  # note types kept by `ankigen adopt`, next to the lock
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -55,7 +54,7 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
                     walk(Path(entry.path), rel)
             elif entry.name.lower().endswith(".md"):
                 notes_by_folder.setdefault(rel_dir, []).append(NoteFile(rel, Path(entry.path)))
-            elif rel not in (LOCK_FILE, ADOPTED_FILE):
+            elif rel not in (LOCK_FILE, "ankigen.adopted"):  # ankigen's, beside the notes
                 attachments.append(rel)
 
     walk(root, "")
