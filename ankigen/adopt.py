@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .anki_collection import (
@@ -130,80 +130,98 @@ def adopt(
     lock, lock_problems = load_lock(lock_path) if lock_path else (Lock(), ())
     diagnostics.extend(lock_problems)
     matcher = _Matcher(collection)
-    outcomes: list[Outcome] = []
-    adopted_lock: dict[str, tuple[LockEntry, ...]] = {}
-    adopted_notes: dict[str, int] = {}
-    adopted_ids: dict[str, int] = {}
-    gone: list[DeletedCard] = []
-    now = int(time.time())
+    found = _Found(now=int(time.time()))
     for folder in vault.folders:
         for note_file in folder.notes:
             text, problems = _read_text(note_file.path, note_file.rel)
             diagnostics.extend(problems)
             if text is None:
                 continue
-            parsed, found = read_note(note_file.rel, text, settings)
-            diagnostics.extend(found)
+            parsed, messages = read_note(note_file.rel, text, settings)
+            diagnostics.extend(messages)
             for line, nid in deletions(NoteText(note_file.rel, text), settings):
-                note = collection.notes.get(nid)
-                if note is None:
-                    detail = f"note id {nid} is marked DELETE and is not in the collection"
-                    outcomes.append(Outcome(note_file.rel, line, "deleted", detail))
-                    continue
-                adopted_notes[note.guid] = note.notetype
-                adopted_ids[note.guid] = nid
-                first = _plain(note.fields[0]) if note.fields else ""
-                deck = note.decks[0] if note.decks else ""
-                gone.append(DeletedCard(note.guid, note_file.rel, line, first, deck, 0, now))
-                detail = f"note id {nid} is marked DELETE: listed with the deleted cards"
-                outcomes.append(Outcome(note_file.rel, line, "deleted", detail))
-            entries = []
-            any_matched = False
+                found.deleted(note_file.rel, line, nid, collection)
             old = {e.question: e for e in lock.notes.get(note_file.rel, ())}
-            for card in parsed.cards:
-                deck = card.deck or folder.deck
-                outcome, note = matcher.match(note_file.rel, card, deck)
-                outcomes.append(outcome)
-                key = question_key(card)  # as the build's identity stage sees it
-                question = normalise_question(key)
-                if note is not None:
-                    any_matched = True
-                    adopted_notes[note.guid] = note.notetype
-                    adopted_ids[note.guid] = note.id
-                    entry = LockEntry(note.guid, question, "", "", 0)
-                    # The lock's deck is the folder's, as the build records it for every card
-                    # (a syntax's own deck is the card's; Anki keeps it where it is).
-                    entries.append(_with_place(entry, card.line, folder.deck))
-                elif question in old:
-                    entries.append(old[question])
-                else:
-                    entry = LockEntry(guid_for(note_file.rel, key), question, "", "", 0)
-                    entries.append(_with_place(entry, card.line, folder.deck))
-            if any_matched:
-                adopted_lock[note_file.rel] = tuple(entries)
+            found.note(note_file.rel, folder.deck, parsed.cards, old, matcher)
     written = False
-    if write and lock_path is not None and (adopted_lock or gone):
-        # ankigen.adopted first: on its own it changes nothing; the lock then makes it count.
-        previous = load_adopted(vault.root)[0]
-        notes = {**previous.notes, **adopted_notes}
-        used = set(notes.values())
-        notetypes = {
-            ntid: nt
-            for ntid, nt in {**previous.notetypes, **collection.notetypes}.items()
-            if ntid in used
-        }
-        note_ids = {**previous.note_ids, **adopted_ids}
-        save_adopted(vault.root, Adopted(notetypes, notes, note_ids))
-        save_lock(lock_path, lock.updated(Lock(notes=adopted_lock)).with_deleted(gone, now))
+    if write and lock_path is not None and (found.lock or found.gone):
+        _record(vault.root, lock_path, lock, found, collection)
         written = True
-    return AdoptReport(tuple(outcomes), tuple(sorted(set(diagnostics))), written)
+    return AdoptReport(tuple(found.outcomes), tuple(sorted(set(diagnostics))), written)
 
 
-def _with_place(entry: LockEntry, line: int, deck: str) -> LockEntry:
-    """The entry with its line and deck, where the lock keeps them."""
-    names = {f.name for f in fields(LockEntry)}
-    extra = {k: v for k, v in (("line", line), ("deck", deck)) if k in names}
-    return replace(entry, **extra) if extra else entry
+def _record(
+    root: Path, lock_path: Path, lock: Lock, found: _Found, collection: AnkiCollection
+) -> None:
+    """Write ankigen.adopted, then the lock: on its own the first changes nothing."""
+    previous = load_adopted(root)[0]
+    notes = {**previous.notes, **found.notes}
+    used = set(notes.values())
+    notetypes = {
+        ntid: notetype
+        for ntid, notetype in {**previous.notetypes, **collection.notetypes}.items()
+        if ntid in used
+    }
+    save_adopted(root, Adopted(notetypes, notes, {**previous.note_ids, **found.ids}))
+    updated = lock.updated(Lock(notes=found.lock)).with_deleted(found.gone, found.now)
+    save_lock(lock_path, updated)
+
+
+@dataclass
+class _Found:
+    """What adoption found, note by note."""
+
+    now: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    lock: dict[str, tuple[LockEntry, ...]] = field(default_factory=dict)  # adopted notes' entries
+    notes: dict[str, int] = field(default_factory=dict)  # GUID → note type id
+    ids: dict[str, int] = field(default_factory=dict)  # GUID → Anki note id
+    gone: list[DeletedCard] = field(default_factory=list)
+
+    def note(
+        self,
+        rel: str,
+        folder_deck: str,
+        cards: Iterable[CardSource],
+        old: Mapping[str, LockEntry],
+        matcher: _Matcher,
+    ) -> None:
+        """Match one note's cards; its lock entries when one of them was found in Anki."""
+        entries = []
+        matched = False
+        for card in cards:
+            outcome, note = matcher.match(rel, card, card.deck or folder_deck)
+            self.outcomes.append(outcome)
+            key = question_key(card)  # as the build's identity stage sees it
+            question = normalise_question(key)
+            # The lock's deck is the folder's, as the build records it for every card.
+            if note is not None:
+                matched = True
+                self.notes[note.guid] = note.notetype
+                self.ids[note.guid] = note.id
+                entries.append(LockEntry(note.guid, question, "", "", 0, card.line, folder_deck))
+            elif question in old:
+                entries.append(old[question])
+            else:
+                guid = guid_for(rel, key)
+                entries.append(LockEntry(guid, question, "", "", 0, card.line, folder_deck))
+        if matched:
+            self.lock[rel] = tuple(entries)
+
+    def deleted(self, rel: str, line: int, nid: int, collection: AnkiCollection) -> None:
+        """A note the plugin's DELETE mark asks to delete: remembered as a deleted card."""
+        note = collection.notes.get(nid)
+        if note is None:
+            detail = f"note id {nid} is marked DELETE and is not in the collection"
+            self.outcomes.append(Outcome(rel, line, "deleted", detail))
+            return
+        self.notes[note.guid] = note.notetype
+        self.ids[note.guid] = nid
+        first = _plain(note.fields[0]) if note.fields else ""
+        deck = note.decks[0] if note.decks else ""
+        self.gone.append(DeletedCard(note.guid, rel, line, first, deck, 0, self.now))
+        detail = f"note id {nid} is marked DELETE: listed with the deleted cards"
+        self.outcomes.append(Outcome(rel, line, "deleted", detail))
 
 
 class _Matcher:
