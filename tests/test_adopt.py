@@ -8,6 +8,7 @@ adopt + build + import: no duplicate, every adopted note updated in place, histo
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +26,9 @@ from hypothesis import strategies as st
 from ankigen.adopt import ADOPTED_FILE, adopt, load_adopted
 from ankigen.anki_collection import CollectionError, read_collection
 from ankigen.lock import load_lock
+
+# Random examples: a few hundred, the same each run; `ANKIGEN_FUZZ_EXAMPLES=5000` for more.
+EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -296,7 +300,7 @@ def test_usage_errors(tmp_path):
     assert "vault folder not found" in missing.stderr
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES or 300, deadline=None, derandomize=not EXAMPLES)
 @given(st.binary(max_size=64))
 def test_any_note_type_configuration_reads_or_is_refused(data):
     from ankigen.anki_collection import _protobuf_varint

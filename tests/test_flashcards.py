@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,9 @@ from ankigen.model import CLOZE, QUESTION, REVERSED
 from ankigen.syntax import SyntaxSettings, read_note
 from ankigen.syntax.cloze import plain_text
 from ankigen.syntax.flashcards import PLUGIN_ID, SETTINGS_FILE
+
+# Random examples: a few hundred, the same each run; `ANKIGEN_FUZZ_EXAMPLES=5000` for more.
+EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 
 
 def read(text: str, rel: str = "Astronomy/Planets.md", data: dict | None = None):
@@ -142,7 +146,7 @@ _PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES or 300, deadline=None, derandomize=not EXAMPLES)
 @given(st.lists(st.lists(_PIECES, max_size=6).map("".join), max_size=25))
 def test_any_text_reads_without_error_and_ids_never_in_fields(lines):
     cards, _ = read("\n".join(lines))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,9 @@ from ankigen.syntax.cloze import plain_text
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID, SETTINGS_FILE, ota_settings
 
 ID = "<!--ID: 1712345678901-->"
+
+# Random examples: a few hundred, the same each run; `ANKIGEN_FUZZ_EXAMPLES=5000` for more.
+EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 
 
 def read(text: str, rel: str = "Garden/Plants.md", data: dict | None = None):
@@ -271,7 +275,7 @@ _PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=EXAMPLES or 300, deadline=None, derandomize=not EXAMPLES)
 @given(st.lists(st.lists(_PIECES, max_size=6).map(" ".join), max_size=30), st.booleans())
 def test_any_text_reads_without_error_and_no_bookkeeping_in_fields(lines, curly):
     data = with_settings(
