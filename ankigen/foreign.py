@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from .adopt import Adopted
 from .anki_collection import AnkiNotetype
-from .model import QUESTION, AnkiNote, CardSource, Diagnostic, ForeignNoteType
+from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, ForeignNoteType
 from .package import FIELDS, stable_id
 from .render import render_markdown
 from .rendered import RenderedFolder
@@ -53,6 +53,14 @@ def with_foreign_note_types(
                 )
                 found.append(Diagnostic(rel, source.line, "warning", message))
         notetype = adopted.notetype_of(note.guid)
+        if notetype is not None and notetype.cloze != (note.note_type == CLOZE):
+            kind = "a cloze note type" if notetype.cloze else "a note type without clozes"
+            message = (
+                f"the card's note in Anki has {kind} ('{notetype.name}'), unlike the card: "
+                "built with a note type of ours, so Anki will not update its note"
+            )
+            found.append(Diagnostic(rel, source.line, "warning", message))
+            notetype = None
         if notetype is not None:
             note = _adopted(note, source, notetype, render)
         elif source.note_type.startswith(CUSTOM):

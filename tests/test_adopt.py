@@ -330,3 +330,21 @@ def test_a_collection_with_odd_tables_is_a_clear_error(tmp_path):
         out.writestr("meta", b"")
     with pytest.raises(CollectionError, match="holds no collection"):
         read_collection(archive)
+
+
+def test_a_card_no_longer_of_its_notes_kind_is_a_warning_not_a_broken_folder(plugin_collection):
+    """The Danube's block became a Basic note in the vault; Anki's note is still a Cloze."""
+    vault, collection, ids = plugin_collection
+    adopt(vault, collection)
+    rivers = vault / "Geography" / "Rivers.md"
+    text = rivers.read_text(encoding="utf-8").replace(
+        "START\nCloze\nText: The Danube flows into the {{c1::Black Sea}}.\n",
+        "START\nBasic\nFront: The Danube flows into the {{c1::Black Sea}}.\n",
+    )
+    rivers.write_text(text, encoding="utf-8")
+    built = cli("build", vault, "-o", vault.parent / "dist", "--offline", "--cache-dir", vault)
+    assert built.returncode == 0, built.stderr
+    assert "Geography/Rivers.md:19: warning: the card's note in Anki has a cloze note type" in (
+        built.stderr + built.stdout
+    )
+    assert (vault.parent / "dist" / "Geography.apkg").is_file()
