@@ -334,7 +334,7 @@ def test_a_collection_with_odd_tables_is_a_clear_error(tmp_path):
 
 def test_a_card_no_longer_of_its_notes_kind_is_a_warning_not_a_broken_folder(plugin_collection):
     """The Danube's block became a Basic note in the vault; Anki's note is still a Cloze."""
-    vault, collection, ids = plugin_collection
+    vault, collection, _ = plugin_collection
     adopt(vault, collection)
     rivers = vault / "Geography" / "Rivers.md"
     text = rivers.read_text(encoding="utf-8").replace(
