@@ -387,3 +387,15 @@ def test_pictures_in_a_third_field_are_a_warning(tmp_path):
         "Words.md:1: warning: field 'Picture': pictures and sounds are carried in a card's first "
         "two fields only; this field shows none"
     ]
+
+
+def test_a_users_own_cloze_note_type_is_a_cloze():
+    data = with_settings(
+        {"Defaults": {"CurlyCloze": True}}, fields_dict={"Cloze+": ["Text", "Hint", "Source"]}
+    )
+    note = "START\nCloze+\nText: Ice melts at {0} °C.\nHint: water\nEND\n"
+    [card], problems = read(note, data=data)
+    assert problems == []
+    assert card.note_type == CLOZE
+    assert plain_text(card.question) == "Ice melts at 0 °C."
+    assert [name for name, _ in card.fields] == ["Text", "Hint", "Source"]

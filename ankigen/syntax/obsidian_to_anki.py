@@ -505,6 +505,8 @@ def _card(
     if "Cloze" in type_name:
         for entry in fields:
             entry[1] = _clozes(entry[1], ota)
+    if note_type.startswith("custom:") and "Cloze" in type_name and "{{c" in fields[0][1]:
+        note_type = CLOZE  # a user's own cloze note type: Anki's cloze kind, their fields kept
     if note_type == CLOZE:
         text, count = anki_clozes_to_marks(fields[0][1])
         if not count:
