@@ -48,9 +48,12 @@ class _Block:
     answer_line: int = 0  # 0 until the Answer: marker is seen
     see: list[SeeLink] = field(default_factory=list)
     quote: str = ""  # the "> " prefix of a quoted Answer:, stripped from the answer's lines
+    code: set[int] = field(default_factory=set)  # lines in fenced code, as the note reads
 
     def add(self, line: str, number: int, opaque: bool) -> None:
         """One line inside the card: question text, a See: line, the Answer: marker or answer."""
+        if opaque:
+            self.code.add(number)
         if self.kind == "usecase" or self.answer_line:
             if self.quote and line.lstrip().startswith(">"):
                 line = line.lstrip()[1:].removeprefix(" ")
@@ -196,8 +199,8 @@ def _is_marker(line: str) -> bool:
 
 def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSource | None:
     """A card from a finished block, or None (with a warning) when it has no answer."""
-    question_lines = _lift(_dedent(block.question, block.line))
-    answer_lines = _lift(_dedent(block.answer, block.answer_line))
+    question_lines = _lift(_no_new_fences(_dedent(block.question, block.line), block.code))
+    answer_lines = _lift(_no_new_fences(_dedent(block.answer, block.answer_line), block.code))
     question_tags = [tag for _, _, tags in question_lines for tag in tags]
     answer_tags = [tag for _, _, tags in answer_lines for tag in tags]
     question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
@@ -282,6 +285,18 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
         (number, text if number == marker_line else _remove_columns(text, width))
         for number, text in lines
     ]
+
+
+def _no_new_fences(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str]]:
+    """Lines that were no fence in the note stay none on the card, where less indentation
+    (after dedenting) or a missing list item above would make them one: "\\```" is text."""
+    result = []
+    for number, text in lines:
+        if number not in code and obsidian.fence_open(text):
+            at = len(text) - len(text.lstrip(" \t>"))
+            text = text[:at] + "\\" + text[at:]
+        result.append((number, text))
+    return result
 
 
 _UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
