@@ -211,8 +211,13 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         first = _first_block_end(question_part)
         answer_part = _trim_numbered(question_part[first:])
         question_part = question_part[:first]
-    elif block.kind == "usecase" and not block.question[0][1] and answer_part:
-        # "#UseCase" alone on its line: the first line below is the title.
+    elif (
+        block.kind == "usecase"
+        and not block.question[0][1]
+        and answer_part
+        and not obsidian.fence_open(answer_part[0][1])
+    ):
+        # "#UseCase" alone on its line: the first line below is the title (a code block is not).
         question_part = [(n, text.strip()) for n, text in answer_part[:1]]
         answer_part = _trim_numbered(answer_part[1:])
     question = "\n".join(text for _, text in question_part)
