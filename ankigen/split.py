@@ -57,6 +57,9 @@ class _Block:
         if self.kind == "usecase" or self.answer_line:
             if self.quote and line.lstrip().startswith(">"):
                 line = line.lstrip()[1:].removeprefix(" ")
+                if _is_marker(line):  # "> #Q" was quoted text, not a marker: it stays text
+                    at = line.index("#")
+                    line = line[:at] + "\\" + line[at:]
             self.answer.append((number, line))
             return
         marker = None if opaque else _ANSWER.match(line)
