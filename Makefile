@@ -14,10 +14,11 @@ deck: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
 
-# The property tests with thousands of random examples each (make test runs a few hundred).
-FUZZ_EXAMPLES ?= 5000
+# Generated notes and Markdown through the splitter and renderer (tests/test_properties.py):
+# thousands of examples each; `make test` runs a few hundred.
+PROPERTY_EXAMPLES ?= 5000
 fuzz: $(VENV)/.installed-test
-	ANKIGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+	ANKIGEN_FUZZ_EXAMPLES=$(PROPERTY_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
 		--hypothesis-show-statistics tests/test_properties.py $(ARGS)
 
 lint: $(VENV)/.installed-test
@@ -43,4 +44,4 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis *.egg-info

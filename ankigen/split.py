@@ -48,12 +48,18 @@ class _Block:
     answer_line: int = 0  # 0 until the Answer: marker is seen
     see: list[SeeLink] = field(default_factory=list)
     quote: str = ""  # the "> " prefix of a quoted Answer:, stripped from the answer's lines
+    code: set[int] = field(default_factory=set)  # lines in fenced code, as the note reads
 
     def add(self, line: str, number: int, opaque: bool) -> None:
         """One line inside the card: question text, a See: line, the Answer: marker or answer."""
+        if opaque:
+            self.code.add(number)
         if self.kind == "usecase" or self.answer_line:
             if self.quote and line.lstrip().startswith(">"):
                 line = line.lstrip()[1:].removeprefix(" ")
+                if _is_marker(line):  # "> #Q" was quoted text, not a marker: it stays text
+                    at = line.index("#")
+                    line = line[:at] + "\\" + line[at:]
             self.answer.append((number, line))
             return
         marker = None if opaque else _ANSWER.match(line)
@@ -196,8 +202,8 @@ def _is_marker(line: str) -> bool:
 
 def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSource | None:
     """A card from a finished block, or None (with a warning) when it has no answer."""
-    question_lines = _lift(_dedent(block.question, block.line))
-    answer_lines = _lift(_dedent(block.answer, block.answer_line))
+    question_lines = _lift(_no_new_fences(_dedent(block.question, block.line), block.code))
+    answer_lines = _lift(_no_new_fences(_dedent(block.answer, block.answer_line), block.code))
     question_tags = [tag for _, _, tags in question_lines for tag in tags]
     answer_tags = [tag for _, _, tags in answer_lines for tag in tags]
     question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
@@ -208,8 +214,13 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         first = _first_block_end(question_part)
         answer_part = _trim_numbered(question_part[first:])
         question_part = question_part[:first]
-    elif block.kind == "usecase" and not block.question[0][1] and answer_part:
-        # "#UseCase" alone on its line: the first line below is the title.
+    elif (
+        block.kind == "usecase"
+        and not block.question[0][1]
+        and answer_part
+        and not obsidian.fence_open(answer_part[0][1])
+    ):
+        # "#UseCase" alone on its line: the first line below is the title (a code block is not).
         question_part = [(n, text.strip()) for n, text in answer_part[:1]]
         answer_part = _trim_numbered(answer_part[1:])
     question = "\n".join(text for _, text in question_part)
@@ -283,6 +294,18 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
         (number, text if number == marker_line else _remove_columns(text, width))
         for number, text in lines
     ]
+
+
+def _no_new_fences(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str]]:
+    """Lines that were no fence in the note stay none on the card, where less indentation
+    (after dedenting) or a missing list item above would make them one: "\\```" is text."""
+    result = []
+    for number, text in lines:
+        if number not in code and obsidian.fence_open(text):
+            at = len(text) - len(text.lstrip(" \t>"))
+            text = text[:at] + "\\" + text[at:]
+        result.append((number, text))
+    return result
 
 
 _UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
