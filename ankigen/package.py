@@ -472,6 +472,10 @@ def _conf(did: int) -> dict:
         "activeDecks": [did],
         "addToCur": True,
         "collapseTime": 1200,
+        # The package's days are counted from its creation date in UTC (creationOffset 0) with
+        # Anki's default 4 am rollover, so its "today" is the user's today wherever they live:
+        # the importer keeps a review card's due day relative to it (see _card_row).
+        "creationOffset": 0,
         "curDeck": did,
         "curModel": str(MODEL_ID),
         "dueCounts": True,
@@ -479,6 +483,8 @@ def _conf(did: int) -> dict:
         "newBury": True,
         "newSpread": 0,
         "nextPos": 1,
+        "rollover": 4,
+        "schedVer": 2,
         "sortBackwards": False,
         "sortType": "noteFld",
         "timeLim": 0,

@@ -337,11 +337,14 @@ def test_scheduling_comments_both_forms_and_bad_ones():
         q3::a3 <!--SR:!fsrs,2029-07-22T00:00:00.000Z,1049,1049.13725568,1,2,9,0,0,2026-09-07-->
         q4::a4 <!--SR:!2024-13-45,x,230-->
         q5::a5 <!--SR:2021-08-11,4,270-->
+        q6::a6 <!--SR:!2021-08-11,4,270!2021-08-11,4,270-->
 
         <!--SR:!2024-08-16,51,230-->
         """
     )
-    first, second, third, fourth, fifth = (c.schedule for c in found)
+    first, second, third, fourth, fifth, sixth = (c.schedule for c in found)
+    assert len(sixth) == 1
+    assert any(":8: warning: scheduling comment has 2 parts for 1 card" in d for d in diagnostics)
     assert [(s.due, s.interval, s.ease) for s in fifth] == [("2021-08-11", 4, 2700)]
     assert [(s.due, s.interval, s.ease) for s in first] == [("2024-08-16", 51, 2300)]
     assert second[1] is None and second[0].interval == 51
@@ -354,7 +357,7 @@ def test_scheduling_comments_both_forms_and_bad_ones():
     )
     assert fourth == (None,)
     assert any(":6: warning: scheduling comment not understood" in d for d in diagnostics)
-    assert any(":9: warning: scheduling comment is not right below" in d for d in diagnostics)
+    assert any(":10: warning: scheduling comment is not right below" in d for d in diagnostics)
     assert all("SR:" not in c.question + c.answer for c in found)
 
 
@@ -452,8 +455,13 @@ def test_any_note_reads_without_error(pieces):
 # ---------------------------------------------------------------- into Anki
 
 
+def _anki_today() -> datetime.date:
+    """The date Anki calls today: its day starts at 4 am, local time."""
+    return (datetime.datetime.now() - datetime.timedelta(hours=4)).date()
+
+
 def _vault(root: Path) -> Path:
-    today = datetime.date.today()
+    today = _anki_today()
     due = (today + datetime.timedelta(days=5)).isoformat()
     past = (today - datetime.timedelta(days=2)).isoformat()
     return write_vault(
@@ -678,3 +686,50 @@ def test_folder_mode_vault_in_anki(tmp_path):
     assert [col.decks.name(c.did) for c in found] == ["Science::Chemistry"] * 2
     assert "Acid" in found[0].question() and "It tastes sour." in found[0].answer()
     assert "proton donor" in found[1].question() and "<hr" in found[1].answer()
+
+
+_IN_ZONE = """
+import datetime, sys
+sys.path.insert(0, sys.argv[3])
+import ankiutil
+from pathlib import Path
+col = ankiutil.new_collection(Path(sys.argv[1]))
+ankiutil.import_package(col, Path(sys.argv[2]), with_scheduling=True)
+anki_today = (datetime.datetime.now() - datetime.timedelta(hours=4)).date()
+for cid in col.find_cards("prop:ivl>0"):
+    card = col.get_card(cid)
+    due = anki_today + datetime.timedelta(days=card.due - col.sched.today)
+    print(card.ivl, due.isoformat())
+"""
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Pago_Pago", "America/New_York", "Pacific/Kiritimati"])
+def test_due_dates_in_any_time_zone(tmp_path, zone):
+    """The due date of the comment is the due date in Anki, from UTC-11 to UTC+14."""
+    import os
+    import subprocess
+    import sys
+
+    vault = write_vault(
+        tmp_path / "Vault",
+        {"Deck/Note.md": "#flashcards\nq::a <!--SR:!2031-03-04,40,250-->\n"},
+    )
+    _build(vault, tmp_path / "dist")
+    work = tmp_path / zone.replace("/", "-")
+    work.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _IN_ZONE,
+            str(work),
+            str(tmp_path / "dist" / "Deck.apkg"),
+            str(Path(__file__).parent),
+        ],
+        env={**os.environ, "TZ": zone},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.split() == ["40", "2031-03-04"]

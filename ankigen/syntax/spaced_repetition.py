@@ -28,7 +28,7 @@ from typing import Any
 from .. import obsidian
 from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic, ReviewState
 from . import NoteText, SyntaxSettings
-from .cloze import mark, unmarked
+from .cloze import NUMBER_END, OPEN, mark, unmarked
 
 PLUGIN_ID = "obsidian-spaced-repetition"
 SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
@@ -241,6 +241,7 @@ class _Cloze:
 
 
 _SEQ = re.compile(r"\d{1,4}|[ash]{1,64}")
+_MARK_NUMBER = re.compile(f"{OPEN}(\\d+){NUMBER_END}")
 
 
 def find_clozes(line: str, patterns: tuple[ClozePattern, ...]) -> list[_Cloze]:
@@ -670,7 +671,6 @@ def _add(
     answer_line: int,
     own: list[str],
 ) -> None:
-    rel = reading.note.rel
     line = rows[first].number
     # Tags in a card become Anki tags, as everywhere in ankigen (the plugin shows them as text).
     question, question_tags = obsidian.lift_tags(question)
@@ -682,7 +682,7 @@ def _add(
     # The comment on the card's last line, or (end-marker cards) on a line of its own inside.
     holder = next((rows[k] for k in range(last, first - 1, -1) if rows[k].schedule), None)
     if holder is not None:
-        schedule = parse_schedule(holder.schedule, rel, holder.number, reading.diagnostics)
+        schedule = _schedule(reading, holder, note_type, question)
     reading.cards.append(
         CardSource(
             kind="question",
@@ -702,13 +702,37 @@ def _add(
     reading.last_card_row = last
 
 
+def _schedule(
+    reading: _Reading, holder: _Row, note_type: str, question: str
+) -> tuple[ReviewState | None, ...]:
+    """The schedule in a row's comment, one part per card of the note (extra parts warned)."""
+    found = parse_schedule(holder.schedule, reading.note.rel, holder.number, reading.diagnostics)
+    count = _card_count(note_type, question)
+    if len(found) > count:
+        reading.warn(
+            holder.number,
+            f"scheduling comment has {len(found)} parts for {count} "
+            f"card{'s' * (count != 1)}; the last {len(found) - count} ignored",
+        )
+    return found[:count]
+
+
+def _card_count(note_type: str, question: str) -> int:
+    """How many Anki cards the note has: one, two (reversed) or one per cloze number."""
+    if note_type == REVERSED:
+        return 2
+    if note_type == CLOZE:
+        return len(set(_MARK_NUMBER.findall(question)))
+    return 1
+
+
 def _attach_schedule(reading: _Reading, rows: list[_Row], index: int) -> None:
     """A line holding only `<!--SR:…-->`: the schedule of the card just above it."""
     row = rows[index]
     previous = index - 1
     if reading.cards and previous == reading.last_card_row and not reading.cards[-1].schedule:
         card = reading.cards[-1]
-        schedule = parse_schedule(row.schedule, reading.note.rel, row.number, reading.diagnostics)
+        schedule = _schedule(reading, row, card.note_type, card.question)
         reading.cards[-1] = replace(card, schedule=schedule, end_line=row.number)
     else:
         reading.warn(row.number, "scheduling comment is not right below a card; ignored")
