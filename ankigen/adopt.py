@@ -84,8 +84,10 @@ class AdoptReport:
             f"{self.count('matched')} matched, {self.count('ambiguous')} ambiguous, "
             f"{self.count('new')} new"
         )
-        deleted = self.count("deleted")
-        return f"{text}, {deleted} marked DELETE" if deleted else text
+        for status, words in (("deleted", "marked DELETE"), ("ankigen", "already ankigen's")):
+            if self.count(status):
+                text += f", {self.count(status)} {words}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def adopt(
     if write and lock_path is not None and (found.lock or found.gone):
         _record(vault.root, lock_path, lock, found, collection)
         written = True
-    return AdoptReport(tuple(found.outcomes), tuple(sorted(set(diagnostics))), written)
+    outcomes = tuple(sorted(found.outcomes, key=lambda o: (o.path, o.line)))
+    return AdoptReport(outcomes, tuple(sorted(set(diagnostics))), written)
 
 
 def _record(
@@ -257,7 +260,13 @@ class _Matcher:
             return Outcome(rel, card.line, "ambiguous", detail), None
         self.taken[note.id] = f"{rel}:{card.line}"
         notetype = self.collection.notetypes.get(note.notetype)
-        kind = f"'{notetype.name}'" if notetype else "an unknown note type"
+        if notetype is None:
+            detail = f"Anki note {note.id} has no note type in the collection; new"
+            return Outcome(rel, card.line, "new", detail), None
+        if notetype.name == "ankigen" or notetype.name.startswith("ankigen "):
+            detail = f"Anki note {note.id} is already ankigen's own; nothing to adopt"
+            return Outcome(rel, card.line, "ankigen", detail), None
+        kind = f"'{notetype.name}'"
         detail = f"Anki note {note.id} ({kind} in '{', '.join(note.decks)}'), {how}"
         return Outcome(rel, card.line, "matched", detail), note
 

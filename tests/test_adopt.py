@@ -201,6 +201,9 @@ def test_adopt_build_import_updates_in_place_with_history(plugin_collection, tmp
         assert sorted(col.find_notes(search)) == sorted([ids["amazon"], ids["twin2"]])
     finally:
         col.close()
+    # Adopting again after the import: the Loire is ankigen's own note now, nothing to adopt.
+    again = adopt(vault, collection, write=False)
+    assert "1 already ankigen's" in again.summary()
 
 
 def test_adopt_reads_a_colpkg_backup_and_dry_run_writes_nothing(plugin_collection, tmp_path):
