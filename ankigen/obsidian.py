@@ -227,6 +227,11 @@ def scan(note_lines: list[str], first: int = 1) -> Scan:
 _LIST_ITEM = re.compile(r"[ \t]*+(?:[-*+]|\d{1,9}+[.)])(?:[ \t]{1,4}+|$)")
 
 
+def is_list_item(line: str) -> bool:
+    """Whether the line starts a list item ("- x", "* x", "1. x", "2) x"), indented or not."""
+    return _LIST_ITEM.match(line) is not None
+
+
 def _list_items(line: str, items: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The list items a line sits in, after it: enough of Markdown's lists to place fences."""
     if not line.strip():

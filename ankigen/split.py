@@ -49,6 +49,7 @@ class _Block:
     see: list[SeeLink] = field(default_factory=list)
     quote: str = ""  # the "> " prefix of a quoted Answer:, stripped from the answer's lines
     code: set[int] = field(default_factory=set)  # lines in fenced code, as the note reads
+    indent: int = 0  # columns before the marker: a card inside a list item ends with the item
 
     def add(self, line: str, number: int, opaque: bool) -> None:
         """One line inside the card: question text, a See: line, the Answer: marker or answer."""
@@ -135,14 +136,14 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             if question := _QUESTION.match(line):
                 close()
                 in_references = False
-                block = _Block("question", number, _context(headings, title))
+                block = _Block("question", number, _context(headings, title), indent=_indent(line))
                 if question.group(1).strip():
                     block.question.append((number, question.group(1)))
                 continue
             if usecase := _USECASE.match(line):
                 close()
                 in_references = False
-                block = _Block("usecase", number, _context(headings, title))
+                block = _Block("usecase", number, _context(headings, title), indent=_indent(line))
                 block.question.append((number, usecase.group(1).strip()))
                 block.answer_line = number + 1
                 continue
@@ -164,6 +165,13 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             elif _RULE.match(line):
                 close()
                 continue
+            if (
+                block is not None
+                and block.indent
+                and obsidian.is_list_item(line)
+                and _indent(line) < block.indent
+            ):
+                close()  # the next item of the list the card was written in
         if in_references:
             references.append((number, line))
         elif block is not None:
@@ -194,6 +202,10 @@ def _first_block_end(lines: list[tuple[int, str]]) -> int:
         if obsidian.fence_closes(lines[index][1], fence):
             return index + 1
     return len(lines)
+
+
+def _indent(line: str) -> int:
+    return obsidian.columns(obsidian.indentation(line))
 
 
 def _is_marker(line: str) -> bool:
