@@ -178,7 +178,8 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             block.add(line, number, item.code)
     close()
 
-    kept = _trim_numbered([(number, text) for number, text, _ in _lift(references)])
+    lifted = _lift(references, {number for number, _ in references if scanned.at(number).code})
+    kept = _trim_numbered([(number, text) for number, text, _ in lifted])
     reference_text = "\n".join(text for _, text in kept)
     for offset, message in limit_markdown(reference_text)[1] if cards else ():
         warn(kept[offset][0], message)
@@ -214,8 +215,10 @@ def _is_marker(line: str) -> bool:
 
 def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSource | None:
     """A card from a finished block, or None (with a warning) when it has no answer."""
-    question_lines = _lift(_no_new_fences(_dedent(block.question, block.line), block.code))
-    answer_lines = _lift(_no_new_fences(_dedent(block.answer, block.answer_line), block.code))
+    question_source = _no_new_fences(_dedent(block.question, block.line), block.code)
+    answer_source = _no_new_fences(_dedent(block.answer, block.answer_line), block.code)
+    question_lines = _lift(question_source, block.code)
+    answer_lines = _lift(answer_source, block.code)
     question_tags = [tag for _, _, tags in question_lines for tag in tags]
     answer_tags = [tag for _, _, tags in answer_lines for tag in tags]
     question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
@@ -282,9 +285,11 @@ def _shows_nothing(markdown: str) -> bool:
     return "<img" not in html and not re.sub(r"<[^>]*+>", "", html).strip()
 
 
-def _lift(lines: list[tuple[int, str]]) -> list[tuple[int, str, list[str]]]:
+def _lift(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str, list[str]]]:
     """Each line with its tags lifted out (a line of tags only becomes empty)."""
-    lifted = obsidian.lift_tags_by_line([text for _, text in lines], keep=_MARKERS)
+    texts = [text for _, text in lines]
+    in_code = [number in code for number, _ in lines]
+    lifted = obsidian.lift_tags_by_line(texts, keep=_MARKERS, code=in_code)
     return [(number, kept, tags) for (number, _), (kept, tags) in zip(lines, lifted, strict=True)]
 
 
