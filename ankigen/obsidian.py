@@ -246,11 +246,17 @@ def scan(note_lines: list[str], first: int = 1) -> Scan:
 _LIST_ITEM = re.compile(r"[ \t]*+(?:[-*+]|\d{1,9}+[.)])(?:[ \t]{1,4}+|$)")
 
 
+def is_list_item(line: str) -> bool:
+    """Whether the line starts a list item ("- x", "* x", "1. x", "2) x"), indented or not."""
+    return _LIST_ITEM.match(line) is not None
+
+
 def _list_items(line: str, items: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The list items a line sits in, after it: enough of Markdown's lists to place fences."""
-    if not line.strip():
-        return items  # a blank line does not end a list
-    indent = columns(indentation(line))
+    stripped = line.lstrip()
+    if not stripped or (not items and stripped[0] not in "-*+0123456789"):
+        return items  # a blank line does not end a list; most lines are no list item
+    indent = columns(line[: len(line) - len(stripped)])
     while items and indent < items[-1][1] and indent <= items[-1][0]:
         items = items[:-1]  # a line left of an item's marker ends that item
     m = _LIST_ITEM.match(line)
@@ -445,17 +451,21 @@ def lift_tags(text: str, keep: frozenset[str] = frozenset()) -> tuple[str, list[
 
 
 def lift_tags_by_line(
-    text_lines: list[str], keep: frozenset[str] = frozenset()
+    text_lines: list[str], keep: frozenset[str] = frozenset(), code: list[bool] | None = None
 ) -> list[tuple[str, list[str]]]:
     """(line without its tags, the tags in Anki form) for each line of a Markdown text.
 
     Not in fenced or inline code, URLs or headings. A line (or list item) that held only tags
-    becomes empty. Names in `keep` (lower case) are left in the text and not lifted.
+    becomes empty. Names in `keep` (lower case) are left in the text and not lifted. `code`
+    says which lines are fenced code when the caller knows (else they are found here).
     """
+    if not any("#" in line for line in text_lines):
+        return [(line, []) for line in text_lines]
     out: list[tuple[str, list[str]]] = []
-    scanned = scan(text_lines).lines if any("`" in t or "~" in t for t in text_lines) else ()
+    if code is None and any("`" in t or "~" in t for t in text_lines):
+        code = [line.code for line in scan(text_lines).lines]
     for index, line in enumerate(text_lines):
-        if scanned and scanned[index].code:
+        if code and code[index]:
             out.append((line, []))
             continue
         if "#" not in line or heading(line) is not None:

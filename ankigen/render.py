@@ -271,7 +271,7 @@ def limit_markdown(text: str) -> tuple[str, list[tuple[int, str]]]:
     MAX_HTML_DEPTH elements shows its HTML as text.
     """
     problems: list[tuple[int, str]] = []
-    if "<" in text:
+    if text.count("<") > MAX_HTML_DEPTH:  # fewer cannot nest that deep
         text, problem = _limit_html_depth(text)
         if problem:
             problems.append(problem)

@@ -49,6 +49,7 @@ class _Block:
     see: list[SeeLink] = field(default_factory=list)
     quote: str = ""  # the "> " prefix of a quoted Answer:, stripped from the answer's lines
     code: set[int] = field(default_factory=set)  # lines in fenced code, as the note reads
+    indent: int = 0  # columns before the marker: a card inside a list item ends with the item
 
     def add(self, line: str, number: int, opaque: bool) -> None:
         """One line inside the card: question text, a See: line, the Answer: marker or answer."""
@@ -135,14 +136,14 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             if question := _QUESTION.match(line):
                 close()
                 in_references = False
-                block = _Block("question", number, _context(headings, title))
+                block = _Block("question", number, _context(headings, title), indent=_indent(line))
                 if question.group(1).strip():
                     block.question.append((number, question.group(1)))
                 continue
             if usecase := _USECASE.match(line):
                 close()
                 in_references = False
-                block = _Block("usecase", number, _context(headings, title))
+                block = _Block("usecase", number, _context(headings, title), indent=_indent(line))
                 block.question.append((number, usecase.group(1).strip()))
                 block.answer_line = number + 1
                 continue
@@ -164,13 +165,21 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             elif _RULE.match(line):
                 close()
                 continue
+            if (
+                block is not None
+                and block.indent
+                and obsidian.is_list_item(line)
+                and _indent(line) < block.indent
+            ):
+                close()  # the next item of the list the card was written in
         if in_references:
             references.append((number, line))
         elif block is not None:
             block.add(line, number, item.code)
     close()
 
-    kept = _trim_numbered([(number, text) for number, text, _ in _lift(references)])
+    lifted = _lift(references, {number for number, _ in references if scanned.at(number).code})
+    kept = _trim_numbered([(number, text) for number, text, _ in lifted])
     reference_text = "\n".join(text for _, text in kept)
     for offset, message in limit_markdown(reference_text)[1] if cards else ():
         warn(kept[offset][0], message)
@@ -196,14 +205,20 @@ def _first_block_end(lines: list[tuple[int, str]]) -> int:
     return len(lines)
 
 
+def _indent(line: str) -> int:
+    return obsidian.columns(obsidian.indentation(line))
+
+
 def _is_marker(line: str) -> bool:
     return bool(_QUESTION.match(line) or _USECASE.match(line))
 
 
 def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSource | None:
     """A card from a finished block, or None (with a warning) when it has no answer."""
-    question_lines = _lift(_no_new_fences(_dedent(block.question, block.line), block.code))
-    answer_lines = _lift(_no_new_fences(_dedent(block.answer, block.answer_line), block.code))
+    question_source = _no_new_fences(_dedent(block.question, block.line), block.code)
+    answer_source = _no_new_fences(_dedent(block.answer, block.answer_line), block.code)
+    question_lines = _lift(question_source, block.code)
+    answer_lines = _lift(answer_source, block.code)
     question_tags = [tag for _, _, tags in question_lines for tag in tags]
     answer_tags = [tag for _, _, tags in answer_lines for tag in tags]
     question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
@@ -271,9 +286,11 @@ def _shows_nothing(markdown: str) -> bool:
     return "<img" not in html and not re.sub(r"<[^>]*+>", "", html).strip()
 
 
-def _lift(lines: list[tuple[int, str]]) -> list[tuple[int, str, list[str]]]:
+def _lift(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str, list[str]]]:
     """Each line with its tags lifted out (a line of tags only becomes empty)."""
-    lifted = obsidian.lift_tags_by_line([text for _, text in lines], keep=_MARKERS)
+    texts = [text for _, text in lines]
+    in_code = [number in code for number, _ in lines]
+    lifted = obsidian.lift_tags_by_line(texts, keep=_MARKERS, code=in_code)
     return [(number, kept, tags) for (number, _), (kept, tags) in zip(lines, lifted, strict=True)]
 
 

@@ -215,7 +215,7 @@ WIKILINK_TEXT = re.compile(r"\[\[[^\[\]\n]*\]\]")
 
 
 def text_outside_code(rendered: str) -> str:
-    without_code = re.sub(r"<(pre|code)\b.*?</\1>", "", rendered, flags=re.S)
+    without_code = re.sub(r"<(pre|code)\b.*?</\1>", " ", rendered, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", "", without_code))
 
 
