@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from . import __version__
+from . import __version__, atomic
 from .diagnostics import Diagnostics
 from .discover import LOCK_FILE, discover_vault
 from .fields import context_html, see_html, source_html
@@ -34,10 +34,12 @@ from .package import CardModel, load_card_model, write_package
 from .render import render_markdown
 from .split import split_note
 from .state import (
+    STATE_DIR,
     BuildState,
     FolderRecord,
     forget_rendered,
     load_rendered,
+    other_vault_message,
     save_rendered,
     stamp,
 )
@@ -91,6 +93,7 @@ class RenderedFolder:
     folder: Folder
     notes: tuple[RenderedNote, ...]
     diagnostics: tuple[Diagnostic, ...]
+    cache_dropped: int = 0  # records of the render cache that did not check out
 
     @cached_property
     def media_fields(self) -> list[FieldHtml]:
@@ -120,6 +123,13 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     plan = _plan(options, vault, model, report)  # skip folders that did not change
 
     rendered = _render_folders(plan.stale, out_dir, plan.reuse, options.processes, progress)
+    if dropped := sum(folder.cache_dropped for folder in rendered):
+        report.warn(
+            "",
+            0,
+            f"{dropped} render cache record(s) in {out_dir / STATE_DIR} not valid; "
+            "dropped and rendered again",
+        )
     fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
     identities = _Identities(options, vault, model, report)
     written = []
@@ -153,11 +163,15 @@ class _Plan:
 
 
 def _plan(options: BuildOptions, vault: Vault, model: CardModel, report: Diagnostics) -> _Plan:
-    state = BuildState.load(options.out_dir)
+    state = BuildState.load(options.out_dir, vault.root)
+    for problem in state.problems:
+        report.warn("", 0, problem)
+    if state.vault and state.vault != str(vault.root):
+        report.warn("", 0, other_vault_message(options.out_dir, state.vault))
     previous_packages = {r.package for r in state.folders.values() if r.package}
     key = _options_key(options, model)
-    if state.key != key or options.force:
-        state = BuildState(key=key)
+    if state.key != key or options.force or state.vault != str(vault.root):
+        state = BuildState(key=key, vault=str(vault.root))
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
     fresh = [f for f in vault.folders if f not in stale]
     for folder in fresh:  # their warnings still stand
@@ -331,7 +345,7 @@ def _render_folders(
 def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
     folder, out_dir, reuse = job
-    known = load_rendered(out_dir, folder.rel) if reuse else {}
+    known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
     fragments: dict[str, str] = {}
 
     def render(markdown: str) -> str:
@@ -345,7 +359,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
     diagnostics: list[Diagnostic] = []
     for note_file in folder.notes:
         try:
-            data = note_file.path.read_bytes()
+            data = atomic.read_regular(note_file.path)
         except OSError as error:
             diagnostics.append(Diagnostic(note_file.rel, 0, "error", f"cannot read note: {error}"))
             continue
@@ -368,7 +382,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
                 )
             )
     save_rendered(out_dir, folder.rel, fragments)
-    return RenderedFolder(folder, tuple(notes), tuple(diagnostics))
+    return RenderedFolder(folder, tuple(notes), tuple(diagnostics), dropped)
 
 
 def _render_note(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -23,6 +22,7 @@ from types import MappingProxyType
 
 from genanki.util import guid_for as _genanki_guid
 
+from . import atomic
 from .model import AnkiNote, Diagnostic
 
 LOCK_VERSION = 1
@@ -454,11 +454,5 @@ def save_lock(path: Path, lock: Lock) -> bool:
             return False
     except (OSError, UnicodeDecodeError):
         pass
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
     return True

@@ -2,15 +2,13 @@
 
 The collection is Anki's legacy schema (genanki's APKG_SCHEMA), built in an in-memory SQLite
 database and zipped with fixed entry dates, order and compression. The file is written next to
-its destination and moved into place, so a crash never leaves a half-written package behind.
+its destination and moved into place (atomic.py), so a crash never leaves half a package.
 """
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import zipfile
@@ -23,6 +21,7 @@ from typing import BinaryIO
 import genanki
 from genanki.apkg_schema import APKG_SCHEMA
 
+from . import atomic
 from .model import AnkiNote, DeckPackage, MediaFile
 
 # assets/ sits beside the package in a checkout and inside it (ankigen/assets) when installed.
@@ -108,44 +107,11 @@ def write_package(
     model_mod: int | None = None,
     model: CardModel | None = None,
 ) -> Path:
-    """Write out_dir/pkg.filename atomically and return its path.
-
-    The package is written to `.<name>.tmp-<pid>` in out_dir and renamed over the old one; on
-    any error the temporary file is removed and the old package stays as it was. Temporary files
-    of processes that died mid-write (killed, power loss) are removed by the next write.
-    """
+    """Write out_dir/pkg.filename atomically (see atomic.write_bytes) and return its path."""
     target = out_dir / pkg.filename
-    _remove_stale_temps(out_dir, pkg.filename)
-    temp = out_dir / f".{pkg.filename}.tmp-{os.getpid()}"
-    try:
-        with open(temp, "wb") as out:
-            _write_zip(out, pkg, created, created if model_mod is None else model_mod, model)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic.writer(target) as out:
+        _write_zip(out, pkg, created, created if model_mod is None else model_mod, model)
     return target
-
-
-def _remove_stale_temps(out_dir: Path, filename: str) -> None:
-    """Remove temporary files of this package left by processes that no longer run."""
-    prefix = f".{filename}.tmp-"
-    for path in out_dir.glob(f"{glob.escape(prefix)}*"):
-        pid = path.name[len(prefix) :]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            path.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own leftover from an earlier, failed attempt
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, belongs to someone else
-    return True
 
 
 # ---------------------------------------------------------------- zip
