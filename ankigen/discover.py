@@ -53,6 +53,10 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if entry.name.startswith(".") or excluded(rel):
                 continue  # .obsidian, .trash, .git and every hidden folder or file
+            if not _utf8(rel):
+                message = "skipped: its name is not valid UTF-8"
+                diagnostics.append(Diagnostic(rel, 0, "warning", message))
+                continue
             kind, problem = _kind(entry, root)
             if problem:
                 diagnostics.append(Diagnostic(rel, 0, "warning", f"skipped: {problem}"))
@@ -76,6 +80,14 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
         attachment_folder=settings.attachment_folder(),
     )
     return vault, diagnostics
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.scandir keeps undecodable bytes as lone surrogates
+        return False
+    return True
 
 
 def _kind(entry: os.DirEntry[str], root: Path) -> tuple[str, str]:

@@ -188,9 +188,11 @@ def _rows(notes: Iterable[AnkiNote], did: int) -> tuple[list[tuple], list[tuple]
     for position, note in enumerate(notes):
         if len(note.fields) != len(FIELDS):
             raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {len(FIELDS)}")
+        fields = [_without_controls(field) for field in note.fields]
+        tags = [tag for tag in map(_without_controls, note.tags) if tag]
         nid = _free_id(stable_id("note", note.guid), note_ids)
         cid = _free_id(stable_id("card", note.guid), card_ids)
-        sort_field = _plain_text(note.fields[0])
+        sort_field = _plain_text(fields[0])
         note_rows.append(
             (
                 nid,
@@ -198,8 +200,8 @@ def _rows(notes: Iterable[AnkiNote], did: int) -> tuple[list[tuple], list[tuple]
                 MODEL_ID,
                 note.mod,
                 -1,  # usn: not yet synced
-                f" {' '.join(note.tags)} " if note.tags else "",
-                "\x1f".join(note.fields),
+                f" {' '.join(tags)} " if tags else "",
+                "\x1f".join(fields),
                 sort_field,
                 int(hashlib.sha1(sort_field.encode()).hexdigest()[:8], 16),
                 0,
@@ -211,6 +213,18 @@ def _rows(notes: Iterable[AnkiNote], did: int) -> tuple[list[tuple], list[tuple]
             (cid, nid, did, 0, note.mod, -1, 0, 0, position, 0, 0, 0, 0, 0, 0, 0, 0, "")
         )
     return note_rows, card_rows
+
+
+# C0 controls but tab, newline and carriage return, and DEL. U+001F is Anki's field separator:
+# one inside a field makes Anki reject the whole package; the others break its deck names.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+_SURROGATES = re.compile(r"[\ud800-\udfff]")  # undecodable bytes of a file name
+
+
+def _without_controls(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def _free_id(candidate: int, taken: set[int]) -> int:
@@ -286,7 +300,7 @@ def _deck_json(did: int, name: str, mod: int) -> dict:
 
 def _decks(deck: str, did: int, created: int) -> dict:
     decks = {str(DEFAULT_DECK_ID): _deck_json(DEFAULT_DECK_ID, "Default", created)}
-    decks[str(did)] = _deck_json(did, deck, created)
+    decks[str(did)] = _deck_json(did, _without_controls(deck), created)
     return decks
 
 
