@@ -9,8 +9,8 @@ import contextlib
 import os
 import subprocess
 import time
+import traceback
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +43,7 @@ from .state import (
     save_rendered,
     stamp,
 )
+from .workers import process_pool
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -215,8 +216,7 @@ def _finish_folder(
         where = options.out_dir / deck.package
         diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
     except Exception as error:  # a bug must cost one folder, not the build
-        message = f"folder skipped, ankigen failed on it: {error!r}"
-        diagnostics.append(Diagnostic(deck.rel or ".", 0, "error", message))
+        diagnostics.append(internal_error(deck.rel or ".", 0, "folder skipped", error))
     # A picture that was missing or failed may be there next time: try the folder again then.
     retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
     return diagnostics, written, _record(folder, pictures, vault, diagnostics, retry)
@@ -308,6 +308,15 @@ def _source_date_epoch(report: Diagnostics) -> int | None:
         return None
 
 
+def internal_error(path: str, line: int, what: str, error: Exception) -> Diagnostic:
+    """The message for a bug caught by a guard; its traceback goes with it for --verbose."""
+    message = (
+        f"{what}, ankigen failed on it: {error!r} (rerun with --verbose to see where, "
+        "and please report it)"
+    )
+    return Diagnostic(path, line, "error", message, detail=traceback.format_exc())
+
+
 # ---------------------------------------------------------------- split and render
 
 
@@ -333,7 +342,7 @@ def _render_folders(
     biggest_first = sorted(jobs, key=lambda job: -len(job[0].notes))
     done = 0
     results_by_rel: dict[str, RenderedFolder] = {}
-    with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
+    with process_pool(min(processes, len(folders))) as pool:
         for result in pool.map(render_folder, biggest_first):
             results_by_rel[result.folder.rel] = result
             done += len(result.folder.notes)
@@ -376,11 +385,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
             diagnostics.extend(found)
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others
-            diagnostics.append(
-                Diagnostic(
-                    note_file.rel, 1, "error", f"note skipped, ankigen failed on it: {error!r}"
-                )
-            )
+            diagnostics.append(internal_error(note_file.rel, 1, "note skipped", error))
     save_rendered(out_dir, folder.rel, fragments)
     return RenderedFolder(folder, tuple(notes), tuple(diagnostics), dropped)
 

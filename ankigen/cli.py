@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import re
+import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .media import MediaOptions
@@ -16,7 +21,7 @@ if TYPE_CHECKING:
     from .build import BuildReport
 
 EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
@@ -54,21 +59,21 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_bounded(float, 0.0, 3600.0, low_open=True),
         default=10.0,
         metavar="SECONDS",
         help="connect and read timeout for each picture download (default: 10)",
     )
     p.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=_bounded(int, 1, 64),
         default=8,
         metavar="N",
         help="pictures downloaded at once (default: 8)",
     )
     p.add_argument(
         "--max-image-width",
-        type=_positive_int,
+        type=_bounded(int, 1, 65535),
         default=1600,
         metavar="PIXELS",
         help="wider pictures are scaled down to this width (default: 1600)",
@@ -114,31 +119,51 @@ def run(argv: list[str], prog: str) -> int:
         options = parser(prog).parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    for stream in (sys.stdout, sys.stderr):  # a file name must never stop the printing
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     if not options.vault.is_dir():
-        print(f"{prog}: error: vault folder not found: {options.vault}", file=sys.stderr)
+        say(f"{prog}: error: vault folder not found: {options.vault}", sys.stderr)
         return EXIT_USAGE
     try:
         options.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        print(f"{prog}: error: cannot use output folder {options.out}: {error}", file=sys.stderr)
+        say(f"{prog}: error: cannot use output folder {options.out}: {error}", sys.stderr)
         return EXIT_FAILED
+    previous = _interrupt_on_sigterm()
     try:
         return _build(options)
     except KeyboardInterrupt:
-        print("\nankigen: interrupted", file=sys.stderr)
-        return 130
+        say("ankigen: interrupted", sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as error:  # a disk problem outside any one note (output folder, cache)
-        print(f"ankigen: error: {error}", file=sys.stderr)
+        say(f"ankigen: error: {error}", sys.stderr)
         return EXIT_FAILED
     except Exception as error:  # the last guard: a message, never a traceback
         if options.verbose:
             traceback.print_exc()
-        print(
-            f"ankigen: error: internal error: {error!r} (run with --verbose for details, "
+        say(
+            f"ankigen: error: internal error: {error!r} (rerun with --verbose to see where, "
             "and please report it)",
-            file=sys.stderr,
+            sys.stderr,
         )
         return EXIT_FAILED
+    finally:
+        if previous is not None:
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM (kill, a CI timeout) stops a build like Ctrl-C: temporaries removed, exit 130."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (ankigen called from a thread): leave it
+        return None
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -169,7 +194,9 @@ def _build(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
 
     for diagnostic in report.diagnostics:
-        print(diagnostic, file=sys.stderr)
+        say(str(diagnostic), sys.stderr)
+        if args.verbose and diagnostic.detail:
+            print(printable(diagnostic.detail.rstrip()).replace("\\n", "\n"), file=sys.stderr)
     errors = sum(d.severity == "error" for d in report.diagnostics)
     warnings = len(report.diagnostics) - errors
     if not args.quiet:
@@ -185,17 +212,17 @@ def _summary(
     out = sys.stdout
     if args.verbose:
         for name in report.written:
-            print(f"wrote {args.out / name}", file=out)
+            say(f"wrote {args.out / name}", out)
         for name in report.removed:
-            print(f"removed {args.out / name} (its folder has no cards any more)", file=out)
+            say(f"removed {args.out / name} (its folder has no cards any more)", out)
     # Identity decisions are always shown: a user should see which cards kept their history.
     for move in report.moved:
-        print(f"moved: {move} (its cards keep their history)", file=out)
+        say(f"moved: {move} (its cards keep their history)", out)
     if report.changes is not None:
         kinds = ("added", "changed", "reworded", "removed") if args.verbose else ("reworded",)
         for kind in kinds:
             for card in getattr(report.changes, kind):
-                print(f"{kind}: {card}", file=out)
+                say(f"{kind}: {card}", out)
     packages = len(report.written) + len(report.unchanged)
     parts = [
         f"{packages} package{'s' * (packages != 1)} in {args.out}"
@@ -214,7 +241,7 @@ def _summary(
     parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
     if errors:
         parts.append(f"{errors} error{'s' * (errors != 1)}")
-    print(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", file=out)
+    say(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", out)
 
 
 class ProgressLine:
@@ -241,15 +268,46 @@ class ProgressLine:
             self.stream.flush()
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
+def _bounded(
+    kind: type[int] | type[float], low: float, high: float, *, low_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a number in [low, high] (or (low, high]); nan and inf are refused."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            lowest = f"more than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {lowest} and at most {high:g}: {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
-    return value
+# C0 and C1 controls, line and paragraph separators, bidirectional overrides, and lone
+# surrogates (undecodable file-name bytes): a message about a file must show its name, not
+# move the cursor, recolour the terminal or reorder the line.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as an escape (\\x1b, \\n, \\u202e)."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if char in named:
+        return named[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def say(text: str, stream: TextIO) -> None:
+    """Print one line of output, control characters escaped."""
+    print(printable(text), file=stream)
