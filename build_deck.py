@@ -5,8 +5,8 @@ import sys
 
 if __name__ == "__main__":
     try:
+        import ankigen.build  # noqa: F401  (imports every dependency)
         from ankigen.cli import run
-        from ankigen.package import load_card_model  # noqa: F401  (imports every dependency)
     except ImportError as error:
         print(
             f"build_deck.py: ankigen's dependencies are not installed for {sys.executable} "
