@@ -38,6 +38,7 @@ from .state import (
     BuildState,
     FolderRecord,
     forget_rendered,
+    is_package,
     load_rendered,
     other_vault_message,
     save_rendered,
@@ -565,6 +566,8 @@ def _remove_stale_packages(
     wanted = {record.package for record in state.folders.values()}
     removed = []
     for package in sorted(previous - wanted):
+        if not is_package(out_dir, package):  # the state file is not trusted: never anything else
+            continue
         with contextlib.suppress(FileNotFoundError):
             (out_dir / package).unlink()
             removed.append(package)

@@ -7,6 +7,8 @@ import hashlib
 import json
 import marshal
 import re
+import stat as stat_module
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -56,7 +58,9 @@ class BuildState:
             return cls()
         except (OSError, ValueError, RecursionError) as error:
             return cls(problems=[f"{path} cannot be read ({_reason(error)}); building everything"])
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        if not isinstance(data, dict):
+            return cls(problems=[f"{path} is not ankigen's state; building everything"])
+        if data.get("format") != _FORMAT:
             return cls()  # another version's state: build everything
         key, built_from = data.get("key"), data.get("vault", "")
         folders = data.get("folders")
@@ -176,6 +180,21 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, OSError):
         return error.strerror or type(error).__name__
     return "not valid JSON" if isinstance(error, ValueError) else type(error).__name__
+
+
+def is_package(out_dir: Path, name: str) -> bool:
+    """True when out_dir/name may be deleted as a package ankigen wrote: a package name, and a
+    regular file (not a link) that is a zip holding an Anki collection."""
+    if not PACKAGE_NAME.fullmatch(name):
+        return False
+    path = out_dir / name
+    try:
+        if not stat_module.S_ISREG(path.lstat().st_mode):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return "collection.anki2" in archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
 
 
 def other_vault_message(out_dir: Path, other: str) -> str:
