@@ -117,7 +117,7 @@ class DiskCache:
     def read_blob(self, sha256: str) -> bytes | None:
         """The body stored under its hash, None if absent or damaged."""
         try:
-            data = (self.blobs / sha256).read_bytes()
+            data = atomic.read_regular(self.blobs / sha256)
         except OSError:
             return None
         return data if hashlib.sha256(data).hexdigest() == sha256 else None
@@ -133,8 +133,8 @@ class DiskCache:
 
     def read_json(self, folder: Path, key: str) -> dict[str, Any] | None:
         try:
-            record = json.loads((folder / f"{_key_hash(key)}.json").read_text("utf-8"))
-        except (OSError, ValueError):
+            record = json.loads(atomic.read_regular(folder / f"{_key_hash(key)}.json"))
+        except (OSError, ValueError, RecursionError):
             return None
         return record if isinstance(record, dict) and record.get("key") == key else None
 

@@ -379,14 +379,14 @@ def load_lock(path: Path) -> tuple[Lock, tuple[Diagnostic, ...]]:
     """Read the lock file: missing → empty lock; unreadable → empty lock and an error
     diagnostic (every card is then treated as new; review history is kept by GUID anyway)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = atomic.read_regular(path).decode("utf-8")  # a named pipe never blocks
     except FileNotFoundError:
         return Lock(), ()
     except (OSError, UnicodeDecodeError) as error:
         return Lock(), (_lock_problem(path, f"cannot read lock file: {error}"),)
     try:
         return _lock_from_json(json.loads(text)), ()
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         message = f"ignoring corrupt lock file ({error}); cards keep GUIDs but rewording is lost"
         return Lock(), (_lock_problem(path, message),)
 
@@ -450,7 +450,7 @@ def save_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically, only when its text changed; return whether it was written."""
     text = lock_text(lock)
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if atomic.read_regular(path).decode("utf-8") == text:
             return False
     except (OSError, UnicodeDecodeError):
         pass
