@@ -148,7 +148,10 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
     removed = _remove_stale_packages(plan.state, plan.previous_packages, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
-    identities.save()
+    try:
+        identities.save()
+    except OSError as error:  # the lock is not written; the packages are fine
+        report.extend([Diagnostic(LOCK_FILE, 0, "error", f"cannot write the lock file: {error}")])
     plan.state.save(out_dir)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
