@@ -152,7 +152,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         identities.save()
     except OSError as error:  # the lock is not written; the packages are fine
         report.extend([Diagnostic(LOCK_FILE, 0, "error", f"cannot write the lock file: {error}")])
-    plan.state.save(out_dir)
+    try:
+        plan.state.save(out_dir)
+    except OSError as error:  # the packages are written; the next build only takes longer
+        message = f"cannot save the build state ({error}); the next build rebuilds everything"
+        report.warn("", 0, message)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
     return _report(plan, vault, tuple(written), removed, report, identities)

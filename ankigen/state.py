@@ -258,8 +258,10 @@ def load_rendered(out_dir: Path, folder_rel: str) -> tuple[dict[str, str], int]:
 
 
 def save_rendered(out_dir: Path, folder_rel: str, rendered: dict[str, str]) -> None:
-    # A cache: losing it on a crash costs time only, so no waiting for the disk.
-    atomic.write_bytes(_rendered_path(out_dir, folder_rel), marshal.dumps(rendered), durable=False)
+    # A cache: losing it (a crash, a full disk, a folder in its place) costs time only.
+    with contextlib.suppress(OSError):
+        path = _rendered_path(out_dir, folder_rel)
+        atomic.write_bytes(path, marshal.dumps(rendered), durable=False)
 
 
 def forget_rendered(out_dir: Path, keep: set[str]) -> None:
@@ -267,7 +269,8 @@ def forget_rendered(out_dir: Path, keep: set[str]) -> None:
     wanted = {_rendered_path(out_dir, rel).name for rel in keep}
     for path in (out_dir / STATE_DIR).glob("rendered-*"):
         if path.name not in wanted:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder of that name: not ours to remove
+                path.unlink(missing_ok=True)
 
 
 def _rendered_path(out_dir: Path, folder_rel: str) -> Path:

@@ -183,6 +183,8 @@ def vaults(draw) -> dict:
         "lock": draw(st.none() | junk_json()) if os.environ.get("FUZZ_LOCK", "1") == "1" else None,
         "state": draw(st.none() | junk_json()),
         "cache": draw(st.none() | st.binary(max_size=64) | st.just(marshal.dumps({"x": 1}))),
+        # Something else where the state or cache should be: a folder, a pipe, a link out.
+        "squatter": draw(st.none() | st.sampled_from(["folder", "fifo", "link"])),
     }
 
 
@@ -225,6 +227,20 @@ def _write(root: Path, plan: dict) -> Path:
     if plan["lock"] is not None and not (vault / "ankigen.lock").exists():
         (vault / "ankigen.lock").write_bytes(plan["lock"])
     return vault
+
+
+def _squat(folder: Path, kind: str, outside: Path) -> None:
+    """Put something that is not a file of ours at the state's and the caches' places."""
+    for path in [folder / "state.json", *folder.glob("rendered-*")]:
+        if path.is_file():
+            path.unlink()
+        if kind == "folder":
+            path.mkdir()
+            (path / "inner").write_text("keep")
+        elif kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to(outside)
 
 
 def _build(vault: Path, out: Path) -> tuple[int, str, str]:
@@ -281,6 +297,8 @@ def test_hostile_vault_trees_never_break_the_build(plan):
         if plan["cache"] is not None:
             for cache in (out / ".ankigen").glob("rendered-*"):
                 cache.write_bytes(plan["cache"])
+        if plan["squatter"] is not None:
+            _squat(out / ".ankigen", plan["squatter"], root / "OUTSIDE" / "s.md")
         code, stdout, stderr = _build(vault, out)
         _check(root, vault, out, code, stdout, stderr)
         assert snapshot(root, *allowed, *root.glob("anki-*")) == before
