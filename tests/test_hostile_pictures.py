@@ -7,7 +7,8 @@ import struct
 
 from conftest import write_vault
 from hostile import cli, import_all, questions
-from test_build import png
+from imageserver import Route, image_server_fixture  # noqa: F401  (the image_server fixture)
+from test_build import png, run_build
 
 from ankigen.images import ImageError, fit_image
 
@@ -73,3 +74,32 @@ def test_animation_bound_counts_frames_times_pixels():
         assert "animation too large" in str(error)
     else:
         raise AssertionError("800 million pixels of animation accepted")
+
+
+def test_hostile_downloaded_pictures_cost_only_their_picture(tmp_path, image_server):
+    image_server.routes["/deep.svg"] = Route(
+        body=nested_svg(3000), headers={"Content-Type": "image/svg+xml"}
+    )
+    image_server.routes["/huge.gif"] = Route(
+        body=huge_animation(3200, 3200, 5000), headers={"Content-Type": "image/gif"}
+    )
+    deep, huge, good = (image_server.url(p) for p in ("/deep.svg", "/huge.gif", "/good.png"))
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "A/a.md": (
+                f"#Question Deep?\nAnswer: ![d]({deep})\n\n"
+                f"#Question Huge?\nAnswer: ![h]({huge})\n\n"
+                f"#Question Good?\nAnswer: ![g]({good})\n"
+            )
+        },
+    )
+    report = run_build(vault, tmp_path / "out", offline=False)
+    messages = [(d.path, d.line, d.message) for d in report.diagnostics]
+    assert len(messages) == 2, messages
+    assert messages[0][:2] == ("A/a.md", 2) and "nested" in messages[0][2]
+    assert messages[1][:2] == ("A/a.md", 5) and "animation too large" in messages[1][2]
+    notes = import_all(tmp_path, tmp_path / "out")
+    assert questions(notes) == ["Deep?", "Good?", "Huge?"]
+    good_note = next(n for n in notes if "Good" in n.fields["Question"])
+    assert '<img src="ankigen-' in good_note.fields["Answer"]
