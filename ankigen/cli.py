@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import re
 import signal
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
+from .diagnostics import printable
 from .media import MediaOptions
 
 if TYPE_CHECKING:
@@ -196,7 +196,8 @@ def _build(args: argparse.Namespace) -> int:
     for diagnostic in report.diagnostics:
         say(str(diagnostic), sys.stderr)
         if args.verbose and diagnostic.detail:
-            print(printable(diagnostic.detail.rstrip()).replace("\\n", "\n"), file=sys.stderr)
+            for line in diagnostic.detail.rstrip().splitlines():
+                say(line, sys.stderr)
     errors = sum(d.severity == "error" for d in report.diagnostics)
     warnings = len(report.diagnostics) - errors
     if not args.quiet:
@@ -286,26 +287,6 @@ def _bounded(
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
-
-
-# C0 and C1 controls, line and paragraph separators, bidirectional overrides, and lone
-# surrogates (undecodable file-name bytes): a message about a file must show its name, not
-# move the cursor, recolour the terminal or reorder the line.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def printable(text: str) -> str:
-    """`text` with every control character written as an escape (\\x1b, \\n, \\u202e)."""
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    if char in named:
-        return named[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def say(text: str, stream: TextIO) -> None:

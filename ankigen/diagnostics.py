@@ -7,6 +7,14 @@ from collections.abc import Iterable
 from .model import Diagnostic
 
 
+def printable(text: str) -> str:
+    """`text` with control and other invisible characters shown as escapes (\\x1b, \\u200b),
+    so a file name or a lock entry cannot move the cursor or hide text in a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 class Diagnostics:
     """The build's messages; stages return theirs and the build gathers them here."""
 
