@@ -114,11 +114,3 @@ def read_regular(path: Path, max_bytes: int | None = None) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def is_regular(path: Path) -> bool:
-    """True for a regular file, or a link to one; never blocks, never raises."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
