@@ -42,8 +42,9 @@ def terminate(pool: ProcessPoolExecutor) -> None:
             process.join(timeout=1)
 
 
-def _worker_started(parent: int) -> None:
-    """In each worker: Ctrl-C is the parent's to handle, and the worker dies with the parent."""
+def _worker_started(main: int) -> None:
+    """In each worker: Ctrl-C is the parent's to handle, and the worker dies with its parent
+    (ankigen itself, or with the forkserver start method the server, which ends with it)."""
     # The terminal sends Ctrl-C to the whole process group; the parent then ends the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -51,10 +52,21 @@ def _worker_started(parent: int) -> None:
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before the line above took effect
+    parent = os.getppid()
+    if parent == 1 or not _alive(main):  # the parent died before the line above took effect
         os._exit(1)
     # Elsewhere (and should prctl be unavailable): a thread that watches the parent.
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _watch_parent(parent: int) -> None:
