@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -130,11 +132,14 @@ def run(argv: list[str], prog: str) -> int:
     except OSError as error:
         say(f"{prog}: error: cannot use output folder {options.out}: {error}", sys.stderr)
         return EXIT_FAILED
-    previous = _interrupt_on_sigterm()
+    interrupts = _Interrupts()
     try:
-        return _build(options)
+        status = _build(options)
+        if interrupts.fired:  # the KeyboardInterrupt was swallowed on the way
+            raise KeyboardInterrupt
+        return status
     except KeyboardInterrupt:
-        say("ankigen: interrupted", sys.stderr)
+        interrupts.report()
         return EXIT_INTERRUPTED
     except OSError as error:  # a disk problem outside any one note (output folder, cache)
         say(f"ankigen: error: {error}", sys.stderr)
@@ -149,21 +154,65 @@ def run(argv: list[str], prog: str) -> int:
         )
         return EXIT_FAILED
     finally:
-        if previous is not None:
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(signal.SIGTERM, previous)
+        interrupts.restore()
 
 
-def _interrupt_on_sigterm() -> Any:
-    """SIGTERM (kill, a CI timeout) stops a build like Ctrl-C: temporaries removed, exit 130."""
+class _Interrupts:
+    """Ctrl-C and SIGTERM (kill, a CI timeout) stop a build: KeyboardInterrupt, temporaries
+    removed, one line, exit 130.
 
-    def interrupt(signum: int, frame: object) -> None:
+    Python may swallow a KeyboardInterrupt raised at a bad moment (inside a finaliser or
+    another library's hook: "Exception ignored in …"); should the build still run a few seconds
+    after the signal, a watchdog thread ends it the hard way, with the same line and exit
+    status (its worker processes die with it, its temporaries are removed by the next build).
+    The handler itself only sets a flag and raises: starting a thread there can deadlock."""
+
+    GRACE_SECONDS = 3.0
+
+    def __init__(self) -> None:
+        self.fired = False
+        self.done = False
+        self.reported = False
+        self.lock = threading.Lock()
+        self.previous: dict[int, Any] = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[signum] = signal.signal(signum, self._interrupt)
+            except ValueError:  # not the main thread (ankigen called from a thread): leave it
+                return
+        threading.Thread(target=self._watch, name="ankigen-interrupt", daemon=True).start()
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self.fired:  # a second Ctrl-C while stopping: the first one is being handled
+            return
+        self.fired = True
         raise KeyboardInterrupt
 
-    try:
-        return signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (ankigen called from a thread): leave it
-        return None
+    def _watch(self) -> None:
+        while not self.fired:
+            if self.done:
+                return
+            time.sleep(0.1)
+        deadline = time.monotonic() + self.GRACE_SECONDS
+        while time.monotonic() < deadline:
+            if self.done:
+                return
+            time.sleep(0.1)
+        self.report()
+        os._exit(EXIT_INTERRUPTED)
+
+    def report(self) -> None:
+        with self.lock:
+            if not self.reported:
+                self.reported = True
+                say("ankigen: interrupted", sys.stderr)
+                sys.stderr.flush()
+
+    def restore(self) -> None:
+        self.done = True
+        for signum, handler in self.previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -15,31 +15,94 @@ from concurrent.futures import ProcessPoolExecutor
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+_pools_open = 0  # the fork hook below acts only while a pool of ours is open
+
+
+class _Pool(ProcessPoolExecutor):
+    """Workers are forked inside submit(): a KeyboardInterrupt raised in the middle of a fork
+    (in another library's fork hook) would be printed and ignored, so Ctrl-C and SIGTERM are
+    held during submit() and handled right after it."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        with _held_interrupts():
+            return super().submit(fn, *args, **kwargs)
+
+
 @contextlib.contextmanager
 def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A ProcessPoolExecutor; on any exception (Ctrl-C included) its workers are terminated
     instead of finishing the queued work."""
-    pool = ProcessPoolExecutor(
-        max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),)
-    )
+    global _pools_open
+    _install_fork_hook()
+    pool = _Pool(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),))
+    _pools_open += 1
     try:
         yield pool
     except BaseException:
         terminate(pool)
         raise
-    pool.shutdown()
+    else:
+        pool.shutdown()
+    finally:
+        _pools_open -= 1
 
 
 def terminate(pool: ProcessPoolExecutor) -> None:
-    """Cancel the queued work and end the workers now."""
+    """End the workers now; the queued work is dropped with them."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             process.terminate()
+    # Not cancel_futures: Python 3.11's pool thread then fails on the cancelled work and
+    # prints a traceback; the dead workers make it fail the queued work quietly instead.
+    pool.shutdown(wait=False)
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             process.join(timeout=1)
+
+
+@contextlib.contextmanager
+def _held_interrupts() -> Iterator[None]:
+    """Remember Ctrl-C and SIGTERM during the block; then act on them as usual."""
+    caught: list[int] = []
+
+    def remember(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    try:
+        previous = {signum: signal.signal(signum, remember) for signum in _INTERRUPTS}
+    except ValueError:  # not the main thread: signals are the main thread's business
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)  # raises KeyboardInterrupt here, in plain code
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), caught[0])
+
+
+_hook_installed = False
+
+
+def _install_fork_hook() -> None:
+    """A new worker sets its signal handlers as soon as it exists, not when it has started."""
+    global _hook_installed
+    if not _hook_installed and hasattr(os, "register_at_fork"):
+        _hook_installed = True
+        os.register_at_fork(after_in_child=_in_child)
+
+
+def _in_child() -> None:
+    if _pools_open:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _worker_started(main: int) -> None:

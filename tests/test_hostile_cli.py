@@ -186,7 +186,7 @@ def test_an_interrupt_stops_the_build_with_one_line_and_exit_130(tmp_path, how):
         _, err = process.communicate(timeout=WALL_CLOCK)
     finally:
         process.kill()
-    assert process.returncode == 130
+    assert process.returncode == 130, (workers, err)
     assert err == "ankigen: interrupted\n"
     assert _wait_gone(workers) == []
     assert not list((tmp_path / "out").glob(".ankigen-tmp-*"))
