@@ -146,7 +146,8 @@ def run(argv: list[str], prog: str) -> int:
         return EXIT_FAILED
     except Exception as error:  # the last guard: a message, never a traceback
         if options.verbose:
-            traceback.print_exc()
+            for line in traceback.format_exc().rstrip().splitlines():
+                say(line, sys.stderr)
         say(
             f"ankigen: error: internal error: {error!r} (rerun with --verbose to see where, "
             "and please report it)",
