@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__, atomic
 from .diagnostics import Diagnostics
-from .discover import LOCK_FILE, discover_vault
+from .discover import LOCK_FILE, discover_vault, is_package
 from .fields import context_html, see_html, source_html
 from .lock import (
     CardDraft,
@@ -38,7 +38,6 @@ from .state import (
     BuildState,
     FolderRecord,
     forget_rendered,
-    is_package,
     load_rendered,
     other_vault_message,
     save_rendered,

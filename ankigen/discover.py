@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import unicodedata
+import zipfile
 from pathlib import Path
 
 from . import atomic
@@ -19,6 +20,8 @@ LOCK_FILE = "ankigen.lock"
 _MAX_NAME = 200  # characters of a package name before ".apkg"
 _MAX_SETTINGS_BYTES = 16 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Every name package_name() makes; the only files ankigen ever deletes (see is_package).
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,250}\.apkg")
 
 
 def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, list[Diagnostic]]:
@@ -136,6 +139,21 @@ def package_name(parts: list[str]) -> str:
         digest = hashlib.sha1("/".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:8]
         name = f"{name[: _MAX_NAME - 9]}-{digest}"
     return f"{name}.apkg"
+
+
+def is_package(out_dir: Path, name: str) -> bool:
+    """True when out_dir/name may be deleted as a package ankigen wrote: a package name, and a
+    regular file (not a link) that is a zip holding an Anki collection."""
+    if not PACKAGE_NAME.fullmatch(name):
+        return False
+    path = out_dir / name
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return "collection.anki2" in archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
 
 
 def _inside(path: Path, root: Path) -> bool:

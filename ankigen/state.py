@@ -6,15 +6,12 @@ import contextlib
 import hashlib
 import json
 import marshal
-import re
-import stat as stat_module
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import atomic
+from .discover import PACKAGE_NAME
 from .model import Diagnostic, Folder, Vault
-from .render import sanitise_html
 
 STATE_DIR = ".ankigen"  # inside the output folder
 STATE_FILE = f"{STATE_DIR}/state.json"
@@ -119,8 +116,6 @@ class BuildState:
 
 
 MAX_STATE_BYTES = 256 * 1024 * 1024
-# A package name discovery can produce (discover.package_name): nothing else is ever deleted.
-PACKAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,250}\.apkg")
 _SEVERITIES = ("error", "warning")
 
 
@@ -182,21 +177,6 @@ def _reason(error: BaseException) -> str:
     return "not valid JSON" if isinstance(error, ValueError) else type(error).__name__
 
 
-def is_package(out_dir: Path, name: str) -> bool:
-    """True when out_dir/name may be deleted as a package ankigen wrote: a package name, and a
-    regular file (not a link) that is a zip holding an Anki collection."""
-    if not PACKAGE_NAME.fullmatch(name):
-        return False
-    path = out_dir / name
-    try:
-        if not stat_module.S_ISREG(path.lstat().st_mode):
-            return False
-        with zipfile.ZipFile(path) as archive:
-            return "collection.anki2" in archive.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
-        return False
-
-
 def other_vault_message(out_dir: Path, other: str) -> str:
     """What happens when an output folder last served another vault."""
     return (
@@ -249,6 +229,8 @@ def load_rendered(out_dir: Path, folder_rel: str) -> tuple[dict[str, str], int]:
         return {}, 1
     if not isinstance(data, dict):
         return {}, 1
+    from .render import sanitise_html  # only when there is a cache to check
+
     kept = {
         markdown: html
         for markdown, html in data.items()
