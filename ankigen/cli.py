@@ -266,14 +266,18 @@ def _summary(
             say(f"wrote {args.out / name}", out)
         for name in report.removed:
             say(f"removed {args.out / name} (its folder has no cards any more)", out)
-    # Identity decisions are always shown: a user should see which cards kept their history.
+    # Identity decisions are always shown: a user should see which cards kept their history,
+    # which are gone, and what to do in Anki about it.
     for move in report.moved:
         say(f"moved: {move} (its cards keep their history)", out)
     if report.changes is not None:
-        kinds = ("added", "changed", "reworded", "removed") if args.verbose else ("reworded",)
+        always = ("reworded", "moved", "renamed", "removed")
+        kinds = ("added", "changed", *always) if args.verbose else always
         for kind in kinds:
+            label = "deleted" if kind == "removed" else kind
             for card in getattr(report.changes, kind):
-                say(f"{kind}: {card}", out)
+                say(f"{label}: {card}", out)
+    _todo(report, out, args.verbose)
     packages = len(report.written) + len(report.unchanged)
     parts = [
         f"{packages} package{'s' * (packages != 1)} in {args.out}"
@@ -282,8 +286,8 @@ def _summary(
     ]
     if report.changes is not None:
         counts = [
-            f"{len(getattr(report.changes, kind))} {kind}"
-            for kind in ("added", "changed", "reworded", "removed")
+            f"{len(getattr(report.changes, kind))} {'deleted' if kind == 'removed' else kind}"
+            for kind in ("added", "changed", "reworded", "moved", "renamed", "removed")
             if getattr(report.changes, kind)
         ]
         if report.moved:
@@ -293,6 +297,31 @@ def _summary(
     if errors:
         parts.append(f"{errors} error{'s' * (errors != 1)}")
     say(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", out)
+
+
+def _todo(report: BuildReport, out: TextIO, verbose: bool) -> None:
+    """The Anki Browser searches for what an import cannot do (always in the todo file;
+    printed when this build deleted or moved cards, or with --verbose)."""
+    todo = report.todo
+    news = report.changes is not None and (report.changes.removed or report.changes.moved)
+    if not (news or verbose):
+        return
+    if todo.deleted:
+        print(
+            f"in Anki: {len(todo.deleted)} deleted card{'s' * (len(todo.deleted) != 1)}; "
+            "Browse, search for the line below, select all, Notes > Delete:",
+            file=out,
+        )
+        print(f"  {todo.deleted_search()}", file=out)
+    for moved in todo.moved:
+        print(
+            f"in Anki: cards that belong in deck {moved.deck}; Browse, search for the line "
+            f"below, select all, Cards > Change Deck > {moved.deck}:",
+            file=out,
+        )
+        print(f"  {printable(moved.search())}", file=out)
+    if todo and report.todo_file:
+        print(f"(these searches are also in {report.todo_file})", file=out)
 
 
 class ProgressLine:

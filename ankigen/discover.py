@@ -85,6 +85,16 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
     return vault, diagnostics
 
 
+def is_excluded(rel: str, exclude: tuple[str, ...]) -> bool:
+    """Whether discovery skips `rel` for `exclude`: the path or one of its folders matches."""
+    parts = rel.split("/")
+    return any(
+        fnmatch.fnmatch("/".join(parts[:n]), pattern)
+        for n in range(1, len(parts) + 1)
+        for pattern in exclude
+    )
+
+
 def _utf8(name: str) -> bool:
     try:
         name.encode("utf-8")
@@ -159,7 +169,7 @@ def is_package(out_dir: Path, name: str) -> bool:
 def _inside(path: Path, root: Path) -> bool:
     try:
         return path.resolve().is_relative_to(root)
-    except (OSError, RuntimeError):  # RuntimeError: a symbolic-link loop (Python 3.11, 3.12)
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic-link loop (Python < 3.13)
         return False
 
 

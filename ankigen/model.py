@@ -95,6 +95,21 @@ class MediaFile:
     data: bytes
 
 
+# ---------------------------------------------------------------- fields / identity
+
+
+@dataclass(frozen=True)
+class CardDraft:
+    """A card with its final HTML fields, before it has an identity."""
+
+    note_rel: str  # "AWS/AMI.md"
+    line: int
+    question_key: str  # the question's Markdown, tags removed; normalised by lock.py
+    answer_key: str  # the answer's Markdown, to recognise a reworded card
+    fields: tuple[str, ...]  # the last one, Source, gets the card's id from the identity stage
+    tags: tuple[str, ...]
+
+
 # ---------------------------------------------------------------- package
 
 

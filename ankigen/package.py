@@ -7,6 +7,7 @@ its destination and moved into place (atomic.py), so a crash never leaves half a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -22,6 +23,7 @@ import genanki
 from genanki.apkg_schema import APKG_SCHEMA
 
 from . import atomic
+from .discover import is_package
 from .model import AnkiNote, DeckPackage, MediaFile
 
 # assets/ sits beside the package in a checkout and inside it (ankigen/assets) when installed.
@@ -335,3 +337,18 @@ _DECK_CONF = {
         "usn": 0,
     }
 }
+
+
+# ---------------------------------------------------------------- stale packages
+
+
+def remove_stale_packages(previous: set[str], wanted: set[str], out_dir: Path) -> tuple[str, ...]:
+    """Delete the packages ankigen wrote before (`previous`) that are not `wanted` any more."""
+    removed = []
+    for package in sorted(previous - wanted):
+        if not is_package(out_dir, package):  # the state file is not trusted: nothing else
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            (out_dir / package).unlink()
+            removed.append(package)
+    return tuple(removed)

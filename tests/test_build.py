@@ -420,7 +420,7 @@ def test_a_deleted_note_is_reported_removed(tmp_path):
     run_build(vault, tmp_path / "dist")
     (vault / "D/b.md").unlink()
     report = run_build(vault, tmp_path / "dist")
-    assert report.changes.removed == ("D/b.md: b",) and report.moved == ()
+    assert report.changes.removed == ("D/b.md:1 b",) and report.moved == ()
 
 
 def test_a_changed_picture_rebuilds_its_folder_only(tmp_path):
