@@ -180,7 +180,7 @@ def vaults(draw) -> dict:
         entries.append((folder, kind, name, payload))
     return {
         "entries": entries,
-        "lock": draw(st.none() | junk_json()) if os.environ.get("FUZZ_LOCK", "0") == "1" else None,
+        "lock": draw(st.none() | junk_json()) if os.environ.get("FUZZ_LOCK", "1") == "1" else None,
         "state": draw(st.none() | junk_json()),
         "cache": draw(st.none() | st.binary(max_size=64) | st.just(marshal.dumps({"x": 1}))),
         # Something else where the state or cache should be: a folder, a pipe, a link out.
