@@ -15,7 +15,7 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
 
 # Hostile vault trees through the whole build (tests/test_fuzz_vault.py); `make test` runs a few.
-FUZZ_EXAMPLES ?= 500
+FUZZ_EXAMPLES ?= 1000
 fuzz: $(VENV)/.installed-test
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
 		--hypothesis-show-statistics tests/test_fuzz_vault.py $(ARGS)

@@ -9,7 +9,7 @@ real command line twice (a first build, then one over damaged state) and asserts
 - nothing outside the output folder (and the vault's lock file and the picture cache) changes;
 - every package imports into a real Anki collection with as many notes as the summary counts.
 
-`make test` runs a few examples (always the same); `make fuzz` runs FUZZ_EXAMPLES (default 500).
+`make test` runs a few examples (always the same); `make fuzz` runs FUZZ_EXAMPLES (default 1000).
 """
 
 from __future__ import annotations
