@@ -6,13 +6,19 @@ VAULT  ?= examples/vault
 OUT    ?= dist
 ARGS   ?=
 
-.PHONY: deck test lint bench install install-test clean
+.PHONY: deck test lint bench fuzz install install-test clean
 
 deck: $(VENV)/.installed
 	$(PY) build_deck.py "$(VAULT)" -o "$(OUT)" $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
+
+# Hostile vault trees through the whole build (tests/test_fuzz_vault.py); `make test` runs a few.
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(VENV)/.installed-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+		--hypothesis-show-statistics tests/test_fuzz_vault.py $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
@@ -37,4 +43,4 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis *.egg-info

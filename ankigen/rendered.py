@@ -7,16 +7,18 @@ cache); fragments that did not change since the last build are not rendered agai
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from . import atomic
+from .diagnostics import internal_error
 from .media import FieldHtml
 from .model import CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
 from .split import split_note
 from .state import load_rendered, save_rendered, stamp
+from .workers import process_pool
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -44,6 +46,7 @@ class RenderedFolder:
     folder: Folder
     notes: tuple[RenderedNote, ...]
     diagnostics: tuple[Diagnostic, ...]
+    cache_dropped: int = 0  # records of the render cache that did not check out
 
     @cached_property
     def media_fields(self) -> list[FieldHtml]:
@@ -84,7 +87,7 @@ def render_folders(
     biggest_first = sorted(jobs, key=lambda job: -len(job[0].notes))
     done = 0
     results_by_rel: dict[str, RenderedFolder] = {}
-    with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
+    with process_pool(min(processes, len(folders))) as pool:
         for result in pool.map(render_folder, biggest_first):
             results_by_rel[result.folder.rel] = result
             done += len(result.folder.notes)
@@ -96,7 +99,7 @@ def render_folders(
 def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
     folder, out_dir, reuse = job
-    known = load_rendered(out_dir, folder.rel) if reuse else {}
+    known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
     fragments: dict[str, str] = {}
 
     def render(markdown: str) -> str:
@@ -110,7 +113,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
     diagnostics: list[Diagnostic] = []
     for note_file in folder.notes:
         try:
-            data = note_file.path.read_bytes()
+            data = atomic.read_regular(note_file.path)  # a named pipe never blocks
         except OSError as error:
             diagnostics.append(Diagnostic(note_file.rel, 0, "error", f"cannot read note: {error}"))
             continue
@@ -127,13 +130,9 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
             diagnostics.extend(found)
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others
-            diagnostics.append(
-                Diagnostic(
-                    note_file.rel, 1, "error", f"note skipped, ankigen failed on it: {error!r}"
-                )
-            )
+            diagnostics.append(internal_error(note_file.rel, 1, "note skipped", error))
     save_rendered(out_dir, folder.rel, fragments)
-    return RenderedFolder(folder, tuple(notes), tuple(diagnostics))
+    return RenderedFolder(folder, tuple(notes), tuple(diagnostics), dropped)
 
 
 def _render_note(
