@@ -14,12 +14,15 @@ deck: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
 
-# Generated notes and Markdown through the splitter and renderer (tests/test_properties.py):
-# thousands of examples each; `make test` runs a few hundred.
+# Property tests with thousands of examples: generated notes and Markdown through the splitter
+# and renderer (tests/test_properties.py), hostile vault trees through the whole build
+# (tests/test_fuzz_vault.py); `make test` runs a few of each.
 PROPERTY_EXAMPLES ?= 5000
+FUZZ_EXAMPLES ?= 1000
 fuzz: $(VENV)/.installed-test
-	ANKIGEN_FUZZ_EXAMPLES=$(PROPERTY_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
-		--hypothesis-show-statistics tests/test_properties.py $(ARGS)
+	ANKIGEN_FUZZ_EXAMPLES=$(PROPERTY_EXAMPLES) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(PY) -m pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+		tests/test_properties.py tests/test_fuzz_vault.py $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -8,12 +8,12 @@ summary and in OUT/ankigen-todo.txt. A deleted card is found by the id in its So
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import atomic
 from .diagnostics import printable
 from .fields import card_id
 from .lock import REMEMBER_DELETED_DAYS, DeletedCard
@@ -116,17 +116,11 @@ def write_todo(out_dir: Path, todo: AnkiTodo) -> Path | None:
         return None
     text = todo.text()
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if atomic.read_regular(path).decode("utf-8") == text:
             return path
-    except (OSError, UnicodeDecodeError):
+    except (OSError, ValueError):
         pass
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
     return path
 
 
