@@ -136,6 +136,25 @@ def obsidian_block_ids(md: Markdown) -> None:
     )
 
 
+# ---------------------------------------------------------------- leftover %%
+
+# render_markdown removes comments with obsidian.strip_comments, which reads code spans line by
+# line; mistune also pairs backticks across the lines of a paragraph, so a "%%" the scanner saw
+# in code can stand in mistune's text. It is dropped: a card never shows "%%" outside code.
+_LEFTOVER_COMMENT = r"%%"
+
+
+def _parse_leftover_comment(inline: InlineParser, m: Match[str], state: InlineState) -> int:
+    return m.end()
+
+
+def leftover_comment_marks(md: Markdown) -> None:
+    """Drop a ``%%`` that reaches mistune's inline text (see above)."""
+    md.inline.register(
+        "leftover_comment", _LEFTOVER_COMMENT, _parse_leftover_comment, start_chars="%"
+    )
+
+
 # ---------------------------------------------------------------- math
 
 _MATH_BLOCK = r"^ {0,3}\$\$"

@@ -1,12 +1,16 @@
 """Obsidian's Markdown syntax facts, in one place: every reader and every stage uses these.
 
-- text and lines: `clean_text`, `lines` (lines are counted as an editor counts them)
-- ``%%comments%%``, fenced code and inline code: `scan` (line by line), `strip_comments`,
-  `code_spans`, `mask_code_spans`
-- ``#tags``: `TAG`, `is_tag_start`, `lift_tags`, `anki_tag`
-- ``[[wikilinks]]`` and ``![[embeds]]``: `WIKILINK`, `parse_wikilink`, `wikilink_label`
-- link schemes: `url_scheme`, `LINK_SCHEMES`, `BLOCKED_SCHEMES`, `is_link_url`
-- frontmatter: `frontmatter` (safe YAML, bounded)
+- text and lines: `clean_text` (first, on every note), `lines` (lines as an editor counts
+  them), `indentation`, `columns`
+- ``%%comments%%``, fenced and inline code: `scan` ("is line i in a fence or a comment", the
+  line without its comments, unclosed comment or fence), `strip_comments`, `fence_open`,
+  `fence_closes`, `code_spans`, `mask_code_spans`
+- ``#tags``: `line_tags`, `lift_tags`, `lift_tags_by_line`, `is_tag`, `is_tag_start`, `TAG`,
+  `anki_tag`
+- ``[[wikilinks]]`` and ``![[embeds]]``: `wikilinks`, `parse_wikilink`, `wikilink_label`,
+  `WIKILINK`
+- link schemes: `url_scheme`, `is_link_url`, `LINK_SCHEMES`, `BLOCKED_SCHEMES`
+- frontmatter: `frontmatter` (safe YAML, bounded; problems with their line), `frontmatter_tags`
 - Markdown to plain text (headings, context lines): `heading`, `plain_text`
 
 Every regular expression here runs in linear time on any line (no nested or adjacent
@@ -58,6 +62,14 @@ def indentation(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
+TAB_WIDTH = 4  # Obsidian's default
+
+
+def columns(indent: str) -> int:
+    """How wide some indentation is: a tab moves to the next multiple of 4, others are one."""
+    return len(indent.expandtabs(TAB_WIDTH)) if "\t" in indent else len(indent)
+
+
 # ---------------------------------------------------------------- fenced code
 
 # A fence opens a line, maybe indented, maybe inside block quotes ("> ```"). The quantifiers
@@ -65,10 +77,17 @@ def indentation(line: str) -> str:
 _FENCE = re.compile(r"[ \t]*+(?:>[ \t]*+)*+(`{3,}+|~{3,}+)")
 
 
-def fence_open(line: str) -> str | None:
-    """The fence ("```", "~~~~") when the line opens a fenced code block, else None."""
+def fence_open(line: str, base: int | None = None) -> str | None:
+    """The fence ("```", "~~~~") when the line opens a fenced code block, else None.
+
+    With `base` (the content column of the list item the line is in, 0 outside lists) the
+    fence may be indented at most 3 columns past it, as Markdown says (more is indented code,
+    or text inside a paragraph); without, any indentation is accepted.
+    """
     m = _FENCE.match(line)
     if m is None:
+        return None
+    if base is not None and columns(indentation(line)) - base > 3:
         return None
     fence = m.group(1)
     if fence[0] == "`" and "`" in line[m.end() :]:
@@ -182,6 +201,7 @@ def scan(note_lines: list[str], first: int = 1) -> Scan:
     fence = ""
     fence_line = 0
     comment = 0  # line of the open comment, or 0
+    items: list[tuple[int, int]] = []  # open list items: (marker column, content column)
     for offset, text in enumerate(note_lines):
         number = first + offset
         if fence:
@@ -190,20 +210,42 @@ def scan(note_lines: list[str], first: int = 1) -> Scan:
             result.append(Line(number, text, text, True, False, 0))
             continue
         if not comment:
-            opened = fence_open(text)
+            items = _list_items(text, items)
+            opened = fence_open(text, items[-1][1] if items else 0)
             if opened:
                 fence, fence_line = opened, number
                 result.append(Line(number, text, text, True, False, 0))
                 continue
         visible, still_open = _strip_line_comments(text, bool(comment))
-        covering = comment
-        if still_open and not comment:
-            comment = covering = number
-        elif not still_open:
-            comment = 0
+        covering = comment or (number if visible != text else 0)
+        comment = (comment or number) if still_open else 0
         hidden = bool(covering) and not visible.strip() and COMMENT not in text
         result.append(Line(number, text, visible, False, hidden, covering))
     return Scan(tuple(result), comment, fence_line if fence else 0)
+
+
+_LIST_ITEM = re.compile(r"[ \t]*+(?:[-*+]|\d{1,9}+[.)])(?:[ \t]{1,4}+|$)")
+
+
+def is_list_item(line: str) -> bool:
+    """Whether the line starts a list item ("- x", "* x", "1. x", "2) x"), indented or not."""
+    return _LIST_ITEM.match(line) is not None
+
+
+def _list_items(line: str, items: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The list items a line sits in, after it: enough of Markdown's lists to place fences."""
+    stripped = line.lstrip()
+    if not stripped or (not items and stripped[0] not in "-*+0123456789"):
+        return items  # a blank line does not end a list; most lines are no list item
+    indent = columns(line[: len(line) - len(stripped)])
+    while items and indent < items[-1][1] and indent <= items[-1][0]:
+        items = items[:-1]  # a line left of an item's marker ends that item
+    m = _LIST_ITEM.match(line)
+    if m is None:
+        return items
+    while items and indent <= items[-1][0]:
+        items = items[:-1]  # a sibling item replaces the previous one
+    return [*items, (indent, columns(line[: m.end()]))]
 
 
 def _strip_line_comments(text: str, in_comment: bool) -> tuple[str, bool]:
@@ -390,23 +432,21 @@ def lift_tags(text: str, keep: frozenset[str] = frozenset()) -> tuple[str, list[
 
 
 def lift_tags_by_line(
-    text_lines: list[str], keep: frozenset[str] = frozenset()
+    text_lines: list[str], keep: frozenset[str] = frozenset(), code: list[bool] | None = None
 ) -> list[tuple[str, list[str]]]:
     """(line without its tags, the tags in Anki form) for each line of a Markdown text.
 
     Not in fenced or inline code, URLs or headings. A line (or list item) that held only tags
-    becomes empty. Names in `keep` (lower case) are left in the text and not lifted.
+    becomes empty. Names in `keep` (lower case) are left in the text and not lifted. `code`
+    says which lines are fenced code when the caller knows (else they are found here).
     """
+    if not any("#" in line for line in text_lines):
+        return [(line, []) for line in text_lines]
     out: list[tuple[str, list[str]]] = []
-    fence = ""
-    for line in text_lines:
-        if fence:
-            fence = "" if fence_closes(line, fence) else fence
-            out.append((line, []))
-            continue
-        opened = fence_open(line)
-        if opened:
-            fence = opened
+    if code is None and any("`" in t or "~" in t for t in text_lines):
+        code = [line.code for line in scan(text_lines).lines]
+    for index, line in enumerate(text_lines):
+        if code and code[index]:
             out.append((line, []))
             continue
         if "#" not in line or heading(line) is not None:

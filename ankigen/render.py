@@ -162,6 +162,7 @@ def _build_markdown(fast: bool = True) -> mistune.Markdown:
         "mistune.plugins.table.table_in_list",
         "url",
         "task_lists",
+        mdplugins.leftover_comment_marks,
         mdplugins.obsidian_block_ids,
         mdplugins.obsidian_math,
         mdplugins.wikilinks,
@@ -254,7 +255,7 @@ _PLAIN_TEXT = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.?!;:'\"()/-])*")
 # mistune's list parsing grows with the square of the nesting depth, the sanitiser's HTML parser
 # with the square of the number of unclosed elements: past these limits a field is simplified
 # (limit_markdown says how, with the line, so the reader can warn).
-MAX_INDENT_COLUMNS = 200
+MAX_INDENT_COLUMNS = 100
 MAX_HTML_DEPTH = 200
 _VOID_ELEMENTS = frozenset(
     ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr")
@@ -270,16 +271,24 @@ def limit_markdown(text: str) -> tuple[str, list[tuple[int, str]]]:
     MAX_HTML_DEPTH elements shows its HTML as text.
     """
     problems: list[tuple[int, str]] = []
-    if "<" in text:
+    if text.count("<") > MAX_HTML_DEPTH:  # fewer cannot nest that deep
         text, problem = _limit_html_depth(text)
         if problem:
             problems.append(problem)
     if _LONG_INDENT.search(text):
         lines = text.split("\n")
         first = -1
+        fence = ""
         for index, line in enumerate(lines):
+            if fence:  # code keeps its indentation: it nests nothing
+                fence = "" if obsidian.fence_closes(line, fence) else fence
+                continue
             indent = obsidian.indentation(line)
-            if len(indent) * 4 < MAX_INDENT_COLUMNS or _columns(indent) <= MAX_INDENT_COLUMNS:
+            if (
+                len(indent) * 4 < MAX_INDENT_COLUMNS
+                or obsidian.columns(indent) <= MAX_INDENT_COLUMNS
+            ):
+                fence = obsidian.fence_open(line) or ""
                 continue
             lines[index] = " " * MAX_INDENT_COLUMNS + line[len(indent) :]
             first = index if first < 0 else first
@@ -319,13 +328,6 @@ def _limit_html_depth(text: str) -> tuple[str, tuple[int, str] | None]:
         deepest,
         f"HTML nested more than {MAX_HTML_DEPTH} deep; shown as text",
     )
-
-
-def _columns(indent: str) -> int:
-    column = 0
-    for char in indent:
-        column = column + 4 - column % 4 if char == "\t" else column + 1
-    return column
 
 
 def render_markdown(text: str) -> str:

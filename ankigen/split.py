@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import obsidian
 from .model import CardSource, Diagnostic, ParsedNote, SeeLink
-from .render import limit_markdown
+from .render import limit_markdown, render_markdown
 
 # Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
 # after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.
@@ -34,7 +34,6 @@ _REFERENCES = re.compile(
     re.IGNORECASE,
 )
 _MARKERS = frozenset(("question", "q"))  # "#Q" inside a card's text is text, not a tag
-TAB_WIDTH = 4  # Obsidian's default
 
 
 @dataclass
@@ -49,12 +48,19 @@ class _Block:
     answer_line: int = 0  # 0 until the Answer: marker is seen
     see: list[SeeLink] = field(default_factory=list)
     quote: str = ""  # the "> " prefix of a quoted Answer:, stripped from the answer's lines
+    code: set[int] = field(default_factory=set)  # lines in fenced code, as the note reads
+    indent: int = 0  # columns before the marker: a card inside a list item ends with the item
 
     def add(self, line: str, number: int, opaque: bool) -> None:
         """One line inside the card: question text, a See: line, the Answer: marker or answer."""
+        if opaque:
+            self.code.add(number)
         if self.kind == "usecase" or self.answer_line:
             if self.quote and line.lstrip().startswith(">"):
                 line = line.lstrip()[1:].removeprefix(" ")
+                if _is_marker(line):  # "> #Q" was quoted text, not a marker: it stays text
+                    at = line.index("#")
+                    line = line[:at] + "\\" + line[at:]
             self.answer.append((number, line))
             return
         marker = None if opaque else _ANSWER.match(line)
@@ -82,6 +88,9 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     front = obsidian.frontmatter(note_lines)
     if front.problem:
         warn(front.problem_line, f"frontmatter ignored: {front.problem}")
+    for index in range(1, front.end - 1):
+        if _is_marker(note_lines[index].replace(obsidian.COMMENT, " ")):
+            warn(index + 1, "marker inside the frontmatter; no card made")
     scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
     if scanned.unclosed_comment:
         warn(
@@ -127,14 +136,14 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             if question := _QUESTION.match(line):
                 close()
                 in_references = False
-                block = _Block("question", number, _context(headings, title))
+                block = _Block("question", number, _context(headings, title), indent=_indent(line))
                 if question.group(1).strip():
                     block.question.append((number, question.group(1)))
                 continue
             if usecase := _USECASE.match(line):
                 close()
                 in_references = False
-                block = _Block("usecase", number, _context(headings, title))
+                block = _Block("usecase", number, _context(headings, title), indent=_indent(line))
                 block.question.append((number, usecase.group(1).strip()))
                 block.answer_line = number + 1
                 continue
@@ -156,14 +165,22 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             elif _RULE.match(line):
                 close()
                 continue
+            if (
+                block is not None
+                and block.indent
+                and obsidian.is_list_item(line)
+                and _indent(line) < block.indent
+            ):
+                close()  # the next item of the list the card was written in
         if in_references:
             references.append((number, line))
         elif block is not None:
             block.add(line, number, item.code)
     close()
 
-    kept = _trim_numbered(references)
-    reference_text, _ = obsidian.lift_tags("\n".join(text for _, text in kept))
+    lifted = _lift(references, {number for number, _ in references if scanned.at(number).code})
+    kept = _trim_numbered([(number, text) for number, text, _ in lifted])
+    reference_text = "\n".join(text for _, text in kept)
     for offset, message in limit_markdown(reference_text)[1] if cards else ():
         warn(kept[offset][0], message)
     note = ParsedNote(
@@ -171,10 +188,25 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
         title=title,
         cards=tuple(cards),
         tags=obsidian.frontmatter_tags(front.data),
-        references=reference_text.strip("\n"),
-        references_line=kept[0][0] if kept and reference_text.strip() else 0,
+        references=reference_text,
+        references_line=kept[0][0] if kept else 0,
     )
     return note, diagnostics
+
+
+def _first_block_end(lines: list[tuple[int, str]]) -> int:
+    """How many lines the first line takes: one, or a whole fenced code block."""
+    fence = obsidian.fence_open(lines[0][1], 0)
+    if not fence:
+        return 1
+    for index in range(1, len(lines)):
+        if obsidian.fence_closes(lines[index][1], fence):
+            return index + 1
+    return len(lines)
+
+
+def _indent(line: str) -> int:
+    return obsidian.columns(obsidian.indentation(line))
 
 
 def _is_marker(line: str) -> bool:
@@ -183,18 +215,27 @@ def _is_marker(line: str) -> bool:
 
 def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSource | None:
     """A card from a finished block, or None (with a warning) when it has no answer."""
-    question_lines = _lift(_dedent(block.question, block.line))
-    answer_lines = _lift(_dedent(block.answer, block.answer_line))
+    question_source = _no_new_fences(_dedent(block.question, block.line), block.code)
+    answer_source = _no_new_fences(_dedent(block.answer, block.answer_line), block.code)
+    question_lines = _lift(question_source, block.code)
+    answer_lines = _lift(answer_source, block.code)
     question_tags = [tag for _, _, tags in question_lines for tag in tags]
     answer_tags = [tag for _, _, tags in answer_lines for tag in tags]
     question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
     answer_part = _trim_numbered([(n, text) for n, text, _ in answer_lines])
     if block.kind == "question" and not block.answer_line and question_part:
-        # No Answer: marker: the first line is the question, the rest the answer.
-        answer_part = _trim_numbered(question_part[1:])
-        question_part = question_part[:1]
-    elif block.kind == "usecase" and not block.question[0][1] and answer_part:
-        # "#UseCase" alone on its line: the first line below is the title.
+        # No Answer: marker: the first line is the question, the rest the answer (a code
+        # block there is the question whole).
+        first = _first_block_end(question_part)
+        answer_part = _trim_numbered(question_part[first:])
+        question_part = question_part[:first]
+    elif (
+        block.kind == "usecase"
+        and not block.question[0][1]
+        and answer_part
+        and not obsidian.fence_open(answer_part[0][1])
+    ):
+        # "#UseCase" alone on its line: the first line below is the title (a code block is not).
         question_part = [(n, text.strip()) for n, text in answer_part[:1]]
         answer_part = _trim_numbered(answer_part[1:])
     question = "\n".join(text for _, text in question_part)
@@ -205,7 +246,8 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
             Diagnostic(rel, block.line, "warning", "question is empty; no card made")
         )
         return None
-    if not answer.strip() and "{{c" not in question:  # a cloze needs no answer
+    # A cloze ({{c1::…}}) needs no answer: the seed reader makes it a cloze note.
+    if (not answer.strip() or _shows_nothing(answer)) and "{{c" not in question:
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
         )
@@ -230,9 +272,25 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
     )
 
 
-def _lift(lines: list[tuple[int, str]]) -> list[tuple[int, str, list[str]]]:
+# What never shows on a card: tags, fence lines, block ids, comments; a word or a picture does.
+_INVISIBLE = re.compile(
+    r"<[^>]*+>|^[ \t>]*+(?:`{3,}+|~{3,}+).*+$|\^[A-Za-z0-9-]++[ \t]*+$", re.MULTILINE
+)
+
+
+def _shows_nothing(markdown: str) -> bool:
+    """Whether the Markdown renders to nothing visible (only then is it rendered here)."""
+    if re.search(r"\w", _INVISIBLE.sub("", markdown)):
+        return False
+    html = render_markdown(markdown)
+    return "<img" not in html and not re.sub(r"<[^>]*+>", "", html).strip()
+
+
+def _lift(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str, list[str]]]:
     """Each line with its tags lifted out (a line of tags only becomes empty)."""
-    lifted = obsidian.lift_tags_by_line([text for _, text in lines], keep=_MARKERS)
+    texts = [text for _, text in lines]
+    in_code = [number in code for number, _ in lines]
+    lifted = obsidian.lift_tags_by_line(texts, keep=_MARKERS, code=in_code)
     return [(number, kept, tags) for (number, _), (kept, tags) in zip(lines, lifted, strict=True)]
 
 
@@ -244,7 +302,7 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ("Answer: text") has no indentation of its own and is not measured.
     """
     widths = [
-        _columns(obsidian.indentation(text))
+        obsidian.columns(obsidian.indentation(text))
         for number, text in lines
         if number != marker_line and text.strip()
     ]
@@ -255,33 +313,43 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ]
 
 
-def _columns(indent: str) -> int:
-    column = 0
-    for char in indent:
-        column = column + TAB_WIDTH - column % TAB_WIDTH if char == "\t" else column + 1
-    return column
+def _no_new_fences(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str]]:
+    """Lines that were no fence in the note stay none on the card, where less indentation
+    (after dedenting) or a missing list item above would make them one: "\\```" is text."""
+    result = []
+    for number, text in lines:
+        if number not in code and obsidian.fence_open(text):
+            at = len(text) - len(text.lstrip(" \t>"))
+            text = text[:at] + "\\" + text[at:]
+        result.append((number, text))
+    return result
+
+
+_UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
 
 
 def _remove_columns(text: str, width: int) -> str:
-    """The line without `width` columns of indentation; what is left of it is plain spaces."""
+    """The line without `width` columns of indentation; other spaces in what is left of it
+    (no-break, em, …) become plain spaces, so Markdown sees them as indentation."""
     indent = obsidian.indentation(text)
     if not indent:
         return text
-    rest = text[len(indent) :]
-    if not rest:
+    if len(indent) == len(text):
         return ""
-    kept = []
     column = 0
-    for char in indent:
-        step = TAB_WIDTH - column % TAB_WIDTH if char == "\t" else 1
-        column += step
-        if column <= width:
-            continue
-        if char == "\t" and column - step >= width:
-            kept.append("\t")
-        else:
-            kept.append(" " * min(step, column - width))
-    return "".join(kept) + rest
+    cut = 0
+    while cut < len(indent) and column < width:
+        char = indent[cut]
+        column = (
+            column + obsidian.TAB_WIDTH - column % obsidian.TAB_WIDTH
+            if char == "\t"
+            else column + 1
+        )
+        cut += 1
+    kept = " " * (column - width) + indent[cut:]  # a tab cut in two leaves its spaces
+    if not kept.isascii():
+        kept = _UNICODE_SPACE.sub(" ", kept)
+    return kept + text[len(indent) :]
 
 
 def _trim_numbered(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:

@@ -37,6 +37,7 @@ def test_indented_cards_under_list_items_are_text_and_lists_not_code(tmp_path):
                 "\t- isolation from [[Other Accounts|other accounts]]\n"
                 "\t- your own address range\n"
                 "\t\t- chosen at creation\n"
+                "- Another topic, on no card\n"
                 "\n"
                 "#Q Which two kinds of subnet are there?\n"
                 "**Answer:**\n"
@@ -54,6 +55,7 @@ def test_indented_cards_under_list_items_are_text_and_lists_not_code(tmp_path):
         assert "<li>" in answer
     assert text_of(notes[0].fields["Question"]) == "What does a VPC give you?"
     assert "<li>chosen at creation</li>" in notes[0].fields["Answer"]
+    assert "Another topic" not in notes[0].fields["Answer"]  # the card ends with its list item
     assert "other accounts" in notes[0].fields["Answer"]
 
 
