@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, internal_error
 from .discover import discover_vault
 from .fields import card_drafts
 from .identity import Identities
@@ -21,7 +21,7 @@ from .media import Fetcher, FetchOutcome, MediaOptions, remote_urls, resolve_med
 from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages, write_package
 from .rendered import Progress, RenderedFolder, render_folders, with_card_types
-from .state import BuildState, FolderRecord, forget_rendered
+from .state import STATE_DIR, BuildState, FolderRecord, forget_rendered, other_vault_message
 from .syntax import SyntaxSettings, load_syntax_settings
 from .todo import TODO_FILE, AnkiTodo, write_todo
 
@@ -65,6 +65,9 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     plan = _plan(options, vault, model, syntax, report)  # skip folders that did not change
 
     rendered = render_folders(plan.stale, out_dir, plan.reuse, syntax, options.processes, progress)
+    if dropped := sum(folder.cache_dropped for folder in rendered):
+        message = f"{dropped} render cache record(s) in {out_dir / STATE_DIR} not valid; dropped"
+        report.warn("", 0, message + " and rendered again")
     fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
     written = []
@@ -84,7 +87,11 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     identities.finish()  # cards deleted from the notes are remembered
     identities.save(report)
     todo_file = _write_todo(out_dir, identities, report)  # searches for the Anki Browser
-    plan.state.save(out_dir)
+    try:
+        plan.state.save(out_dir)
+    except OSError as error:  # the packages are written; the next build only takes longer
+        message = f"cannot save the build state ({error}); the next build rebuilds everything"
+        report.warn("", 0, message)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
     return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
@@ -106,11 +113,15 @@ def _plan(
     syntax: SyntaxSettings,
     report: Diagnostics,
 ) -> _Plan:
-    state = BuildState.load(options.out_dir)
+    state = BuildState.load(options.out_dir, vault.root)
+    for problem in state.problems:
+        report.warn("", 0, problem)
+    if state.vault and state.vault != str(vault.root):
+        report.warn("", 0, other_vault_message(options.out_dir, state.vault))
     previous_packages = {r.package for r in state.folders.values() if r.package}
     key = f"{_options_key(options, model)}|{syntax.fingerprint}"
-    if state.key != key or options.force:
-        state = BuildState(key=key)
+    if state.key != key or options.force or state.vault != str(vault.root):
+        state = BuildState(key=key, vault=str(vault.root))
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
     fresh = [f for f in vault.folders if f not in stale]
     for folder in fresh:  # their warnings still stand
@@ -156,8 +167,7 @@ def _finish_folder(
         where = options.out_dir / deck.package
         diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
     except Exception as error:  # a bug must cost one folder, not the build
-        message = f"folder skipped, ankigen failed on it: {error!r}"
-        diagnostics.append(Diagnostic(deck.rel or ".", 0, "error", message))
+        diagnostics.append(internal_error(deck.rel or ".", 0, "folder skipped", error))
     # A picture that was missing or failed may be there next time: try the folder again then.
     retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
     return diagnostics, written, _record(folder, pictures, vault, diagnostics, retry)

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
+import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
+from .diagnostics import printable
 from .media import MediaOptions
 
 if TYPE_CHECKING:
     from .build import BuildReport
 
 EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
@@ -54,21 +61,21 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_bounded(float, 0.0, 3600.0, low_open=True),
         default=10.0,
         metavar="SECONDS",
         help="connect and read timeout for each picture download (default: 10)",
     )
     p.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=_bounded(int, 1, 64),
         default=8,
         metavar="N",
         help="pictures downloaded at once (default: 8)",
     )
     p.add_argument(
         "--max-image-width",
-        type=_positive_int,
+        type=_bounded(int, 1, 65535),
         default=1600,
         metavar="PIXELS",
         help="wider pictures are scaled down to this width (default: 1600)",
@@ -124,31 +131,99 @@ def run(argv: list[str], prog: str) -> int:
         options = parser(prog).parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    for stream in (sys.stdout, sys.stderr):  # a file name must never stop the printing
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     if not options.vault.is_dir():
-        print(f"{prog}: error: vault folder not found: {options.vault}", file=sys.stderr)
+        say(f"{prog}: error: vault folder not found: {options.vault}", sys.stderr)
         return EXIT_USAGE
     try:
         options.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        print(f"{prog}: error: cannot use output folder {options.out}: {error}", file=sys.stderr)
+        say(f"{prog}: error: cannot use output folder {options.out}: {error}", sys.stderr)
         return EXIT_FAILED
+    interrupts = _Interrupts()
     try:
-        return _build(options)
+        status = _build(options)
+        if interrupts.fired:  # the KeyboardInterrupt was swallowed on the way
+            raise KeyboardInterrupt
+        return status
     except KeyboardInterrupt:
-        print("\nankigen: interrupted", file=sys.stderr)
-        return 130
+        interrupts.report()
+        return EXIT_INTERRUPTED
     except OSError as error:  # a disk problem outside any one note (output folder, cache)
-        print(f"ankigen: error: {error}", file=sys.stderr)
+        say(f"ankigen: error: {error}", sys.stderr)
         return EXIT_FAILED
     except Exception as error:  # the last guard: a message, never a traceback
         if options.verbose:
-            traceback.print_exc()
-        print(
-            f"ankigen: error: internal error: {error!r} (run with --verbose for details, "
+            for line in traceback.format_exc().rstrip().splitlines():
+                say(line, sys.stderr)
+        say(
+            f"ankigen: error: internal error: {error!r} (rerun with --verbose to see where, "
             "and please report it)",
-            file=sys.stderr,
+            sys.stderr,
         )
         return EXIT_FAILED
+    finally:
+        interrupts.restore()
+
+
+class _Interrupts:
+    """Ctrl-C and SIGTERM (kill, a CI timeout) stop a build: KeyboardInterrupt, temporaries
+    removed, one line, exit 130.
+
+    Python may swallow a KeyboardInterrupt raised at a bad moment (inside a finaliser or
+    another library's hook: "Exception ignored in …"); should the build still run a few seconds
+    after the signal, a watchdog thread ends it the hard way, with the same line and exit
+    status (its worker processes die with it, its temporaries are removed by the next build).
+    The handler itself only sets a flag and raises: starting a thread there can deadlock."""
+
+    GRACE_SECONDS = 3.0
+
+    def __init__(self) -> None:
+        self.fired = False
+        self.done = False
+        self.reported = False
+        self.lock = threading.Lock()
+        self.previous: dict[int, Any] = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[signum] = signal.signal(signum, self._interrupt)
+            except ValueError:  # not the main thread (ankigen called from a thread): leave it
+                return
+        threading.Thread(target=self._watch, name="ankigen-interrupt", daemon=True).start()
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self.fired:  # a second Ctrl-C while stopping: the first one is being handled
+            return
+        self.fired = True
+        raise KeyboardInterrupt
+
+    def _watch(self) -> None:
+        while not self.fired:
+            if self.done:
+                return
+            time.sleep(0.1)
+        deadline = time.monotonic() + self.GRACE_SECONDS
+        while time.monotonic() < deadline:
+            if self.done:
+                return
+            time.sleep(0.1)
+        self.report()
+        os._exit(EXIT_INTERRUPTED)
+
+    def report(self) -> None:
+        with self.lock:
+            if not self.reported:
+                self.reported = True
+                say("ankigen: interrupted", sys.stderr)
+                sys.stderr.flush()
+
+    def restore(self) -> None:
+        self.done = True
+        for signum, handler in self.previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -180,7 +255,10 @@ def _build(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
 
     for diagnostic in report.diagnostics:
-        print(diagnostic, file=sys.stderr)
+        say(str(diagnostic), sys.stderr)
+        if args.verbose and diagnostic.detail:
+            for line in diagnostic.detail.rstrip().splitlines():
+                say(line, sys.stderr)
     errors = sum(d.severity == "error" for d in report.diagnostics)
     warnings = len(report.diagnostics) - errors
     if not args.quiet:
@@ -196,20 +274,20 @@ def _summary(
     out = sys.stdout
     if args.verbose:
         for name in report.written:
-            print(f"wrote {args.out / name}", file=out)
+            say(f"wrote {args.out / name}", out)
         for name in report.removed:
-            print(f"removed {args.out / name} (its folder has no cards any more)", file=out)
+            say(f"removed {args.out / name} (its folder has no cards any more)", out)
     # Identity decisions are always shown: a user should see which cards kept their history,
     # which are gone, and what to do in Anki about it.
     for move in report.moved:
-        print(f"moved: {move} (its cards keep their history)", file=out)
+        say(f"moved: {move} (its cards keep their history)", out)
     if report.changes is not None:
         always = ("reworded", "moved", "renamed", "removed")
         kinds = ("added", "changed", *always) if args.verbose else always
         for kind in kinds:
             label = "deleted" if kind == "removed" else kind
             for card in getattr(report.changes, kind):
-                print(f"{label}: {card}", file=out)
+                say(f"{label}: {card}", out)
     _todo(report, out, args.verbose)
     packages = len(report.written) + len(report.unchanged)
     parts = [
@@ -229,7 +307,7 @@ def _summary(
     parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
     if errors:
         parts.append(f"{errors} error{'s' * (errors != 1)}")
-    print(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", file=out)
+    say(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", out)
 
 
 def _todo(report: BuildReport, out: TextIO, verbose: bool) -> None:
@@ -252,7 +330,7 @@ def _todo(report: BuildReport, out: TextIO, verbose: bool) -> None:
             f"below, select all, Cards > Change Deck > {moved.deck}:",
             file=out,
         )
-        print(f"  {moved.search()}", file=out)
+        print(f"  {printable(moved.search())}", file=out)
     if todo and report.todo_file:
         print(f"(these searches are also in {report.todo_file})", file=out)
 
@@ -294,15 +372,26 @@ def _syntax_names(text: str) -> tuple[str, ...]:
     return names
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
+def _bounded(
+    kind: type[int] | type[float], low: float, high: float, *, low_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a number in [low, high] (or (low, high]); nan and inf are refused."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            lowest = f"more than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {lowest} and at most {high:g}: {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
-    return value
+def say(text: str, stream: TextIO) -> None:
+    """Print one line of output, control characters escaped."""
+    print(printable(text), file=stream)

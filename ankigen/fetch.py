@@ -16,8 +16,6 @@ import contextlib
 import email.utils
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -30,7 +28,7 @@ import platformdirs
 if TYPE_CHECKING:  # requests is imported on first download: a build without one starts faster
     import requests
 
-from . import __version__
+from . import __version__, atomic
 from .images import sniff_format
 
 USER_AGENT = f"ankigen/{__version__} (+https://github.com/ankigen/ankigen)"
@@ -119,7 +117,7 @@ class DiskCache:
     def read_blob(self, sha256: str) -> bytes | None:
         """The body stored under its hash, None if absent or damaged."""
         try:
-            data = (self.blobs / sha256).read_bytes()
+            data = atomic.read_regular(self.blobs / sha256)
         except OSError:
             return None
         return data if hashlib.sha256(data).hexdigest() == sha256 else None
@@ -135,8 +133,8 @@ class DiskCache:
 
     def read_json(self, folder: Path, key: str) -> dict[str, Any] | None:
         try:
-            record = json.loads((folder / f"{_key_hash(key)}.json").read_text("utf-8"))
-        except (OSError, ValueError):
+            record = json.loads(atomic.read_regular(folder / f"{_key_hash(key)}.json"))
+        except (OSError, ValueError, RecursionError):
             return None
         return record if isinstance(record, dict) and record.get("key") == key else None
 
@@ -176,17 +174,8 @@ def _key_hash(key: str) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write a whole file or nothing: temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    """Write a whole file or nothing (a cache: no need to wait for the disk)."""
+    atomic.write_bytes(path, data, durable=False)
 
 
 # ---------------------------------------------------------------- fetcher

@@ -57,6 +57,7 @@ def with_card_id(source: str, guid: str) -> str:
 
 def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
     """Cards with their final fields, before identity; `html` in media_fields' order."""
+
     drafts = []
     position = 0
     for note in folder.notes:

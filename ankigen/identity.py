@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 
 from .diagnostics import Diagnostics
@@ -24,6 +25,7 @@ from .lock import (
     LockEntry,
     adopt_moved_notes,
     assign_identities,
+    deleted_card,
     load_lock,
     lock_location,
     save_lock,
@@ -57,7 +59,7 @@ class Identities:
         self.orphans = {
             rel: cards
             for rel, cards in lock.notes.items()
-            if rel not in self.folder_of and not is_excluded(rel, exclude)
+            if rel not in self.folder_of and not _kept_out(vault.root, rel, exclude)
         }
         self.lock, _ = lock.pruned(rel for rel in lock.notes if rel not in self.orphans)
         self.owner = {e.guid: rel for rel, entries in self.lock.notes.items() for e in entries}
@@ -108,10 +110,7 @@ class Identities:
         """Remember the cards deleted in this build (notes gone, questions gone)."""
         for rel, entries in sorted(self.orphans.items()):
             deck = self._deck_of_path(rel)
-            self.deleted.extend(
-                DeletedCard(e.guid, rel, e.line, e.question, e.deck or deck, e.mod, self.now)
-                for e in entries
-            )
+            self.deleted.extend(deleted_card(e, rel, deck, self.now) for e in entries)
         if self.enabled:
             self.lock = self.lock.with_deleted(self.deleted, self.now)
 
@@ -129,7 +128,7 @@ class Identities:
         """What changed for the cards, over the whole build."""
         removed = Changes(
             removed=tuple(
-                f"{DeletedCard(e.guid, rel, e.line, e.question, '', 0, 0).where()} {e.question}"
+                deleted_card(e, rel, "", self.now).shown()
                 for rel, cards in sorted(self.orphans.items())
                 for e in cards
             )
@@ -166,6 +165,11 @@ class Identities:
     def _deck_of_path(self, rel: str) -> str:
         folder = rel.rpartition("/")[0]
         return folder.replace("/", "::") if folder else self.vault.name
+
+
+def _kept_out(root: Path, rel: str, exclude: tuple[str, ...]) -> bool:
+    """A note left out of this build by --exclude that is still there (else it is gone)."""
+    return is_excluded(rel, exclude) and (root / rel).is_file()
 
 
 def _elsewhere(entry: LockEntry, folder: Folder) -> bool:

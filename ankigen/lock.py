@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -27,6 +26,7 @@ from types import MappingProxyType
 
 from genanki.util import guid_for as _genanki_guid
 
+from . import atomic
 from .fields import with_card_id
 from .model import AnkiNote, CardDraft, Diagnostic
 
@@ -53,6 +53,7 @@ class LockEntry:
     mod: int
     line: int = 0  # where the card was at the last build (0: not known)
     deck: str = ""  # the deck the card was first built for: where Anki keeps it ("" unknown)
+    text: str = ""  # the question's first line as written, for messages ("" unknown)
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,21 @@ class DeletedCard:
     deck: str  # where Anki keeps it
     mod: int  # its last modification time
     deleted: int  # when a build first found it gone
+    text: str = ""  # the question as written ("" unknown)
 
     def where(self) -> str:
         return f"{self.note}:{self.line}" if self.line else self.note
+
+    def shown(self) -> str:
+        """ "path:line question" for messages, the question as it was written when known."""
+        return f"{self.where()} {self.text or self.question}"
+
+
+def deleted_card(entry: LockEntry, note: str, deck: str, now: int) -> DeletedCard:
+    """The record of a lock entry whose card is gone (found gone at `now`)."""
+    return DeletedCard(
+        entry.guid, note, entry.line, entry.question, entry.deck or deck, entry.mod, now, entry.text
+    )
 
 
 @dataclass(frozen=True)
@@ -345,13 +358,19 @@ def _identify_note(
         return owner if owner != rel else None
 
     revivable = {c.question: c for c in deleted if c.guid not in taken and not foreign(c.guid)}
+    revived: dict[int, DeletedCard] = {}  # before any new GUID is chosen, so none takes theirs
+    for i in range(len(drafts)):
+        if i not in match and keys[i] in revivable:
+            revived[i] = revivable.pop(keys[i])
+            taken.add(revived[i].guid)
     moved_from = context.moved_from.get(rel)
     old_by_guid = {e.guid: e for e in old}
     notes: list[AnkiNote] = []
     entries: list[LockEntry] = []
     changes: dict[str, list[str]] = defaultdict(list)
     for i, draft in enumerate(drafts):
-        where = f"{rel}:{draft.line} {draft.question_key.strip().splitlines()[0]}"
+        text = _first_line(draft.question_key)
+        where = f"{rel}:{draft.line} {text}"
         back = None
         if i in match and foreign(old[match[i]].guid):
             diagnostics.append(_guid_clash(rel, draft.line, old[match[i]].guid, foreign))
@@ -360,7 +379,7 @@ def _identify_note(
             entry = old[match[i]]
             guid, deck = entry.guid, entry.deck or context.deck
         else:
-            back = revivable.pop(keys[i], None)
+            back = revived.get(i)
             if back:
                 guid, deck = back.guid, back.deck
             else:
@@ -391,17 +410,17 @@ def _identify_note(
                 mod = max(mod, earlier.mod + 1)
         taken.add(guid)
         changes[kind].append(where)
-        entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck))
+        entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck, text))
         fields = (*draft.fields[:-1], with_card_id(draft.fields[-1], guid))
         notes.append(AnkiNote(guid, fields, tags, mod, f"{rel}:{draft.line}"))
 
     matched_old = set(match.values())
     gone = [
-        DeletedCard(e.guid, rel, e.line, e.question, e.deck or context.deck, e.mod, now)
+        deleted_card(e, rel, context.deck, now)
         for j, e in enumerate(old)
         if j not in matched_old and e.guid not in taken  # not worn by a new card
     ]
-    changes["removed"] = [f"{card.where()} {card.question}" for card in gone]
+    changes["removed"] = [card.shown() for card in gone]
     return _NoteResult(notes, tuple(entries), changes, diagnostics, gone)
 
 
@@ -439,6 +458,11 @@ def _match(keys: list[str], answers: list[str], old: tuple[LockEntry, ...]) -> d
         if len(new_members) == 1 and len(old_members) == 1:
             match[new_members[0]] = old_members[0]
     return match
+
+
+def _first_line(markdown: str) -> str:
+    lines = markdown.strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def _gaps(
@@ -535,7 +559,7 @@ def load_lock(path: Path) -> tuple[Lock, tuple[Diagnostic, ...]]:
             if path.exists():
                 return Lock(), (_lock_problem(path, "cannot read lock file: not a regular file"),)
             return Lock(), ()
-        text = path.read_text(encoding="utf-8")
+        text = atomic.read_regular(path).decode("utf-8")  # should it turn into a pipe meanwhile
     except FileNotFoundError:
         return Lock(), ()
     except (OSError, UnicodeDecodeError) as error:
@@ -605,8 +629,8 @@ class _LockReader:
         return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted)
 
     def entry(self, rel: str, raw: object) -> LockEntry | None:
-        if not isinstance(raw, dict) or not isinstance(raw.get("guid"), str) or not raw["guid"]:
-            self.warn(rel, f"a card of {rel!r} has no GUID; dropped")
+        if not isinstance(raw, dict) or not _guid_like(raw.get("guid")):
+            self.warn(rel, f"a card of {rel!r} has no valid GUID; dropped")
             return None
         guid = raw["guid"]
         texts = [raw.get(key) for key in ("question", "content", "answer")]
@@ -618,16 +642,23 @@ class _LockReader:
         if not valid_time(mod):
             self.warn(
                 guid,
-                f"mod {mod!r} of card {guid!r} of {rel!r} is not a time between 0 and "
+                f"mod {_short(mod)} of card {guid!r} of {rel!r} is not a time between 0 and "
                 f"{MAX_TIME}; the card counts as changed",
             )
             mod, content = 0, ""
         line = raw.get("line", 0)
         line = line if type(line) is int and 0 <= line <= 10**9 else 0
-        deck = raw.get("deck", "")
+        deck, text = raw.get("deck", ""), raw.get("text", "")
         return LockEntry(
-            guid, question, content, answer, mod, line, deck if isinstance(deck, str) else ""
-        )  # type: ignore[arg-type]
+            guid,
+            question,  # type: ignore[arg-type]
+            content,  # type: ignore[arg-type]
+            answer,  # type: ignore[arg-type]
+            mod,
+            line,
+            deck if isinstance(deck, str) else "",
+            text if isinstance(text, str) else "",
+        )
 
     def model(self, raw: object) -> ModelStamp | None:
         if raw is None:
@@ -656,13 +687,15 @@ class _LockReader:
                     item["deck"],
                     item["mod"],
                     item["deleted"],
+                    item.get("text", ""),
                 )
-            except (TypeError, KeyError):
+            except (TypeError, KeyError, AttributeError):
                 card = None
             if (
                 card is None
+                or not _guid_like(card.guid)
                 or not all(
-                    isinstance(v, str) for v in (card.guid, card.note, card.question, card.deck)
+                    isinstance(v, str) for v in (card.note, card.question, card.deck, card.text)
                 )
                 or not all(valid_time(v) for v in (card.mod, card.deleted))
                 or type(card.line) is not int
@@ -679,6 +712,16 @@ class _LockReader:
         return tuple(cards.values())
 
 
+def _guid_like(value: object) -> bool:
+    """ankigen's GUIDs are 10 printable ASCII characters; a GUID is printed in messages."""
+    return isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def lock_text(lock: Lock) -> str:
     """The lock as the file holds it: sorted keys, one card per line, stable formatting."""
     lines = ["{"]
@@ -688,7 +731,8 @@ def lock_text(lock: Lock) -> str:
             row = (
                 f'{{"deck": {_string(d.deck)}, "deleted": {int(d.deleted)}, '
                 f'"guid": {_string(d.guid)}, "line": {int(d.line)}, "mod": {int(d.mod)}, '
-                f'"note": {_string(d.note)}, "question": {_string(d.question)}}}'
+                f'"note": {_string(d.note)}, "question": {_string(d.question)}, '
+                f'"text": {_string(d.text)}}}'
             )
             lines.append(f"    {row}{',' if k < len(lock.deleted) - 1 else ''}")
         lines.append("  ],")
@@ -704,7 +748,8 @@ def lock_text(lock: Lock) -> str:
             row = (
                 f'{{"answer": {_string(e.answer)}, "content": {_string(e.content)}, '
                 f'"deck": {_string(e.deck)}, "guid": {_string(e.guid)}, "line": {int(e.line)}, '
-                f'"mod": {int(e.mod)}, "question": {_string(e.question)}}}'
+                f'"mod": {int(e.mod)}, "question": {_string(e.question)}, '
+                f'"text": {_string(e.text)}}}'
             )
             lines.append(f"      {row}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")
@@ -723,15 +768,9 @@ def save_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically, only when its text changed; return whether it was written."""
     text = lock_text(lock)
     try:
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
+        if path.is_file() and atomic.read_regular(path).decode("utf-8") == text:
             return False
     except (OSError, UnicodeDecodeError):
         pass
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
     return True

@@ -23,6 +23,7 @@ from urllib.parse import unquote, unquote_to_bytes
 
 from PIL import __version__ as PILLOW_VERSION
 
+from . import atomic
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
 from .images import FIT_VERSION, FittedImage, ImageError, fit_image
 from .model import Diagnostic, MediaFile, Vault
@@ -230,11 +231,12 @@ class _Resolver:
         key = _fit_key(self.options, data)
         record = self.cache.read_json(self.cache.fits, key)
         if record is not None:
-            if "error" in record:
-                raise ImageError(str(record["error"]))
+            if isinstance(record.get("error"), str):
+                raise ImageError(record["error"])
             stored = self.cache.read_blob(str(record.get("sha256")))
-            if stored is not None:
-                return FittedImage(stored, record["ext"], record["width"], record["height"])
+            fitted = _fitted_from_cache(stored, record)
+            if fitted is not None:
+                return fitted
         try:
             fitted = fit_image(data, self.options.max_image_width, self.options.max_image_pixels)
         except ImageError as exc:
@@ -264,9 +266,11 @@ class _Resolver:
             raise ImageError("it is a link to a file outside the vault")
         self.local_files.add(rel)
         try:
-            if real.stat().st_size > MAX_LOCAL_BYTES:
-                raise ImageError(f"larger than {MAX_LOCAL_BYTES // (1024 * 1024)} MB")
-            return real.read_bytes()
+            return atomic.read_regular(real, MAX_LOCAL_BYTES)  # a named pipe never blocks
+        except atomic.NotRegularFile:
+            raise ImageError("not a regular file (a named pipe, device or socket)") from None
+        except ValueError:
+            raise ImageError(f"larger than {MAX_LOCAL_BYTES // (1024 * 1024)} MB") from None
         except OSError as exc:
             raise ImageError(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
 
@@ -406,6 +410,18 @@ def _attachment_folder(setting: str, note_dir: str) -> str:
 
 def _inside(rel: str, folder: str) -> bool:
     return "/" not in rel if not folder else rel.startswith(folder + "/")
+
+
+def _fitted_from_cache(data: bytes | None, record: dict) -> FittedImage | None:
+    """A cached fit, when the record checks out (the cache is read back, not trusted)."""
+    ext, width, height = record.get("ext"), record.get("width"), record.get("height")
+    if data is None or ext not in ("png", "jpg", "gif", "svg"):
+        return None
+    if ext == "svg":
+        return FittedImage(data, ext, None, None)
+    if not all(type(n) is int and 0 < n < 1 << 31 for n in (width, height)):
+        return None
+    return FittedImage(data, ext, width, height)
 
 
 def _fit_key(options: MediaOptions, data: bytes) -> str:

@@ -179,6 +179,7 @@ class Diagnostic:
     line: int
     severity: Severity = field(compare=False)
     message: str = ""
+    detail: str = field(default="", compare=False)  # a traceback, shown with --verbose only
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.path else "ankigen"

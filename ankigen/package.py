@@ -2,17 +2,15 @@
 
 The collection is Anki's legacy schema (genanki's APKG_SCHEMA), built in an in-memory SQLite
 database and zipped with fixed entry dates, order and compression. The file is written next to
-its destination and moved into place, so a crash never leaves a half-written package behind.
+its destination and moved into place (atomic.py), so a crash never leaves half a package.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import glob
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import zipfile
@@ -21,6 +19,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
+from . import atomic
+from .discover import is_package
 from .model import CLOZE, QUESTION, REVERSED, AnkiNote, DeckPackage, MediaFile, ReviewState
 
 # assets/ sits beside the package in a checkout and inside it (ankigen/assets) when installed.
@@ -147,44 +147,11 @@ def write_package(
     model_mod: int | None = None,
     model: CardModel | None = None,
 ) -> Path:
-    """Write out_dir/pkg.filename atomically and return its path.
-
-    The package is written to `.<name>.tmp-<pid>` in out_dir and renamed over the old one; on
-    any error the temporary file is removed and the old package stays as it was. Temporary files
-    of processes that died mid-write (killed, power loss) are removed by the next write.
-    """
+    """Write out_dir/pkg.filename atomically (see atomic.write_bytes) and return its path."""
     target = out_dir / pkg.filename
-    _remove_stale_temps(out_dir, pkg.filename)
-    temp = out_dir / f".{pkg.filename}.tmp-{os.getpid()}"
-    try:
-        with open(temp, "wb") as out:
-            _write_zip(out, pkg, created, created if model_mod is None else model_mod, model)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic.writer(target) as out:
+        _write_zip(out, pkg, created, created if model_mod is None else model_mod, model)
     return target
-
-
-def _remove_stale_temps(out_dir: Path, filename: str) -> None:
-    """Remove temporary files of this package left by processes that no longer run."""
-    prefix = f".{filename}.tmp-"
-    for path in out_dir.glob(f"{glob.escape(prefix)}*"):
-        pid = path.name[len(prefix) :]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            path.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own leftover from an earlier, failed attempt
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, belongs to someone else
-    return True
 
 
 # ---------------------------------------------------------------- zip
@@ -277,8 +244,10 @@ def _rows(pkg: DeckPackage, model_ids: dict[str, int], crt: int) -> tuple[list[t
     for position, note in enumerate(pkg.notes):
         if len(note.fields) != len(FIELDS):
             raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {len(FIELDS)}")
+        fields = [_without_controls(field) for field in note.fields]
+        tags = [tag for tag in map(_without_controls, note.tags) if tag]
         nid = _free_id(stable_id("note", note.guid), note_ids)
-        sort_field = _plain_text(note.fields[0])
+        sort_field = _plain_text(fields[0])
         note_rows.append(
             (
                 nid,
@@ -286,8 +255,8 @@ def _rows(pkg: DeckPackage, model_ids: dict[str, int], crt: int) -> tuple[list[t
                 model_ids[note.note_type],
                 note.mod,
                 -1,  # usn: not yet synced
-                f" {' '.join(note.tags)} " if note.tags else "",
-                "\x1f".join(note.fields),
+                f" {' '.join(tags)} " if tags else "",
+                "\x1f".join(fields),
                 sort_field,
                 int(hashlib.sha1(sort_field.encode()).hexdigest()[:8], 16),
                 0,
@@ -363,6 +332,18 @@ def _card_row(
 
 
 _EPOCH = datetime.date(1970, 1, 1)
+
+
+# C0 controls but tab, newline and carriage return, and DEL. U+001F is Anki's field separator:
+# one inside a field makes Anki reject the whole package; the others break its deck names.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+_SURROGATES = re.compile(r"[\ud800-\udfff]")  # undecodable bytes of a file name
+
+
+def _without_controls(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def _free_id(candidate: int, taken: set[int]) -> int:
@@ -459,7 +440,7 @@ def _decks(names: list[str], created: int) -> dict:
     decks = {str(DEFAULT_DECK_ID): _deck_json(DEFAULT_DECK_ID, "Default", created)}
     for name in names:
         did = deck_id(name)
-        decks[str(did)] = _deck_json(did, name, created)
+        decks[str(did)] = _deck_json(did, _without_controls(name), created)
     return decks
 
 
@@ -503,6 +484,8 @@ def remove_stale_packages(previous: set[str], wanted: set[str], out_dir: Path) -
     """Delete the packages ankigen wrote before (`previous`) that are not `wanted` any more."""
     removed = []
     for package in sorted(previous - wanted):
+        if not is_package(out_dir, package):  # the state file is not trusted: nothing else
+            continue
         with contextlib.suppress(FileNotFoundError):
             (out_dir / package).unlink()
             removed.append(package)

@@ -385,6 +385,11 @@ def _neutralise_tex(html: str) -> str:
         pos = close
 
 
+def sanitise_html(html: str) -> str:
+    """The sanitiser every rendered fragment went through (to check HTML read back)."""
+    return _CLEANER.clean(html)
+
+
 def pygments_css() -> str:
     """The code highlighting rules that assets/markdown.css carries (light, and Anki's night)."""
     light_prefix = ".highlight"

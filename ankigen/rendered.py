@@ -7,11 +7,12 @@ cache); fragments that did not change since the last build are not rendered agai
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+from . import atomic
+from .diagnostics import internal_error
 from .media import FieldHtml
 from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
@@ -19,6 +20,7 @@ from .state import load_rendered, save_rendered, stamp
 from .syntax import SyntaxSettings, read_note
 from .syntax.cloze import marks_to_anki
 from .syntax.cloze import plain_text as cloze_plain_text
+from .workers import process_pool
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -46,6 +48,7 @@ class RenderedFolder:
     folder: Folder
     notes: tuple[RenderedNote, ...]
     diagnostics: tuple[Diagnostic, ...]
+    cache_dropped: int = 0  # records of the render cache that did not check out
 
     @cached_property
     def media_fields(self) -> list[FieldHtml]:
@@ -91,7 +94,7 @@ def render_folders(
     biggest_first = sorted(jobs, key=lambda job: -len(job[0].notes))
     done = 0
     results_by_rel: dict[str, RenderedFolder] = {}
-    with ProcessPoolExecutor(max_workers=min(processes, len(folders))) as pool:
+    with process_pool(min(processes, len(folders))) as pool:
         for result in pool.map(render_folder, biggest_first):
             results_by_rel[result.folder.rel] = result
             done += len(result.folder.notes)
@@ -103,7 +106,7 @@ def render_folders(
 def render_folder(job: tuple[Folder, Path, bool, SyntaxSettings]) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
     folder, out_dir, reuse, syntax = job
-    known = load_rendered(out_dir, folder.rel) if reuse else {}
+    known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
     fragments: dict[str, str] = {}
 
     def render(markdown: str) -> str:
@@ -117,7 +120,7 @@ def render_folder(job: tuple[Folder, Path, bool, SyntaxSettings]) -> RenderedFol
     diagnostics: list[Diagnostic] = []
     for note_file in folder.notes:
         try:
-            data = note_file.path.read_bytes()
+            data = atomic.read_regular(note_file.path)  # a named pipe never blocks
         except OSError as error:
             diagnostics.append(Diagnostic(note_file.rel, 0, "error", f"cannot read note: {error}"))
             continue
@@ -134,13 +137,9 @@ def render_folder(job: tuple[Folder, Path, bool, SyntaxSettings]) -> RenderedFol
             diagnostics.extend(found)
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others
-            diagnostics.append(
-                Diagnostic(
-                    note_file.rel, 1, "error", f"note skipped, ankigen failed on it: {error!r}"
-                )
-            )
+            diagnostics.append(internal_error(note_file.rel, 1, "note skipped", error))
     save_rendered(out_dir, folder.rel, fragments)
-    return RenderedFolder(folder, tuple(notes), tuple(diagnostics))
+    return RenderedFolder(folder, tuple(notes), tuple(diagnostics), dropped)
 
 
 def _render_note(

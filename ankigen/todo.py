@@ -8,12 +8,13 @@ summary and in OUT/ankigen-todo.txt. A deleted card is found by the id in its So
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import atomic
+from .diagnostics import printable
 from .fields import card_id
 from .lock import REMEMBER_DELETED_DAYS, DeletedCard
 
@@ -36,7 +37,9 @@ class MovedCards:
     cards: int
 
     def search(self) -> str:
-        return f'tag:{self.tag} -"deck:{quote(self.deck)}"'
+        """Those of the cards that are not in the deck itself (a sub-deck is another deck)."""
+        deck = quote(self.deck)
+        return f'tag:{self.tag} (-"deck:{deck}" OR "deck:{deck}::*")'
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,9 @@ class AnkiTodo:
                 "that found it gone:",
             ]
             lines += [
-                f"    {card.where()}  {card.question}  (deleted {_date(card.deleted)}, "
-                f"in deck {card.deck})"
+                printable(
+                    f"    {card.shown()}  (deleted {_date(card.deleted)}, in deck {card.deck})"
+                )
                 for card in self.deleted
             ]
             lines.append("")
@@ -79,7 +83,10 @@ class AnkiTodo:
                 "",
             ]
             for moved in self.moved:
-                lines += [f"    {moved.search()}", f"        → deck {moved.deck}"]
+                lines += [
+                    printable(f"    {moved.search()}"),
+                    printable(f"        → deck {moved.deck}"),
+                ]
             lines.append("")
         return "\n".join(lines)
 
@@ -103,17 +110,11 @@ def write_todo(out_dir: Path, todo: AnkiTodo) -> Path | None:
         return None
     text = todo.text()
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if atomic.read_regular(path).decode("utf-8") == text:
             return path
-    except (OSError, UnicodeDecodeError):
+    except (OSError, ValueError):
         pass
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
     return path
 
 

@@ -179,3 +179,20 @@ def test_a_lock_that_is_not_a_regular_file_is_left_alone(tmp_path, kind):
     assert "ankigen.lock:0: warning:" in result.stderr
     assert len(all_guids(tmp_path)) == 3
     assert lock.is_symlink() if kind == "loop" else not lock.is_file()
+
+
+def test_text_from_the_lock_is_printed_escaped(tmp_path):
+    vault = built_vault(tmp_path)
+    lock = vault / "ankigen.lock"
+    data = json.loads(lock.read_text(encoding="utf-8"))
+    data["notes"]["Gone\x1b[2J.md"] = [entry("zz", 1_700_000_000) | {"question": "hi\x1b[31m"}]
+    lock.write_text(json.dumps(data), encoding="utf-8")
+    result = cli(vault, tmp_path)
+    assert_clean(result)
+    assert "\x1b" not in result.stdout + result.stderr
+    assert "deleted: Gone\\x1b[2J.md hi\\x1b[31m" in result.stdout
+    assert "\x1b" not in (tmp_path / "dist" / "ankigen-todo.txt").read_text(encoding="utf-8")
+
+
+def entry(guid: str, mod: int) -> dict:
+    return {"guid": guid, "question": "q", "content": "c", "answer": "a", "mod": mod}

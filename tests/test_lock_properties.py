@@ -38,7 +38,9 @@ def entry(guid: str, mod: object = 1_700_000_000) -> dict:
     return {"guid": guid, "question": "q " + guid, "content": "c", "answer": "a", "mod": mod}
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     notes=st.dictionaries(
         st.text(string.ascii_letters + "/ .", min_size=1, max_size=10),
@@ -88,7 +90,7 @@ def drafts_of(cards: list[tuple[str, str, str]]) -> list[CardDraft]:
     ]
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.tuples(NOTES, QUESTIONS, ANSWERS), max_size=6), min_size=1, max_size=5))
 def test_builds_in_sequence_keep_guids_unique_and_account_for_every_card(builds) -> None:
     lock = Lock()
@@ -127,3 +129,37 @@ def test_property_tests_run_here(tmp_path: Path) -> None:
     assert [e.guid for e in lock.notes["a.md"]] == ["g", "h"]
     assert lock.notes["a.md"][1].mod == 0 and lock.model is None and lock.deleted == ()
     assert len(problems) == 6
+
+
+PARTS = st.sampled_from(["AWS", "Storage", "a b", "x.md", "y.md", "Compute"])
+PATTERNS = st.sampled_from(["AWS/Storage/*", "AWS/*", "*/x.md", "AWS", "Storage", "*Comp*", "a?b"])
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    paths=st.lists(st.lists(PARTS, min_size=1, max_size=3), min_size=1, max_size=6),
+    exclude=st.lists(PATTERNS, max_size=2),
+)
+def test_is_excluded_agrees_with_discovery(tmp_path_factory, paths, exclude) -> None:
+    """A lock entry is kept for exactly the notes that discovery leaves out for --exclude."""
+    from ankigen.discover import discover_vault, is_excluded
+
+    root = tmp_path_factory.mktemp("vault")
+    notes = set()
+    for parts in paths:
+        rel = "/".join([*parts[:-1], parts[-1] if parts[-1].endswith(".md") else "n.md"])
+        if any((root / p).is_file() for p in _prefixes(rel)[:-1]) or (root / rel).is_dir():
+            continue
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("#Q q\nAnswer: a\n", encoding="utf-8")
+        notes.add(rel)
+    vault, _ = discover_vault(root, tuple(exclude))
+    found = {n.rel for folder in vault.folders for n in folder.notes}
+    assert found == {rel for rel in notes if not is_excluded(rel, tuple(exclude))}
+
+
+def _prefixes(rel: str) -> list[str]:
+    parts = rel.split("/")
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]

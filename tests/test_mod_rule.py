@@ -192,7 +192,7 @@ def test_rule_deleted_question_is_in_no_package_and_found_by_one_search(tmp_path
         guid = rule.guids()["what is ec2"]
         rule.write(NOTE, "# EC2\n\n\n\n\n#Q What is an AMI? #aws\nAnswer: An image.\n")
         assert rule.rebuild() == {"what is an ami": False}
-        assert rule.report.changes.removed == ("AWS/Compute/EC2.md:3 what is ec2",)
+        assert rule.report.changes.removed == ("AWS/Compute/EC2.md:3 What is EC2?",)
         [deleted] = rule.report.todo.deleted
         assert (deleted.guid, deleted.deleted) == (guid, T2)
         search = rule.report.todo.deleted_search()
@@ -231,3 +231,31 @@ def test_rule_deleted_cards_are_remembered_for_a_year_or_until_they_come_back(
 def test_rule_nothing_changed_does_not_move(tmp_path, monkeypatch):
     rule = Rule(tmp_path, monkeypatch, {NOTE: TEXT})
     assert rule.rebuild(force=True) == {"what is ec2": False, "what is an ami": False}
+
+
+def test_rule_a_note_moved_out_of_an_excluded_folder_keeps_its_cards(tmp_path, monkeypatch):
+    rule = Rule(tmp_path, monkeypatch, {NOTE: TEXT, "AWS/Storage/S3.md": "#Q S3?\nAnswer: o\n"})
+    guids = rule.guids()
+    (rule.vault / NOTE).rename(rule.vault / "AWS/Storage/EC2.md")
+    report = rule.build(T2, exclude=("AWS/Compute",))
+    assert report.moved == (f"{NOTE} → AWS/Storage/EC2.md",) and report.changes.removed == ()
+    assert rule.guids() == guids
+
+
+def test_rule_a_deleted_note_or_folder_is_found_by_the_same_search(tmp_path, monkeypatch):
+    rule = Rule(tmp_path, monkeypatch, {NOTE: TEXT, "AWS/Storage/S3.md": "#Q S3?\nAnswer: o\n"})
+    col = ankiutil.load(tmp_path, *sorted(rule.out.glob("*.apkg")))
+    try:
+        gone = {rule.guids()["what is ec2"], rule.guids()["what is an ami"]}
+        (rule.vault / NOTE).unlink()
+        (rule.vault / "AWS/Compute").rmdir()
+        rule.rebuild()
+        assert not (rule.out / "AWS-Compute.apkg").exists()
+        assert set(rule.report.changes.removed) == {
+            "AWS/Compute/EC2.md:3 What is EC2?",
+            "AWS/Compute/EC2.md:6 What is an AMI?",
+        }
+        found = col.find_notes(rule.report.todo.deleted_search())
+        assert {col.get_note(nid).guid for nid in found} == gone
+    finally:
+        col.close()

@@ -16,10 +16,11 @@ import pytest
 from conftest import write_vault
 
 from ankigen.build import BuildOptions, BuildReport, build
+from ankigen.discover import package_name
 from ankigen.fields import card_id
 from ankigen.lock import load_lock
 from ankigen.media import MediaOptions
-from ankigen.todo import TODO_FILE
+from ankigen.todo import TODO_FILE, moved_tag
 
 VAULT = {
     "AWS/Storage/EBS.md": "#Q What is EBS?\nAnswer: Block storage for EC2.\n\n"
@@ -49,6 +50,8 @@ class Story:
         # clock), as it is for a user who edits the notes after reviewing.
         self.clock = int(time.time()) + 100_000
         self.fresh_collections = 0
+        self.first_ids: dict[str, int] = {}  # GUID → the Anki note id it first got
+        self.reviewed: set[str] = set()  # GUIDs of reviewed cards
 
     def step(self, **options: object) -> BuildReport:
         """Rebuild and import every package, as a user does after changing the notes."""
@@ -59,8 +62,31 @@ class Story:
         assert [d for d in report.diagnostics if d.severity == "error"] == []
         for apkg in sorted(self.out.glob("*.apkg")):
             ankiutil.import_package(self.col, apkg)
+        self.check_collection()
         self.check_fresh_collection()
         return report
+
+    def check_collection(self) -> None:
+        """After every import, for every card: the same note id for the same GUID, review
+        history kept, the tag and deck the lock says, and no note Anki holds that is neither a
+        card nor a remembered deleted card (found by the printed search)."""
+        lock, problems = load_lock(self.vault / "ankigen.lock")
+        assert problems == ()
+        entries = {e.guid: (rel, e) for rel, es in lock.notes.items() for e in es}
+        deleted = {card.guid for card in lock.deleted}
+        for note in self.notes().values():
+            assert self.first_ids.setdefault(note.guid, note.id) == note.id
+            assert note.guid in entries or note.guid in deleted  # no orphan left unmarked
+            if note.guid in self.reviewed:
+                assert self.reviews_of(note.id) == 1
+            if note.guid in entries:
+                rel, entry = entries[note.guid]
+                deck = rel.rpartition("/")[0].replace("/", "::")
+                moved = [t for t in note.tags if t.startswith("ankigen::moved")]
+                tag = moved_tag(package_name(deck.split("::")))
+                assert moved == ([] if entry.deck == deck else [tag])
+                assert note.decks in ([entry.deck], [deck])
+        assert set(entries) <= {n.guid for n in self.notes().values()}  # every card is there
 
     def check_fresh_collection(self) -> None:
         """The packages as they are now, imported into an empty collection: no deleted card."""
@@ -95,12 +121,16 @@ class Story:
         self.col.update_note(note)
 
     def review(self, question: str) -> None:
-        card = self.col.get_note(self.notes()[question].id).cards()[0]
+        note = self.notes()[question]
+        card = self.col.get_note(note.id).cards()[0]
         card.start_timer()
         self.col.sched.answerCard(card, 3)
+        self.reviewed.add(note.guid)
 
     def reviews(self, question: str) -> int:
-        nid = self.notes()[question].id
+        return self.reviews_of(self.notes()[question].id)
+
+    def reviews_of(self, nid: int) -> int:
         return self.col.db.scalar(
             "select count() from revlog where cid in (select id from cards where nid = ?)", nid
         )
@@ -177,7 +207,7 @@ def test_every_change_in_the_notes_reaches_one_anki_collection(story: Story) -> 
     # 5. A question deleted: Anki keeps its card, but one printed search finds it and no other.
     story.write("AWS/Storage/EBS.md", "#Q What is EBS?\nAnswer: Block storage for EC2.\n")
     report = story.step()
-    assert report.changes.removed == ("AWS/Storage/EBS.md:4 what is an ebs snapshot",)
+    assert report.changes.removed == ("AWS/Storage/EBS.md:4 What is an EBS snapshot?",)
     deleted_search = report.todo.deleted_search()
     assert story.col.find_notes(deleted_search) == [first["What is an EBS snapshot?"].id]
     assert deleted_search in (story.out / TODO_FILE).read_text(encoding="utf-8")
@@ -289,7 +319,7 @@ def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path
     stdout = cli()
     lines = stdout.splitlines()
     assert "reworded: A/a.md:1 First, reworded?" in lines
-    assert "deleted: A/a.md:4 second" in lines
+    assert "deleted: A/a.md:4 Second?" in lines
     assert "moved: B/Notes 1.md → C/Notes 1.md (its cards keep their history)" in lines
     assert "moved: C/Notes 1.md:1 Third?" in lines
     assert "renamed: B/renamed.md:1 Fourth?" in lines
@@ -297,10 +327,10 @@ def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path
     [deleted] = lock.deleted
     search = f"Source:*{card_id(deleted.guid)}*"
     assert f"  {search}" in lines
-    assert '  tag:ankigen::moved::C -"deck:C"' in lines
+    assert '  tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in lines
     todo = (out / TODO_FILE).read_text(encoding="utf-8")
-    assert search in todo and 'tag:ankigen::moved::C -"deck:C"' in todo
-    assert "A/a.md:4  second" in todo
+    assert search in todo and 'tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in todo
+    assert "A/a.md:4 Second?  (deleted" in todo
     # Nothing new: the searches stay in the file, the summary does not repeat them ...
     stdout = cli()
     assert search not in stdout and "1 deleted" not in stdout
@@ -325,6 +355,9 @@ def test_the_moved_search_finds_cards_for_decks_with_odd_names(
         by_deck = {moved.deck: moved for moved in report.todo.moved}
         odd, even = story.notes()["Odd?"], story.notes()["Even?"]
         assert story.col.find_notes(by_deck["AWS::Storage"].search()) == [odd.id]
+        assert story.col.find_notes(by_deck[folder].search()) == [even.id]
+        sub = story.col.decks.id(f"{folder}::sub")  # a sub-deck is not the deck
+        story.col.set_deck(story.col.find_cards(by_deck[folder].search()), sub)
         assert story.col.find_notes(by_deck[folder].search()) == [even.id]
         target = story.col.decks.id_for_name(folder)
         story.col.set_deck(story.col.find_cards(by_deck[folder].search()), target)
