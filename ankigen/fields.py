@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from .model import CardDraft, SeeLink, Vault
 from .obsidian import is_link_url
+from .rendered import question_key
 
 if TYPE_CHECKING:
     from .rendered import RenderedFolder
@@ -56,7 +57,6 @@ def with_card_id(source: str, guid: str) -> str:
 
 def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
     """Cards with their final fields, before identity; `html` in media_fields' order."""
-    from .rendered import question_key  # here: lock.py imports this module, not the renderer
 
     drafts = []
     position = 0

@@ -246,7 +246,7 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
             Diagnostic(rel, block.line, "warning", "question is empty; no card made")
         )
         return None
-    # A cloze needs no answer.
+    # A cloze ({{c1::…}}) needs no answer: the seed reader makes it a cloze note.
     if (not answer.strip() or _shows_nothing(answer)) and "{{c" not in question:
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
