@@ -39,9 +39,24 @@ def examples(default: int, fuzz_cap: int = 1_000_000) -> settings:
 
 # ---------------------------------------------------------------- note pieces
 
-MARKER_LINE = re.compile(r"^\s*#(?:question|q|usecase)(?![\w/-])", re.IGNORECASE | re.MULTILINE)
+MARKER_LINE = re.compile(
+    r"^[\s\u200b\u2060\ufeff]*#(?:question|q|usecase)(?![\w/-])", re.IGNORECASE | re.MULTILINE
+)
 
-INDENTS = ["", "", " ", "  ", "\t", "\t\t", "\u00a0", "\u00a0\u00a0", "\u2003", "    ", " \t"]
+INDENTS = [
+    "",
+    "",
+    " ",
+    "  ",
+    "\t",
+    "\t\t",
+    "\u00a0",
+    "\u00a0\u00a0",
+    "\u2003",
+    "    ",
+    " \t",
+    "\u200b",
+]
 MARKERS = ["#Q", "#Question", "#q", "#QUESTION", "#Q:", "#Question:", "#Q.", "#UseCase"]
 WORDS = ["What", "is", "an", "[[AMI]]", "**bold**", "`code`", "$x^2$", "#tag", "[[EC2|instance]]"]
 TEXT_LINES = [
