@@ -16,8 +16,10 @@ from .render import limit_markdown, render_markdown
 # Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
 # after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.
 _MARKER_TAIL = r"(?![\w/-])[:.)\u2013\u2014]*+\s*+(.*)"
-_QUESTION = re.compile(r"\s*+#(?:question|q)" + _MARKER_TAIL, re.IGNORECASE)
-_USECASE = re.compile(r"\s*+#usecase" + _MARKER_TAIL, re.IGNORECASE)
+# Zero-width spaces and word joiners, pasted from the web, are no text either.
+_MARKER_HEAD = r"[\s\u200b\u2060\ufeff]*+#"
+_QUESTION = re.compile(_MARKER_HEAD + r"(?:question|q)" + _MARKER_TAIL, re.IGNORECASE)
+_USECASE = re.compile(_MARKER_HEAD + r"usecase" + _MARKER_TAIL, re.IGNORECASE)
 # "Answer:", "answer :", "**Answer:**", "**Answer**:", "> Answer:", indented or not.
 _ANSWER = re.compile(
     r"(?P<quote>\s*+(?:>\s*+)*+)(?:\*\*|__)?answer\s*+(?:\*\*|__)?\s*+:"

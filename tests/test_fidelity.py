@@ -67,7 +67,8 @@ def test_marker_after_unicode_spaces_and_punctuation_after_markers(tmp_path):
                 "\u00a0#Q After a no-break space?\nAnswer: found\n\n"
                 "\u2003\u2003#Q After em spaces?\nAnswer: found too\n\n"
                 "#Question: With a colon?\nAnswer: no colon\n\n"
-                "#Q: Short with a colon?\nAnswer: still none\n"
+                "#Q: Short with a colon?\nAnswer: still none\n\n"
+                "\u200b#Q After a zero-width space?\nAnswer: pasted from the web\n"
             )
         },
     )
@@ -77,6 +78,7 @@ def test_marker_after_unicode_spaces_and_punctuation_after_markers(tmp_path):
         "After em spaces?",
         "With a colon?",
         "Short with a colon?",
+        "After a zero-width space?",
     ]
 
 
