@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import marshal
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -220,12 +219,11 @@ def load_rendered(out_dir: Path, folder_rel: str) -> tuple[dict[str, str], int]:
     Only string pairs whose HTML the sanitiser leaves unchanged are kept: the output folder is
     not trusted, and a crafted record must not put markup into a card."""
     try:
-        data = marshal.loads(
-            atomic.read_regular(_rendered_path(out_dir, folder_rel), MAX_STATE_BYTES)
-        )
+        raw = atomic.read_regular(_rendered_path(out_dir, folder_rel), MAX_STATE_BYTES)
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         return {}, 0
-    except (OSError, ValueError, EOFError, TypeError):
+    except (OSError, ValueError, RecursionError):
         return {}, 1
     if not isinstance(data, dict):
         return {}, 1
@@ -243,7 +241,8 @@ def save_rendered(out_dir: Path, folder_rel: str, rendered: dict[str, str]) -> N
     # A cache: losing it (a crash, a full disk, a folder in its place) costs time only.
     with contextlib.suppress(OSError):
         path = _rendered_path(out_dir, folder_rel)
-        atomic.write_bytes(path, marshal.dumps(rendered), durable=False)
+        text = json.dumps(rendered, ensure_ascii=False, separators=(",", ":"))
+        atomic.write_bytes(path, text.encode("utf-8"), durable=False)
 
 
 def forget_rendered(out_dir: Path, keep: set[str]) -> None:
@@ -256,7 +255,7 @@ def forget_rendered(out_dir: Path, keep: set[str]) -> None:
 
 
 def _rendered_path(out_dir: Path, folder_rel: str) -> Path:
-    # marshal: the fastest safe format for a dict of strings; its format follows Python's
-    # version, and a file that does not load is simply rendered again.
+    # JSON, not marshal: marshal is faster but not safe on crafted bytes (5 bytes claiming a
+    # tuple of 2**31 items take most of a minute), and this folder is not trusted.
     name = hashlib.sha1(folder_rel.encode()).hexdigest()[:16]
-    return out_dir / STATE_DIR / f"rendered-{name}.marshal"
+    return out_dir / STATE_DIR / f"rendered-{name}.json"

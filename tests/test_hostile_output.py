@@ -5,7 +5,6 @@ outside the output folder, or not written by ankigen, is ever deleted."""
 from __future__ import annotations
 
 import json
-import marshal
 import shutil
 from pathlib import Path
 
@@ -161,12 +160,15 @@ def _rendered(out: Path) -> list[Path]:
     "payload",
     [
         pytest.param(lambda cache: b"\x00garbage", id="garbage"),
-        pytest.param(lambda cache: marshal.dumps([1, 2]), id="list"),
-        pytest.param(lambda cache: marshal.dumps({k: 5 for k in cache}), id="wrong-types"),
+        pytest.param(lambda cache: b"(\xff\xff\xff\x7f", id="marshal-bomb"),
+        pytest.param(lambda cache: b"[" * 100_000, id="deep"),
+        pytest.param(lambda cache: b"\xff\xfe{}", id="not-utf8"),
+        pytest.param(lambda cache: json.dumps([1, 2]).encode(), id="list"),
+        pytest.param(lambda cache: json.dumps({k: 5 for k in cache}).encode(), id="wrong-types"),
         pytest.param(
-            lambda cache: marshal.dumps(
+            lambda cache: json.dumps(
                 {k: '<script>alert(1)</script><p onclick="x()">pwned</p>' for k in cache}
-            ),
+            ).encode(),
             id="script",
         ),
     ],
@@ -174,7 +176,7 @@ def _rendered(out: Path) -> list[Path]:
 def test_render_cache_records_are_checked_before_use(tmp_path, payload):
     vault, out = _first_build(tmp_path)
     for path in _rendered(out):
-        path.write_bytes(payload(marshal.loads(path.read_bytes())))
+        path.write_bytes(payload(json.loads(path.read_text())))
     # Folder A is built again (a new card): its unchanged fragments would come from the cache.
     (vault / "A" / "a.md").write_text(NOTES["A/a.md"] + "\n#Question Gamma?\nAnswer: third\n")
     result = _rebuild(tmp_path, vault, out)
