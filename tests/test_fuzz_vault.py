@@ -196,7 +196,7 @@ def vaults(draw) -> dict:
             | st.just(b"(\xff\xff\xff\x7f")
         ),
         # Something else where the state or cache should be: a folder, a pipe, a link out.
-        "squatter": draw(st.none() | st.sampled_from(["folder", "fifo", "link"])),
+        "squatter": draw(st.none() | st.sampled_from(["folder", "fifo", "link", "linked-state"])),
     }
 
 
@@ -243,6 +243,10 @@ def _write(root: Path, plan: dict) -> Path:
 
 def _squat(folder: Path, kind: str, outside: Path) -> None:
     """Put something that is not a file of ours at the state's and the caches' places."""
+    if kind == "linked-state":  # the whole state folder a link out of the output folder
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.symlink_to(outside.parent)
+        return
     for path in [folder / "state.json", *folder.glob("rendered-*")]:
         if path.is_file():
             path.unlink()

@@ -226,3 +226,19 @@ def test_two_vaults_into_one_output_folder_keep_each_others_packages(tmp_path):
     # And the same vault again: no message, nothing rebuilt.
     same = _rebuild(tmp_path, first, out)
     assert "another vault" not in same.stderr and "(0 written, 1 unchanged)" in same.stdout
+
+
+def test_a_state_folder_linked_elsewhere_is_neither_read_nor_written(tmp_path):
+    vault, out = _first_build(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(out / ".ankigen", elsewhere)  # the real state, with its cache files
+    kept = {p.name: p.read_bytes() for p in elsewhere.iterdir()}
+    (elsewhere / "rendered-victim.json").write_text("not ankigen's")
+    (out / ".ankigen").symlink_to(elsewhere)
+    result = cli(vault, out)
+    assert result.returncode == 0, result.stderr
+    assert "is not a folder (a link?)" in result.stderr
+    assert (out / ".ankigen").is_symlink()
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir() if "victim" not in p.name} == kept
+    assert (elsewhere / "rendered-victim.json").read_text() == "not ankigen's"
+    _all_cards(tmp_path, out)
