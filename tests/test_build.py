@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -304,18 +305,16 @@ def test_lines_added_above_a_card_do_not_count_as_a_change(tmp_path):
 
 
 def test_unchanged_fragments_are_not_rendered_again_unless_forced(tmp_path):
-    import marshal
-
     vault = write_vault(
         tmp_path / "v", {"D/a.md": "#Q kept?\nAnswer: same\n", "D/b.md": "#Q b\nAnswer: 1\n"}
     )
     out = tmp_path / "dist"
     run_build(vault, out)
     [cache] = (out / ".ankigen").glob("rendered-*")
-    fragments = marshal.loads(cache.read_bytes())
+    fragments = json.loads(cache.read_text())
     assert fragments["same"] == "<p>same</p>\n"
     fragments["same"] = "<p>from the cache</p>\n"  # proves the next build reads it
-    cache.write_bytes(marshal.dumps(fragments))
+    cache.write_text(json.dumps(fragments))
     (vault / "D/b.md").write_text("#Q b\nAnswer: 2\n")
 
     def answers() -> list[str]:
