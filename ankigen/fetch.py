@@ -28,7 +28,6 @@ import json
 import os
 import queue
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
@@ -43,7 +42,7 @@ import platformdirs
 if TYPE_CHECKING:  # requests is imported on first download: a build without one starts faster
     import requests
 
-from . import __version__
+from . import __version__, atomic
 from .images import looks_like_sound, sniff_format
 
 USER_AGENT = f"ankigen/{__version__} (+https://github.com/ankigen/ankigen)"
@@ -137,7 +136,7 @@ class DiskCache:
         """The body stored under its hash, None if absent or damaged."""
         path = self.blobs / sha256
         try:
-            data = path.read_bytes()
+            data = atomic.read_regular(path)
         except OSError:
             return None
         if hashlib.sha256(data).hexdigest() != sha256:
@@ -158,8 +157,8 @@ class DiskCache:
     def read_json(self, folder: Path, key: str) -> dict[str, Any] | None:
         path = folder / f"{_key_hash(key)}.json"
         try:
-            record = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
+            record = json.loads(atomic.read_regular(path))
+        except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(record, dict) or record.get("key") != key:
             return None
@@ -291,17 +290,8 @@ def clear_cache(root: Path) -> int:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write a whole file or nothing: temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    """Write a whole file or nothing (a cache: no need to wait for the disk)."""
+    atomic.write_bytes(path, data, durable=False)
 
 
 # ---------------------------------------------------------------- fetcher

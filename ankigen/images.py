@@ -26,6 +26,10 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 KEPT_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif"}
 JPEG_QUALITY = 90
+# Frames × width × height of an animation: each frame is decoded (and scaled) in memory.
+MAX_ANIMATION_PIXELS = 400_000_000
+# Nesting depth of SVG elements: cleaning and writing them back recurse once per level.
+MAX_SVG_DEPTH = 200
 FIT_VERSION = "1"  # bump when the output for the same input changes (invalidates fit caches)
 
 
@@ -102,6 +106,11 @@ def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
     shown_width = image.height if swapped else image.width
     scale = min(1.0, max_width / shown_width)
 
+    if frames > 1 and frames * image.width * image.height > MAX_ANIMATION_PIXELS:
+        raise ImageError(
+            f"animation too large ({frames:,} frames of {image.width}×{image.height} pixels; "
+            f"at most {MAX_ANIMATION_PIXELS:,} pixels in all)"
+        )
     if frames > 1 and source_format in ("GIF", "PNG"):
         if scale == 1.0:
             image.load()  # decodes the first frame: a broken file fails here
@@ -234,10 +243,23 @@ def sanitise_svg(data: bytes) -> bytes:
         raise ImageError(f"not a valid SVG ({exc})") from None
     if root.tag != f"{{{SVG_NS}}}svg":
         raise ImageError("not a valid SVG (no <svg> root in the SVG namespace)")
+    if _depth(root) > MAX_SVG_DEPTH:
+        raise ImageError(f"SVG nested more than {MAX_SVG_DEPTH} elements deep")
     _clean_element(root)
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _depth(root: ET.Element) -> int:
+    """How deeply elements nest (without recursion: the point is to refuse deep trees)."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
 
 
 def _clean_element(element: ET.Element) -> None:

@@ -27,6 +27,7 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from PIL import __version__ as PILLOW_VERSION
 
+from . import atomic
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
 from .images import (
     FIT_VERSION,
@@ -38,6 +39,7 @@ from .images import (
 )
 from .mdplugins import is_sound_path
 from .model import Diagnostic, MediaFile, Vault
+from .obsidian import url_scheme
 
 __all__ = [
     "FetchOutcome",
@@ -57,7 +59,6 @@ MAX_SOUND_TAGS = 1000  # per field; beyond, none is resolved (each costs a look-
 # nh3 writes attributes double-quoted with &, " escaped, but ">" may stay raw inside a value.
 IMG_TAG = re.compile(r"""<img\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
-URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
 # A tag of the sanitised HTML (attribute values double-quoted), or an Anki sound tag in text.
 # Anki's own pattern is "[sound:" up to the first "]" (some Anki clients ignore case: so do we).
@@ -331,10 +332,10 @@ class _Resolver:
         if _is_remote(name):
             return self._remote_sound(name)
         plain = name.replace("\\", "/")
-        if URL_SCHEME.match(plain):
-            return None, "only files in the vault and http(s) URLs are played"
         if WINDOWS_ABSOLUTE.match(name) or plain.startswith("//"):
             return None, "absolute path outside the vault"
+        if url_scheme(plain):
+            return None, "only files in the vault and http(s) URLs are played"
         found, reason = _locate(self.vault, note_rel, plain)
         if found is None and "%" in plain:
             found, reason = _locate(self.vault, note_rel, unquote(plain))
@@ -389,7 +390,7 @@ class _Resolver:
         plain = unquote(src)
         if WINDOWS_ABSOLUTE.match(plain) or plain.startswith("//"):
             return None, plain, "absolute path outside the vault"
-        if URL_SCHEME.match(plain):
+        if url_scheme(plain):
             return None, plain, "only http and https pictures are fetched"
         target = unquote(src.split("#", 1)[0].split("?", 1)[0]).replace("\\", "/")
         found, reason = _locate(self.vault, note_rel, target)
@@ -417,11 +418,12 @@ class _Resolver:
         key = _fit_key(self.options, data)
         record = self.cache.read_json(self.cache.fits, key)
         if record is not None:
-            if "error" in record:
-                raise ImageError(str(record["error"]))
+            if isinstance(record.get("error"), str):
+                raise ImageError(record["error"])
             stored = self.cache.read_blob(str(record.get("sha256")))
-            if stored is not None:
-                return FittedImage(stored, record["ext"], record["width"], record["height"])
+            fitted = _fitted_from_cache(stored, record)
+            if fitted is not None:
+                return fitted
         try:
             fitted = fit_image(data, self.options.max_image_width, self.options.max_image_pixels)
         except ImageError as exc:
@@ -451,9 +453,11 @@ class _Resolver:
             raise ImageError("it is a link to a file outside the vault")
         self.local_files.add(rel)
         try:
-            if real.stat().st_size > MAX_LOCAL_BYTES:
-                raise ImageError(f"larger than {MAX_LOCAL_BYTES // (1024 * 1024)} MB")
-            return real.read_bytes()
+            return atomic.read_regular(real, MAX_LOCAL_BYTES)  # a named pipe never blocks
+        except atomic.NotRegularFile:
+            raise ImageError("not a regular file (a named pipe, device or socket)") from None
+        except ValueError:
+            raise ImageError(f"larger than {MAX_LOCAL_BYTES // (1024 * 1024)} MB") from None
         except OSError as exc:
             raise ImageError(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
 
@@ -593,6 +597,18 @@ def _attachment_folder(setting: str, note_dir: str) -> str:
 
 def _inside(rel: str, folder: str) -> bool:
     return "/" not in rel if not folder else rel.startswith(folder + "/")
+
+
+def _fitted_from_cache(data: bytes | None, record: dict) -> FittedImage | None:
+    """A cached fit, when the record checks out (the cache is read back, not trusted)."""
+    ext, width, height = record.get("ext"), record.get("width"), record.get("height")
+    if data is None or ext not in ("png", "jpg", "gif", "svg"):
+        return None
+    if ext == "svg":
+        return FittedImage(data, ext, None, None)
+    if not all(type(n) is int and 0 < n < 1 << 31 for n in (width, height)):
+        return None
+    return FittedImage(data, ext, width, height)
 
 
 def _fit_key(options: MediaOptions, data: bytes) -> str:
