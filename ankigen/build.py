@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .diagnostics import Diagnostics
+from .adopt import Adopted, load_adopted
+from .diagnostics import Diagnostics, internal_error
 from .discover import discover_vault
 from .identity import Identities
 from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages
-from .state import BuildState, FolderRecord, forget_rendered
+from .state import STATE_DIR, BuildState, FolderRecord, forget_rendered, other_vault_message
+from .syntax import SyntaxSettings, load_syntax_settings
 from .todo import TODO_FILE, AnkiTodo, write_todo
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ class BuildOptions:
     lock: bool = True  # keep <vault>/ankigen.lock up to date
     exclude: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
+    syntax: tuple[str, ...] = ()  # the flashcard syntaxes read (reader names); () = all
 
 
 def _media_options() -> MediaOptions:
@@ -70,20 +73,27 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     vault, found = discover_vault(options.vault, options.exclude)  # find notes
     report.extend(found)
     model = load_card_model()
-    plan = _plan(options, vault, model, report)  # skip folders that did not change
+    syntax, found = load_syntax_settings(vault.root, options.syntax)
+    report.extend(found)
+    adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
+    report.extend(found)
+    plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
 
     if plan.stale:
         from .rendered import iter_rendered
 
         # The workers start here, before the lock is read and the media stage imported.
-        rendered = iter_rendered(plan.stale, out_dir, plan.reuse, options.processes, progress)
+        rendered = iter_rendered(
+            plan.stale, out_dir, plan.reuse, syntax, options.processes, progress
+        )
         from .media import remote_urls
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
+    identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
     written: list[str] = []
 
     def finish(folder: RenderedFolder, fetched: Mapping[str, FetchOutcome]) -> None:
         diagnostics, package, record = _finish_folder(
-            folder, vault, options, fetched, identities, model
+            folder, vault, options, fetched, identities, model, adopted
         )
         report.extend(diagnostics)
         plan.state.folders[folder.folder.rel] = record
@@ -95,13 +105,20 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     # remote pictures waits, with all after it, until every folder is rendered: the pictures of
     # all of them are then downloaded at once.
     if plan.stale:
+        dropped = 0
         waiting: list[RenderedFolder] = []
         for folder in rendered:
+            dropped += folder.cache_dropped
             if waiting or remote_urls(folder.media_fields):
                 waiting.append(folder)
             else:
                 finish(folder, {})
             del folder  # let it go before waiting for the next one: less memory at 100k cards
+        if dropped:
+            message = (
+                f"{dropped} render cache record(s) in {out_dir / STATE_DIR} not valid; dropped"
+            )
+            report.warn("", 0, message + " and rendered again")
         fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
         for done, folder in enumerate(waiting):
             if progress:
@@ -114,7 +131,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     identities.finish()  # cards deleted from the notes are remembered
     identities.save(report)
     todo_file = _write_todo(out_dir, identities, report)  # searches for the Anki Browser
-    plan.state.save(out_dir)
+    try:
+        plan.state.save(out_dir)
+    except OSError as error:  # the packages are written; the next build only takes longer
+        message = f"cannot save the build state ({error}); the next build rebuilds everything"
+        report.warn("", 0, message)
+    _trim_cache(options.media)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
     return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
@@ -129,12 +151,23 @@ class _Plan:
     reuse: bool  # HTML of the last build may be reused
 
 
-def _plan(options: BuildOptions, vault: Vault, model: CardModel, report: Diagnostics) -> _Plan:
-    state = BuildState.load(options.out_dir)
+def _plan(
+    options: BuildOptions,
+    vault: Vault,
+    model: CardModel,
+    syntax: SyntaxSettings,
+    report: Diagnostics,
+    adopted_key: str = "",
+) -> _Plan:
+    state = BuildState.load(options.out_dir, vault.root)
+    for problem in state.problems:
+        report.warn("", 0, problem)
+    if state.vault and state.vault != str(vault.root):
+        report.warn("", 0, other_vault_message(options.out_dir, state.vault))
     previous_packages = {r.package for r in state.folders.values() if r.package}
-    key = _options_key(options, model)
-    if state.key != key or options.force:
-        state = BuildState(key=key)
+    key = f"{_options_key(options, model)}|{syntax.fingerprint}|{adopted_key}"
+    if state.key != key or options.force or state.vault != str(vault.root):
+        state = BuildState(key=key, vault=str(vault.root))
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
     fresh = [f for f in vault.folders if f not in stale]
     for folder in fresh:  # their warnings still stand
@@ -150,13 +183,16 @@ def _finish_folder(
     fetched: Mapping[str, FetchOutcome],
     identities: Identities,
     model: CardModel,
+    adopted: Adopted,
 ) -> tuple[list[Diagnostic], str, FolderRecord]:
     """Resolve media, give cards their identity, write the package.
 
     Returns the folder's diagnostics, the package written ("" for none) and its record."""
     from .fields import card_drafts
+    from .foreign import with_foreign_note_types
     from .media import resolve_media
     from .package import write_package
+    from .rendered import with_card_types
 
     diagnostics = list(folder.diagnostics)
     deck = folder.folder
@@ -169,7 +205,8 @@ def _finish_folder(
         pictures, pictures_failed = media.local_files, bool(media.diagnostics)
         drafts = card_drafts(folder, media.html, vault)
         notes_read = [note.note.rel for note in folder.notes]
-        notes = identities.assign(deck, notes_read, drafts, diagnostics)
+        notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
+        notes = with_foreign_note_types(folder, notes, adopted, diagnostics=diagnostics)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
             write_package(
@@ -184,8 +221,7 @@ def _finish_folder(
         where = options.out_dir / deck.package
         diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
     except Exception as error:  # a bug must cost one folder, not the build
-        message = f"folder skipped, ankigen failed on it: {error!r}"
-        diagnostics.append(Diagnostic(deck.rel or ".", 0, "error", message))
+        diagnostics.append(internal_error(deck.rel or ".", 0, "folder skipped", error))
     # A picture that was missing or failed may be there next time: try the folder again then.
     retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
     return diagnostics, written, _record(folder, pictures, vault, diagnostics, retry)
@@ -227,6 +263,13 @@ def _write_todo(out_dir: Path, identities: Identities, report: Diagnostics) -> P
 
 
 # ---------------------------------------------------------------- media
+
+
+def _trim_cache(options: MediaOptions) -> None:
+    """The picture cache's least recently used files beyond its size limit go."""
+    from .fetch import trim_cache  # imported here: a build with nothing to do never needs it
+
+    trim_cache(options)
 
 
 def _fetch_pictures(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from . import atomic
 from .fields import with_card_id
 from .model import AnkiNote, CardDraft, Diagnostic
 
@@ -565,7 +565,7 @@ def load_lock(path: Path) -> tuple[Lock, tuple[Diagnostic, ...]]:
             if path.exists():
                 return Lock(), (_lock_problem(path, "cannot read lock file: not a regular file"),)
             return Lock(), ()
-        text = path.read_text(encoding="utf-8")
+        text = atomic.read_regular(path).decode("utf-8")  # should it turn into a pipe meanwhile
     except FileNotFoundError:
         return Lock(), ()
     except (OSError, UnicodeDecodeError) as error:
@@ -774,15 +774,9 @@ def save_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically, only when its text changed; return whether it was written."""
     text = lock_text(lock)
     try:
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
+        if path.is_file() and atomic.read_regular(path).decode("utf-8") == text:
             return False
     except (OSError, UnicodeDecodeError):
         pass
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
     return True

@@ -9,15 +9,20 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+from . import atomic
+from .diagnostics import internal_error
 from .media import FieldHtml
-from .model import CardSource, Diagnostic, Folder, ParsedNote
+from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
-from .split import split_note
 from .state import load_rendered, save_rendered, stamp
+from .syntax import SyntaxSettings, read_note
+from .syntax.cloze import marks_to_anki
+from .syntax.cloze import plain_text as cloze_plain_text
+from .workers import new_pool, terminate
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -45,6 +50,7 @@ class RenderedFolder:
     folder: Folder
     notes: tuple[RenderedNote, ...]
     diagnostics: tuple[Diagnostic, ...]
+    cache_dropped: int = 0  # records of the render cache that did not check out
 
     @cached_property
     def media_fields(self) -> list[FieldHtml]:
@@ -64,18 +70,31 @@ class RenderedFolder:
 
 
 def render_folders(
-    folders: list[Folder], out_dir: Path, reuse: bool, processes: int, progress: Progress | None
+    folders: list[Folder],
+    out_dir: Path,
+    reuse: bool,
+    syntax: SyntaxSettings,
+    processes: int,
+    progress: Progress | None,
 ) -> list[RenderedFolder]:
     """Split and render every note of the folders, in parallel when there is enough work.
 
     The HTML of each folder's fragments is kept in `out_dir`; with `reuse`, fragments that did
     not change since the last build are not rendered again.
     """
-    return list(iter_rendered(folders, out_dir, reuse, processes, progress))
+    return list(iter_rendered(folders, out_dir, reuse, syntax, processes, progress))
+
+
+Job = tuple[Folder, Path, bool, SyntaxSettings]
 
 
 def iter_rendered(
-    folders: list[Folder], out_dir: Path, reuse: bool, processes: int, progress: Progress | None
+    folders: list[Folder],
+    out_dir: Path,
+    reuse: bool,
+    syntax: SyntaxSettings,
+    processes: int,
+    progress: Progress | None,
 ) -> Iterator[RenderedFolder]:
     """render_folders() one folder at a time, in the order of `folders`.
 
@@ -83,14 +102,14 @@ def iter_rendered(
     worker's memory counts what the caller held then) and go on rendering while the caller uses
     what they yielded; a folder's result is let go once yielded.
     """
-    jobs = [(folder, out_dir, reuse) for folder in folders]
+    jobs = [(folder, out_dir, reuse, syntax) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
     if progress:
         progress("reading notes", 0, note_count)
     if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
         return _in_order((render_folder(job) for job in jobs), note_count, progress)
     workers = min(processes, len(folders))
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = new_pool(workers)
     # The biggest folders first, so that no worker is left with a big one at the end. At most
     # one folder more than there are workers is handed out and not yet used: results do not
     # pile up in memory while the caller is slower, and a worker that is done finds its next
@@ -98,7 +117,7 @@ def iter_rendered(
     waiting = deque(sorted(jobs, key=lambda job: -len(job[0].notes)))
     futures: dict[str, Future[RenderedFolder]] = {}
 
-    def hand_out(job: tuple[Folder, Path, bool]) -> None:
+    def hand_out(job: Job) -> None:
         futures[job[0].rel] = pool.submit(render_folder, job)
 
     def top_up() -> None:
@@ -115,7 +134,11 @@ def iter_rendered(
             top_up()
             yield result
 
-    top_up()  # the workers start now
+    try:
+        top_up()  # the workers start now
+    except BaseException:
+        terminate(pool)
+        raise
     return _in_order(results(), note_count, progress, pool)
 
 
@@ -132,15 +155,18 @@ def _in_order(
             if progress:
                 progress("reading notes", done, note_count)
             yield result
-    finally:
+    except BaseException:  # Ctrl-C included: the workers end now, the queued work with them
         if pool:
-            pool.shutdown(cancel_futures=True)
+            terminate(pool)
+        raise
+    if pool:
+        pool.shutdown()
 
 
-def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
+def render_folder(job: Job) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
-    folder, out_dir, reuse = job
-    known = load_rendered(out_dir, folder.rel) if reuse else {}
+    folder, out_dir, reuse, syntax = job
+    known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
     fragments: dict[str, str] = {}
 
     def render(markdown: str) -> str:
@@ -154,7 +180,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
     diagnostics: list[Diagnostic] = []
     for note_file in folder.notes:
         try:
-            data = note_file.path.read_bytes()
+            data = atomic.read_regular(note_file.path)  # a named pipe never blocks
         except OSError as error:
             diagnostics.append(Diagnostic(note_file.rel, 0, "error", f"cannot read note: {error}"))
             continue
@@ -167,27 +193,56 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
             )
             text = data.decode("utf-8", errors="replace")
         try:
-            note, found = split_note(note_file.rel, text)
+            note, found = read_note(note_file.rel, text, syntax)
             diagnostics.extend(found)
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others
-            diagnostics.append(
-                Diagnostic(
-                    note_file.rel, 1, "error", f"note skipped, ankigen failed on it: {error!r}"
-                )
-            )
+            diagnostics.append(internal_error(note_file.rel, 1, "note skipped", error))
     save_rendered(out_dir, folder.rel, fragments)
-    return RenderedFolder(folder, tuple(notes), tuple(diagnostics))
+    return RenderedFolder(folder, tuple(notes), tuple(diagnostics), dropped)
 
 
 def _render_note(
     note: ParsedNote, file_stamp: tuple[int, int, str], render: Callable[[str], str]
 ) -> RenderedNote:
     cards = tuple(
-        RenderedCard(card, render(front_markdown(card)), render(card.answer)) for card in note.cards
+        RenderedCard(card, _front_html(card, render), render(card.answer)) for card in note.cards
     )
     references = render(note.references) if note.references and cards else ""
     return RenderedNote(note, cards, references, file_stamp)
+
+
+def _front_html(card: CardSource, render: Callable[[str], str]) -> str:
+    html = render(front_markdown(card))
+    return marks_to_anki(html) if card.note_type == CLOZE else html
+
+
+def with_card_types(folder: RenderedFolder, notes: tuple[AnkiNote, ...]) -> tuple[AnkiNote, ...]:
+    """The identified notes with their card type, deck and carried-over schedule."""
+    special = {
+        f"{note.note.rel}:{card.source.line}": card.source
+        for note in folder.notes
+        for card in note.cards
+        if (card.source.note_type, card.source.deck, card.source.schedule) != (QUESTION, "", ())
+    }
+    if not special:
+        return notes
+    out = []
+    for note in notes:
+        source = special.get(note.source)
+        if source is not None:
+            note = replace(
+                note, note_type=source.note_type, deck=source.deck, schedule=source.schedule
+            )
+        out.append(note)
+    return tuple(out)
+
+
+def question_key(card: CardSource) -> str:
+    """What identifies the card in its note: its front, a cloze's text read with its answers."""
+    if card.note_type == CLOZE:
+        return f"cloze: {cloze_plain_text(card.question)}"
+    return front_markdown(card)
 
 
 def front_markdown(card: CardSource) -> str:
