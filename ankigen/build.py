@@ -46,7 +46,7 @@ class BuildOptions:
 
 
 def _media_options() -> MediaOptions:
-    from .media import MediaOptions
+    from .fetch import MediaOptions
 
     return MediaOptions()
 

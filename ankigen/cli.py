@@ -279,7 +279,7 @@ class _Interrupts:
 
 def _build(args: argparse.Namespace) -> int:
     from .build import BuildOptions, build  # imported here: --help and --version stay quick
-    from .media import MediaOptions
+    from .fetch import MediaOptions  # not .media: that one imports the Markdown plugins
 
     media = MediaOptions(
         cache_dir=args.cache_dir,
