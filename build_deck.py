@@ -3,7 +3,17 @@
 
 import sys
 
-from ankigen.cli import run
-
 if __name__ == "__main__":
+    try:
+        import ankigen.build  # noqa: F401  (imports every dependency)
+        from ankigen.cli import run
+    except ImportError as error:
+        print(
+            f"build_deck.py: ankigen's dependencies are not installed for {sys.executable} "
+            f"({error.name or error}).\n"
+            "Run `make deck` (it creates .venv), then use `.venv/bin/python build_deck.py …` "
+            "or `.venv/bin/ankigen …`, or `source .venv/bin/activate` first.",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     sys.exit(run(sys.argv[1:], prog="build_deck.py"))

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
+import signal
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
+from .diagnostics import printable
 from .media import MediaOptions
 
 if TYPE_CHECKING:
     from .build import BuildReport
 
 EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
@@ -25,7 +32,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         description="Turn a vault of Obsidian notes into Anki packages: one .apkg per folder "
         "that holds #Question or #UseCase cards, deck named after the folder path.",
         epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
-        "--strict), 2 usage error.",
+        "--strict), 2 usage error. Coming from Obsidian_to_Anki or Flashcards? Run "
+        "`ankigen adopt VAULT --collection PATH` once first (see `ankigen adopt --help`).",
     )
     p.add_argument(
         "vault",
@@ -54,21 +62,36 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_bounded(float, 0.0, 3600.0, low_open=True),
         default=10.0,
         metavar="SECONDS",
         help="connect and read timeout for each picture download (default: 10)",
     )
     p.add_argument(
         "--jobs",
-        type=_positive_int,
-        default=8,
+        type=_bounded(int, 1, 256),
+        default=32,
         metavar="N",
-        help="pictures downloaded at once (default: 8)",
+        help="pictures downloaded at once, all servers together (default: 32)",
+    )
+    p.add_argument(
+        "--jobs-per-host",
+        type=_bounded(int, 1, 256),
+        default=16,
+        metavar="N",
+        help="pictures downloaded at once from one server (default: 16)",
+    )
+    p.add_argument(
+        "--cache-max-size",
+        type=_size,
+        default="500M",
+        metavar="SIZE",
+        help="the picture cache keeps at most this much; the least recently used files "
+        "beyond are deleted after a build (e.g. 200M, 2G; default: 500M)",
     )
     p.add_argument(
         "--max-image-width",
-        type=_positive_int,
+        type=_bounded(int, 1, 65535),
         default=1600,
         metavar="PIXELS",
         help="wider pictures are scaled down to this width (default: 1600)",
@@ -79,6 +102,16 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         default=[],
         metavar="GLOB",
         help="skip vault paths matching GLOB (relative to the vault, e.g. 'Drafts/*'); repeatable",
+    )
+    p.add_argument(
+        "--syntax",
+        action="append",
+        default=[],
+        type=_syntax_names,
+        metavar="NAMES",
+        help="read only these flashcard syntaxes, comma-separated (default: all): "
+        "seed (#Question / Answer:), spaced-repetition (the Spaced Repetition plugin's "
+        "::, ?, ==cloze==); repeatable",
     )
     p.add_argument(
         "--force", action="store_true", help="rebuild every folder, even the unchanged ones"
@@ -104,9 +137,45 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`ankigen build …`; `ankigen …` without the word build works too."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["cache"]:
+        return cache_command(args[1:])
+    if args[:1] == ["adopt"]:
+        from .adopt import main as adopt_main
+
+        return adopt_main(args[1:], prog="ankigen adopt")
     if args[:1] == ["build"]:
         args = args[1:]
     return run(args, prog="ankigen build")
+
+
+def cache_command(argv: list[str]) -> int:
+    """`ankigen cache info|clear [--cache-dir DIR]`: show or empty the picture cache."""
+    from .fetch import cache_info, clear_cache
+
+    p = argparse.ArgumentParser(
+        prog="ankigen cache", description="Show or empty the cache of downloaded pictures."
+    )
+    p.add_argument("action", choices=("info", "clear"))
+    p.add_argument("--cache-dir", type=Path, help="the cache folder (default: as for build)")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    root = MediaOptions(cache_dir=args.cache_dir).cache_path
+    if args.action == "clear":
+        freed = clear_cache(root)
+        say(f"ankigen: cache {root} emptied, {_megabytes(freed)} freed", sys.stdout)
+        return EXIT_OK
+    info = cache_info(root)
+    limit = _megabytes(MediaOptions().cache_max_bytes)
+    say(f"cache: {info.path}", sys.stdout)
+    print(f"size: {_megabytes(info.size)} in {info.files} files ({info.urls} downloaded pictures)")
+    print(f"limit: {limit} (change with `ankigen build --cache-max-size`)")
+    return EXIT_OK
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def run(argv: list[str], prog: str) -> int:
@@ -114,31 +183,99 @@ def run(argv: list[str], prog: str) -> int:
         options = parser(prog).parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    for stream in (sys.stdout, sys.stderr):  # a file name must never stop the printing
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     if not options.vault.is_dir():
-        print(f"{prog}: error: vault folder not found: {options.vault}", file=sys.stderr)
+        say(f"{prog}: error: vault folder not found: {options.vault}", sys.stderr)
         return EXIT_USAGE
     try:
         options.out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        print(f"{prog}: error: cannot use output folder {options.out}: {error}", file=sys.stderr)
+        say(f"{prog}: error: cannot use output folder {options.out}: {error}", sys.stderr)
         return EXIT_FAILED
+    interrupts = _Interrupts()
     try:
-        return _build(options)
+        status = _build(options)
+        if interrupts.fired:  # the KeyboardInterrupt was swallowed on the way
+            raise KeyboardInterrupt
+        return status
     except KeyboardInterrupt:
-        print("\nankigen: interrupted", file=sys.stderr)
-        return 130
+        interrupts.report()
+        return EXIT_INTERRUPTED
     except OSError as error:  # a disk problem outside any one note (output folder, cache)
-        print(f"ankigen: error: {error}", file=sys.stderr)
+        say(f"ankigen: error: {error}", sys.stderr)
         return EXIT_FAILED
     except Exception as error:  # the last guard: a message, never a traceback
         if options.verbose:
-            traceback.print_exc()
-        print(
-            f"ankigen: error: internal error: {error!r} (run with --verbose for details, "
+            for line in traceback.format_exc().rstrip().splitlines():
+                say(line, sys.stderr)
+        say(
+            f"ankigen: error: internal error: {error!r} (rerun with --verbose to see where, "
             "and please report it)",
-            file=sys.stderr,
+            sys.stderr,
         )
         return EXIT_FAILED
+    finally:
+        interrupts.restore()
+
+
+class _Interrupts:
+    """Ctrl-C and SIGTERM (kill, a CI timeout) stop a build: KeyboardInterrupt, temporaries
+    removed, one line, exit 130.
+
+    Python may swallow a KeyboardInterrupt raised at a bad moment (inside a finaliser or
+    another library's hook: "Exception ignored in …"); should the build still run a few seconds
+    after the signal, a watchdog thread ends it the hard way, with the same line and exit
+    status (its worker processes die with it, its temporaries are removed by the next build).
+    The handler itself only sets a flag and raises: starting a thread there can deadlock."""
+
+    GRACE_SECONDS = 3.0
+
+    def __init__(self) -> None:
+        self.fired = False
+        self.done = False
+        self.reported = False
+        self.lock = threading.Lock()
+        self.previous: dict[int, Any] = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[signum] = signal.signal(signum, self._interrupt)
+            except ValueError:  # not the main thread (ankigen called from a thread): leave it
+                return
+        threading.Thread(target=self._watch, name="ankigen-interrupt", daemon=True).start()
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        if self.fired:  # a second Ctrl-C while stopping: the first one is being handled
+            return
+        self.fired = True
+        raise KeyboardInterrupt
+
+    def _watch(self) -> None:
+        while not self.fired:
+            if self.done:
+                return
+            time.sleep(0.1)
+        deadline = time.monotonic() + self.GRACE_SECONDS
+        while time.monotonic() < deadline:
+            if self.done:
+                return
+            time.sleep(0.1)
+        self.report()
+        os._exit(EXIT_INTERRUPTED)
+
+    def report(self) -> None:
+        with self.lock:
+            if not self.reported:
+                self.reported = True
+                say("ankigen: interrupted", sys.stderr)
+                sys.stderr.flush()
+
+    def restore(self) -> None:
+        self.done = True
+        for signum, handler in self.previous.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -149,7 +286,9 @@ def _build(args: argparse.Namespace) -> int:
         offline=args.offline,
         timeout=args.timeout,
         jobs=args.jobs,
+        jobs_per_host=args.jobs_per_host,
         max_image_width=args.max_image_width,
+        cache_max_bytes=args.cache_max_size,
     )
     options = BuildOptions(
         vault=args.vault,
@@ -158,6 +297,7 @@ def _build(args: argparse.Namespace) -> int:
         force=args.force,
         lock=not args.no_lock,
         exclude=tuple(args.exclude),
+        syntax=tuple(name for names in args.syntax for name in names),
     )
     started = time.perf_counter()
     progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
@@ -169,9 +309,12 @@ def _build(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
 
     for diagnostic in report.diagnostics:
-        print(diagnostic, file=sys.stderr)
+        say(str(diagnostic), sys.stderr)
+        if args.verbose and diagnostic.detail:
+            for line in diagnostic.detail.rstrip().splitlines():
+                say(line, sys.stderr)
     errors = sum(d.severity == "error" for d in report.diagnostics)
-    warnings = len(report.diagnostics) - errors
+    warnings = sum(d.severity == "warning" for d in report.diagnostics)
     if not args.quiet:
         _summary(report, args, warnings, errors, elapsed)
     if errors or (args.strict and warnings):
@@ -185,17 +328,21 @@ def _summary(
     out = sys.stdout
     if args.verbose:
         for name in report.written:
-            print(f"wrote {args.out / name}", file=out)
+            say(f"wrote {args.out / name}", out)
         for name in report.removed:
-            print(f"removed {args.out / name} (its folder has no cards any more)", file=out)
-    # Identity decisions are always shown: a user should see which cards kept their history.
+            say(f"removed {args.out / name} (its folder has no cards any more)", out)
+    # Identity decisions are always shown: a user should see which cards kept their history,
+    # which are gone, and what to do in Anki about it.
     for move in report.moved:
-        print(f"moved: {move} (its cards keep their history)", file=out)
+        say(f"moved: {move} (its cards keep their history)", out)
     if report.changes is not None:
-        kinds = ("added", "changed", "reworded", "removed") if args.verbose else ("reworded",)
+        always = ("reworded", "moved", "renamed", "removed")
+        kinds = ("added", "changed", *always) if args.verbose else always
         for kind in kinds:
+            label = "deleted" if kind == "removed" else kind
             for card in getattr(report.changes, kind):
-                print(f"{kind}: {card}", file=out)
+                say(f"{label}: {card}", out)
+    _todo(report, out, args.verbose)
     packages = len(report.written) + len(report.unchanged)
     parts = [
         f"{packages} package{'s' * (packages != 1)} in {args.out}"
@@ -204,8 +351,8 @@ def _summary(
     ]
     if report.changes is not None:
         counts = [
-            f"{len(getattr(report.changes, kind))} {kind}"
-            for kind in ("added", "changed", "reworded", "removed")
+            f"{len(getattr(report.changes, kind))} {'deleted' if kind == 'removed' else kind}"
+            for kind in ("added", "changed", "reworded", "moved", "renamed", "removed")
             if getattr(report.changes, kind)
         ]
         if report.moved:
@@ -214,7 +361,32 @@ def _summary(
     parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
     if errors:
         parts.append(f"{errors} error{'s' * (errors != 1)}")
-    print(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", file=out)
+    say(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", out)
+
+
+def _todo(report: BuildReport, out: TextIO, verbose: bool) -> None:
+    """The Anki Browser searches for what an import cannot do (always in the todo file;
+    printed when this build deleted or moved cards, or with --verbose)."""
+    todo = report.todo
+    news = report.changes is not None and (report.changes.removed or report.changes.moved)
+    if not (news or verbose):
+        return
+    if todo.deleted:
+        print(
+            f"in Anki: {len(todo.deleted)} deleted card{'s' * (len(todo.deleted) != 1)}; "
+            "Browse, search for the line below, select all, Notes > Delete:",
+            file=out,
+        )
+        print(f"  {todo.deleted_search()}", file=out)
+    for moved in todo.moved:
+        print(
+            f"in Anki: cards that belong in deck {moved.deck}; Browse, search for the line "
+            f"below, select all, Cards > Change Deck > {moved.deck}:",
+            file=out,
+        )
+        print(f"  {printable(moved.search())}", file=out)
+    if todo and report.todo_file:
+        print(f"(these searches are also in {report.todo_file})", file=out)
 
 
 class ProgressLine:
@@ -241,15 +413,53 @@ class ProgressLine:
             self.stream.flush()
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
+def _syntax_names(text: str) -> tuple[str, ...]:
+    from .syntax import reader_names
+
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    known = reader_names()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown syntax {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}"
+        )
+    return names
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {text}")
-    return value
+def _size(text: str) -> int:
+    """A size in bytes: "500M", "2G", "750k", "1048576"."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in units else ""
+    try:
+        value = float(number[: len(number) - len(unit)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size (e.g. 500M, 2G): {text}") from None
+    if not 0 <= value < 2**63 / units[unit]:  # also rejects nan and inf
+        raise argparse.ArgumentTypeError(f"not a size (e.g. 500M, 2G): {text}")
+    return int(value * units[unit])
+
+
+def _bounded(
+    kind: type[int] | type[float], low: float, high: float, *, low_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a number in [low, high] (or (low, high]); nan and inf are refused."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or value > high:
+            lowest = f"more than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {lowest} and at most {high:g}: {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def say(text: str, stream: TextIO) -> None:
+    """Print one line of output, control characters escaped."""
+    print(printable(text), file=stream)

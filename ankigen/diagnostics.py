@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable
 
 from .model import Diagnostic
+
+
+def printable(text: str) -> str:
+    """`text` with control and other invisible characters shown as escapes (\\x1b, \\u200b),
+    so a file name or a lock entry cannot move the cursor or hide text in a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def internal_error(path: str, line: int, what: str, error: Exception) -> Diagnostic:
+    """The message for a bug caught by a guard; its traceback goes with it for --verbose."""
+    message = (
+        f"{what}, ankigen failed on it: {error!r} (rerun with --verbose to see where, "
+        "and please report it)"
+    )
+    return Diagnostic(path, line, "error", message, detail=traceback.format_exc())
 
 
 class Diagnostics:

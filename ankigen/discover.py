@@ -2,59 +2,75 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import json
 import os
 import re
+import stat
 import unicodedata
+import zipfile
 from pathlib import Path
 
+from . import atomic
 from .model import Diagnostic, Folder, NoteFile, Vault
 
 LOCK_FILE = "ankigen.lock"
+_MAX_NAME = 200  # characters of a package name before ".apkg"
+_MAX_SETTINGS_BYTES = 16 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Every name package_name() makes; the only files ankigen ever deletes (see is_package).
+PACKAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,250}\.apkg")
 
 
 def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, list[Diagnostic]]:
-    """Walk `root`: notes grouped by folder (sorted), attachments, Obsidian settings."""
+    """Walk `root`: notes grouped by folder (sorted), attachments, Obsidian settings.
+
+    Only regular files are listed (a named pipe or device would block or never end), and a
+    symbolic link is followed only when it leads to a file, or to a folder outside the vault
+    (a folder inside the vault is walked where it is, so its notes keep their own deck)."""
     root = root.resolve()
     diagnostics: list[Diagnostic] = []
-    settings = root / ".obsidian"
-    skipped = {f for f in (_templates_folder(settings), _templater_folder(settings)) if f}
+    settings = _Settings(root / ".obsidian", diagnostics)
+    skipped = {f for f in (settings.templates_folder(), settings.templater_folder()) if f}
     notes_by_folder: dict[str, list[NoteFile]] = {}
     attachments: list[str] = []
 
     def excluded(rel: str) -> bool:
         return any(fnmatch.fnmatch(rel, pattern) for pattern in exclude)
 
-    visited: set[Path] = set()
+    visited: set[tuple[int, int]] = set()
 
     def walk(directory: Path, rel_dir: str) -> None:
-        real = directory.resolve()
-        if real in visited:  # a symbolic link back to a folder already walked
-            return
-        visited.add(real)
         try:
+            info = directory.stat()
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as error:
             diagnostics.append(Diagnostic(rel_dir, 0, "warning", f"cannot read folder: {error}"))
             return
+        if (info.st_dev, info.st_ino) in visited:  # a link back to a folder already walked
+            return
+        visited.add((info.st_dev, info.st_ino))
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if entry.name.startswith(".") or excluded(rel):
                 continue  # .obsidian, .trash, .git and every hidden folder or file
-            if entry.is_symlink() and not _inside(Path(entry.path), root):
-                diagnostics.append(
-                    Diagnostic(rel, 0, "warning", "skipped: symbolic link points outside the vault")
-                )
+            if not _utf8(rel):
+                message = "skipped: its name is not valid UTF-8"
+                diagnostics.append(Diagnostic(rel, 0, "warning", message))
                 continue
-            if entry.is_dir():
+            kind, problem = _kind(entry, root)
+            if problem:
+                diagnostics.append(Diagnostic(rel, 0, "warning", f"skipped: {problem}"))
+            if not kind:
+                continue
+            if kind == "folder":
                 if rel not in skipped:
                     walk(Path(entry.path), rel)
             elif entry.name.lower().endswith(".md"):
                 notes_by_folder.setdefault(rel_dir, []).append(NoteFile(rel, Path(entry.path)))
-            elif rel != LOCK_FILE:
+            elif rel not in (LOCK_FILE, "ankigen.adopted"):  # ankigen's, beside the notes
                 attachments.append(rel)
 
     walk(root, "")
@@ -64,9 +80,49 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
         name=root.name,
         folders=folders,
         attachments=tuple(sorted(attachments)),
-        attachment_folder=_attachment_folder(settings),
+        attachment_folder=settings.attachment_folder(),
     )
     return vault, diagnostics
+
+
+def is_excluded(rel: str, exclude: tuple[str, ...]) -> bool:
+    """Whether discovery skips `rel` for `exclude`: the path or one of its folders matches."""
+    parts = rel.split("/")
+    return any(
+        fnmatch.fnmatch("/".join(parts[:n]), pattern)
+        for n in range(1, len(parts) + 1)
+        for pattern in exclude
+    )
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.scandir keeps undecodable bytes as lone surrogates
+        return False
+    return True
+
+
+def _kind(entry: os.DirEntry[str], root: Path) -> tuple[str, str]:
+    """("folder" | "file", "") for what discovery reads, else ("", why it is skipped or "")."""
+    try:
+        info = os.stat(entry.path)  # follows links; a link loop raises ELOOP
+    except OSError as error:
+        if entry.is_symlink():
+            if error.errno == errno.ELOOP:
+                return "", "symbolic link loop"
+            return "", "broken symbolic link"
+        return "", f"cannot read it ({error.strerror or type(error).__name__})"
+    if entry.is_symlink():
+        if not _inside(Path(entry.path), root):
+            return "", "symbolic link points outside the vault"
+        if stat.S_ISDIR(info.st_mode):
+            return "", ""  # a folder inside the vault: its notes are read where they are
+    if stat.S_ISDIR(info.st_mode):
+        return "folder", ""
+    if stat.S_ISREG(info.st_mode):
+        return "file", ""
+    return "", "not a regular file (a named pipe, device or socket)"
 
 
 def _folders(vault_name: str, notes_by_folder: dict[str, list[NoteFile]]) -> tuple[Folder, ...]:
@@ -89,43 +145,82 @@ def package_name(parts: list[str]) -> str:
         unicodedata.normalize("NFKD", part).encode("ascii", "ignore").decode() for part in parts
     )
     name = "-".join(_UNSAFE.sub("_", part).strip("._-") or "deck" for part in ascii_parts)
+    if len(name) > _MAX_NAME:  # file systems allow 255 bytes per name
+        digest = hashlib.sha1("/".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        name = f"{name[: _MAX_NAME - 9]}-{digest}"
     return f"{name}.apkg"
+
+
+def is_package(out_dir: Path, name: str) -> bool:
+    """True when out_dir/name may be deleted as a package ankigen wrote: a package name, and a
+    regular file (not a link) that is a zip holding an Anki collection."""
+    if not PACKAGE_NAME.fullmatch(name):
+        return False
+    path = out_dir / name
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        with zipfile.ZipFile(path) as archive:
+            return "collection.anki2" in archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
 
 
 def _inside(path: Path, root: Path) -> bool:
     try:
         return path.resolve().is_relative_to(root)
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic-link loop (Python < 3.13)
         return False
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+class _Settings:
+    """The few Obsidian settings ankigen follows; a file that does not parse is a warning."""
+
+    def __init__(self, folder: Path, diagnostics: list[Diagnostic]) -> None:
+        self.folder = folder
+        self.diagnostics = diagnostics
+
+    def read(self, *parts: str) -> dict:
+        path = self.folder.joinpath(*parts)
+        rel = "/".join((".obsidian", *parts))
+        try:
+            data = json.loads(atomic.read_regular(path, _MAX_SETTINGS_BYTES).decode("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, RecursionError) as error:
+            why = "not valid JSON" if isinstance(error, ValueError) else _why(error)
+            self.diagnostics.append(Diagnostic(rel, 0, "warning", f"setting ignored: {why}"))
+            return {}
+        if not isinstance(data, dict):
+            message = "setting ignored: not a JSON object"
+            self.diagnostics.append(Diagnostic(rel, 0, "warning", message))
+            return {}
+        return data
+
+    def templates_folder(self) -> str:
+        """Obsidian's core Templates plugin keeps its folder in .obsidian/templates.json."""
+        return _clean_folder(self.read("templates.json").get("folder"))
+
+    def templater_folder(self) -> str:
+        data = self.read("plugins", "templater-obsidian", "data.json")
+        return _clean_folder(data.get("templates_folder"))
+
+    def attachment_folder(self) -> str:
+        """ "" (vault root), a folder ("Files"), or "./x" (the folder x next to each note)."""
+        folder = self.read("app.json").get("attachmentFolderPath")
+        if isinstance(folder, str) and folder.strip().startswith("./"):
+            relative = _clean_folder(folder)
+            return f"./{relative}" if relative else "./"
+        return _clean_folder(folder)
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    return type(error).__name__
 
 
 def _clean_folder(value: object) -> str:
     if not isinstance(value, str):
         return ""
     return value.strip().strip("/").removeprefix("./")
-
-
-def _templates_folder(settings: Path) -> str:
-    """Obsidian's core Templates plugin keeps its folder in .obsidian/templates.json."""
-    return _clean_folder(_read_json(settings / "templates.json").get("folder"))
-
-
-def _templater_folder(settings: Path) -> str:
-    data = _read_json(settings / "plugins" / "templater-obsidian" / "data.json")
-    return _clean_folder(data.get("templates_folder"))
-
-
-def _attachment_folder(settings: Path) -> str:
-    # "/" means the vault root and "./x" means relative to the note; only a fixed folder helps.
-    folder = _read_json(settings / "app.json").get("attachmentFolderPath")
-    if isinstance(folder, str) and folder.startswith("./"):
-        return ""
-    return _clean_folder(folder)

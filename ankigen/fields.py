@@ -1,12 +1,19 @@
-"""The note's fields beside the rendered Markdown: Context, See, Source."""
+"""Field assembly: a card's six fields from its rendered Markdown, Context, See and Source."""
 
 from __future__ import annotations
 
+import hashlib
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .model import SeeLink
+from .media import neutralise_sounds
+from .model import CardDraft, SeeLink, Vault
 from .obsidian import is_link_url
+from .rendered import question_key
+
+if TYPE_CHECKING:
+    from .rendered import RenderedFolder
 
 FIELD_NAMES = ("Question", "Answer", "Context", "See", "References", "Source")
 
@@ -33,3 +40,56 @@ def source_html(vault_name: str, rel: str, line: int) -> str:
     file = rel[:-3] if rel.lower().endswith(".md") else rel
     url = f"obsidian://open?vault={quote(vault_name, safe='')}&file={quote(file, safe='')}"
     return f'<a href="{escape(url)}">{escape(rel, quote=False)}:{line}</a>'
+
+
+def card_id(guid: str) -> str:
+    """The card's id as written in its Source field: "ankigen-" and 16 hex digits.
+
+    Anki has no search for GUIDs and may give an imported note another id, so this id is what
+    an Anki Browser search finds a card by (see todo.py); it is made of letters, digits and "-"
+    only, which Anki's search reads literally."""
+    return "ankigen-" + hashlib.sha256(guid.encode()).hexdigest()[:16]
+
+
+def with_card_id(source: str, guid: str) -> str:
+    """The Source field marked with the card's id (a tooltip on the source line)."""
+    return f'<span title="{card_id(guid)}">{source}</span>'
+
+
+def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
+    """Cards with their final fields, before identity; `html` in media_fields' order."""
+
+    drafts = []
+    position = 0
+    for note in folder.notes:
+        if not note.cards:
+            continue
+        references = html[position + 2 * len(note.cards)]
+        for card in note.cards:
+            source = card.source
+            fields = (
+                html[position],
+                html[position + 1],
+                *map(
+                    neutralise_sounds,  # Anki plays a [sound:…] in any field
+                    (
+                        context_html(note.note.title, source.context),
+                        see_html(source.see),
+                        references,
+                        source_html(vault.name, note.note.rel, source.line),
+                    ),
+                ),
+            )
+            position += 2
+            drafts.append(
+                CardDraft(
+                    note_rel=note.note.rel,
+                    line=source.line,
+                    question_key=question_key(source),
+                    answer_key=source.answer,
+                    fields=fields,
+                    tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),
+                )
+            )
+        position += 1
+    return drafts

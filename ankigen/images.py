@@ -26,6 +26,10 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 KEPT_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif"}
 JPEG_QUALITY = 90
+# Frames × width × height of an animation: each frame is decoded (and scaled) in memory.
+MAX_ANIMATION_PIXELS = 400_000_000
+# Nesting depth of SVG elements: cleaning and writing them back recurse once per level.
+MAX_SVG_DEPTH = 200
 FIT_VERSION = "1"  # bump when the output for the same input changes (invalidates fit caches)
 
 
@@ -102,6 +106,11 @@ def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
     shown_width = image.height if swapped else image.width
     scale = min(1.0, max_width / shown_width)
 
+    if frames > 1 and frames * image.width * image.height > MAX_ANIMATION_PIXELS:
+        raise ImageError(
+            f"animation too large ({frames:,} frames of {image.width}×{image.height} pixels; "
+            f"at most {MAX_ANIMATION_PIXELS:,} pixels in all)"
+        )
     if frames > 1 and source_format in ("GIF", "PNG"):
         if scale == 1.0:
             image.load()  # decodes the first frame: a broken file fails here
@@ -234,10 +243,23 @@ def sanitise_svg(data: bytes) -> bytes:
         raise ImageError(f"not a valid SVG ({exc})") from None
     if root.tag != f"{{{SVG_NS}}}svg":
         raise ImageError("not a valid SVG (no <svg> root in the SVG namespace)")
+    if _depth(root) > MAX_SVG_DEPTH:
+        raise ImageError(f"SVG nested more than {MAX_SVG_DEPTH} elements deep")
     _clean_element(root)
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", XLINK_NS)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _depth(root: ET.Element) -> int:
+    """How deeply elements nest (without recursion: the point is to refuse deep trees)."""
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in element)
+    return deepest
 
 
 def _clean_element(element: ET.Element) -> None:
@@ -274,3 +296,15 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
             return bool(SAFE_DATA_IMAGE.match(value.strip()))
         return value.strip().startswith("#")
     return all(ref.startswith("#") for ref in URL_REFERENCE.findall(value))
+
+
+def looks_like_sound(data: bytes) -> bool:
+    """An audio or video container Anki plays (MP3, AAC, MP4/M4A/MOV, Ogg, WAV, FLAC, WebM/MKV),
+    by its first bytes: a file name or Content-Type is not trusted."""
+    head = data[:12]
+    return (
+        head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+        or head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+        or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)  # MPEG/AAC frames
+    )

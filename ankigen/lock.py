@@ -4,15 +4,18 @@ A card's GUID comes from its note's vault path and its normalised question, so i
 re-builds on any machine. Anki's importer (default options) only updates a note whose incoming
 modification time is newer, so a card's `mod` must move forward exactly when its content changed.
 The lock file (JSON, meant to be committed next to the vault) remembers, per card, its GUID,
-content hash, answer hash, position and mod; with it, a card whose question was reworded keeps
-its GUID, and so its review history.
+content hash, answer hash, position, line, first deck and mod; with it, a card whose question was
+reworded keeps its GUID, and so its review history. It also remembers deleted cards for
+REMEMBER_DELETED_DAYS, so the user can be told how to find them in Anki (todo.py).
+
+Everything read from the lock is checked: a bad entry is dropped or repaired with a message that
+names ankigen.lock and its line, never trusted and never fatal.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -23,25 +26,20 @@ from types import MappingProxyType
 
 from genanki.util import guid_for as _genanki_guid
 
-from .model import AnkiNote, Diagnostic
+from . import atomic
+from .fields import with_card_id
+from .model import AnkiNote, CardDraft, Diagnostic
 
 LOCK_VERSION = 1
 LOCK_FILENAME = "ankigen.lock"
+# How long a deleted card is remembered (and listed in the search for deleted cards).
+REMEMBER_DELETED_DAYS = 365
+# Latest modification time accepted from outside (the lock, SOURCE_DATE_EPOCH): 9999-12-31.
+# Larger numbers overflow Python's dates and Anki's integer columns.
+MAX_TIME = 253_402_300_799
 
 
 # ---------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class CardDraft:
-    """A card with its final HTML fields, before it has an identity."""
-
-    note_rel: str  # "AWS/AMI.md"
-    line: int
-    question_key: str  # the question's Markdown, tags removed; normalised here
-    answer_key: str  # the answer's Markdown, to recognise a reworded card
-    fields: tuple[str, ...]
-    tags: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -50,9 +48,40 @@ class LockEntry:
 
     guid: str
     question: str  # normalised question, also for people reading the lock's diff
-    content: str  # hash of the fields and tags Anki receives
+    content: str  # hash of the fields and tags Anki receives, and of the note's path
     answer: str  # hash of the answer's normalised Markdown
     mod: int
+    line: int = 0  # where the card was at the last build (0: not known)
+    deck: str = ""  # the deck the card was first built for: where Anki keeps it ("" unknown)
+    text: str = ""  # the question's first line as written, for messages ("" unknown)
+
+
+@dataclass(frozen=True)
+class DeletedCard:
+    """A card whose question was deleted from the notes, remembered for REMEMBER_DELETED_DAYS."""
+
+    guid: str
+    note: str  # the note it was in
+    line: int  # its line there at the last build that had it (0: not known)
+    question: str  # normalised
+    deck: str  # where Anki keeps it
+    mod: int  # its last modification time
+    deleted: int  # when a build first found it gone
+    text: str = ""  # the question as written ("" unknown)
+
+    def where(self) -> str:
+        return f"{self.note}:{self.line}" if self.line else self.note
+
+    def shown(self) -> str:
+        """ "path:line question" for messages, the question as it was written when known."""
+        return f"{self.where()} {self.text or self.question}"
+
+
+def deleted_card(entry: LockEntry, note: str, deck: str, now: int) -> DeletedCard:
+    """The record of a lock entry whose card is gone (found gone at `now`)."""
+    return DeletedCard(
+        entry.guid, note, entry.line, entry.question, entry.deck or deck, entry.mod, now, entry.text
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +98,7 @@ class Lock:
 
     notes: Mapping[str, tuple[LockEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
     model: ModelStamp | None = None
+    deleted: tuple[DeletedCard, ...] = ()
 
     def updated(self, part: Lock) -> Lock:
         """This lock with the notes of `part` replaced by part's entries (none → dropped)."""
@@ -78,7 +108,9 @@ class Lock:
                 notes[rel] = entries
             else:
                 notes.pop(rel, None)
-        return Lock(MappingProxyType(dict(sorted(notes.items()))), part.model or self.model)
+        return Lock(
+            MappingProxyType(dict(sorted(notes.items()))), part.model or self.model, self.deleted
+        )
 
     def pruned(self, existing_notes: Iterable[str]) -> tuple[Lock, tuple[str, ...]]:
         """Drop notes that are no longer in the vault; also return their cards, for reports."""
@@ -90,7 +122,7 @@ class Lock:
             for entry in entries
         )
         notes = {rel: entries for rel, entries in self.notes.items() if rel in keep}
-        return Lock(MappingProxyType(notes), self.model), removed
+        return Lock(MappingProxyType(notes), self.model, self.deleted), removed
 
     def with_model(self, fingerprint: str, now: int) -> tuple[Lock, int]:
         """Stamp the note type: (new lock, the mod to give it). The mod moves forward only
@@ -99,7 +131,19 @@ class Lock:
         if old is not None and old.fingerprint == fingerprint:
             return self, old.mod
         mod = now if old is None else max(now, old.mod + 1)
-        return Lock(self.notes, ModelStamp(fingerprint, mod)), mod
+        return Lock(self.notes, ModelStamp(fingerprint, mod), self.deleted), mod
+
+    def with_deleted(self, new: Iterable[DeletedCard], now: int) -> Lock:
+        """This lock remembering the `new` deleted cards as well, and forgetting deleted cards
+        whose GUID is a card again (a question written back) or older than the time limit."""
+        live = {entry.guid for entries in self.notes.values() for entry in entries}
+        oldest = now - REMEMBER_DELETED_DAYS * 86_400
+        kept: dict[str, DeletedCard] = {}
+        for card in (*self.deleted, *new):
+            if card.guid not in live and card.deleted >= oldest:
+                kept.setdefault(card.guid, card)  # the first time it was found gone counts
+        deleted = tuple(sorted(kept.values(), key=lambda c: (c.note, c.line, c.guid)))
+        return Lock(self.notes, self.model, deleted)
 
 
 @dataclass(frozen=True)
@@ -109,15 +153,15 @@ class Changes:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     reworded: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()  # "path: question" (the line is gone)
+    moved: tuple[str, ...] = ()  # its note moved to another folder
+    renamed: tuple[str, ...] = ()  # its note was renamed in the same folder
+    removed: tuple[str, ...] = ()  # "path:line question", the line where it was last
     unchanged: tuple[str, ...] = ()
 
+    KINDS = ("added", "changed", "reworded", "moved", "renamed", "removed", "unchanged")
+
     def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.changed)} changed, "
-            f"{len(self.reworded)} reworded, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged"
-        )
+        return ", ".join(f"{len(getattr(self, kind))} {kind}" for kind in self.KINDS)
 
 
 @dataclass(frozen=True)
@@ -128,6 +172,7 @@ class Identified:
     lock: Lock  # only the notes in scope; merge with `Lock.updated`
     changes: Changes
     diagnostics: tuple[Diagnostic, ...] = ()
+    deleted: tuple[DeletedCard, ...] = ()  # cards of the notes in scope that are gone
 
 
 # ---------------------------------------------------------------- identity
@@ -161,10 +206,12 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-def _content_hash(draft: CardDraft) -> str:
-    # The last field (Source) names the card's line, which moves whenever lines are added above
-    # the card: that alone is no change to the card, so it does not move the card's mod.
-    return _hash(*draft.fields[:-1], "\x1e", *draft.tags)
+def _content_hash(draft: CardDraft, tags: tuple[str, ...]) -> str:
+    # The rule for when a card's mod moves forward (README, "When a re-import replaces a card"):
+    # every field and tag Anki receives, and the note's path (a moved or renamed note must not
+    # leave a Source link to a gone file). Not the Source field's line: lines added above a
+    # card are no change to the card.
+    return _hash(*draft.fields[:-1], "\x1e", *tags, "\x1e", draft.note_rel)
 
 
 def _answer_hash(draft: CardDraft) -> str:
@@ -173,13 +220,13 @@ def _answer_hash(draft: CardDraft) -> str:
 
 def adopt_moved_notes(
     lock: Lock, orphans: dict[str, tuple[LockEntry, ...]], drafts: Sequence[CardDraft]
-) -> tuple[Lock, list[str]]:
+) -> tuple[Lock, list[tuple[str, str]]]:
     """Keep the GUIDs of a note file that was renamed or moved.
 
     `orphans` are the lock entries of notes that are gone from the vault. A note of the drafts
     that has no lock entries takes over those of the gone note that shares the most of its
     questions, when at least half of them. Adopted notes are removed from `orphans`. Returns the
-    lock with the adopted entries and "old path → new path" for each move.
+    lock with the adopted entries and (old path, new path) for each move.
     """
     questions: dict[str, set[str]] = defaultdict(set)
     for draft in drafts:
@@ -192,10 +239,21 @@ def adopt_moved_notes(
         best = max(shared, key=lambda old: shared[old], default=None)
         if best is not None and shared[best] and 2 * shared[best] >= len(keys):
             adopted[rel] = orphans.pop(best)
-            moves.append(f"{best} → {rel}")
+            moves.append((best, rel))
     if not adopted:
         return lock, moves
     return lock.updated(Lock(MappingProxyType(adopted), None)), moves
+
+
+@dataclass(frozen=True)
+class FolderContext:
+    """What the identity stage knows of the folder whose drafts it identifies."""
+
+    deck: str = ""  # "AWS::Compute"
+    moved_tag: str = ""  # the tag for cards Anki keeps in another deck (todo.moved_tag)
+    moved_from: Mapping[str, str] = field(default_factory=dict)  # new note path → old
+    # GUIDs of other notes' cards (GUID → note): a new card never takes one of them.
+    taken: Mapping[str, str] = field(default_factory=dict)
 
 
 def assign_identities(
@@ -205,6 +263,7 @@ def assign_identities(
     now: int,
     *,
     scope: Iterable[str] | None = None,
+    context: FolderContext = FolderContext(),
 ) -> Identified:
     """Give every draft a GUID and mod, using and updating the lock.
 
@@ -217,28 +276,47 @@ def assign_identities(
     for index, draft in enumerate(drafts):
         by_note[draft.note_rel].append(index)
     scope_notes = sorted(set(by_note) | set(scope or ()))
+    deleted: dict[str, list[DeletedCard]] = defaultdict(list)
+    for card in lock.deleted:
+        deleted[card.note].append(card)
 
     notes: list[AnkiNote | None] = [None] * len(drafts)
     part: dict[str, tuple[LockEntry, ...]] = {}
     changes: dict[str, list[str]] = defaultdict(list)
     diagnostics: list[Diagnostic] = []
+    gone: list[DeletedCard] = []
     for rel in scope_notes:
         indices = by_note.get(rel, [])
         old = lock.notes.get(rel, ())
-        result = _identify_note(rel, [drafts[i] for i in indices], old, fallback_mod, now)
+        result = _identify_note(
+            rel,
+            [drafts[i] for i in indices],
+            old,
+            _NoteClock(fallback_mod, now),
+            context,
+            deleted[rel],
+        )
         for i, note in zip(indices, result.notes, strict=True):
             notes[i] = note
         part[rel] = result.entries
         for kind, items in result.changes.items():
             changes[kind].extend(items)
         diagnostics.extend(result.diagnostics)
+        gone.extend(result.gone)
 
     return Identified(
         notes=tuple(n for n in notes if n is not None),
         lock=Lock(MappingProxyType(part), None),
         changes=Changes(**{kind: tuple(items) for kind, items in changes.items()}),
         diagnostics=tuple(diagnostics),
+        deleted=tuple(gone),
     )
+
+
+@dataclass(frozen=True)
+class _NoteClock:
+    fallback_mod: Callable[[str], int]
+    now: int
 
 
 @dataclass
@@ -247,33 +325,120 @@ class _NoteResult:
     entries: tuple[LockEntry, ...]
     changes: dict[str, list[str]]
     diagnostics: list[Diagnostic]
+    gone: list[DeletedCard]
+
+
+def _folder_of(rel: str) -> str:
+    return rel.rpartition("/")[0]
 
 
 def _identify_note(
     rel: str,
     drafts: list[CardDraft],
     old: tuple[LockEntry, ...],
-    fallback_mod: Callable[[str], int],
-    now: int,
+    clock: _NoteClock,
+    context: FolderContext,
+    deleted: list[DeletedCard],
 ) -> _NoteResult:
+    now = clock.now
     keys = [normalise_question(d.question_key) for d in drafts]
     answers = [_answer_hash(d) for d in drafts]
     diagnostics = _duplicate_warnings(rel, drafts, keys)
+    match = _match(keys, answers, old)
+    exact = {i for i, j in match.items() if old[j].question == keys[i]}
 
+    # Identities: matched cards keep their GUID; new ones take their natural GUID, suffixed
+    # when it is taken (a duplicate question, an old GUID now worn by a reworded card, or a
+    # GUID of another note's card), or the GUID of the same question deleted from this note
+    # before (it is back).
+    taken = {old[j].guid for j in match.values()}
+
+    def foreign(guid: str) -> str | None:
+        owner = context.taken.get(guid, rel)
+        return owner if owner != rel else None
+
+    revivable = {c.question: c for c in deleted if c.guid not in taken and not foreign(c.guid)}
+    revived: dict[int, DeletedCard] = {}  # before any new GUID is chosen, so none takes theirs
+    for i in range(len(drafts)):
+        if i not in match and keys[i] in revivable:
+            revived[i] = revivable.pop(keys[i])
+            taken.add(revived[i].guid)
+    moved_from = context.moved_from.get(rel)
+    old_by_guid = {e.guid: e for e in old}
+    notes: list[AnkiNote] = []
+    entries: list[LockEntry] = []
+    changes: dict[str, list[str]] = defaultdict(list)
+    for i, draft in enumerate(drafts):
+        text = _first_line(draft.question_key)
+        where = f"{rel}:{draft.line} {text}"
+        back = None
+        if i in match and foreign(old[match[i]].guid):
+            diagnostics.append(_guid_clash(rel, draft.line, old[match[i]].guid, foreign))
+            del match[i]
+        if i in match:
+            entry = old[match[i]]
+            guid, deck = entry.guid, entry.deck or context.deck
+        else:
+            back = revived.get(i)
+            if back:
+                guid, deck = back.guid, back.deck
+            else:
+                natural = _free_guid(rel, keys[i], taken)
+                guid = _free_guid(rel, keys[i], taken, foreign)
+                if guid != natural:
+                    diagnostics.append(_guid_clash(rel, draft.line, natural, foreign))
+                deck = context.deck
+        tags = draft.tags
+        if deck != context.deck and context.moved_tag:
+            tags = (*tags, context.moved_tag)  # Anki keeps the card in `deck` (see todo.py)
+        content = _content_hash(draft, tags)
+        if i in match:
+            if i not in exact:
+                kind, mod = "reworded", max(now, entry.mod + 1)
+            elif entry.content != content:
+                kind, mod = "changed", max(now, entry.mod + 1)
+                if moved_from is not None:
+                    kind = "moved" if _folder_of(moved_from) != _folder_of(rel) else "renamed"
+            else:
+                kind, mod = "unchanged", entry.mod
+        else:
+            kind, mod = "added", clock.fallback_mod(rel)
+            # A GUID Anki may already hold (a question back, or a free GUID an unmatched card
+            # of this note had): newer than that card, or Anki would keep the old content.
+            earlier = back or old_by_guid.get(guid)
+            if earlier:
+                mod = max(mod, earlier.mod + 1)
+        taken.add(guid)
+        changes[kind].append(where)
+        entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck, text))
+        fields = (*draft.fields[:-1], with_card_id(draft.fields[-1], guid))
+        notes.append(AnkiNote(guid, fields, tags, mod, f"{rel}:{draft.line}"))
+
+    matched_old = set(match.values())
+    gone = [
+        deleted_card(e, rel, context.deck, now)
+        for j, e in enumerate(old)
+        if j not in matched_old and e.guid not in taken  # not worn by a new card
+    ]
+    changes["removed"] = [card.shown() for card in gone]
+    return _NoteResult(notes, tuple(entries), changes, diagnostics, gone)
+
+
+def _match(keys: list[str], answers: list[str], old: tuple[LockEntry, ...]) -> dict[int, int]:
+    """Which old entry each new card is: draft index → old entry index."""
     # 1. Same question (the k-th card with a question matches the k-th entry with it).
-    match: dict[int, int] = {}  # draft index → old entry index
+    match: dict[int, int] = {}
     old_by_key: dict[str, list[int]] = defaultdict(list)
     for j, entry in enumerate(old):
         old_by_key[entry.question].append(j)
     for i, key in enumerate(keys):
         if old_by_key.get(key):
             match[i] = old_by_key[key].pop(0)
-    exact = set(match)
 
     # 2. Reworded, same answer: only when that answer is unambiguous on both sides.
     exact_old = set(match.values())
     free_old = [j for j in range(len(old)) if j not in exact_old]
-    free_new = [i for i in range(len(drafts)) if i not in match]
+    free_new = [i for i in range(len(keys)) if i not in match]
     old_answers = Counter(old[j].answer for j in free_old)
     new_answers = Counter(answers[i] for i in free_new)
     old_by_answer = {old[j].answer: j for j in free_old}
@@ -285,43 +450,19 @@ def _identify_note(
     # 3. Reworded, same place: the only unmatched card between the same matched neighbours.
     matched_old = {j: i for i, j in match.items()}
     free_old = [j for j in range(len(old)) if j not in matched_old]
-    free_new = [i for i in range(len(drafts)) if i not in match]
+    free_new = [i for i in range(len(keys)) if i not in match]
     old_gaps = _gaps(len(old), free_old, lambda j: old[j].guid if j in matched_old else None)
-    new_gaps = _gaps(len(drafts), free_new, lambda i: old[match[i]].guid if i in match else None)
+    new_gaps = _gaps(len(keys), free_new, lambda i: old[match[i]].guid if i in match else None)
     for gap, new_members in new_gaps.items():
         old_members = old_gaps.get(gap, [])
         if len(new_members) == 1 and len(old_members) == 1:
             match[new_members[0]] = old_members[0]
+    return match
 
-    # Identities: matched cards keep their GUID; new ones take their natural GUID, suffixed
-    # when it is taken (a duplicate question, or an old GUID now worn by a reworded card).
-    taken = {old[j].guid for j in match.values()}
-    notes: list[AnkiNote] = []
-    entries: list[LockEntry] = []
-    changes: dict[str, list[str]] = defaultdict(list)
-    for i, draft in enumerate(drafts):
-        content = _content_hash(draft)
-        where = f"{rel}:{draft.line} {draft.question_key.strip().splitlines()[0]}"
-        if i in match:
-            entry = old[match[i]]
-            guid = entry.guid
-            if i not in exact:
-                kind, mod = "reworded", max(now, entry.mod + 1)
-            elif entry.content != content:
-                kind, mod = "changed", max(now, entry.mod + 1)
-            else:
-                kind, mod = "unchanged", entry.mod
-        else:
-            guid = _free_guid(rel, keys[i], taken)
-            kind, mod = "added", fallback_mod(rel)
-        taken.add(guid)
-        changes[kind].append(where)
-        entries.append(LockEntry(guid, keys[i], content, answers[i], mod))
-        notes.append(AnkiNote(guid, draft.fields, draft.tags, mod, f"{rel}:{draft.line}"))
 
-    matched_old = set(match.values())
-    changes["removed"] = [f"{rel}: {e.question}" for j, e in enumerate(old) if j not in matched_old]
-    return _NoteResult(notes, tuple(entries), changes, diagnostics)
+def _first_line(markdown: str) -> str:
+    lines = markdown.strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def _gaps(
@@ -344,13 +485,23 @@ def _gaps(
     return groups
 
 
-def _free_guid(rel: str, key: str, taken: set[str]) -> str:
+def _free_guid(
+    rel: str, key: str, taken: set[str], foreign: Callable[[str], str | None] = lambda _: None
+) -> str:
     guid = _genanki_guid("ankigen", rel, key)
     n = 2
-    while guid in taken:
+    while guid in taken or foreign(guid):
         guid = _genanki_guid("ankigen", rel, key, n)
         n += 1
     return guid
+
+
+def _guid_clash(rel: str, line: int, guid: str, foreign: Callable[[str], str | None]) -> Diagnostic:
+    message = (
+        f"GUID {guid!r} already belongs to a card of {foreign(guid)} (ankigen.lock); "
+        "this card gets another, so that no two cards share one"
+    )
+    return Diagnostic(rel, line, "warning", message)
 
 
 def _duplicate_warnings(rel: str, drafts: list[CardDraft], keys: list[str]) -> list[Diagnostic]:
@@ -375,18 +526,48 @@ def _duplicate_warnings(rel: str, drafts: list[CardDraft], keys: list[str]) -> l
 # ---------------------------------------------------------------- file
 
 
+def lock_location(root: Path) -> tuple[Path | None, tuple[Diagnostic, ...]]:
+    """Where the vault's lock is read and written. None (with a warning) when `ankigen.lock`
+    is a symbolic link that leads out of the vault, or not a regular file (a folder, a pipe):
+    it is then neither read nor replaced."""
+    path = root / LOCK_FILENAME
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=False)
+            inside = target.is_relative_to(root.resolve())
+        except (OSError, RuntimeError):  # a link loop
+            target, inside = path, False
+        if not inside or target == path:
+            return None, (_lock_warning("is a symbolic link out of the vault"),)
+        path = target
+    if path.exists() and not path.is_file():
+        return None, (_lock_warning("is not a regular file"),)
+    return path, ()
+
+
+def _lock_warning(what: str) -> Diagnostic:
+    message = f"{what}: not read and not written; every card is treated as new"
+    return Diagnostic(LOCK_FILENAME, 0, "warning", message)
+
+
 def load_lock(path: Path) -> tuple[Lock, tuple[Diagnostic, ...]]:
     """Read the lock file: missing → empty lock; unreadable → empty lock and an error
-    diagnostic (every card is then treated as new; review history is kept by GUID anyway)."""
+    diagnostic (every card is then treated as new; review history is kept by GUID anyway).
+    Entries that do not check out are dropped or repaired, each with a warning."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():  # a folder or a pipe: reading would fail or hang
+            if path.exists():
+                return Lock(), (_lock_problem(path, "cannot read lock file: not a regular file"),)
+            return Lock(), ()
+        text = atomic.read_regular(path).decode("utf-8")  # should it turn into a pipe meanwhile
     except FileNotFoundError:
         return Lock(), ()
     except (OSError, UnicodeDecodeError) as error:
         return Lock(), (_lock_problem(path, f"cannot read lock file: {error}"),)
     try:
-        return _lock_from_json(json.loads(text)), ()
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        reader = _LockReader(path.name, text)
+        return reader.read(json.loads(text)), tuple(reader.problems)
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as error:
         message = f"ignoring corrupt lock file ({error}); cards keep GUIDs but rewording is lost"
         return Lock(), (_lock_problem(path, message),)
 
@@ -395,30 +576,166 @@ def _lock_problem(path: Path, message: str) -> Diagnostic:
     return Diagnostic(path.name, 0, "error", message)
 
 
-def _lock_from_json(data: dict) -> Lock:
-    if data.get("version") != LOCK_VERSION:
-        raise ValueError(f"unknown lock version {data.get('version')!r}")
-    notes = {
-        str(rel): tuple(
-            LockEntry(
-                str(e["guid"]), str(e["question"]), str(e["content"]), str(e["answer"]), e["mod"]
+def valid_time(value: object) -> bool:
+    """A modification time ankigen accepts from outside: a whole number in [0, MAX_TIME]."""
+    return type(value) is int and 0 <= value <= MAX_TIME
+
+
+class _LockReader:
+    """Turns the lock's JSON into a Lock, checking every value it reads."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.text = text
+        self.problems: list[Diagnostic] = []
+
+    def warn(self, near: str, message: str) -> None:
+        """A warning at the line of the lock that holds `near` (its first line if not found)."""
+        found = self.text.find(json.dumps(near, ensure_ascii=False)) if near else -1
+        line = self.text.count("\n", 0, found) + 1 if found >= 0 else 1
+        self.problems.append(Diagnostic(self.name, line, "warning", message))
+
+    def read(self, data: object) -> Lock:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if data.get("version") != LOCK_VERSION:
+            raise ValueError(f"unknown lock version {data.get('version')!r}")
+        raw_notes = data.get("notes")
+        if not isinstance(raw_notes, dict):
+            raise ValueError('"notes" is not an object')
+        notes: dict[str, tuple[LockEntry, ...]] = {}
+        owner: dict[str, str] = {}  # GUID → the note whose card has it
+        for rel, raw_entries in sorted(raw_notes.items()):
+            if not isinstance(raw_entries, list):
+                self.warn(rel, f"entries of {rel!r} are not a list; dropped")
+                continue
+            entries = []
+            for raw in raw_entries:
+                entry = self.entry(rel, raw)
+                if entry is None:
+                    continue
+                if entry.guid in owner:
+                    self.warn(
+                        entry.guid,
+                        f"GUID {entry.guid!r} is used by several cards ({owner[entry.guid]} and "
+                        f"{rel}); kept for the first, the other card gets a new GUID",
+                    )
+                    continue
+                owner[entry.guid] = rel
+                entries.append(entry)
+            if entries:
+                notes[rel] = tuple(entries)
+        deleted = self.deleted(data.get("deleted", []), owner)
+        return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted)
+
+    def entry(self, rel: str, raw: object) -> LockEntry | None:
+        if not isinstance(raw, dict) or not _guid_like(raw.get("guid")):
+            self.warn(rel, f"a card of {rel!r} has no valid GUID; dropped")
+            return None
+        guid = raw["guid"]
+        texts = [raw.get(key) for key in ("question", "content", "answer")]
+        if not all(isinstance(t, str) for t in texts):
+            self.warn(guid, f"card {guid!r} of {rel!r} is incomplete; dropped")
+            return None
+        question, content, answer = texts
+        mod = raw.get("mod")
+        if not valid_time(mod):
+            self.warn(
+                guid,
+                f"mod {_short(mod)} of card {guid!r} of {rel!r} is not a time between 0 and "
+                f"{MAX_TIME}; the card counts as changed",
             )
-            for e in entries
+            mod, content = 0, ""
+        line = raw.get("line", 0)
+        line = line if type(line) is int and 0 <= line <= 10**9 else 0
+        deck, text = raw.get("deck", ""), raw.get("text", "")
+        return LockEntry(
+            guid,
+            question,  # type: ignore[arg-type]
+            content,  # type: ignore[arg-type]
+            answer,  # type: ignore[arg-type]
+            mod,
+            line,
+            deck if isinstance(deck, str) else "",
+            text if isinstance(text, str) else "",
         )
-        for rel, entries in data["notes"].items()
-    }
-    for entries in notes.values():
-        for entry in entries:
-            if not isinstance(entry.mod, int):
-                raise ValueError(f"mod of {entry.guid!r} is not an integer")
-    model = data.get("model")
-    stamp = ModelStamp(str(model["fingerprint"]), int(model["mod"])) if model else None
-    return Lock(MappingProxyType(dict(sorted(notes.items()))), stamp)
+
+    def model(self, raw: object) -> ModelStamp | None:
+        if raw is None:
+            return None
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("fingerprint"), str)
+            and valid_time(raw.get("mod"))
+        ):
+            return ModelStamp(raw["fingerprint"], raw["mod"])
+        self.warn("model", "the note type's stamp is not valid; it is stamped again")
+        return None
+
+    def deleted(self, raw: object, live: Mapping[str, str]) -> tuple[DeletedCard, ...]:
+        if not isinstance(raw, list):
+            self.warn("deleted", '"deleted" is not a list; deleted cards are forgotten')
+            return ()
+        cards: dict[str, DeletedCard] = {}
+        for item in raw:
+            try:
+                card = DeletedCard(
+                    item["guid"],
+                    item["note"],
+                    item["line"],
+                    item["question"],
+                    item["deck"],
+                    item["mod"],
+                    item["deleted"],
+                    item.get("text", ""),
+                )
+            except (TypeError, KeyError, AttributeError):
+                card = None
+            if (
+                card is None
+                or not _guid_like(card.guid)
+                or not all(
+                    isinstance(v, str) for v in (card.note, card.question, card.deck, card.text)
+                )
+                or not all(valid_time(v) for v in (card.mod, card.deleted))
+                or type(card.line) is not int
+                or not 0 <= card.line <= 10**9
+            ):
+                near = item.get("guid", "") if isinstance(item, dict) else ""
+                self.warn(
+                    near if isinstance(near, str) else "",
+                    "a deleted card's record is not valid; forgotten",
+                )
+                continue
+            if card.guid not in live:
+                cards.setdefault(card.guid, card)
+        return tuple(cards.values())
+
+
+def _guid_like(value: object) -> bool:
+    """ankigen's GUIDs are 10 printable ASCII characters; a GUID is printed in messages."""
+    return isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def lock_text(lock: Lock) -> str:
     """The lock as the file holds it: sorted keys, one card per line, stable formatting."""
     lines = ["{"]
+    if lock.deleted:
+        lines.append('  "deleted": [')
+        for k, d in enumerate(lock.deleted):
+            row = (
+                f'{{"deck": {_string(d.deck)}, "deleted": {int(d.deleted)}, '
+                f'"guid": {_string(d.guid)}, "line": {int(d.line)}, "mod": {int(d.mod)}, '
+                f'"note": {_string(d.note)}, "question": {_string(d.question)}, '
+                f'"text": {_string(d.text)}}}'
+            )
+            lines.append(f"    {row}{',' if k < len(lock.deleted) - 1 else ''}")
+        lines.append("  ],")
     if lock.model is not None:
         model = {"fingerprint": lock.model.fingerprint, "mod": lock.model.mod}
         lines.append(f'  "model": {_compact(model)},')
@@ -430,8 +747,9 @@ def lock_text(lock: Lock) -> str:
             # Written by hand (keys in sorted order): json.dumps per card costs 10 µs each.
             row = (
                 f'{{"answer": {_string(e.answer)}, "content": {_string(e.content)}, '
-                f'"guid": {_string(e.guid)}, "mod": {int(e.mod)}, '
-                f'"question": {_string(e.question)}}}'
+                f'"deck": {_string(e.deck)}, "guid": {_string(e.guid)}, "line": {int(e.line)}, '
+                f'"mod": {int(e.mod)}, "question": {_string(e.question)}, '
+                f'"text": {_string(e.text)}}}'
             )
             lines.append(f"      {row}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")
@@ -450,15 +768,9 @@ def save_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically, only when its text changed; return whether it was written."""
     text = lock_text(lock)
     try:
-        if path.read_text(encoding="utf-8") == text:
+        if path.is_file() and atomic.read_regular(path).decode("utf-8") == text:
             return False
     except (OSError, UnicodeDecodeError):
         pass
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, text)
     return True

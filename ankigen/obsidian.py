@@ -156,6 +156,25 @@ def mask_code_spans(line: str, fill: str = "\x00") -> str:
     return "".join(out)
 
 
+def math_spans(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each ``$…$`` and ``$$…$$`` within one line, outside inline code."""
+    if "$" not in line:
+        return []
+    masked = mask_code_spans(line)
+    spans = []
+    i = 0
+    while True:
+        start = masked.find("$", i)
+        if start < 0:
+            return spans
+        width = 2 if masked.startswith("$$", start) else 1
+        end = masked.find("$" * width, start + width)
+        if end < 0:
+            return spans
+        spans.append((start, end + width))
+        i = end + width
+
+
 # ---------------------------------------------------------------- %% comments and the scanner
 
 COMMENT = "%%"

@@ -248,7 +248,8 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
             Diagnostic(rel, block.line, "warning", "question is empty; no card made")
         )
         return None
-    if not answer.strip() or _shows_nothing(answer):
+    # A cloze ({{c1::…}}) needs no answer: the seed reader makes it a cloze note.
+    if (not answer.strip() or _shows_nothing(answer)) and "{{c" not in question:
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
         )
@@ -266,7 +267,7 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         line=block.line,
         question=question.strip(),
         answer=answer,
-        answer_line=answer_part[0][0],
+        answer_line=answer_part[0][0] if answer_part else block.line,
         see=tuple(block.see),
         tags=tuple(dict.fromkeys(tags)),
         context=block.context,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import marshal
-import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .model import Diagnostic, Folder, Vault
+from . import atomic
+from .discover import PACKAGE_NAME
+from .model import SEVERITIES, Diagnostic, Folder, Vault
 
 STATE_DIR = ".ankigen"  # inside the output folder
 STATE_FILE = f"{STATE_DIR}/state.json"
@@ -36,44 +37,66 @@ class FolderRecord:
 class BuildState:
     key: str = ""  # options and ankigen version the folders were built with
     folders: dict[str, FolderRecord] = field(default_factory=dict)
+    vault: str = ""  # the vault these folders belong to (its resolved path)
+    problems: list[str] = field(default_factory=list)  # what was wrong with the file read
 
     @classmethod
-    def load(cls, out_dir: Path) -> BuildState:
+    def load(cls, out_dir: Path, vault: Path | None = None) -> BuildState:
+        """The state of the last build into `out_dir`; what does not check out is dropped.
+
+        The file lives in a folder anyone may write to, so every record is checked: a record
+        that does not check out is dropped (its folder is built again) and said in `problems`.
+        With `vault`, the state of another vault is not used at all (its packages are left
+        alone, see build)."""
+        path = out_dir / STATE_FILE
+        if not _own_folder(out_dir):
+            return cls(problems=[f"{out_dir / STATE_DIR} is not a folder (a link?); not used"])
         try:
-            data = json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
-            if data.get("format") != _FORMAT:
-                return cls()
-            folders = {
-                rel: FolderRecord(
-                    package=r["package"],
-                    notes={k: tuple(v) for k, v in r["notes"].items()},
-                    pictures={k: tuple(v) for k, v in r["pictures"].items()},
-                    cards=r["cards"],
-                    use_cases=r["use_cases"],
-                    diagnostics=[tuple(d) for d in r["diagnostics"]],
-                    retry=r["retry"],
-                )
-                for rel, r in data["folders"].items()
-            }
-            return cls(key=data["key"], folders=folders)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return cls()  # no state, or not ours: build everything
+            data = json.loads(atomic.read_regular(path, MAX_STATE_BYTES).decode("utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError, RecursionError) as error:
+            return cls(problems=[f"{path} cannot be read ({_reason(error)}); building everything"])
+        if not isinstance(data, dict):
+            return cls(problems=[f"{path} is not ankigen's state; building everything"])
+        if data.get("format") != _FORMAT:
+            return cls()  # another version's state: build everything
+        key, built_from = data.get("key"), data.get("vault", "")
+        folders = data.get("folders")
+        if not isinstance(key, str) or not isinstance(built_from, str):
+            return cls(problems=[f"{path} is not ankigen's state; building everything"])
+        if vault is not None and built_from != str(vault):
+            return cls(vault=built_from)
+        state = cls(key=key, vault=built_from)
+        bad = 0
+        for rel, raw in folders.items() if isinstance(folders, dict) else ():
+            record = _record_from_json(raw)
+            if record is None or not isinstance(rel, str):
+                bad += 1
+            else:
+                state.folders[rel] = record
+        if bad or not isinstance(folders, dict):
+            state.problems.append(
+                f"{path}: {bad or 'all'} record{'s' * (bad != 1)} not valid, dropped; "
+                "their folders are built again"
+            )
+        return state
 
     def save(self, out_dir: Path) -> None:
         data = {
             "format": _FORMAT,
             "key": self.key,
+            "vault": self.vault,
             "folders": {rel: asdict(r) for rel, r in sorted(self.folders.items())},
         }
         text = json.dumps(data, indent=1, sort_keys=True)
         path = out_dir / STATE_FILE
-        path.parent.mkdir(exist_ok=True)
-        with contextlib.suppress(OSError):
-            if path.read_text(encoding="utf-8") == text:
+        if not _own_folder(out_dir):
+            raise NotADirectoryError(f"{out_dir / STATE_DIR} is not a folder (a link?)")
+        with contextlib.suppress(OSError, ValueError):
+            if atomic.read_regular(path, MAX_STATE_BYTES).decode("utf-8") == text:
                 return
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        atomic.write_text(path, text)
 
     def is_fresh(self, folder: Folder, vault: Vault, out_dir: Path) -> bool:
         """True when nothing the folder's package was built from has changed."""
@@ -96,11 +119,82 @@ class BuildState:
         return [Diagnostic(p, line, sev, msg) for p, line, sev, msg in record.diagnostics]  # type: ignore[arg-type]
 
 
+MAX_STATE_BYTES = 256 * 1024 * 1024
+_SEVERITIES = SEVERITIES  # "note" too: a stale picture's note is replayed like a warning
+
+
+def _record_from_json(raw: object) -> FolderRecord | None:
+    """A FolderRecord from its JSON form, or None when any part has the wrong type or range."""
+    if not isinstance(raw, dict):
+        return None
+    package = raw.get("package")
+    notes, pictures = _stamps(raw.get("notes")), _stamps(raw.get("pictures"))
+    cards, use_cases = raw.get("cards"), raw.get("use_cases")
+    diagnostics = raw.get("diagnostics")
+    retry = raw.get("retry")
+    if not (isinstance(package, str) and (package == "" or PACKAGE_NAME.fullmatch(package))):
+        return None
+    if notes is None or pictures is None or not isinstance(retry, bool):
+        return None
+    if not (_count(cards) and _count(use_cases) and isinstance(diagnostics, list)):
+        return None
+    checked = []
+    for item in diagnostics:
+        if not (isinstance(item, list) and len(item) == 4):
+            return None
+        where, line, severity, message = item
+        if not (isinstance(where, str) and _count(line) and isinstance(message, str)):
+            return None
+        if severity not in _SEVERITIES:
+            return None
+        checked.append((where, line, severity, message))
+    return FolderRecord(package, notes, pictures, cards, use_cases, checked, retry)  # type: ignore[arg-type]
+
+
+def _count(value: object) -> bool:
+    return type(value) is int and 0 <= value < 2**53  # type: ignore[operator]
+
+
+def _stamps(raw: object) -> dict[str, FileStamp] | None:
+    if not isinstance(raw, dict):
+        return None
+    stamps: dict[str, FileStamp] = {}
+    for rel, value in raw.items():
+        if not (isinstance(value, list) and len(value) == 3):
+            return None
+        size, mtime_ns, digest = value
+        if not (_count(size) and type(mtime_ns) is int and abs(mtime_ns) < 2**63):
+            return None
+        if not (isinstance(digest, str) and len(digest) in (0, 64)):
+            return None
+        if not isinstance(rel, str) or rel.startswith("/") or ".." in rel.split("/"):
+            return None
+        stamps[rel] = (size, mtime_ns, digest)
+    return stamps
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    return "not valid JSON" if isinstance(error, ValueError) else type(error).__name__
+
+
+def other_vault_message(out_dir: Path, other: str) -> str:
+    """What happens when an output folder last served another vault."""
+    return (
+        f"{out_dir} was last built from another vault ({other}): its packages there are left "
+        "as they are (one with the same name as a package of this vault is replaced), and "
+        f"{out_dir} now follows this vault"
+    )
+
+
 def stamp(path: Path, data: bytes | None = None) -> FileStamp:
     """A file's size, mtime and content hash (reads the file unless `data` is given)."""
     info = path.stat()
     if data is None:
-        data = path.read_bytes()
+        data = atomic.read_regular(path)
     return (info.st_size, info.st_mtime_ns, hashlib.sha256(data).hexdigest())
 
 
@@ -118,38 +212,72 @@ def _unchanged(path: Path, recorded: FileStamp) -> bool:
     if not digest:
         return False
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() == digest
+        return hashlib.sha256(atomic.read_regular(path)).hexdigest() == digest
     except OSError:
         return False
 
 
-def load_rendered(out_dir: Path, folder_rel: str) -> dict[str, str]:
-    """The folder's Markdown fragments and their HTML from its last build ({} if none)."""
+def load_rendered(out_dir: Path, folder_rel: str) -> tuple[dict[str, str], int]:
+    """The folder's Markdown fragments and their HTML from its last build ({} if none), and
+    how many records were dropped because they did not check out.
+
+    Only string pairs whose HTML the sanitiser leaves unchanged are kept: the output folder is
+    not trusted, and a crafted record must not put markup into a card."""
+    if not _own_folder(out_dir):
+        return {}, 0
     try:
-        data = marshal.loads(_rendered_path(out_dir, folder_rel).read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        raw = atomic.read_regular(_rendered_path(out_dir, folder_rel), MAX_STATE_BYTES)
+        data = json.loads(raw.decode("utf-8"))
+    except FileNotFoundError:
+        return {}, 0
+    except (OSError, ValueError, RecursionError):
+        return {}, 1
+    if not isinstance(data, dict):
+        return {}, 1
+    from .render import sanitise_html  # only when there is a cache to check
+
+    kept = {
+        markdown: html
+        for markdown, html in data.items()
+        if type(markdown) is str and type(html) is str and sanitise_html(html) == html
+    }
+    return kept, len(data) - len(kept)
 
 
 def save_rendered(out_dir: Path, folder_rel: str, rendered: dict[str, str]) -> None:
-    path = _rendered_path(out_dir, folder_rel)
-    path.parent.mkdir(exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(marshal.dumps(rendered))
-    os.replace(temporary, path)
+    # A cache: losing it (a crash, a full disk, a folder in its place) costs time only.
+    if not _own_folder(out_dir):
+        return
+    with contextlib.suppress(OSError):
+        path = _rendered_path(out_dir, folder_rel)
+        text = json.dumps(rendered, ensure_ascii=False, separators=(",", ":"))
+        atomic.write_bytes(path, text.encode("utf-8"), durable=False)
 
 
 def forget_rendered(out_dir: Path, keep: set[str]) -> None:
     """Remove the rendered fragments of folders not in `keep`."""
+    if not _own_folder(out_dir):
+        return
     wanted = {_rendered_path(out_dir, rel).name for rel in keep}
     for path in (out_dir / STATE_DIR).glob("rendered-*"):
         if path.name not in wanted:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder of that name: not ours to remove
+                path.unlink(missing_ok=True)
+
+
+def _own_folder(out_dir: Path) -> bool:
+    """True when OUT/.ankigen is absent or a real folder: a link there (to anywhere) is not
+    followed, so state is never read from, written to or deleted in another folder."""
+    try:
+        return stat.S_ISDIR((out_dir / STATE_DIR).lstat().st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def _rendered_path(out_dir: Path, folder_rel: str) -> Path:
-    # marshal: the fastest safe format for a dict of strings; its format follows Python's
-    # version, and a file that does not load is simply rendered again.
+    # JSON, not marshal: marshal is faster but not safe on crafted bytes (5 bytes claiming a
+    # tuple of 2**31 items take most of a minute), and this folder is not trusted.
     name = hashlib.sha1(folder_rel.encode()).hexdigest()[:16]
-    return out_dir / STATE_DIR / f"rendered-{name}.marshal"
+    return out_dir / STATE_DIR / f"rendered-{name}.json"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ankiutil import import_package, load, new_collection, notes
 
+from ankigen.fields import card_id
 from ankigen.lock import (
     CardDraft,
     Lock,
@@ -109,7 +110,10 @@ def test_new_cards_get_the_fallback_mod() -> None:
     assert [n.mod for n in result.notes] == [FALLBACK] * 4
     assert len(result.changes.added) == 4
     assert result.changes.added[0] == "AWS/AMI.md:5 What are AMIs used for?"
-    assert [n.fields for n in result.notes] == [c.fields for c in CARDS]
+    # The Source field carries the card's id, which Anki's Browser can search for.
+    for note, card in zip(result.notes, CARDS, strict=True):
+        assert note.fields[:-1] == card.fields[:-1]
+        assert note.fields[-1] == f'<span title="{card_id(note.guid)}">{card.fields[-1]}</span>'
     assert [n.source for n in result.notes] == [
         "AWS/AMI.md:5",
         "AWS/AMI.md:14",
@@ -164,7 +168,11 @@ def test_two_cards_replaced_side_by_side_are_new() -> None:
     assert guids(v2)[1:3] != guids(v1)[1:3]
     assert len(v2.changes.added) == 2
     assert len(v2.changes.removed) == 2
-    assert v2.changes.removed[0] == "AWS/AMI.md: what is ami image builder"
+    assert v2.changes.removed[0] == "AWS/AMI.md:14 What is AMI Image Builder?"
+    assert [(d.note, d.line, d.mod, d.deleted) for d in v2.deleted] == [
+        (NOTE, 14, FALLBACK, LATER),
+        (NOTE, 40, FALLBACK, LATER),
+    ]
 
 
 def test_new_card_with_a_reworded_cards_old_question_gets_a_free_guid() -> None:
@@ -241,7 +249,7 @@ def test_lock_file_round_trip_and_stable_text(tmp_path: Path) -> None:
 
 def test_corrupt_lock_gives_empty_lock_and_a_diagnostic(tmp_path: Path) -> None:
     path = tmp_path / "ankigen.lock"
-    for text in ("{not json", '{"version": 1, "notes": {"a.md": [{"guid": 1}]}}', "[]"):
+    for text in ("{not json", '{"version": 1, "notes": []}', "[]", "[" * 100_000):
         path.write_text(text, encoding="utf-8")
         lock, [problem] = load_lock(path)
         assert lock == Lock()
@@ -305,7 +313,7 @@ def test_a_moved_note_adopts_the_entries_of_the_note_it_was() -> None:
     moved = [replace(d, note_rel="Archive/AMI.md") for d in CARDS[:3]]  # one card dropped too
     unrelated = [draft("Something else entirely?", "yes", rel="Other.md")]
     lock, moves = adopt_moved_notes(Lock(), orphans, [*moved, *unrelated])
-    assert moves == [f"{NOTE} → Archive/AMI.md"]
+    assert moves == [(NOTE, "Archive/AMI.md")]
     assert orphans == {} and "Other.md" not in lock.notes
     result = assign_identities(moved, lock, fallback, NOW)
     assert guids(result) == [e.guid for e in first.notes[NOTE][:3]]

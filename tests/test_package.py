@@ -280,6 +280,11 @@ write_package(t.sample_package(media=(*big, Slow())), Path(sys.argv[2]), created
 """
 
 
+def _temporary(folder: Path, pid: int) -> Path | None:
+    found = list(folder.glob(f".ankigen-tmp-{pid}-*"))
+    return found[0] if found else None
+
+
 def test_killed_write_keeps_old_package_and_next_write_cleans_up(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -289,10 +294,9 @@ def test_killed_write_keeps_old_package_and_next_write_cleans_up(tmp_path: Path)
         [sys.executable, "-c", KILLED_WRITER, str(REPO / "tests"), str(out)], cwd=REPO
     )
     try:
-        temp = out / f".AWS-Compute.apkg.tmp-{writer.pid}"
         deadline = time.monotonic() + 60
         # Wait until the 40 big media files are in the temp file (the writer then sleeps).
-        while not (temp.exists() and temp.stat().st_size > 8_000_000):
+        while not (temp := _temporary(out, writer.pid)) or temp.stat().st_size < 8_000_000:
             assert writer.poll() is None, "writer ended before it could be killed"
             assert time.monotonic() < deadline, "writer never got going"
             time.sleep(0.05)

@@ -1,0 +1,202 @@
+"""Identity stage: GUIDs and modification times for every card, kept in the vault's lock file.
+
+Per build: the lock is read once, each folder's cards are identified against it (a renamed or
+moved note keeps its cards), notes that are only excluded for this build keep their entries,
+cards whose question is gone are remembered as deleted, and the lock is written once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+from .diagnostics import Diagnostics
+from .discover import is_excluded
+from .gittimes import ModTimes
+from .lock import (
+    MAX_TIME,
+    Changes,
+    DeletedCard,
+    FolderContext,
+    Lock,
+    LockEntry,
+    adopt_moved_notes,
+    assign_identities,
+    deleted_card,
+    load_lock,
+    lock_location,
+    save_lock,
+    valid_time,
+)
+from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
+from .todo import AnkiTodo, MovedCards, moved_tag
+
+
+class Identities:
+    """GUIDs and modification times for every card, kept in the vault's lock file."""
+
+    def __init__(
+        self,
+        enabled: bool,
+        vault: Vault,
+        model_fingerprint: str,
+        report: Diagnostics,
+        exclude: tuple[str, ...] = (),
+    ) -> None:
+        self.vault = vault
+        self.path, problems = lock_location(vault.root) if enabled else (None, ())
+        report.extend(problems)
+        self.enabled = enabled
+        lock, problems = load_lock(self.path) if self.path else (Lock(), ())
+        report.extend(problems)
+        lock = self._with_decks(lock)
+        self.folder_of = {n.rel: f for f in vault.folders for n in f.notes}
+        # Notes gone from the vault: their cards are deleted, unless the note was only moved
+        # or renamed (adopt_moved_notes) or is excluded from this build (kept as they are).
+        self.orphans = {
+            rel: cards
+            for rel, cards in lock.notes.items()
+            if rel not in self.folder_of and not _kept_out(vault.root, rel, exclude)
+        }
+        self.lock, _ = lock.pruned(rel for rel in lock.notes if rel not in self.orphans)
+        self.owner = {e.guid: rel for rel, entries in self.lock.notes.items() for e in entries}
+        self.changes: list[Changes] = []
+        self.moved: list[str] = []
+        self.note_ids: Mapping[str, int] = {}  # GUID → Anki note id, for adopted notes
+        self.deleted: list[DeletedCard] = []
+        epoch = source_date_epoch(report)
+        self.now = int(time.time()) if epoch is None else epoch
+        self.created = epoch or 0  # the collection's creation time: fixed, never the clock
+        self.model_mod: int | None = None  # without a lock the note type carries `created`
+        if self.enabled:
+            self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
+        self.fallback_mod = ModTimes(vault.root)
+
+    def assign(
+        self,
+        folder: Folder,
+        notes_read: list[str],
+        drafts: list[CardDraft],
+        diagnostics: list[Diagnostic],
+    ) -> tuple[AnkiNote, ...]:
+        """Identify the drafts of one folder. `notes_read` are its notes that could be read:
+        the lock entries of the others stay as they are."""
+        self.lock, moves = adopt_moved_notes(self.lock, self.orphans, drafts)
+        for old, new in moves:
+            self.moved.append(f"{old} → {new}")
+            for entry in self.lock.notes[new]:
+                self.owner[entry.guid] = new
+        context = FolderContext(
+            deck=folder.deck,
+            moved_tag=moved_tag(folder.package),
+            moved_from={new: old for old, new in moves},
+            taken=self.owner,
+        )
+        identified = assign_identities(
+            drafts, self.lock, self.fallback_mod, self.now, scope=notes_read, context=context
+        )
+        self.lock = self.lock.updated(identified.lock)
+        for rel, entries in identified.lock.notes.items():
+            for entry in entries:
+                self.owner[entry.guid] = rel
+        self.changes.append(identified.changes)
+        self.deleted.extend(identified.deleted)
+        diagnostics.extend(identified.diagnostics)
+        return identified.notes
+
+    def finish(self) -> None:
+        """Remember the cards deleted in this build (notes gone, questions gone)."""
+        for rel, entries in sorted(self.orphans.items()):
+            deck = self._deck_of_path(rel)
+            self.deleted.extend(deleted_card(e, rel, deck, self.now) for e in entries)
+        if self.enabled:
+            self.lock = self.lock.with_deleted(self.deleted, self.now)
+
+    def save(self, report: Diagnostics) -> None:
+        if self.enabled and self.path:
+            try:
+                save_lock(self.path, self.lock)
+            except OSError as error:
+                message = (
+                    f"cannot write the lock file: {error}; cards keep GUIDs, rewording is lost"
+                )
+                report.extend([Diagnostic(self.path.name, 0, "error", message)])
+
+    def all_changes(self) -> Changes:
+        """What changed for the cards, over the whole build."""
+        removed = Changes(
+            removed=tuple(
+                deleted_card(e, rel, "", self.now).shown()
+                for rel, cards in sorted(self.orphans.items())
+                for e in cards
+            )
+        )
+        return merge_changes([*self.changes, removed])
+
+    def todo(self) -> AnkiTodo:
+        """What the user has to do in Anki: remove deleted cards, move cards of moved notes."""
+        moved: dict[str, tuple[Folder, int]] = {}
+        for rel, entries in self.lock.notes.items():
+            folder = self.folder_of.get(rel)
+            if folder is None:
+                continue  # excluded from this build
+            count = sum(_elsewhere(e, folder) for e in entries)
+            if count:
+                moved[folder.rel] = (folder, moved.get(folder.rel, (folder, 0))[1] + count)
+        return AnkiTodo(
+            note_ids=self.note_ids,
+            deleted=self.lock.deleted,
+            moved=tuple(
+                MovedCards(folder.deck, moved_tag(folder.package), count)
+                for folder, count in sorted(moved.values(), key=lambda item: item[0].deck)
+            ),
+        )
+
+    def _with_decks(self, lock: Lock) -> Lock:
+        """Entries from before the lock named decks are taken to be where their note is."""
+        missing = {
+            rel: tuple(replace(e, deck=e.deck or self._deck_of_path(rel)) for e in entries)
+            for rel, entries in lock.notes.items()
+            if any(not e.deck for e in entries)
+        }
+        return lock.updated(Lock(MappingProxyType(missing))) if missing else lock
+
+    def _deck_of_path(self, rel: str) -> str:
+        folder = rel.rpartition("/")[0]
+        return folder.replace("/", "::") if folder else self.vault.name
+
+
+def _kept_out(root: Path, rel: str, exclude: tuple[str, ...]) -> bool:
+    """A note left out of this build by --exclude that is still there (else it is gone)."""
+    return is_excluded(rel, exclude) and (root / rel).is_file()
+
+
+def _elsewhere(entry: LockEntry, folder: Folder) -> bool:
+    return bool(entry.deck) and entry.deck != folder.deck
+
+
+def source_date_epoch(report: Diagnostics) -> int | None:
+    """SOURCE_DATE_EPOCH (reproducible-builds.org), when set to a time ankigen can use."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    try:
+        epoch = int(value)
+    except ValueError:
+        report.warn("", 0, f"SOURCE_DATE_EPOCH={value!r} is not a whole number; ignored")
+        return None
+    if not valid_time(epoch):
+        report.warn("", 0, f"SOURCE_DATE_EPOCH={value!r} is not between 0 and {MAX_TIME}; ignored")
+        return None
+    return epoch
+
+
+def merge_changes(parts: list[Changes]) -> Changes:
+    """One Changes for the whole build, from each folder's."""
+    return Changes(
+        **{kind: tuple(x for part in parts for x in getattr(part, kind)) for kind in Changes.KINDS}
+    )

@@ -1,0 +1,192 @@
+"""Split and render stage: each folder's notes read, split into cards and rendered to HTML.
+
+The HTML of each folder's Markdown fragments is kept in the output folder (state.py's render
+cache); fragments that did not change since the last build are not rendered again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+
+from . import atomic
+from .diagnostics import internal_error
+from .media import FieldHtml
+from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
+from .render import render_markdown
+from .state import load_rendered, save_rendered, stamp
+from .syntax import SyntaxSettings, read_note
+from .syntax.cloze import marks_to_anki
+from .syntax.cloze import plain_text as cloze_plain_text
+from .workers import process_pool
+
+Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
+
+# Below this many notes a process pool costs more than it saves.
+_PARALLEL_MIN_NOTES = 40
+
+
+@dataclass(frozen=True)
+class RenderedCard:
+    source: CardSource
+    question: str  # HTML
+    answer: str  # HTML
+
+
+@dataclass(frozen=True)
+class RenderedNote:
+    note: ParsedNote
+    cards: tuple[RenderedCard, ...]
+    references: str  # HTML, rendered once for all the note's cards
+    stamp: tuple[int, int, str]
+
+
+@dataclass(frozen=True)
+class RenderedFolder:
+    folder: Folder
+    notes: tuple[RenderedNote, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    cache_dropped: int = 0  # records of the render cache that did not check out
+
+    @cached_property
+    def media_fields(self) -> list[FieldHtml]:
+        """Every HTML field that may hold pictures, in a fixed order (see fields.card_drafts)."""
+        fields = []
+        for note in self.notes:
+            rel = note.note.rel
+            for card in note.cards:
+                source = card.source
+                fields.append(FieldHtml(rel, card.question, source.line, source.question))
+                fields.append(FieldHtml(rel, card.answer, source.answer_line, source.answer))
+            if note.cards:
+                fields.append(
+                    FieldHtml(rel, note.references, note.note.references_line, note.note.references)
+                )
+        return fields
+
+
+def render_folders(
+    folders: list[Folder],
+    out_dir: Path,
+    reuse: bool,
+    syntax: SyntaxSettings,
+    processes: int,
+    progress: Progress | None,
+) -> list[RenderedFolder]:
+    """Split and render every note of the folders, in parallel when there is enough work.
+
+    The HTML of each folder's fragments is kept in `out_dir`; with `reuse`, fragments that did
+    not change since the last build are not rendered again.
+    """
+    jobs = [(folder, out_dir, reuse, syntax) for folder in folders]
+    note_count = sum(len(f.notes) for f in folders)
+    if progress:
+        progress("reading notes", 0, note_count)
+    if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
+        results = []
+        for job in jobs:
+            results.append(render_folder(job))
+            if progress:
+                progress("reading notes", sum(len(r.folder.notes) for r in results), note_count)
+        return results
+    biggest_first = sorted(jobs, key=lambda job: -len(job[0].notes))
+    done = 0
+    results_by_rel: dict[str, RenderedFolder] = {}
+    with process_pool(min(processes, len(folders))) as pool:
+        for result in pool.map(render_folder, biggest_first):
+            results_by_rel[result.folder.rel] = result
+            done += len(result.folder.notes)
+            if progress:
+                progress("reading notes", done, note_count)
+    return [results_by_rel[f.rel] for f in folders]
+
+
+def render_folder(job: tuple[Folder, Path, bool, SyntaxSettings]) -> RenderedFolder:
+    """Read, split and render one folder's notes (runs in a worker process)."""
+    folder, out_dir, reuse, syntax = job
+    known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
+    fragments: dict[str, str] = {}
+
+    def render(markdown: str) -> str:
+        html = known.get(markdown)
+        if html is None:
+            html = render_markdown(markdown)
+        fragments[markdown] = html
+        return html
+
+    notes = []
+    diagnostics: list[Diagnostic] = []
+    for note_file in folder.notes:
+        try:
+            data = atomic.read_regular(note_file.path)  # a named pipe never blocks
+        except OSError as error:
+            diagnostics.append(Diagnostic(note_file.rel, 0, "error", f"cannot read note: {error}"))
+            continue
+        try:
+            text = data.decode("utf-8-sig")  # a byte-order mark is not part of the note
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            diagnostics.append(
+                Diagnostic(note_file.rel, line, "warning", "not valid UTF-8; bad bytes replaced")
+            )
+            text = data.decode("utf-8", errors="replace")
+        try:
+            note, found = read_note(note_file.rel, text, syntax)
+            diagnostics.extend(found)
+            notes.append(_render_note(note, stamp(note_file.path, data), render))
+        except Exception as error:  # one broken note must not stop the others
+            diagnostics.append(internal_error(note_file.rel, 1, "note skipped", error))
+    save_rendered(out_dir, folder.rel, fragments)
+    return RenderedFolder(folder, tuple(notes), tuple(diagnostics), dropped)
+
+
+def _render_note(
+    note: ParsedNote, file_stamp: tuple[int, int, str], render: Callable[[str], str]
+) -> RenderedNote:
+    cards = tuple(
+        RenderedCard(card, _front_html(card, render), render(card.answer)) for card in note.cards
+    )
+    references = render(note.references) if note.references and cards else ""
+    return RenderedNote(note, cards, references, file_stamp)
+
+
+def _front_html(card: CardSource, render: Callable[[str], str]) -> str:
+    html = render(front_markdown(card))
+    return marks_to_anki(html) if card.note_type == CLOZE else html
+
+
+def with_card_types(folder: RenderedFolder, notes: tuple[AnkiNote, ...]) -> tuple[AnkiNote, ...]:
+    """The identified notes with their card type, deck and carried-over schedule."""
+    special = {
+        f"{note.note.rel}:{card.source.line}": card.source
+        for note in folder.notes
+        for card in note.cards
+        if (card.source.note_type, card.source.deck, card.source.schedule) != (QUESTION, "", ())
+    }
+    if not special:
+        return notes
+    out = []
+    for note in notes:
+        source = special.get(note.source)
+        if source is not None:
+            note = replace(
+                note, note_type=source.note_type, deck=source.deck, schedule=source.schedule
+            )
+        out.append(note)
+    return tuple(out)
+
+
+def question_key(card: CardSource) -> str:
+    """What identifies the card in its note: its front, a cloze's text read with its answers."""
+    if card.note_type == CLOZE:
+        return f"cloze: {cloze_plain_text(card.question)}"
+    return front_markdown(card)
+
+
+def front_markdown(card: CardSource) -> str:
+    """The Markdown shown on the card's front."""
+    if card.kind == "usecase":
+        return f"Use case: {card.question}" if card.question else "Use case"
+    return card.question
