@@ -268,6 +268,7 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         question=question.strip(),
         answer=answer,
         answer_line=answer_part[0][0] if answer_part else block.line,
+        question_line=question_part[0][0] if question_part else block.line,
         see=tuple(block.see),
         tags=tuple(dict.fromkeys(tags)),
         context=block.context,

@@ -195,12 +195,14 @@ def test_reported_lines_are_the_pictures_own_lines(tmp_path):
                 "- a source\n"  # 8
                 "![[in-references.png]]\n"  # 9
             ),
+            "D/Question.md": "#Q\nWhich is ![[in-question.png]]?\nAnswer: that one\n",
             "D/ok.png": png(),
         },
     )
     assert messages == [
         "D/Lines.md:4: warning: picture after-tags.png not included: not found in the vault",
         "D/Lines.md:9: warning: picture in-references.png not included: not found in the vault",
+        "D/Question.md:2: warning: picture in-question.png not included: not found in the vault",
     ]
 
 
