@@ -25,6 +25,7 @@ from .lock import (
     LockEntry,
     adopt_moved_notes,
     assign_identities,
+    deleted_card,
     load_lock,
     lock_location,
     save_lock,
@@ -109,10 +110,7 @@ class Identities:
         """Remember the cards deleted in this build (notes gone, questions gone)."""
         for rel, entries in sorted(self.orphans.items()):
             deck = self._deck_of_path(rel)
-            self.deleted.extend(
-                DeletedCard(e.guid, rel, e.line, e.question, e.deck or deck, e.mod, self.now)
-                for e in entries
-            )
+            self.deleted.extend(deleted_card(e, rel, deck, self.now) for e in entries)
         if self.enabled:
             self.lock = self.lock.with_deleted(self.deleted, self.now)
 
@@ -130,7 +128,7 @@ class Identities:
         """What changed for the cards, over the whole build."""
         removed = Changes(
             removed=tuple(
-                f"{DeletedCard(e.guid, rel, e.line, e.question, '', 0, 0).where()} {e.question}"
+                deleted_card(e, rel, "", self.now).shown()
                 for rel, cards in sorted(self.orphans.items())
                 for e in cards
             )

@@ -53,6 +53,7 @@ class LockEntry:
     mod: int
     line: int = 0  # where the card was at the last build (0: not known)
     deck: str = ""  # the deck the card was first built for: where Anki keeps it ("" unknown)
+    text: str = ""  # the question's first line as written, for messages ("" unknown)
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,21 @@ class DeletedCard:
     deck: str  # where Anki keeps it
     mod: int  # its last modification time
     deleted: int  # when a build first found it gone
+    text: str = ""  # the question as written ("" unknown)
 
     def where(self) -> str:
         return f"{self.note}:{self.line}" if self.line else self.note
+
+    def shown(self) -> str:
+        """ "path:line question" for messages, the question as it was written when known."""
+        return f"{self.where()} {self.text or self.question}"
+
+
+def deleted_card(entry: LockEntry, note: str, deck: str, now: int) -> DeletedCard:
+    """The record of a lock entry whose card is gone (found gone at `now`)."""
+    return DeletedCard(
+        entry.guid, note, entry.line, entry.question, entry.deck or deck, entry.mod, now, entry.text
+    )
 
 
 @dataclass(frozen=True)
@@ -356,7 +369,8 @@ def _identify_note(
     entries: list[LockEntry] = []
     changes: dict[str, list[str]] = defaultdict(list)
     for i, draft in enumerate(drafts):
-        where = f"{rel}:{draft.line} {draft.question_key.strip().splitlines()[0]}"
+        text = _first_line(draft.question_key)
+        where = f"{rel}:{draft.line} {text}"
         back = None
         if i in match and foreign(old[match[i]].guid):
             diagnostics.append(_guid_clash(rel, draft.line, old[match[i]].guid, foreign))
@@ -396,17 +410,17 @@ def _identify_note(
                 mod = max(mod, earlier.mod + 1)
         taken.add(guid)
         changes[kind].append(where)
-        entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck))
+        entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck, text))
         fields = (*draft.fields[:-1], with_card_id(draft.fields[-1], guid))
         notes.append(AnkiNote(guid, fields, tags, mod, f"{rel}:{draft.line}"))
 
     matched_old = set(match.values())
     gone = [
-        DeletedCard(e.guid, rel, e.line, e.question, e.deck or context.deck, e.mod, now)
+        deleted_card(e, rel, context.deck, now)
         for j, e in enumerate(old)
         if j not in matched_old and e.guid not in taken  # not worn by a new card
     ]
-    changes["removed"] = [f"{card.where()} {card.question}" for card in gone]
+    changes["removed"] = [card.shown() for card in gone]
     return _NoteResult(notes, tuple(entries), changes, diagnostics, gone)
 
 
@@ -444,6 +458,11 @@ def _match(keys: list[str], answers: list[str], old: tuple[LockEntry, ...]) -> d
         if len(new_members) == 1 and len(old_members) == 1:
             match[new_members[0]] = old_members[0]
     return match
+
+
+def _first_line(markdown: str) -> str:
+    lines = markdown.strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def _gaps(
@@ -629,10 +648,17 @@ class _LockReader:
             mod, content = 0, ""
         line = raw.get("line", 0)
         line = line if type(line) is int and 0 <= line <= 10**9 else 0
-        deck = raw.get("deck", "")
+        deck, text = raw.get("deck", ""), raw.get("text", "")
         return LockEntry(
-            guid, question, content, answer, mod, line, deck if isinstance(deck, str) else ""
-        )  # type: ignore[arg-type]
+            guid,
+            question,  # type: ignore[arg-type]
+            content,  # type: ignore[arg-type]
+            answer,  # type: ignore[arg-type]
+            mod,
+            line,
+            deck if isinstance(deck, str) else "",
+            text if isinstance(text, str) else "",
+        )
 
     def model(self, raw: object) -> ModelStamp | None:
         if raw is None:
@@ -661,13 +687,16 @@ class _LockReader:
                     item["deck"],
                     item["mod"],
                     item["deleted"],
+                    item.get("text", ""),
                 )
-            except (TypeError, KeyError):
+            except (TypeError, KeyError, AttributeError):
                 card = None
             if (
                 card is None
                 or not _guid_like(card.guid)
-                or not all(isinstance(v, str) for v in (card.note, card.question, card.deck))
+                or not all(
+                    isinstance(v, str) for v in (card.note, card.question, card.deck, card.text)
+                )
                 or not all(valid_time(v) for v in (card.mod, card.deleted))
                 or type(card.line) is not int
                 or not 0 <= card.line <= 10**9
@@ -702,7 +731,8 @@ def lock_text(lock: Lock) -> str:
             row = (
                 f'{{"deck": {_string(d.deck)}, "deleted": {int(d.deleted)}, '
                 f'"guid": {_string(d.guid)}, "line": {int(d.line)}, "mod": {int(d.mod)}, '
-                f'"note": {_string(d.note)}, "question": {_string(d.question)}}}'
+                f'"note": {_string(d.note)}, "question": {_string(d.question)}, '
+                f'"text": {_string(d.text)}}}'
             )
             lines.append(f"    {row}{',' if k < len(lock.deleted) - 1 else ''}")
         lines.append("  ],")
@@ -718,7 +748,8 @@ def lock_text(lock: Lock) -> str:
             row = (
                 f'{{"answer": {_string(e.answer)}, "content": {_string(e.content)}, '
                 f'"deck": {_string(e.deck)}, "guid": {_string(e.guid)}, "line": {int(e.line)}, '
-                f'"mod": {int(e.mod)}, "question": {_string(e.question)}}}'
+                f'"mod": {int(e.mod)}, "question": {_string(e.question)}, '
+                f'"text": {_string(e.text)}}}'
             )
             lines.append(f"      {row}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")

@@ -70,8 +70,7 @@ class AnkiTodo:
             ]
             lines += [
                 printable(
-                    f"    {card.where()}  {card.question}  (deleted {_date(card.deleted)}, "
-                    f"in deck {card.deck})"
+                    f"    {card.shown()}  (deleted {_date(card.deleted)}, in deck {card.deck})"
                 )
                 for card in self.deleted
             ]

@@ -168,7 +168,7 @@ def test_two_cards_replaced_side_by_side_are_new() -> None:
     assert guids(v2)[1:3] != guids(v1)[1:3]
     assert len(v2.changes.added) == 2
     assert len(v2.changes.removed) == 2
-    assert v2.changes.removed[0] == "AWS/AMI.md:14 what is ami image builder"
+    assert v2.changes.removed[0] == "AWS/AMI.md:14 What is AMI Image Builder?"
     assert [(d.note, d.line, d.mod, d.deleted) for d in v2.deleted] == [
         (NOTE, 14, FALLBACK, LATER),
         (NOTE, 40, FALLBACK, LATER),

@@ -192,7 +192,7 @@ def test_rule_deleted_question_is_in_no_package_and_found_by_one_search(tmp_path
         guid = rule.guids()["what is ec2"]
         rule.write(NOTE, "# EC2\n\n\n\n\n#Q What is an AMI? #aws\nAnswer: An image.\n")
         assert rule.rebuild() == {"what is an ami": False}
-        assert rule.report.changes.removed == ("AWS/Compute/EC2.md:3 what is ec2",)
+        assert rule.report.changes.removed == ("AWS/Compute/EC2.md:3 What is EC2?",)
         [deleted] = rule.report.todo.deleted
         assert (deleted.guid, deleted.deleted) == (guid, T2)
         search = rule.report.todo.deleted_search()
@@ -252,8 +252,8 @@ def test_rule_a_deleted_note_or_folder_is_found_by_the_same_search(tmp_path, mon
         rule.rebuild()
         assert not (rule.out / "AWS-Compute.apkg").exists()
         assert set(rule.report.changes.removed) == {
-            "AWS/Compute/EC2.md:3 what is ec2",
-            "AWS/Compute/EC2.md:6 what is an ami",
+            "AWS/Compute/EC2.md:3 What is EC2?",
+            "AWS/Compute/EC2.md:6 What is an AMI?",
         }
         found = col.find_notes(rule.report.todo.deleted_search())
         assert {col.get_note(nid).guid for nid in found} == gone

@@ -207,7 +207,7 @@ def test_every_change_in_the_notes_reaches_one_anki_collection(story: Story) -> 
     # 5. A question deleted: Anki keeps its card, but one printed search finds it and no other.
     story.write("AWS/Storage/EBS.md", "#Q What is EBS?\nAnswer: Block storage for EC2.\n")
     report = story.step()
-    assert report.changes.removed == ("AWS/Storage/EBS.md:4 what is an ebs snapshot",)
+    assert report.changes.removed == ("AWS/Storage/EBS.md:4 What is an EBS snapshot?",)
     deleted_search = report.todo.deleted_search()
     assert story.col.find_notes(deleted_search) == [first["What is an EBS snapshot?"].id]
     assert deleted_search in (story.out / TODO_FILE).read_text(encoding="utf-8")
@@ -319,7 +319,7 @@ def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path
     stdout = cli()
     lines = stdout.splitlines()
     assert "reworded: A/a.md:1 First, reworded?" in lines
-    assert "deleted: A/a.md:4 second" in lines
+    assert "deleted: A/a.md:4 Second?" in lines
     assert "moved: B/Notes 1.md → C/Notes 1.md (its cards keep their history)" in lines
     assert "moved: C/Notes 1.md:1 Third?" in lines
     assert "renamed: B/renamed.md:1 Fourth?" in lines
@@ -330,7 +330,7 @@ def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path
     assert '  tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in lines
     todo = (out / TODO_FILE).read_text(encoding="utf-8")
     assert search in todo and 'tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in todo
-    assert "A/a.md:4  second" in todo
+    assert "A/a.md:4 Second?  (deleted" in todo
     # Nothing new: the searches stay in the file, the summary does not repeat them ...
     stdout = cli()
     assert search not in stdout and "1 deleted" not in stdout
