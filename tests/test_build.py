@@ -95,12 +95,15 @@ def test_example_vault_builds_and_imports_cleanly(tmp_path):
         "AWS-Networking.apkg",
         "AWS-Storage.apkg",
         "AWS.apkg",
+        "Astronomy.apkg",  # in the Flashcards plugin's syntax
         "Engineering-Thermodynamics.apkg",
+        "Languages.apkg",  # in the Spaced Repetition plugin's syntax
+        "Obsidian_to_Anki.apkg",  # in the Obsidian_to_Anki plugin's syntax
         "vault.apkg",
     ]
     col = ankiutil.load(tmp_path, *sorted((tmp_path / "dist").glob("*.apkg")))
     notes = ankiutil.notes(col)
-    assert (report.cards, report.use_cases, len(notes)) == (36, 7, 43)
+    assert (report.cards, report.use_cases, len(notes)) == (54, 7, 61)
     per_deck: dict[str, int] = {}
     for note in notes:
         per_deck[note.decks[0]] = per_deck.get(note.decks[0], 0) + 1
@@ -109,16 +112,25 @@ def test_example_vault_builds_and_imports_cleanly(tmp_path):
         "AWS::Compute": 10,
         "AWS::Networking": 8,
         "AWS::Storage": 10,
+        "Astronomy": 4,
         "Engineering::Thermodynamics": 8,
+        "Obsidian_to_Anki::French": 5,
+        "flashcards::French": 5,
+        "flashcards::French::Verbs": 1,
+        "flashcards::Physics": 3,
         "vault": 4,
     }
     assert ankiutil.media_problems(col) == ([], [])
     assert len(list(Path(col.media.dir()).iterdir())) == 6  # the unused whiteboard stays out
     for note in notes:
-        assert note.fields["Question"].strip() and note.fields["Answer"].strip()
+        if "Text" in note.fields:  # a cloze: its extra text may be empty
+            assert "{{c1::" in note.fields["Text"] or "{{c2::" in note.fields["Text"]
+            continue
+        front, back = list(note.fields.values())[:2]
+        assert front.strip() and back.strip()
         assert "[[" not in note.question_html + note.answer_html
-        assert "#Question" not in note.fields["Question"]
-    everything = " ".join(n.fields["Answer"] for n in notes)
+        assert "#Question" not in front and "<!--SR:" not in front + back
+    everything = " ".join(n.fields.get("Answer", "") for n in notes)
     assert "#Question not a card" in everything  # inside a code fence: text
 
 
