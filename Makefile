@@ -6,13 +6,20 @@ VAULT  ?= examples/vault
 OUT    ?= dist
 ARGS   ?=
 
-.PHONY: deck test lint bench fuzz install install-test clean
+.PHONY: deck test lint bench fuzz fuzz-properties install install-test clean
 
 deck: $(VENV)/.installed
 	$(PY) build_deck.py "$(VAULT)" -o "$(OUT)" $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
+
+# Generated notes and Markdown through the splitter and renderer (tests/test_properties.py):
+# thousands of examples each; `make test` runs a few hundred.
+PROPERTY_EXAMPLES ?= 5000
+fuzz-properties: $(VENV)/.installed-test
+	ANKIGEN_FUZZ_EXAMPLES=$(PROPERTY_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+		--hypothesis-show-statistics tests/test_properties.py $(ARGS)
 
 # Hostile vault trees through the whole build (tests/test_fuzz_vault.py); `make test` runs a few.
 FUZZ_EXAMPLES ?= 1000

@@ -12,16 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .adopt import Adopted, load_adopted
 from .diagnostics import Diagnostics, internal_error
 from .discover import discover_vault
 from .fields import card_drafts
+from .foreign import with_foreign_note_types
 from .identity import Identities
 from .lock import Changes
 from .media import Fetcher, FetchOutcome, MediaOptions, remote_urls, resolve_media
 from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages, write_package
-from .rendered import Progress, RenderedFolder, render_folders
+from .rendered import Progress, RenderedFolder, render_folders, with_card_types
 from .state import STATE_DIR, BuildState, FolderRecord, forget_rendered, other_vault_message
+from .syntax import SyntaxSettings, load_syntax_settings
 from .todo import TODO_FILE, AnkiTodo, write_todo
 
 
@@ -34,6 +37,7 @@ class BuildOptions:
     lock: bool = True  # keep <vault>/ankigen.lock up to date
     exclude: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
+    syntax: tuple[str, ...] = ()  # the flashcard syntaxes read (reader names); () = all
 
 
 @dataclass(frozen=True)
@@ -58,20 +62,25 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     vault, found = discover_vault(options.vault, options.exclude)  # find notes
     report.extend(found)
     model = load_card_model()
-    plan = _plan(options, vault, model, report)  # skip folders that did not change
+    syntax, found = load_syntax_settings(vault.root, options.syntax)
+    report.extend(found)
+    adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
+    report.extend(found)
+    plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
 
-    rendered = render_folders(plan.stale, out_dir, plan.reuse, options.processes, progress)
+    rendered = render_folders(plan.stale, out_dir, plan.reuse, syntax, options.processes, progress)
     if dropped := sum(folder.cache_dropped for folder in rendered):
         message = f"{dropped} render cache record(s) in {out_dir / STATE_DIR} not valid; dropped"
         report.warn("", 0, message + " and rendered again")
     fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
+    identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
     written = []
     for done, folder in enumerate(rendered):
         if progress:
             progress("writing packages", done, len(rendered))
         diagnostics, package, record = _finish_folder(
-            folder, vault, options, fetched, identities, model
+            folder, vault, options, fetched, identities, model, adopted
         )
         report.extend(diagnostics)
         plan.state.folders[folder.folder.rel] = record
@@ -102,14 +111,21 @@ class _Plan:
     reuse: bool  # HTML of the last build may be reused
 
 
-def _plan(options: BuildOptions, vault: Vault, model: CardModel, report: Diagnostics) -> _Plan:
+def _plan(
+    options: BuildOptions,
+    vault: Vault,
+    model: CardModel,
+    syntax: SyntaxSettings,
+    report: Diagnostics,
+    adopted_key: str = "",
+) -> _Plan:
     state = BuildState.load(options.out_dir, vault.root)
     for problem in state.problems:
         report.warn("", 0, problem)
     if state.vault and state.vault != str(vault.root):
         report.warn("", 0, other_vault_message(options.out_dir, state.vault))
     previous_packages = {r.package for r in state.folders.values() if r.package}
-    key = _options_key(options, model)
+    key = f"{_options_key(options, model)}|{syntax.fingerprint}|{adopted_key}"
     if state.key != key or options.force or state.vault != str(vault.root):
         state = BuildState(key=key, vault=str(vault.root))
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
@@ -127,6 +143,7 @@ def _finish_folder(
     fetched: Mapping[str, FetchOutcome],
     identities: Identities,
     model: CardModel,
+    adopted: Adopted,
 ) -> tuple[list[Diagnostic], str, FolderRecord]:
     """Resolve media, give cards their identity, write the package.
 
@@ -142,7 +159,8 @@ def _finish_folder(
         pictures, pictures_failed = media.local_files, bool(media.diagnostics)
         drafts = card_drafts(folder, media.html, vault)
         notes_read = [note.note.rel for note in folder.notes]
-        notes = identities.assign(deck, notes_read, drafts, diagnostics)
+        notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
+        notes = with_foreign_note_types(folder, notes, adopted, diagnostics=diagnostics)
         package = DeckPackage(deck.deck, deck.package, notes, media.media)
         if package.notes:
             write_package(

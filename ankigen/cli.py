@@ -32,7 +32,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         description="Turn a vault of Obsidian notes into Anki packages: one .apkg per folder "
         "that holds #Question or #UseCase cards, deck named after the folder path.",
         epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
-        "--strict), 2 usage error.",
+        "--strict), 2 usage error. Coming from Obsidian_to_Anki or Flashcards? Run "
+        "`ankigen adopt VAULT --collection PATH` once first (see `ankigen adopt --help`).",
     )
     p.add_argument(
         "vault",
@@ -88,6 +89,16 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         help="skip vault paths matching GLOB (relative to the vault, e.g. 'Drafts/*'); repeatable",
     )
     p.add_argument(
+        "--syntax",
+        action="append",
+        default=[],
+        type=_syntax_names,
+        metavar="NAMES",
+        help="read only these flashcard syntaxes, comma-separated (default: all): "
+        "seed (#Question / Answer:), spaced-repetition (the Spaced Repetition plugin's "
+        "::, ?, ==cloze==); repeatable",
+    )
+    p.add_argument(
         "--force", action="store_true", help="rebuild every folder, even the unchanged ones"
     )
     p.add_argument(
@@ -111,6 +122,10 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`ankigen build …`; `ankigen …` without the word build works too."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["adopt"]:
+        from .adopt import main as adopt_main
+
+        return adopt_main(args[1:], prog="ankigen adopt")
     if args[:1] == ["build"]:
         args = args[1:]
     return run(args, prog="ankigen build")
@@ -233,6 +248,7 @@ def _build(args: argparse.Namespace) -> int:
         force=args.force,
         lock=not args.no_lock,
         exclude=tuple(args.exclude),
+        syntax=tuple(name for names in args.syntax for name in names),
     )
     started = time.perf_counter()
     progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
@@ -346,6 +362,19 @@ class ProgressLine:
         if self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
+
+
+def _syntax_names(text: str) -> tuple[str, ...]:
+    from .syntax import reader_names
+
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    known = reader_names()
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown syntax {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}"
+        )
+    return names
 
 
 def _bounded(

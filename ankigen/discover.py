@@ -70,7 +70,7 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
                     walk(Path(entry.path), rel)
             elif entry.name.lower().endswith(".md"):
                 notes_by_folder.setdefault(rel_dir, []).append(NoteFile(rel, Path(entry.path)))
-            elif rel != LOCK_FILE:
+            elif rel not in (LOCK_FILE, "ankigen.adopted"):  # ankigen's, beside the notes
                 attachments.append(rel)
 
     walk(root, "")

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .model import CardDraft, SeeLink, Vault
+from .obsidian import is_link_url
+from .rendered import question_key
 
 if TYPE_CHECKING:
     from .rendered import RenderedFolder
 
 FIELD_NAMES = ("Question", "Answer", "Context", "See", "References", "Source")
-_LINK_SCHEMES = ("http://", "https://", "obsidian://", "mailto:")
 
 
 def context_html(title: str, headings: tuple[str, ...]) -> str:
@@ -26,7 +27,7 @@ def see_html(links: tuple[SeeLink, ...]) -> str:
     items = []
     for link in links:
         title = escape(link.title, quote=False)
-        if link.url.lower().startswith(_LINK_SCHEMES):
+        if is_link_url(link.url):
             items.append(f'<a href="{escape(link.url)}">{title}</a>')
         else:
             items.append(f'<span class="wikilink">{title}</span>')
@@ -56,7 +57,6 @@ def with_card_id(source: str, guid: str) -> str:
 
 def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
     """Cards with their final fields, before identity; `html` in media_fields' order."""
-    from .rendered import front_markdown  # here: lock.py imports this module, not the renderer
 
     drafts = []
     position = 0
@@ -79,7 +79,7 @@ def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> 
                 CardDraft(
                     note_rel=note.note.rel,
                     line=source.line,
-                    question_key=front_markdown(source),
+                    question_key=question_key(source),
                     answer_key=source.answer,
                     fields=fields,
                     tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),

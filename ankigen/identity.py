@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -65,6 +66,7 @@ class Identities:
         self.owner = {e.guid: rel for rel, entries in self.lock.notes.items() for e in entries}
         self.changes: list[Changes] = []
         self.moved: list[str] = []
+        self.note_ids: Mapping[str, int] = {}  # GUID → Anki note id, for adopted notes
         self.deleted: list[DeletedCard] = []
         epoch = source_date_epoch(report)
         self.now = int(time.time()) if epoch is None else epoch
@@ -146,6 +148,7 @@ class Identities:
             if count:
                 moved[folder.rel] = (folder, moved.get(folder.rel, (folder, 0))[1] + count)
         return AnkiTodo(
+            note_ids=self.note_ids,
             deleted=self.lock.deleted,
             moved=tuple(
                 MovedCards(folder.deck, moved_tag(folder.package), count)

@@ -1,8 +1,9 @@
 """Obsidian syntax for mistune 3: each public function here is a mistune plugin.
 
-comments (``%%…%%``), block ids (``^abc123``), math (``$…$``, ``$$…$$``), wikilinks and
+block ids (``^abc123``), math (``$…$``, ``$$…$$``), wikilinks and
 embeds (``[[…]]``, ``![[…]]``), tags (``#tag``) and callouts (``> [!tip] Title``).
-Every pattern is compiled once; the plugins keep no per-call state.
+Every pattern is compiled once; the plugins keep no per-call state. What the syntax is (tags,
+wikilinks, link schemes) is obsidian.py's; ``%%comments%%`` are removed before parsing.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mistune.util import escape_url
+
+from . import obsidian
+from .obsidian import BLOCKED_SCHEMES, url_scheme
 
 if TYPE_CHECKING:
     from re import Match
@@ -28,22 +32,12 @@ IMAGE_EXTENSIONS = frozenset(
 # scheme (ftp:, "C:" of a Windows path, …) gets its colon percent-encoded, so the sanitiser
 # keeps the src and the media stage, which unquotes every src, sees the target as written.
 IMG_SCHEMES = frozenset(("http", "https", "data", "file"))
-# Schemes that never survive anywhere.
-BLOCKED_SCHEMES = frozenset(("javascript", "vbscript"))
-
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _SIZE = re.compile(r"\s*(\d+)\s*(?:x\s*(\d+)\s*)?")
 # Characters an <img src> may hold as written (RFC 3986 reserved and unreserved, and "%").
 _SRC_SAFE = ":/?#@!$&()*+,;=%~'[]"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def url_scheme(url: str) -> str:
-    """The lower-cased scheme of a URL, or "" for a relative one."""
-    m = _SCHEME.match(url.lstrip())
-    return m.group(1).lower() if m else ""
 
 
 def is_image_path(path: str) -> bool:
@@ -103,37 +97,6 @@ def _skip_newline(src: str, pos: int) -> int:
     return pos + 1 if src.startswith("\n", pos) else pos
 
 
-# ---------------------------------------------------------------- %% comments %%
-
-_COMMENT_BLOCK = r"^ {0,3}%%"
-_COMMENT_INLINE = r"%%"
-_REST_OF_LINE_BLANK = re.compile(r"[ \t]*(?:\n|\Z)")
-
-
-def _parse_comment_block(block: BlockParser, m: Match[str], state: BlockState) -> int | None:
-    # A comment that starts a line may span blank lines; it must end a line too, otherwise
-    # the line is ordinary text with an inline comment in it.
-    close = state.src.find("%%", m.end())
-    if close < 0:
-        return None
-    after = _REST_OF_LINE_BLANK.match(state.src, close + 2)
-    return after.end() if after else None
-
-
-def _parse_comment_inline(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
-    close = state.src.find("%%", m.end())
-    return close + 2 if close >= 0 else None
-
-
-def obsidian_comments(md: Markdown) -> None:
-    """Drop ``%%comments%%``, inline or spanning lines. An unclosed ``%%`` stays as text."""
-    md.block.register("obsidian_comment", _COMMENT_BLOCK, _parse_comment_block, before="list")
-    _insert_block_rule(md, "obsidian_comment", "list")
-    md.inline.register(
-        "obsidian_comment", _COMMENT_INLINE, _parse_comment_inline, before="link", start_chars="%"
-    )
-
-
 # ---------------------------------------------------------------- ^block-ids
 
 _BLOCK_ID_LINE = r"^ {0,3}\^[A-Za-z0-9-]+[ \t]*$"
@@ -173,9 +136,29 @@ def obsidian_block_ids(md: Markdown) -> None:
     )
 
 
+# ---------------------------------------------------------------- leftover %%
+
+# render_markdown removes comments with obsidian.strip_comments, which reads code spans line by
+# line; mistune also pairs backticks across the lines of a paragraph, so a "%%" the scanner saw
+# in code can stand in mistune's text. It is dropped: a card never shows "%%" outside code.
+_LEFTOVER_COMMENT = r"%%"
+
+
+def _parse_leftover_comment(inline: InlineParser, m: Match[str], state: InlineState) -> int:
+    return m.end()
+
+
+def leftover_comment_marks(md: Markdown) -> None:
+    """Drop a ``%%`` that reaches mistune's inline text (see above)."""
+    md.inline.register(
+        "leftover_comment", _LEFTOVER_COMMENT, _parse_leftover_comment, start_chars="%"
+    )
+
+
 # ---------------------------------------------------------------- math
 
 _MATH_BLOCK = r"^ {0,3}\$\$"
+_REST_OF_LINE_BLANK = re.compile(r"[ \t]*+(?:\n|\Z)")
 # $$…$$ within a line, then $…$: no space after the opening $ nor before the closing one, and
 # no digit after it, so "costs $5 and $10" stays prose (Obsidian's and Pandoc's rule).
 _MATH_INLINE = (
@@ -231,36 +214,11 @@ def obsidian_math(md: Markdown) -> None:
 
 # ---------------------------------------------------------------- [[wikilinks]] and ![[embeds]]
 
-_WIKILINK = r"!?\[\[(?P<wikilink_target>(?:[^\[\]\n\\]|\\.)+?)\]\]"
-_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
-_LINK_SUBPATH = re.compile(r"[#^]")
-
-
-def wikilink_label(target: str) -> str:
-    """Readable text for a link target: "Note", "Note › Heading", "Heading" for "#Heading".
-
-    Block references (``Note#^id``, ``Note^id``) show the note's name only.
-    """
-    target = target.strip()
-    m = _LINK_SUBPATH.search(target)
-    note, subpath = (target[: m.start()], target[m.start() :]) if m else (target, "")
-    note = note.strip()
-    if note.lower().endswith(".md"):
-        note = note[:-3]
-    parts = [note] if note else []
-    if subpath and not subpath.startswith(("^", "#^")):
-        parts += [h.strip() for h in subpath.split("#") if h.strip()]
-    return " › ".join(parts) or target
-
 
 def _parse_wikilink(inline: InlineParser, m: Match[str], state: InlineState) -> int:
-    inner = m.group("wikilink_target")
-    # In a table "\|" separates target and alias, as Obsidian writes it there.
-    target, *options = _UNESCAPED_PIPE.split(inner.replace("\\|", "|"))
-    embed = m.group(0).startswith("!")
-    state.append_token(
-        {"type": "wikilink", "raw": target.strip(), "attrs": {"options": options, "embed": embed}}
-    )
+    link = obsidian.parse_wikilink(m.group("wikilink_target"), m.group(0).startswith("!"))
+    attrs = {"options": link.options, "embed": link.embed}
+    state.append_token({"type": "wikilink", "raw": link.target, "attrs": attrs})
     return m.end()
 
 
@@ -278,28 +236,24 @@ def _render_wikilink(
                 alt = option.strip()
         # A vault file name, not a URL: encode everything ("%", "#", "?" too) but the slashes.
         return img_tag(quote(path, safe="/"), alt, width, height)
-    alias = options[0].strip() if options and not embed else ""
-    return wikilink_span(alias or wikilink_label(target), embed=embed)
+    link = obsidian.Wikilink(target, tuple(options), embed)
+    return wikilink_span(link.label, embed=embed)
 
 
 def wikilinks(md: Markdown) -> None:
     """``[[Note]]``, ``[[Note|alias]]``, ``[[Note#Heading]]`` as text; ``![[x.png|300]]`` as img."""
     md.inline.register(
-        "wikilink", _WIKILINK, _parse_wikilink, before="link", start_chars=("[", "!")
+        "wikilink", obsidian.WIKILINK, _parse_wikilink, before="link", start_chars=("[", "!")
     )
     md.renderer.register("wikilink", _render_wikilink)
 
 
 # ---------------------------------------------------------------- #tags
 
-# Obsidian tags: letters, digits, "_", "-", "/" (nesting), at least one non-digit.
-_TAG = r"#(?P<tag>[\w/-]*[^\W\d][\w/-]*)"
-
 
 def _parse_tag(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
-    start = m.start()
-    if start and not state.src[start - 1].isspace():
-        return None  # "C#" or "page#anchor" are not tags
+    if not obsidian.is_tag_start(state.src, m.start()) or not obsidian.is_tag(m.group("tag")):
+        return None  # "C#", "page#anchor", "#1984" are not tags
     state.append_token({"type": "obsidian_tag", "raw": m.group(0)})
     return m.end()
 
@@ -310,7 +264,7 @@ def _render_tag(renderer: HTMLRenderer, text: str) -> str:
 
 def obsidian_tags(md: Markdown) -> None:
     """``#tag`` in text → ``<span class="tag">#tag</span>``."""
-    md.inline.register("obsidian_tag", _TAG, _parse_tag, before="link", start_chars="#")
+    md.inline.register("obsidian_tag", obsidian.TAG, _parse_tag, before="link", start_chars="#")
     md.renderer.register("obsidian_tag", _render_tag)
 
 

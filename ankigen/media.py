@@ -27,6 +27,7 @@ from . import atomic
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
 from .images import FIT_VERSION, FittedImage, ImageError, fit_image
 from .model import Diagnostic, MediaFile, Vault
+from .obsidian import url_scheme
 
 __all__ = [
     "FetchOutcome",
@@ -44,7 +45,6 @@ MAX_LOCAL_BYTES = 100 * 1024 * 1024
 # nh3 writes attributes double-quoted with &, " escaped, but ">" may stay raw inside a value.
 IMG_TAG = re.compile(r"""<img\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
-URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
 WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
 
 
@@ -203,7 +203,7 @@ class _Resolver:
         plain = unquote(src)
         if WINDOWS_ABSOLUTE.match(plain) or plain.startswith("//"):
             return None, plain, "absolute path outside the vault"
-        if URL_SCHEME.match(plain):
+        if url_scheme(plain):
             return None, plain, "only http and https pictures are fetched"
         target = unquote(src.split("#", 1)[0].split("?", 1)[0]).replace("\\", "/")
         found, reason = _locate(self.vault, note_rel, target)

@@ -51,6 +51,26 @@ class Vault:
 
 CardKind = Literal["question", "usecase"]
 
+# The Anki note type a card becomes: "question" (ours, for question and use-case cards),
+# "reversed" (two cards: front→back and back→front), "cloze", or "custom:<Name>" for a
+# user's own note type (Obsidian_to_Anki) whose named fields are in CardSource.fields.
+QUESTION, REVERSED, CLOZE = "question", "reversed", "cloze"
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """Review progress carried over from another tool, for one card of a note.
+
+    `due` is a calendar date ("2024-08-16"); the package turns it into Anki's day number.
+    """
+
+    due: str  # ISO date
+    interval: int  # days
+    ease: int  # Anki's ease factor in permille: 2500 = 250%
+    stability: float | None = None  # FSRS memory state, when the tool kept one
+    difficulty: float | None = None
+    line: int = 0  # 1-based line of the comment that held it, for messages
+
 
 @dataclass(frozen=True)
 class SeeLink:
@@ -60,7 +80,9 @@ class SeeLink:
 
 @dataclass(frozen=True)
 class CardSource:
-    """One card as written in a note: Markdown still, tags already lifted out."""
+    """One card (one Anki note) as written in a note: Markdown still, tags already lifted out.
+
+    For a cloze, `question` is the text with its clozes as `{{c1::answer::hint}}`."""
 
     kind: CardKind
     line: int  # 1-based line of the #Question / #UseCase marker
@@ -70,6 +92,13 @@ class CardSource:
     see: tuple[SeeLink, ...] = ()
     tags: tuple[str, ...] = ()  # Anki tags: "UseCase", "exam::tip"
     context: tuple[str, ...] = ()  # headings above the card, outermost first
+    note_type: str = QUESTION  # see QUESTION, REVERSED, CLOZE above
+    deck: str = ""  # a deck the syntax chose, full Anki name; "" = the folder's deck
+    schedule: tuple[ReviewState | None, ...] = ()  # per sibling card (ord); None = new
+    fields: tuple[tuple[str, str], ...] = ()  # custom note types: (name, Markdown) pairs
+    syntax: str = "seed"  # the reader that found it
+    end_line: int = 0  # 1-based last line of the card in the note (0: same as line)
+    anki_id: int = 0  # the Anki note id a plugin wrote beside the card (<!--ID: n-->), 0 = none
 
 
 @dataclass(frozen=True)
@@ -114,6 +143,20 @@ class CardDraft:
 
 
 @dataclass(frozen=True)
+class ForeignNoteType:
+    """A note type that is not one of ours: a user's own, named in their notes
+    (Obsidian_to_Anki), or one kept from their collection by `ankigen adopt`."""
+
+    id: int
+    name: str
+    fields: tuple[str, ...]
+    templates: tuple[str, ...] = ("Card",)  # template names
+    cloze: bool = False
+    # Adopted: the collection's mod, never newer, so Anki keeps its own note type. None: ours.
+    mod: int | None = None
+
+
+@dataclass(frozen=True)
 class AnkiNote:
     """A note ready for Anki: HTML fields in the model's order."""
 
@@ -122,6 +165,12 @@ class AnkiNote:
     tags: tuple[str, ...]
     mod: int  # modification time, seconds since the epoch
     source: str = ""  # "rel/path.md:LINE", for messages only
+    note_type: str = QUESTION
+    deck: str = ""  # "" = the package's deck
+    schedule: tuple[ReviewState | None, ...] = ()  # per card (template ord / cloze number order)
+    foreign: ForeignNoteType | None = (
+        None  # the note type when not one of ours (fields in its order)
+    )
 
 
 @dataclass(frozen=True)

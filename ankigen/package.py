@@ -8,23 +8,29 @@ its destination and moved into place (atomic.py), so a crash never leaves half a
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import re
 import sqlite3
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 
-import genanki
-from genanki.apkg_schema import APKG_SCHEMA
-
 from . import atomic
 from .discover import is_package
-from .model import AnkiNote, DeckPackage, MediaFile
+from .model import (
+    CLOZE,
+    QUESTION,
+    REVERSED,
+    AnkiNote,
+    DeckPackage,
+    ForeignNoteType,
+    MediaFile,
+    ReviewState,
+)
 
 # assets/ sits beside the package in a checkout and inside it (ankigen/assets) when installed.
 _HERE = Path(__file__).resolve().parent
@@ -51,6 +57,15 @@ def stable_id(kind: str, name: str) -> int:
 
 
 MODEL_ID = stable_id("model", MODEL_NAME)
+# Our own note types for the other card kinds: fixed names and ids (Anki's stock "Basic (and
+# reversed card)" and "Cloze" are named in the user's language and have random ids).
+REVERSED_NAME = "ankigen reversed"
+REVERSED_ID = stable_id("model", REVERSED_NAME)
+REVERSED_FIELDS = ("Front", "Back", "Context", "See", "References", "Source")
+CLOZE_NAME = "ankigen cloze"
+CLOZE_ID = stable_id("model", CLOZE_NAME)
+CLOZE_FIELDS = ("Text", "Extra", "Context", "See", "References", "Source")
+_CLOZE_NUMBER = re.compile(r"\{\{c(\d{1,4})::")
 
 
 def deck_id(deck: str) -> int:
@@ -69,8 +84,40 @@ class CardModel:
     @property
     def fingerprint(self) -> str:
         """Changes whenever anything Anki would show differently changes."""
-        text = "\x1f".join((MODEL_NAME, *FIELDS, self.front, self.back, self.css))
+        text = "\x1f".join(
+            (MODEL_NAME, *FIELDS, self.front, self.back, self.css, REVERSED_NAME, CLOZE_NAME)
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def note_type_json(self, note_type: str, mod: int, did: int) -> tuple[int, dict]:
+        """(id, Anki's JSON) of one of our note types: "question", "reversed" or "cloze"."""
+        if note_type == QUESTION:
+            templates = [{"name": "Card", "qfmt": self.front, "afmt": self.back}]
+            return MODEL_ID, _note_type(MODEL_ID, MODEL_NAME, FIELDS, templates, self.css, mod, did)
+        if note_type == REVERSED:
+            forward = {
+                "name": "Front → Back",
+                "qfmt": self.front.replace("{{Question}}", "{{Front}}"),
+                "afmt": self.back.replace("{{Answer}}", "{{Back}}"),
+            }
+            backward = {
+                "name": "Back → Front",
+                "qfmt": self.front.replace("{{Question}}", "{{Back}}"),
+                "afmt": self.back.replace("{{Answer}}", "{{Front}}"),
+            }
+            templates = [forward, backward]
+            return REVERSED_ID, _note_type(
+                REVERSED_ID, REVERSED_NAME, REVERSED_FIELDS, templates, self.css, mod, did
+            )
+        if note_type == CLOZE:
+            front = self.front.replace("{{Question}}", "{{cloze:Text}}")
+            # The back shows the text with its clozes revealed, not the front's [...].
+            back = self.back.replace("{{FrontSide}}", front).replace("{{Answer}}", "{{Extra}}")
+            templates = [{"name": "Cloze", "qfmt": front, "afmt": back}]
+            return CLOZE_ID, _note_type(
+                CLOZE_ID, CLOZE_NAME, CLOZE_FIELDS, templates, self.css, mod, did, cloze=True
+            )
+        raise ValueError(f"unknown note type {note_type!r}")
 
 
 def load_card_model(assets: Path = ASSETS) -> CardModel:
@@ -157,23 +204,36 @@ def collection_bytes(
     """The collection.anki2 database (Anki's schema 11) as bytes."""
     model = model or load_card_model()
     did = deck_id(pkg.deck)
+    note_types = {
+        note_type: model.note_type_json(note_type, model_mod, did)
+        for note_type in sorted(
+            {note.note_type for note in pkg.notes if not note.foreign} or {QUESTION}
+        )
+    }
+    for note in pkg.notes:
+        if note.foreign and _type_key(note) not in note_types:
+            note_types[_type_key(note)] = _foreign_json(note.foreign, model, model_mod, did)
+    decks = sorted({note.deck or pkg.deck for note in pkg.notes} or {pkg.deck})
     conn = sqlite3.connect(":memory:")
     try:
         conn.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
+        from genanki.apkg_schema import APKG_SCHEMA  # here: a rebuild that writes nothing skips it
+
         conn.executescript(APKG_SCHEMA)
         conn.execute(
             "INSERT INTO col VALUES (1, ?, ?, ?, 11, 0, 0, 0, ?, ?, ?, ?, '{}')",
             (
-                created,
+                _day_start(created),
                 created * 1000,
                 created * 1000,
                 _dumps(_conf(did)),
-                _dumps({str(MODEL_ID): _model_json(model, model_mod, did)}),
-                _dumps(_decks(pkg.deck, did, created)),
+                _dumps({str(mid): data for mid, data in note_types.values()}),
+                _dumps(_decks(decks, created)),
                 _dumps(_DECK_CONF),
             ),
         )
-        notes, cards = _rows(pkg.notes, did)
+        ids = {key: mid for key, (mid, _) in note_types.items()}
+        notes, cards = _rows(pkg, ids, _day_start(created))
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
         conn.commit()
@@ -182,24 +242,32 @@ def collection_bytes(
         conn.close()
 
 
-def _rows(notes: Iterable[AnkiNote], did: int) -> tuple[list[tuple], list[tuple]]:
+def _day_start(created: int) -> int:
+    """The collection's creation time, at the start of its (UTC) day.
+
+    Anki counts a package's days from it; starting at midnight makes a review card's due day
+    (days since then) the same whatever the hour of the import."""
+    return created - created % 86400
+
+
+def _rows(pkg: DeckPackage, model_ids: dict[str, int], crt: int) -> tuple[list[tuple], list[tuple]]:
     note_rows: list[tuple] = []
     card_rows: list[tuple] = []
     note_ids: set[int] = set()
     card_ids: set[int] = set()
-    for position, note in enumerate(notes):
-        if len(note.fields) != len(FIELDS):
-            raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {len(FIELDS)}")
+    for position, note in enumerate(pkg.notes):
+        expected = len(note.foreign.fields) if note.foreign else len(FIELDS)
+        if len(note.fields) != expected:
+            raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {expected}")
         fields = [_without_controls(field) for field in note.fields]
         tags = [tag for tag in map(_without_controls, note.tags) if tag]
         nid = _free_id(stable_id("note", note.guid), note_ids)
-        cid = _free_id(stable_id("card", note.guid), card_ids)
         sort_field = _plain_text(fields[0])
         note_rows.append(
             (
                 nid,
                 note.guid,
-                MODEL_ID,
+                model_ids[_type_key(note)],
                 note.mod,
                 -1,  # usn: not yet synced
                 f" {' '.join(tags)} " if tags else "",
@@ -210,11 +278,115 @@ def _rows(notes: Iterable[AnkiNote], did: int) -> tuple[list[tuple], list[tuple]
                 "",
             )
         )
-        # A new card's due is its position among new cards: Anki shows them in this order.
-        card_rows.append(
-            (cid, nid, did, 0, note.mod, -1, 0, 0, position, 0, 0, 0, 0, 0, 0, 0, 0, "")
-        )
+        did = deck_id(note.deck or pkg.deck)
+        for index, ord_ in enumerate(card_ords(note)):
+            key = note.guid if ord_ == 0 else f"{note.guid}\x1f{ord_}"
+            cid = _free_id(stable_id("card", key), card_ids)
+            state = note.schedule[index] if index < len(note.schedule) else None
+            card_rows.append(_card_row(cid, nid, did, ord_, note.mod, position, state, crt))
     return note_rows, card_rows
+
+
+def _type_key(note: AnkiNote) -> str:
+    return f"foreign:{note.foreign.id}" if note.foreign else note.note_type
+
+
+def _foreign_json(
+    foreign: ForeignNoteType, model: CardModel, mod: int, did: int
+) -> tuple[int, dict]:
+    """A note type that is not ours. Adopted ones keep their id, fields, template names and mod,
+    so Anki's importer sees its own note type and updates the notes in place (templates and CSS
+    are only used if the collection no longer has it). A user's own note type (Obsidian_to_Anki)
+    gets our look: the first field on the front, the others below it on the back."""
+    first = "{{cloze:%s}}" if foreign.cloze else "{{%s}}"
+    first = first.replace("%s", foreign.fields[0])
+    rest = "".join(f'<div class="field">{{{{{name}}}}}</div>' for name in foreign.fields[1:])
+    if set(FIELDS[2:]) <= set(foreign.fields):  # ours: Context, See, References, Source
+        rest = "".join(
+            f'<div class="field">{{{{{name}}}}}</div>'
+            for name in foreign.fields[1:]
+            if name not in FIELDS[2:]
+        )
+        front = model.front.replace("{{Question}}", first)
+        back = model.back.replace("{{Answer}}", rest)
+    else:
+        front = f'<div class="question">{first}</div>'
+        back = f"{front}\n\n<hr id=answer>\n\n{rest}"
+    templates = [{"name": name, "qfmt": front, "afmt": back} for name in foreign.templates]
+    json_ = _note_type(
+        foreign.id, foreign.name, foreign.fields, templates, model.css,
+        mod if foreign.mod is None else foreign.mod, did, cloze=foreign.cloze,
+    )  # fmt: skip
+    return foreign.id, json_
+
+
+def card_ords(note: AnkiNote) -> list[int]:
+    """The template ordinals of a note's cards: one per cloze number for a cloze note."""
+    if note.foreign and note.foreign.cloze:
+        numbers = sorted({int(n) for f in note.fields for n in _CLOZE_NUMBER.findall(f)})
+        if not numbers or numbers[0] < 1:
+            raise ValueError(f"{note.source}: a cloze note without a cloze")
+        return [n - 1 for n in numbers]
+    if note.foreign:
+        return [0, 1] if note.note_type == REVERSED and len(note.foreign.templates) > 1 else [0]
+    if note.note_type == REVERSED:
+        return [0, 1]
+    if note.note_type == CLOZE:
+        numbers = sorted({int(n) for n in _CLOZE_NUMBER.findall(note.fields[0])})
+        if not numbers or numbers[0] < 1:
+            raise ValueError(f"{note.source}: a cloze note without a cloze")
+        return [n - 1 for n in numbers]
+    return [0]
+
+
+def _card_row(
+    cid: int,
+    nid: int,
+    did: int,
+    ord_: int,
+    mod: int,
+    position: int,
+    state: ReviewState | None,
+    crt: int,
+) -> tuple:
+    """One row of the cards table: a new card, or a review card with carried-over progress.
+
+    Anki's importer keeps a review card's due day relative to the collection's day (it shifts
+    it by the difference between the package's today and the collection's today) and resets
+    everything to new when the user imports without "Import any learning progress"."""
+    if state is None:
+        # A new card's due is its position among new cards: Anki shows them in this order.
+        return (cid, nid, did, ord_, mod, -1, 0, 0, position, 0, 0, 0, 0, 0, 0, 0, 0, "")
+    due = (datetime.date.fromisoformat(state.due) - _EPOCH).days - crt // 86400
+    data = ""
+    if state.stability is not None and state.difficulty is not None:
+        # FSRS memory state, where Anki keeps it: the card's data column (JSON, "s" and "d").
+        memory = {"s": round(state.stability, 4), "d": round(state.difficulty, 4)}
+        data = _dumps(memory)
+    # type 2 / queue 2: a review card; reps 1 so Anki's statistics count it as seen.
+    return (
+        cid,
+        nid,
+        did,
+        ord_,
+        mod,
+        -1,
+        2,
+        2,
+        due,
+        state.interval,
+        state.ease,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        data,
+    )
+
+
+_EPOCH = datetime.date(1970, 1, 1)
 
 
 # C0 controls but tab, newline and carriage return, and DEL. U+001F is Anki's field separator:
@@ -252,15 +424,28 @@ def _dumps(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _model_json(model: CardModel, model_mod: int, did: int) -> dict:
+def _note_type(
+    mid: int,
+    name: str,
+    fields: tuple[str, ...],
+    templates: list[dict[str, str]],
+    css: str,
+    mod: int,
+    did: int,
+    *,
+    cloze: bool = False,
+) -> dict:
+    import genanki
+
     note_type = genanki.Model(
-        MODEL_ID,
-        MODEL_NAME,
-        fields=[{"name": name} for name in FIELDS],
-        templates=[{"name": "Card", "qfmt": model.front, "afmt": model.back}],
-        css=model.css,
+        mid,
+        name,
+        fields=[{"name": field_name} for field_name in fields],
+        templates=templates,
+        css=css,
+        model_type=genanki.Model.CLOZE if cloze else genanki.Model.FRONT_BACK,
     )
-    return note_type.to_json(model_mod, did)
+    return note_type.to_json(mod, did)
 
 
 def _conf(did: int) -> dict:
@@ -268,6 +453,10 @@ def _conf(did: int) -> dict:
         "activeDecks": [did],
         "addToCur": True,
         "collapseTime": 1200,
+        # The package's days are counted from its creation date in UTC (creationOffset 0) with
+        # Anki's default 4 am rollover, so its "today" is the user's today wherever they live:
+        # the importer keeps a review card's due day relative to it (see _card_row).
+        "creationOffset": 0,
         "curDeck": did,
         "curModel": str(MODEL_ID),
         "dueCounts": True,
@@ -275,6 +464,8 @@ def _conf(did: int) -> dict:
         "newBury": True,
         "newSpread": 0,
         "nextPos": 1,
+        "rollover": 4,
+        "schedVer": 2,
         "sortBackwards": False,
         "sortType": "noteFld",
         "timeLim": 0,
@@ -300,9 +491,11 @@ def _deck_json(did: int, name: str, mod: int) -> dict:
     }
 
 
-def _decks(deck: str, did: int, created: int) -> dict:
+def _decks(names: list[str], created: int) -> dict:
     decks = {str(DEFAULT_DECK_ID): _deck_json(DEFAULT_DECK_ID, "Default", created)}
-    decks[str(did)] = _deck_json(did, _without_controls(deck), created)
+    for name in names:
+        did = deck_id(name)
+        decks[str(did)] = _deck_json(did, _without_controls(name), created)
     return decks
 
 

@@ -8,7 +8,9 @@ notes and local files become ``<span class="wikilink">``.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import string
 from functools import lru_cache
 from html import escape
 from typing import Any
@@ -25,18 +27,16 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
-from ankigen import mdplugins
-from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size, url_scheme
+from ankigen import mdplugins, obsidian
+from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size
+from ankigen.obsidian import LINK_SCHEMES, url_scheme
 
-__all__ = ["CODE_STYLE", "CODE_STYLE_DARK", "pygments_css", "render_markdown"]
+__all__ = ["CODE_STYLE", "CODE_STYLE_DARK", "limit_markdown", "pygments_css", "render_markdown"]
 
 # Pygments styles whose rules are in assets/markdown.css (see pygments_css()).
 CODE_STYLE = "default"
 CODE_STYLE_DARK = "monokai"
 _CODE_FORMATTER = HtmlFormatter(style=CODE_STYLE, cssclass="highlight", wrapcode=True)
-
-# Link schemes that stay clickable links; links without a scheme point into the vault.
-LINK_SCHEMES = frozenset(("http", "https", "mailto", "obsidian"))
 
 
 @lru_cache(maxsize=256)
@@ -120,6 +120,17 @@ def _keep_img_src(html: str) -> str:
 class _CardBlockParser(BlockParser):
     """mistune's block parser, with its plain-paragraph path open to more lines."""
 
+    def parse_atx_heading(self, m: re.Match[str], state: BlockState) -> int:
+        # mistune trims a closing "###" with a regex that backtracks on long runs of spaces
+        # ("# a" + 3,000 spaces + "b": seconds); the same trim with str methods.
+        text = m.group("atx_2").strip(string.whitespace)
+        bare = text.rstrip("#")
+        if bare != text and (not bare or bare[-1].isspace()):
+            text = bare.rstrip()
+        token = {"type": "heading", "text": text, "attrs": {"level": len(m.group("atx_1"))}}
+        state.append_token({**token, "style": "atx"})
+        return m.end() + 1
+
     def _parse_plain_paragraph(self, state: BlockState, sc: re.Pattern[str]) -> bool:
         # mistune calls this only when no block rule matched at the cursor, yet takes this path
         # only for lines starting with a letter; for "![[x.png]]" or "**bold**" it searches the
@@ -151,7 +162,7 @@ def _build_markdown(fast: bool = True) -> mistune.Markdown:
         "mistune.plugins.table.table_in_list",
         "url",
         "task_lists",
-        mdplugins.obsidian_comments,
+        mdplugins.leftover_comment_marks,
         mdplugins.obsidian_block_ids,
         mdplugins.obsidian_math,
         mdplugins.wikilinks,
@@ -239,8 +250,89 @@ _CLEANER = nh3.Cleaner(
 _PLAIN_TEXT = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.?!;:'\"()/-])*")
 
 
+# ---------------------------------------------------------------- limits
+
+# mistune's list parsing grows with the square of the nesting depth, the sanitiser's HTML parser
+# with the square of the number of unclosed elements: past these limits a field is simplified
+# (limit_markdown says how, with the line, so the reader can warn).
+MAX_INDENT_COLUMNS = 100
+MAX_HTML_DEPTH = 200
+_VOID_ELEMENTS = frozenset(
+    ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr")
+)
+_HTML_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*+)")
+_LONG_INDENT = re.compile(rf"^[^\S\n]{{{MAX_INDENT_COLUMNS // 4},}}+", re.MULTILINE)
+
+
+def limit_markdown(text: str) -> tuple[str, list[tuple[int, str]]]:
+    """The field within the renderer's limits, and (0-based line, what was changed) for each.
+
+    Lines indented past MAX_INDENT_COLUMNS lose the excess; a field whose raw HTML nests past
+    MAX_HTML_DEPTH elements shows its HTML as text.
+    """
+    problems: list[tuple[int, str]] = []
+    if text.count("<") > MAX_HTML_DEPTH:  # fewer cannot nest that deep
+        text, problem = _limit_html_depth(text)
+        if problem:
+            problems.append(problem)
+    if _LONG_INDENT.search(text):
+        lines = text.split("\n")
+        first = -1
+        fence = ""
+        for index, line in enumerate(lines):
+            if fence:  # code keeps its indentation: it nests nothing
+                fence = "" if obsidian.fence_closes(line, fence) else fence
+                continue
+            indent = obsidian.indentation(line)
+            if (
+                len(indent) * 4 < MAX_INDENT_COLUMNS
+                or obsidian.columns(indent) <= MAX_INDENT_COLUMNS
+            ):
+                fence = obsidian.fence_open(line) or ""
+                continue
+            lines[index] = " " * MAX_INDENT_COLUMNS + line[len(indent) :]
+            first = index if first < 0 else first
+        if first >= 0:
+            message = f"indented more than {MAX_INDENT_COLUMNS} columns; indentation reduced"
+            problems.append((first, message))
+            text = "\n".join(lines)
+    return text, problems
+
+
+def _limit_html_depth(text: str) -> tuple[str, tuple[int, str] | None]:
+    """Raw HTML outside code nested past MAX_HTML_DEPTH is shown as text (outside code)."""
+    lines = text.split("\n")
+    prose: list[int] = []  # lines outside fenced code
+    depth = 0
+    deepest = -1
+    fence = ""
+    for index, line in enumerate(lines):
+        if fence:
+            fence = "" if obsidian.fence_closes(line, fence) else fence
+            continue
+        fence = obsidian.fence_open(line) or ""
+        if fence or "<" not in line:
+            continue
+        prose.append(index)
+        for m in _HTML_TAG.finditer(obsidian.mask_code_spans(line)):
+            if m.group(2).lower() in _VOID_ELEMENTS:
+                continue
+            depth = max(depth - 1, 0) if m.group(1) else depth + 1
+            if depth > MAX_HTML_DEPTH and deepest < 0:
+                deepest = index
+    if deepest < 0:
+        return text, None
+    for index in prose:
+        lines[index] = lines[index].replace("<", "&lt;")
+    return "\n".join(lines), (
+        deepest,
+        f"HTML nested more than {MAX_HTML_DEPTH} deep; shown as text",
+    )
+
+
 def render_markdown(text: str) -> str:
     """Markdown (one card field, Obsidian flavour) → sanitised HTML fragment."""
+    text = obsidian.strip_comments(text)
     plain = text.rstrip(" \t\r\n\f")
     if _PLAIN_TEXT.fullmatch(plain) and "://" not in plain:
         # Byte-for-byte what mistune + nh3 make of it: text needs no escaping, nh3 writes '"'.
@@ -249,9 +341,48 @@ def render_markdown(text: str) -> str:
 
 
 def _render_full(text: str, markdown: mistune.Markdown = _MARKDOWN) -> str:
-    """The full path: mistune, then nh3."""
+    """The full path: within the limits, mistune, then nh3, then what HTML cannot say."""
+    text, _ = limit_markdown(text)
     html: Any = markdown(text)
-    return _CLEANER.clean(html)
+    html = _CLEANER.clean(html)
+    if 'class="footnote' in html:
+        html = _own_footnote_ids(html, text)
+    if "\\" in html:
+        html = _neutralise_tex(html)
+    return html
+
+
+# A card's back shows its front too: footnote ids made from the field's text do not clash.
+_FOOTNOTE_ID = re.compile(r'(id="|href="#)(fn|fnref)-')
+
+
+def _own_footnote_ids(html: str, text: str) -> str:
+    prefix = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return _FOOTNOTE_ID.sub(lambda m: f"{m.group(1)}{m.group(2)}-{prefix}-", html)
+
+
+# MathJax commands that make links, load extensions or set styles and ids: a TeX
+# \href{javascript:…}{…} would be a live link on the card. They become \text (shown as text).
+_TEX_ACTIVE = re.compile(r"\\(?:href|url|class|cssId|style|data|require|html)(?![A-Za-z])")
+_CODE_BLOCK = re.compile(r"<(pre|code)\b")
+
+
+def _neutralise_tex(html: str) -> str:
+    """Every active MathJax command outside <pre> and <code> becomes \text."""
+    if not _TEX_ACTIVE.search(html):
+        return html
+    out = []
+    pos = 0
+    while True:
+        m = _CODE_BLOCK.search(html, pos)
+        end = len(html) if m is None else m.start()
+        out.append(_TEX_ACTIVE.sub(r"\\text", html[pos:end]))
+        if m is None:
+            return "".join(out)
+        close = html.find(f"</{m.group(1)}>", m.end())
+        close = len(html) if close < 0 else close + len(m.group(1)) + 3
+        out.append(html[end:close])
+        pos = close
 
 
 def sanitise_html(html: str) -> str:

@@ -7,17 +7,19 @@ cache); fragments that did not change since the last build are not rendered agai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 from . import atomic
 from .diagnostics import internal_error
 from .media import FieldHtml
-from .model import CardSource, Diagnostic, Folder, ParsedNote
+from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
-from .split import split_note
 from .state import load_rendered, save_rendered, stamp
+from .syntax import SyntaxSettings, read_note
+from .syntax.cloze import marks_to_anki
+from .syntax.cloze import plain_text as cloze_plain_text
 from .workers import process_pool
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
@@ -66,14 +68,19 @@ class RenderedFolder:
 
 
 def render_folders(
-    folders: list[Folder], out_dir: Path, reuse: bool, processes: int, progress: Progress | None
+    folders: list[Folder],
+    out_dir: Path,
+    reuse: bool,
+    syntax: SyntaxSettings,
+    processes: int,
+    progress: Progress | None,
 ) -> list[RenderedFolder]:
     """Split and render every note of the folders, in parallel when there is enough work.
 
     The HTML of each folder's fragments is kept in `out_dir`; with `reuse`, fragments that did
     not change since the last build are not rendered again.
     """
-    jobs = [(folder, out_dir, reuse) for folder in folders]
+    jobs = [(folder, out_dir, reuse, syntax) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
     if progress:
         progress("reading notes", 0, note_count)
@@ -96,9 +103,9 @@ def render_folders(
     return [results_by_rel[f.rel] for f in folders]
 
 
-def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
+def render_folder(job: tuple[Folder, Path, bool, SyntaxSettings]) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
-    folder, out_dir, reuse = job
+    folder, out_dir, reuse, syntax = job
     known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
     fragments: dict[str, str] = {}
 
@@ -126,7 +133,7 @@ def render_folder(job: tuple[Folder, Path, bool]) -> RenderedFolder:
             )
             text = data.decode("utf-8", errors="replace")
         try:
-            note, found = split_note(note_file.rel, text)
+            note, found = read_note(note_file.rel, text, syntax)
             diagnostics.extend(found)
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others
@@ -139,10 +146,43 @@ def _render_note(
     note: ParsedNote, file_stamp: tuple[int, int, str], render: Callable[[str], str]
 ) -> RenderedNote:
     cards = tuple(
-        RenderedCard(card, render(front_markdown(card)), render(card.answer)) for card in note.cards
+        RenderedCard(card, _front_html(card, render), render(card.answer)) for card in note.cards
     )
     references = render(note.references) if note.references and cards else ""
     return RenderedNote(note, cards, references, file_stamp)
+
+
+def _front_html(card: CardSource, render: Callable[[str], str]) -> str:
+    html = render(front_markdown(card))
+    return marks_to_anki(html) if card.note_type == CLOZE else html
+
+
+def with_card_types(folder: RenderedFolder, notes: tuple[AnkiNote, ...]) -> tuple[AnkiNote, ...]:
+    """The identified notes with their card type, deck and carried-over schedule."""
+    special = {
+        f"{note.note.rel}:{card.source.line}": card.source
+        for note in folder.notes
+        for card in note.cards
+        if (card.source.note_type, card.source.deck, card.source.schedule) != (QUESTION, "", ())
+    }
+    if not special:
+        return notes
+    out = []
+    for note in notes:
+        source = special.get(note.source)
+        if source is not None:
+            note = replace(
+                note, note_type=source.note_type, deck=source.deck, schedule=source.schedule
+            )
+        out.append(note)
+    return tuple(out)
+
+
+def question_key(card: CardSource) -> str:
+    """What identifies the card in its note: its front, a cloze's text read with its answers."""
+    if card.note_type == CLOZE:
+        return f"cloze: {cloze_plain_text(card.question)}"
+    return front_markdown(card)
 
 
 def front_markdown(card: CardSource) -> str:

@@ -1,43 +1,41 @@
-"""Split a note into cards: #Question / Answer: blocks, #UseCase sections, tags, references."""
+"""Split a note into cards: #Question / Answer: blocks, #UseCase sections, tags, references.
+
+Obsidian's own syntax (comments, fences, code spans, tags, headings, frontmatter) is read with
+obsidian.py; this module knows ankigen's markers only.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-import yaml
-
+from . import obsidian
 from .model import CardSource, Diagnostic, ParsedNote, SeeLink
+from .render import limit_markdown, render_markdown
 
-try:  # the C loader is ~10x faster; PyYAML wheels ship it
-    _YamlLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _YamlLoader = yaml.SafeLoader
-
-_QUESTION = re.compile(r"^[ \t]*#(?:question|q)(?![\w/-])[ \t]*(.*)$", re.IGNORECASE)
-_USECASE = re.compile(r"^#usecase(?![\w/-])[ \t]*(.*)$", re.IGNORECASE)
+# Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
+# after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.
+_MARKER_TAIL = r"(?![\w/-])[:.)\u2013\u2014]*+\s*+(.*)"
+# Zero-width spaces and word joiners, pasted from the web, are no text either.
+_MARKER_HEAD = r"[\s\u200b\u2060\ufeff]*+#"
+_QUESTION = re.compile(_MARKER_HEAD + r"(?:question|q)" + _MARKER_TAIL, re.IGNORECASE)
+_USECASE = re.compile(_MARKER_HEAD + r"usecase" + _MARKER_TAIL, re.IGNORECASE)
 # "Answer:", "answer :", "**Answer:**", "**Answer**:", "> Answer:", indented or not.
 _ANSWER = re.compile(
-    r"^(?P<quote>[ \t]*(?:>[ \t]?)*)[ \t]*(?:\*\*|__)?answer[ \t]*(?:\*\*|__)?[ \t]*:"
-    r"(?:[ \t]*(?:\*\*|__)(?!\S*(?:\*\*|__)))?[ \t]?(?P<rest>.*)$",
+    r"(?P<quote>\s*+(?:>\s*+)*+)(?:\*\*|__)?answer\s*+(?:\*\*|__)?\s*+:"
+    r"(?:\s*+(?:\*\*|__)(?!\S*(?:\*\*|__)))?\s?(?P<rest>.*)",
     re.IGNORECASE,
 )
-_SEE = re.compile(r"^[ \t]*see[ \t]*:[ \t]*(.*)$", re.IGNORECASE)
-_MD_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_BARE_URL = re.compile(r"https?://\S+")
-_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*#*[ \t]*$")
-_RULE = re.compile(r"^[ \t]{0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
+_SEE = re.compile(r"\s*+see\s*+:\s*+(.*)", re.IGNORECASE)
+_MD_LINK = re.compile(r"\[([^\]]*+)\]\(\s*+<?([^)\s>]++)>?(?:\s++\"[^\"]*+\")?\s*+\)")
+_BARE_URL = re.compile(r"https?://\S++")
+_RULE = re.compile(r"[ \t]{0,3}+(?:(?:-[ \t]*+){3,}+|(?:\*[ \t]*+){3,}+|(?:_[ \t]*+){3,}+)$")
 _REFERENCES = re.compile(
-    r"^[ \t]*(?:\*\*|__)references:?(?:\*\*|__):?[ \t]*$"
-    r"|^[ \t]{0,3}#{1,6}[ \t]+references:?[ \t]*$",
+    r"[ \t]*+(?:\*\*|__)references:?(?:\*\*|__):?[ \t]*+$"
+    r"|[ \t]{0,3}+#{1,6}+[ \t]++references:?[ \t]*+$",
     re.IGNORECASE,
 )
-_FENCE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(`{3,}|~{3,})")
-# An Obsidian tag: after a space or the line start, '#', then letters, digits, _ - /,
-# with at least one character that is not a digit.
-_TAG = re.compile(r"(?:(?<=\s)|^)#([\w/-]+)")
-_CODE_SPAN = re.compile(r"(`+).+?\1")
-_MARKERS = {"question", "q"}
+_MARKERS = frozenset(("question", "q"))  # "#Q" inside a card's text is text, not a tag
 
 
 @dataclass
@@ -48,26 +46,31 @@ class _Block:
     line: int
     context: tuple[str, ...]
     question: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
-    answer: list[str] = field(default_factory=list)
+    answer: list[tuple[int, str]] = field(default_factory=list)
     answer_line: int = 0  # 0 until the Answer: marker is seen
     see: list[SeeLink] = field(default_factory=list)
     quote: str = ""  # the "> " prefix of a quoted Answer:, stripped from the answer's lines
+    code: set[int] = field(default_factory=set)  # lines in fenced code, as the note reads
+    indent: int = 0  # columns before the marker: a card inside a list item ends with the item
 
     def add(self, line: str, number: int, opaque: bool) -> None:
         """One line inside the card: question text, a See: line, the Answer: marker or answer."""
+        if opaque:
+            self.code.add(number)
         if self.kind == "usecase" or self.answer_line:
             if self.quote and line.lstrip().startswith(">"):
                 line = line.lstrip()[1:].removeprefix(" ")
-            self.answer.append(line)
+                if _is_marker(line):  # "> #Q" was quoted text, not a marker: it stays text
+                    at = line.index("#")
+                    line = line[:at] + "\\" + line[at:]
+            self.answer.append((number, line))
             return
         marker = None if opaque else _ANSWER.match(line)
         if marker:
             self.answer_line = number
             self.quote = ">" if ">" in marker.group("quote") else ""
             if marker.group("rest").strip():
-                self.answer.append(marker.group("rest").lstrip())
-            else:
-                self.answer_line = number + 1
+                self.answer.append((number, marker.group("rest").lstrip()))
             return
         see = None if opaque else _SEE.match(line)
         if see:
@@ -79,18 +82,31 @@ class _Block:
 def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
     """Cards of one note, with the warnings found on the way."""
     diagnostics: list[Diagnostic] = []
-    lines = text.splitlines()
-    start, note_tags = _frontmatter(rel, lines, diagnostics)
+
+    def warn(line: int, message: str) -> None:
+        diagnostics.append(Diagnostic(rel, line, "warning", message))
+
+    note_lines = obsidian.lines(obsidian.clean_text(text))
+    front = obsidian.frontmatter(note_lines)
+    if front.problem:
+        warn(front.problem_line, f"frontmatter ignored: {front.problem}")
+    for index in range(1, front.end - 1):
+        if _is_marker(note_lines[index].replace(obsidian.COMMENT, " ")):
+            warn(index + 1, "marker inside the frontmatter; no card made")
+    scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
+    if scanned.unclosed_comment:
+        warn(
+            scanned.unclosed_comment,
+            "%% opens a comment that is never closed: Obsidian hides the rest of the note",
+        )
     title = rel.rsplit("/", 1)[-1]
     title = title[:-3] if title.lower().endswith(".md") else title
     cards: list[CardSource] = []
     headings: list[tuple[int, str]] = []
-    references: list[str] = []
+    references: list[tuple[int, str]] = []
     references_line = 0
     in_references = False
     block: _Block | None = None
-    fence = ""  # the open code fence ("```"), or ""
-    in_comment = False  # inside a multi-line %% comment %%
 
     def close() -> None:
         nonlocal block
@@ -100,86 +116,149 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
                 cards.append(card)
         block = None
 
-    for index in range(start, len(lines)):
-        line = lines[index]
-        number = index + 1
-        opaque = bool(fence or in_comment)
-        if not opaque:
+    for item in scanned.lines:
+        number, line = item.number, item.visible
+        if item.code:
+            if scanned.unclosed_fence and _is_marker(line):
+                warn(
+                    number,
+                    f"marker inside the code block opened at line {scanned.unclosed_fence}, "
+                    "which is never closed; no card made",
+                )
+        elif (
+            item.comment_line
+            and _is_marker(item.text.replace(obsidian.COMMENT, " "))
+            and not _is_marker(line)
+        ):
+            warn(
+                number,
+                f"marker inside the %% comment opened at line {item.comment_line}; no card made",
+            )
+        if not item.code:
+            if question := _QUESTION.match(line):
+                close()
+                in_references = False
+                block = _Block("question", number, _context(headings, title), indent=_indent(line))
+                if question.group(1).strip():
+                    block.question.append((number, question.group(1)))
+                continue
+            if usecase := _USECASE.match(line):
+                close()
+                in_references = False
+                block = _Block("usecase", number, _context(headings, title), indent=_indent(line))
+                block.question.append((number, usecase.group(1).strip()))
+                block.answer_line = number + 1
+                continue
+            heading = obsidian.heading(line)
             if in_references:
-                heading = _HEADING.match(line)
                 if heading and not _REFERENCES.match(line):
                     in_references = False  # a new section ends the references
                     headings = _push_heading(headings, heading)
                     continue
-            elif question := _QUESTION.match(line):
-                close()
-                block = _Block("question", number, _context(headings))
-                if question.group(1).strip():
-                    block.question.append((number, question.group(1)))
-                continue
-            elif usecase := _USECASE.match(line):
-                close()
-                block = _Block("usecase", number, _context(headings))
-                block.question.append((number, usecase.group(1).strip()))
-                block.answer_line = number + 1
-                continue
             elif _REFERENCES.match(line) and not references_line:
                 close()
                 in_references = True
                 references_line = number
                 continue
-            elif heading := _HEADING.match(line):
+            elif heading:
                 close()
                 headings = _push_heading(headings, heading)
                 continue
             elif _RULE.match(line):
                 close()
                 continue
+            if (
+                block is not None
+                and block.indent
+                and obsidian.is_list_item(line)
+                and _indent(line) < block.indent
+            ):
+                close()  # the next item of the list the card was written in
         if in_references:
-            references.append(line)
+            references.append((number, line))
         elif block is not None:
-            block.add(line, number, opaque)
-        fence, in_comment = _scan_opaque(line, fence, in_comment)
+            block.add(line, number, item.code)
     close()
 
-    reference_text = "\n".join(_trim(references))
+    lifted = _lift(references, {number for number, _ in references if scanned.at(number).code})
+    kept = _trim_numbered([(number, text) for number, text, _ in lifted])
+    reference_text = "\n".join(text for _, text in kept)
+    for offset, message in limit_markdown(reference_text)[1] if cards else ():
+        warn(kept[offset][0], message)
     note = ParsedNote(
         rel=rel,
         title=title,
         cards=tuple(cards),
-        tags=note_tags,
+        tags=obsidian.frontmatter_tags(front.data),
         references=reference_text,
-        references_line=references_line if reference_text else 0,
+        references_line=kept[0][0] if kept else 0,
     )
     return note, diagnostics
 
 
+def _first_block_end(lines: list[tuple[int, str]]) -> int:
+    """How many lines the first line takes: one, or a whole fenced code block."""
+    fence = obsidian.fence_open(lines[0][1], 0)
+    if not fence:
+        return 1
+    for index in range(1, len(lines)):
+        if obsidian.fence_closes(lines[index][1], fence):
+            return index + 1
+    return len(lines)
+
+
+def _indent(line: str) -> int:
+    return obsidian.columns(obsidian.indentation(line))
+
+
+def _is_marker(line: str) -> bool:
+    return bool(_QUESTION.match(line) or _USECASE.match(line))
+
+
 def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSource | None:
     """A card from a finished block, or None (with a warning) when it has no answer."""
-    question_lines = _trim_numbered(block.question)
-    answer_lines = _trim(block.answer)
-    answer_line = block.answer_line
-    if block.kind == "question" and not answer_line and question_lines:
-        # No Answer: marker: the first line is the question, the rest the answer.
-        rest = _trim_numbered(question_lines[1:])
-        question_lines = question_lines[:1]
-        answer_lines = [text for _, text in rest]
-        answer_line = rest[0][0] if rest else 0
-    elif answer_lines and answer_line:
-        answer_line += next(i for i, text in enumerate(block.answer) if text.strip())
-    question, question_tags = _lift_tags("\n".join(text for _, text in question_lines))
-    answer, answer_tags = _lift_tags("\n".join(answer_lines))
+    question_source = _no_new_fences(_dedent(block.question, block.line), block.code)
+    answer_source = _no_new_fences(_dedent(block.answer, block.answer_line), block.code)
+    question_lines = _lift(question_source, block.code)
+    answer_lines = _lift(answer_source, block.code)
+    question_tags = [tag for _, _, tags in question_lines for tag in tags]
+    answer_tags = [tag for _, _, tags in answer_lines for tag in tags]
+    question_part = _trim_numbered([(n, text) for n, text, _ in question_lines])
+    answer_part = _trim_numbered([(n, text) for n, text, _ in answer_lines])
+    if block.kind == "question" and not block.answer_line and question_part:
+        # No Answer: marker: the first line is the question, the rest the answer (a code
+        # block there is the question whole).
+        first = _first_block_end(question_part)
+        answer_part = _trim_numbered(question_part[first:])
+        question_part = question_part[:first]
+    elif (
+        block.kind == "usecase"
+        and not block.question[0][1]
+        and answer_part
+        and not obsidian.fence_open(answer_part[0][1])
+    ):
+        # "#UseCase" alone on its line: the first line below is the title (a code block is not).
+        question_part = [(n, text.strip()) for n, text in answer_part[:1]]
+        answer_part = _trim_numbered(answer_part[1:])
+    question = "\n".join(text for _, text in question_part)
+    answer = "\n".join(text for _, text in answer_part)
     what = "use case" if block.kind == "usecase" else "question"
     if block.kind == "question" and not question.strip():
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", "question is empty; no card made")
         )
         return None
-    if not answer.strip():
+    # A cloze ({{c1::…}}) needs no answer: the seed reader makes it a cloze note.
+    if (not answer.strip() or _shows_nothing(answer)) and "{{c" not in question:
         diagnostics.append(
             Diagnostic(rel, block.line, "warning", f"{what} has no answer; no card made")
         )
         return None
+    for part in (question_part, answer_part):
+        _, problems = limit_markdown("\n".join(text for _, text in part))
+        diagnostics.extend(
+            Diagnostic(rel, part[offset][0], "warning", message) for offset, message in problems
+        )
     tags = [*question_tags, *answer_tags]
     if block.kind == "usecase":
         tags.insert(0, "UseCase")
@@ -187,30 +266,101 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         kind="usecase" if block.kind == "usecase" else "question",
         line=block.line,
         question=question.strip(),
-        answer=answer.strip("\n"),
-        answer_line=answer_line,
+        answer=answer,
+        answer_line=answer_part[0][0] if answer_part else block.line,
         see=tuple(block.see),
         tags=tuple(dict.fromkeys(tags)),
         context=block.context,
     )
 
 
-def _trim_numbered(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
+# What never shows on a card: tags, fence lines, block ids, comments; a word or a picture does.
+_INVISIBLE = re.compile(
+    r"<[^>]*+>|^[ \t>]*+(?:`{3,}+|~{3,}+).*+$|\^[A-Za-z0-9-]++[ \t]*+$", re.MULTILINE
+)
+
+
+def _shows_nothing(markdown: str) -> bool:
+    """Whether the Markdown renders to nothing visible (only then is it rendered here)."""
+    if re.search(r"\w", _INVISIBLE.sub("", markdown)):
+        return False
+    html = render_markdown(markdown)
+    return "<img" not in html and not re.sub(r"<[^>]*+>", "", html).strip()
+
+
+def _lift(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str, list[str]]]:
+    """Each line with its tags lifted out (a line of tags only becomes empty)."""
     texts = [text for _, text in lines]
-    kept = _trim(texts)
-    if not kept:
-        return []
-    first = next(i for i, text in enumerate(texts) if text.strip())
-    return lines[first : first + len(kept)]
+    in_code = [number in code for number, _ in lines]
+    lifted = obsidian.lift_tags_by_line(texts, keep=_MARKERS, code=in_code)
+    return [(number, kept, tags) for (number, _), (kept, tags) in zip(lines, lifted, strict=True)]
 
 
-def _trim(lines: list[str]) -> list[str]:
+def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, str]]:
+    """Without the lines' common indentation (a tab is 4 columns, any Unicode space is one).
+
+    Only fenced code is code on a card: an answer indented under a list item in the note is
+    the list item's text, as Obsidian shows it. The text after a marker on its own line
+    ("Answer: text") has no indentation of its own and is not measured.
+    """
+    widths = [
+        obsidian.columns(obsidian.indentation(text))
+        for number, text in lines
+        if number != marker_line and text.strip()
+    ]
+    width = min(widths, default=0)
+    return [
+        (number, text if number == marker_line else _remove_columns(text, width))
+        for number, text in lines
+    ]
+
+
+def _no_new_fences(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str]]:
+    """Lines that were no fence in the note stay none on the card, where less indentation
+    (after dedenting) or a missing list item above would make them one: "\\```" is text."""
+    result = []
+    for number, text in lines:
+        if number not in code and obsidian.fence_open(text):
+            at = len(text) - len(text.lstrip(" \t>"))
+            text = text[:at] + "\\" + text[at:]
+        result.append((number, text))
+    return result
+
+
+_UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
+
+
+def _remove_columns(text: str, width: int) -> str:
+    """The line without `width` columns of indentation; other spaces in what is left of it
+    (no-break, em, …) become plain spaces, so Markdown sees them as indentation."""
+    indent = obsidian.indentation(text)
+    if not indent:
+        return text
+    if len(indent) == len(text):
+        return ""
+    column = 0
+    cut = 0
+    while cut < len(indent) and column < width:
+        char = indent[cut]
+        column = (
+            column + obsidian.TAB_WIDTH - column % obsidian.TAB_WIDTH
+            if char == "\t"
+            else column + 1
+        )
+        cut += 1
+    kept = " " * (column - width) + indent[cut:]  # a tab cut in two leaves its spaces
+    if not kept.isascii():
+        kept = _UNICODE_SPACE.sub(" ", kept)
+    return kept + text[len(indent) :]
+
+
+def _trim_numbered(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """Without the blank lines at either end."""
     first = 0
     last = len(lines)
-    while first < last and not lines[first].strip():
+    while first < last and not lines[first][1].strip():
         first += 1
-    while last > first and not lines[last - 1].strip():
+    while last > first and not lines[last - 1][1].strip():
         last -= 1
     return lines[first:last]
 
@@ -222,108 +372,16 @@ def _see_links(text: str) -> list[SeeLink]:
     return links
 
 
-def _scan_opaque(line: str, fence: str, in_comment: bool) -> tuple[str, bool]:
-    """Track code fences and %% comments, inside which markers are only text."""
-    match = _FENCE.match(line)
-    if fence:
-        closes = match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence)
-        if closes and not line[match.end() :].strip():
-            return "", in_comment
-        return fence, in_comment
-    if match and not in_comment:
-        return match.group(1), in_comment
-    if line.count("%%") % 2:
-        return fence, not in_comment
-    return fence, in_comment
+def _push_heading(
+    headings: list[tuple[int, str]], heading: tuple[int, str]
+) -> list[tuple[int, str]]:
+    level, text = heading
+    return [*(h for h in headings if h[0] < level), (level, obsidian.plain_text(text))]
 
 
-def _push_heading(headings: list[tuple[int, str]], heading: re.Match[str]) -> list[tuple[int, str]]:
-    level = len(heading.group(1))
-    text = _plain_heading(heading.group(2) or "")
-    return [*(h for h in headings if h[0] < level), (level, text)]
-
-
-def _plain_heading(text: str) -> str:
-    text = re.sub(r"\[\[([^\]|#]*)(?:#[^\]|]*)?(?:\|([^\]]*))?\]\]", lambda m: m[2] or m[1], text)
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    return re.sub(r"[*_`=~]", "", text).strip()
-
-
-def _context(headings: list[tuple[int, str]]) -> tuple[str, ...]:
-    return tuple(text for _, text in headings if text)
-
-
-def _lift_tags(text: str) -> tuple[str, list[str]]:
-    """Inline Obsidian tags → Anki tags, removed from the text (not in code, URLs or headings)."""
-    if "#" not in text:
-        return text, []
-    tags: list[str] = []
-    out: list[str] = []
-    fence = ""
-    for line in text.split("\n"):
-        opener = _FENCE.match(line)
-        if fence or opener:
-            fence, _ = _scan_opaque(line, fence, False)
-            out.append(line)
-            continue
-        if "#" not in line or _HEADING.match(line):
-            out.append(line)
-            continue
-        kept = _lift_line_tags(line, tags)
-        if kept.strip(" \t>-*+"):
-            out.append(kept)  # a line (or list item) that held only tags is dropped
-    return "\n".join(out), tags
-
-
-def _lift_line_tags(line: str, tags: list[str]) -> str:
-    spans = [m.span() for m in _CODE_SPAN.finditer(line)]
-    pieces: list[str] = []
-    last = 0
-    for match in _TAG.finditer(line):
-        start, end = match.span()
-        if any(a <= start < b for a, b in spans):
-            continue
-        name = match.group(1).strip("/")
-        if name.isdigit() or name.lower() in _MARKERS:
-            continue  # "#1" is no tag in Obsidian
-        tags.append(anki_tag(name))
-        pieces.append(line[last:start])
-        last = end
-        if last < len(line) and line[last] == " ":
-            last += 1  # "#UseCase pre-configured" → "pre-configured"
-    if not pieces:
-        return line
-    pieces.append(line[last:])
-    return "".join(pieces).rstrip()
-
-
-def anki_tag(name: str) -> str:
-    """Obsidian's nested tag "exam/tip" is Anki's hierarchical tag "exam::tip"."""
-    return "::".join(part for part in name.strip().lstrip("#").split("/") if part)
-
-
-def _frontmatter(
-    rel: str, lines: list[str], diagnostics: list[Diagnostic]
-) -> tuple[int, tuple[str, ...]]:
-    """(index of the first line after the frontmatter, the note's tags)."""
-    if not lines or lines[0].rstrip() != "---":
-        return 0, ()
-    for end in range(1, len(lines)):
-        if lines[end].rstrip() in ("---", "..."):
-            break
-    else:
-        return 0, ()
-    try:
-        data = yaml.load("\n".join(lines[1:end]), Loader=_YamlLoader)
-    except yaml.YAMLError as error:
-        line = 1 + getattr(getattr(error, "problem_mark", None), "line", 0) + 1
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        diagnostics.append(Diagnostic(rel, line, "warning", f"frontmatter ignored: {problem}"))
-        return end + 1, ()
-    raw = data.get("tags", data.get("tag")) if isinstance(data, dict) else None
-    if isinstance(raw, str):
-        raw = re.split(r"[,\s]+", raw)
-    if not isinstance(raw, list):
-        return end + 1, ()
-    tags = (anki_tag(str(tag)) for tag in raw if tag is not None and str(tag).strip())
-    return end + 1, tuple(dict.fromkeys(tag for tag in tags if tag))
+def _context(headings: list[tuple[int, str]], title: str) -> tuple[str, ...]:
+    """The headings above a card; a first heading that repeats the note's title is left out."""
+    texts = [text for _, text in headings if text]
+    if texts and texts[0].casefold() == title.strip().casefold():
+        texts = texts[1:]
+    return tuple(texts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import marshal
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,6 +49,8 @@ class BuildState:
         With `vault`, the state of another vault is not used at all (its packages are left
         alone, see build)."""
         path = out_dir / STATE_FILE
+        if not _own_folder(out_dir):
+            return cls(problems=[f"{out_dir / STATE_DIR} is not a folder (a link?); not used"])
         try:
             data = json.loads(atomic.read_regular(path, MAX_STATE_BYTES).decode("utf-8"))
         except FileNotFoundError:
@@ -89,6 +91,8 @@ class BuildState:
         }
         text = json.dumps(data, indent=1, sort_keys=True)
         path = out_dir / STATE_FILE
+        if not _own_folder(out_dir):
+            raise NotADirectoryError(f"{out_dir / STATE_DIR} is not a folder (a link?)")
         with contextlib.suppress(OSError, ValueError):
             if atomic.read_regular(path, MAX_STATE_BYTES).decode("utf-8") == text:
                 return
@@ -219,13 +223,14 @@ def load_rendered(out_dir: Path, folder_rel: str) -> tuple[dict[str, str], int]:
 
     Only string pairs whose HTML the sanitiser leaves unchanged are kept: the output folder is
     not trusted, and a crafted record must not put markup into a card."""
+    if not _own_folder(out_dir):
+        return {}, 0
     try:
-        data = marshal.loads(
-            atomic.read_regular(_rendered_path(out_dir, folder_rel), MAX_STATE_BYTES)
-        )
+        raw = atomic.read_regular(_rendered_path(out_dir, folder_rel), MAX_STATE_BYTES)
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         return {}, 0
-    except (OSError, ValueError, EOFError, TypeError):
+    except (OSError, ValueError, RecursionError):
         return {}, 1
     if not isinstance(data, dict):
         return {}, 1
@@ -241,13 +246,18 @@ def load_rendered(out_dir: Path, folder_rel: str) -> tuple[dict[str, str], int]:
 
 def save_rendered(out_dir: Path, folder_rel: str, rendered: dict[str, str]) -> None:
     # A cache: losing it (a crash, a full disk, a folder in its place) costs time only.
+    if not _own_folder(out_dir):
+        return
     with contextlib.suppress(OSError):
         path = _rendered_path(out_dir, folder_rel)
-        atomic.write_bytes(path, marshal.dumps(rendered), durable=False)
+        text = json.dumps(rendered, ensure_ascii=False, separators=(",", ":"))
+        atomic.write_bytes(path, text.encode("utf-8"), durable=False)
 
 
 def forget_rendered(out_dir: Path, keep: set[str]) -> None:
     """Remove the rendered fragments of folders not in `keep`."""
+    if not _own_folder(out_dir):
+        return
     wanted = {_rendered_path(out_dir, rel).name for rel in keep}
     for path in (out_dir / STATE_DIR).glob("rendered-*"):
         if path.name not in wanted:
@@ -255,8 +265,19 @@ def forget_rendered(out_dir: Path, keep: set[str]) -> None:
                 path.unlink(missing_ok=True)
 
 
+def _own_folder(out_dir: Path) -> bool:
+    """True when OUT/.ankigen is absent or a real folder: a link there (to anywhere) is not
+    followed, so state is never read from, written to or deleted in another folder."""
+    try:
+        return stat.S_ISDIR((out_dir / STATE_DIR).lstat().st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
 def _rendered_path(out_dir: Path, folder_rel: str) -> Path:
-    # marshal: the fastest safe format for a dict of strings; its format follows Python's
-    # version, and a file that does not load is simply rendered again.
+    # JSON, not marshal: marshal is faster but not safe on crafted bytes (5 bytes claiming a
+    # tuple of 2**31 items take most of a minute), and this folder is not trusted.
     name = hashlib.sha1(folder_rel.encode()).hexdigest()[:16]
-    return out_dir / STATE_DIR / f"rendered-{name}.marshal"
+    return out_dir / STATE_DIR / f"rendered-{name}.json"

@@ -9,8 +9,8 @@ summary and in OUT/ankigen-todo.txt. A deleted card is found by the id in its So
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic
@@ -46,13 +46,15 @@ class MovedCards:
 class AnkiTodo:
     deleted: tuple[DeletedCard, ...] = ()  # every deleted card the lock remembers
     moved: tuple[MovedCards, ...] = ()
+    # Anki note ids of adopted notes (ankigen adopt), by GUID: found by id, having no Source.
+    note_ids: Mapping[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.deleted or self.moved)
 
     def deleted_search(self) -> str:
         """One Anki Browser search that finds every remembered deleted card and no other."""
-        return deleted_search(card.guid for card in self.deleted)
+        return deleted_search((card.guid for card in self.deleted), self.note_ids)
 
     def text(self) -> str:
         """The todo file's text (no clock: the same lock gives the same text)."""
@@ -91,8 +93,12 @@ class AnkiTodo:
         return "\n".join(lines)
 
 
-def deleted_search(guids: Iterable[str]) -> str:
-    return " OR ".join(f"Source:*{card_id(guid)}*" for guid in sorted(guids))
+def deleted_search(guids: Iterable[str], note_ids: Mapping[str, int] | None = None) -> str:
+    note_ids = note_ids or {}
+    return " OR ".join(
+        f"nid:{note_ids[guid]}" if guid in note_ids else f"Source:*{card_id(guid)}*"
+        for guid in sorted(guids)
+    )
 
 
 def quote(text: str) -> str:

@@ -16,7 +16,7 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 _INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
-_pools_open = 0  # the fork hook below acts only while a pool of ours is open
+_pool_made = False  # the fork hook below acts only once a pool of ours was made
 
 
 class _Pool(ProcessPoolExecutor):
@@ -33,19 +33,22 @@ class _Pool(ProcessPoolExecutor):
 def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A ProcessPoolExecutor; on any exception (Ctrl-C included) its workers are terminated
     instead of finishing the queued work."""
-    global _pools_open
-    _install_fork_hook()
-    pool = _Pool(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),))
-    _pools_open += 1
+    pool = new_pool(workers)
     try:
         yield pool
     except BaseException:
         terminate(pool)
         raise
-    else:
-        pool.shutdown()
-    finally:
-        _pools_open -= 1
+    pool.shutdown()
+
+
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool whose workers ignore Ctrl-C (ankigen handles it and ends them, see terminate)
+    and die with ankigen; shut it down with shutdown() or terminate()."""
+    global _pool_made
+    _install_fork_hook()
+    _pool_made = True  # from now on every fork in this process sets a worker's signals early
+    return _Pool(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),))
 
 
 def terminate(pool: ProcessPoolExecutor) -> None:
@@ -100,7 +103,7 @@ def _install_fork_hook() -> None:
 
 
 def _in_child() -> None:
-    if _pools_open:
+    if _pool_made:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 

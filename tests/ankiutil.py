@@ -29,10 +29,11 @@ def new_collection(tmp_path: Path, name: str = "collection.anki2") -> Collection
     return Collection(str(tmp_path / name))
 
 
-def import_package(col: Collection, apkg: Path) -> None:
-    """Import with Anki's default options (update notes only when the incoming one is newer)."""
+def import_package(col: Collection, apkg: Path, *, with_scheduling: bool = False) -> None:
+    """Import with Anki's default options (update notes only when the incoming one is newer);
+    `with_scheduling` is the "Import any learning progress" option."""
     options = ImportAnkiPackageOptions(
-        update_notes=IF_NEWER, update_notetypes=IF_NEWER, with_scheduling=False
+        update_notes=IF_NEWER, update_notetypes=IF_NEWER, with_scheduling=with_scheduling
     )
     col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=options))
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import marshal
 import os
 import re
 import shutil
@@ -36,6 +35,14 @@ from ankigen import cli
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 ALARM_SECONDS = 120
+HOSTILE_LOCKS = os.environ.get("FUZZ_LOCK", "1") == "1"
+# A record of the wrong type, a marshal bomb (from when the cache was marshal), deep nesting.
+_CACHE_JUNK = [
+    b'{"x": 1}',
+    b'{"x": "<script>alert(1)</script>"}',
+    b"(\xff\xff\xff\x7f",
+    b"[" * 50_000,
+]
 
 # ---------------------------------------------------------------- strategies
 
@@ -182,9 +189,14 @@ def vaults(draw) -> dict:
         "entries": entries,
         "lock": draw(st.none() | junk_json()) if os.environ.get("FUZZ_LOCK", "1") == "1" else None,
         "state": draw(st.none() | junk_json()),
-        "cache": draw(st.none() | st.binary(max_size=64) | st.just(marshal.dumps({"x": 1}))),
+        "cache": draw(
+            st.none()
+            | st.binary(max_size=64)
+            | st.just(b'{"x": 1}')
+            | st.just(b"(\xff\xff\xff\x7f")
+        ),
         # Something else where the state or cache should be: a folder, a pipe, a link out.
-        "squatter": draw(st.none() | st.sampled_from(["folder", "fifo", "link"])),
+        "squatter": draw(st.none() | st.sampled_from(["folder", "fifo", "link", "linked-state"])),
     }
 
 
@@ -231,6 +243,10 @@ def _write(root: Path, plan: dict) -> Path:
 
 def _squat(folder: Path, kind: str, outside: Path) -> None:
     """Put something that is not a file of ours at the state's and the caches' places."""
+    if kind == "linked-state":  # the whole state folder a link out of the output folder
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.symlink_to(outside.parent)
+        return
     for path in [folder / "state.json", *folder.glob("rendered-*")]:
         if path.is_file():
             path.unlink()

@@ -5,7 +5,6 @@ outside the output folder, or not written by ankigen, is ever deleted."""
 from __future__ import annotations
 
 import json
-import marshal
 import shutil
 from pathlib import Path
 
@@ -161,12 +160,15 @@ def _rendered(out: Path) -> list[Path]:
     "payload",
     [
         pytest.param(lambda cache: b"\x00garbage", id="garbage"),
-        pytest.param(lambda cache: marshal.dumps([1, 2]), id="list"),
-        pytest.param(lambda cache: marshal.dumps({k: 5 for k in cache}), id="wrong-types"),
+        pytest.param(lambda cache: b"(\xff\xff\xff\x7f", id="marshal-bomb"),
+        pytest.param(lambda cache: b"[" * 100_000, id="deep"),
+        pytest.param(lambda cache: b"\xff\xfe{}", id="not-utf8"),
+        pytest.param(lambda cache: json.dumps([1, 2]).encode(), id="list"),
+        pytest.param(lambda cache: json.dumps({k: 5 for k in cache}).encode(), id="wrong-types"),
         pytest.param(
-            lambda cache: marshal.dumps(
+            lambda cache: json.dumps(
                 {k: '<script>alert(1)</script><p onclick="x()">pwned</p>' for k in cache}
-            ),
+            ).encode(),
             id="script",
         ),
     ],
@@ -174,7 +176,7 @@ def _rendered(out: Path) -> list[Path]:
 def test_render_cache_records_are_checked_before_use(tmp_path, payload):
     vault, out = _first_build(tmp_path)
     for path in _rendered(out):
-        path.write_bytes(payload(marshal.loads(path.read_bytes())))
+        path.write_bytes(payload(json.loads(path.read_text())))
     # Folder A is built again (a new card): its unchanged fragments would come from the cache.
     (vault / "A" / "a.md").write_text(NOTES["A/a.md"] + "\n#Question Gamma?\nAnswer: third\n")
     result = _rebuild(tmp_path, vault, out)
@@ -224,3 +226,19 @@ def test_two_vaults_into_one_output_folder_keep_each_others_packages(tmp_path):
     # And the same vault again: no message, nothing rebuilt.
     same = _rebuild(tmp_path, first, out)
     assert "another vault" not in same.stderr and "(0 written, 1 unchanged)" in same.stdout
+
+
+def test_a_state_folder_linked_elsewhere_is_neither_read_nor_written(tmp_path):
+    vault, out = _first_build(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.move(out / ".ankigen", elsewhere)  # the real state, with its cache files
+    kept = {p.name: p.read_bytes() for p in elsewhere.iterdir()}
+    (elsewhere / "rendered-victim.json").write_text("not ankigen's")
+    (out / ".ankigen").symlink_to(elsewhere)
+    result = cli(vault, out)
+    assert result.returncode == 0, result.stderr
+    assert "is not a folder (a link?)" in result.stderr
+    assert (out / ".ankigen").is_symlink()
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir() if "victim" not in p.name} == kept
+    assert (elsewhere / "rendered-victim.json").read_text() == "not ankigen's"
+    _all_cards(tmp_path, out)

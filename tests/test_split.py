@@ -196,7 +196,7 @@ def test_cards_end_at_markers_headings_rules_references_and_eof():
 
         **References**
         1. https://example.com/ref
-        #Question not a card, inside references
+        #Question no answer, after the references
         """
     )
     assert [(c.question, c.answer) for c in cards] == [
@@ -205,8 +205,8 @@ def test_cards_end_at_markers_headings_rules_references_and_eof():
         ("c", "3"),
         ("d", "4"),
     ]
-    assert note.references.startswith("1. https://example.com/ref")
-    assert note.references_line == 14
+    assert note.references == "1. https://example.com/ref"
+    assert note.references_line == 15  # the references' own first line
 
 
 def test_references_heading_ends_cards_and_later_heading_ends_references():

@@ -1,0 +1,471 @@
+"""`ankigen adopt --collection PATH`: take over the notes a plugin already put into Anki.
+
+Obsidian_to_Anki and Flashcards add notes through AnkiConnect, with random GUIDs, and write
+each note's id into the Markdown (`<!--ID: n-->`, `^n`). Built from the same notes, ankigen's
+packages would duplicate every card. Adopting reads the user's collection (a copy: it is never
+written), finds each card's Anki note (by its id; for cards without one by an exact first-field
+match within the card's deck) and records that note's GUID in `ankigen.lock`, so the next build
+gives the card that GUID and Anki's importer updates the note in place, review history kept.
+
+Anki's importer only updates a note whose note type is the same as in the collection (else it
+skips it as "conflicting"). So adoption also remembers each adopted note's Anki note type
+(`ankigen.adopted`, next to the lock): the build writes adopted notes with that note type, same
+id, fields and templates, with the card's fields filled in by field name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .anki_collection import (
+    AnkiCollection,
+    AnkiNotetype,
+    CollectionError,
+    CollectionNote,
+    read_collection,
+)
+from .discover import LOCK_FILE, discover_vault
+from .lock import (
+    DeletedCard,
+    Lock,
+    LockEntry,
+    guid_for,
+    load_lock,
+    lock_location,
+    normalise_question,
+    save_lock,
+)
+from .model import CLOZE, CardSource, Diagnostic
+from .render import render_markdown
+from .rendered import question_key
+from .syntax import NoteText, load_syntax_settings, read_note, reader_names
+from .syntax.cloze import plain_text
+from .syntax.obsidian_to_anki import deletions
+
+ADOPTED_FILE = "ankigen.adopted"  # next to the lock; discovery skips it
+
+ADOPTED_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What adoption decided for one card."""
+
+    path: str
+    line: int
+    status: str  # "matched", "ambiguous" or "new"
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.status}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class AdoptReport:
+    outcomes: tuple[Outcome, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    lock_written: bool
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    def summary(self) -> str:
+        text = (
+            f"{self.count('matched')} matched, {self.count('ambiguous')} ambiguous, "
+            f"{self.count('new')} new"
+        )
+        for status, words in (("deleted", "marked DELETE"), ("ankigen", "already ankigen's")):
+            if self.count(status):
+                text += f", {self.count(status)} {words}"
+        return text
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """What the build needs to write adopted notes: their Anki note types, by GUID."""
+
+    notetypes: Mapping[int, AnkiNotetype] = field(default_factory=dict)
+    notes: Mapping[str, int] = field(default_factory=dict)  # GUID → note type id
+    note_ids: Mapping[str, int] = field(default_factory=dict)  # GUID → Anki note id
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever adoption would write a note differently."""
+        if not self.notes:
+            return ""
+        text = json.dumps(
+            [sorted(self.notes.items()), sorted((k, repr(v)) for k, v in self.notetypes.items())]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def notetype_of(self, guid: str) -> AnkiNotetype | None:
+        ntid = self.notes.get(guid)
+        return self.notetypes.get(ntid) if ntid is not None else None
+
+
+def adopt(
+    vault_root: Path,
+    collection_path: Path,
+    syntax: Iterable[str] = (),
+    exclude: tuple[str, ...] = (),
+    write: bool = True,
+) -> AdoptReport:
+    """Match the vault's cards to the collection's notes; record the GUIDs (when `write`).
+
+    Raises anki_collection.CollectionError when the collection cannot be read."""
+    collection = read_collection(collection_path)
+    vault, diagnostics = discover_vault(vault_root, exclude)
+    settings, problems = load_syntax_settings(vault.root, tuple(syntax))
+    diagnostics.extend(problems)
+    lock_path, where = lock_location(vault.root)  # never through a link out of the vault
+    diagnostics.extend(where)
+    lock, lock_problems = load_lock(lock_path) if lock_path else (Lock(), ())
+    diagnostics.extend(lock_problems)
+    matcher = _Matcher(collection)
+    found = _Found(now=int(time.time()))
+    for folder in vault.folders:
+        for note_file in folder.notes:
+            text, problems = _read_text(note_file.path, note_file.rel)
+            diagnostics.extend(problems)
+            if text is None:
+                continue
+            parsed, messages = read_note(note_file.rel, text, settings)
+            diagnostics.extend(messages)
+            for line, nid in deletions(NoteText(note_file.rel, text), settings):
+                found.deleted(note_file.rel, line, nid, collection)
+            old = {e.question: e for e in lock.notes.get(note_file.rel, ())}
+            found.note(note_file.rel, folder.deck, parsed.cards, old, matcher)
+    written = False
+    if write and lock_path is not None and (found.lock or found.gone):
+        _record(vault.root, lock_path, lock, found, collection)
+        written = True
+    outcomes = tuple(sorted(found.outcomes, key=lambda o: (o.path, o.line)))
+    return AdoptReport(outcomes, tuple(sorted(set(diagnostics))), written)
+
+
+def _record(
+    root: Path, lock_path: Path, lock: Lock, found: _Found, collection: AnkiCollection
+) -> None:
+    """Write ankigen.adopted, then the lock: on its own the first changes nothing."""
+    previous = load_adopted(root)[0]
+    notes = {**previous.notes, **found.notes}
+    used = set(notes.values())
+    notetypes = {
+        ntid: notetype
+        for ntid, notetype in {**previous.notetypes, **collection.notetypes}.items()
+        if ntid in used
+    }
+    save_adopted(root, Adopted(notetypes, notes, {**previous.note_ids, **found.ids}))
+    updated = lock.updated(Lock(notes=found.lock)).with_deleted(found.gone, found.now)
+    save_lock(lock_path, updated)
+
+
+@dataclass
+class _Found:
+    """What adoption found, note by note."""
+
+    now: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    lock: dict[str, tuple[LockEntry, ...]] = field(default_factory=dict)  # adopted notes' entries
+    notes: dict[str, int] = field(default_factory=dict)  # GUID → note type id
+    ids: dict[str, int] = field(default_factory=dict)  # GUID → Anki note id
+    gone: list[DeletedCard] = field(default_factory=list)
+
+    def note(
+        self,
+        rel: str,
+        folder_deck: str,
+        cards: Iterable[CardSource],
+        old: Mapping[str, LockEntry],
+        matcher: _Matcher,
+    ) -> None:
+        """Match one note's cards; its lock entries when one of them was found in Anki."""
+        entries = []
+        matched = False
+        for card in cards:
+            outcome, note = matcher.match(rel, card, card.deck or folder_deck)
+            self.outcomes.append(outcome)
+            key = question_key(card)  # as the build's identity stage sees it
+            question = normalise_question(key)
+            # The lock's deck is the folder's, as the build records it for every card.
+            if note is not None:
+                matched = True
+                self.notes[note.guid] = note.notetype
+                self.ids[note.guid] = note.id
+                entries.append(LockEntry(note.guid, question, "", "", 0, card.line, folder_deck))
+            elif question in old:
+                entries.append(old[question])
+            else:
+                guid = guid_for(rel, key)
+                entries.append(LockEntry(guid, question, "", "", 0, card.line, folder_deck))
+        if matched:
+            self.lock[rel] = tuple(entries)
+
+    def deleted(self, rel: str, line: int, nid: int, collection: AnkiCollection) -> None:
+        """A note the plugin's DELETE mark asks to delete: remembered as a deleted card."""
+        note = collection.notes.get(nid)
+        if note is None:
+            detail = f"note id {nid} is marked DELETE and is not in the collection"
+            self.outcomes.append(Outcome(rel, line, "deleted", detail))
+            return
+        self.notes[note.guid] = note.notetype
+        self.ids[note.guid] = nid
+        first = _plain(note.fields[0]) if note.fields else ""
+        deck = note.decks[0] if note.decks else ""
+        self.gone.append(DeletedCard(note.guid, rel, line, first, deck, 0, self.now))
+        detail = f"note id {nid} is marked DELETE: listed with the deleted cards"
+        self.outcomes.append(Outcome(rel, line, "deleted", detail))
+
+
+class _Matcher:
+    """Finds a card's note in the collection: by id, else by its first field in its deck."""
+
+    def __init__(self, collection: AnkiCollection) -> None:
+        self.collection = collection
+        self.taken: dict[int, str] = {}  # note id → "path:line" of the card that took it
+        self._by_first_field: dict[tuple[str, str], list[int]] | None = None
+
+    def match(self, rel: str, card: CardSource, deck: str) -> tuple[Outcome, CollectionNote | None]:
+        if card.anki_id:
+            note = self.collection.notes.get(card.anki_id)
+            if note is None:
+                detail = f"note id {card.anki_id} is not in the collection; the card is new"
+                return Outcome(rel, card.line, "new", detail), None
+            return self._take(rel, card, note, "by its id")
+        key = (deck, _plain(_first_field_html(card)))
+        found = [nid for nid in self.first_fields().get(key, []) if nid not in self.taken]
+        if len(found) == 1:
+            return self._take(rel, card, self.collection.notes[found[0]], "by its first field")
+        if len(found) > 1:
+            ids = ", ".join(str(n) for n in sorted(found)[:5])
+            detail = f"{len(found)} notes in deck '{deck}' have this first field ({ids}); new"
+            return Outcome(rel, card.line, "ambiguous", detail), None
+        return Outcome(rel, card.line, "new", f"no note in deck '{deck}' matches"), None
+
+    def _take(
+        self, rel: str, card: CardSource, note: CollectionNote, how: str
+    ) -> tuple[Outcome, CollectionNote | None]:
+        if note.id in self.taken:
+            detail = f"note {note.id} is already taken by {self.taken[note.id]}; new"
+            return Outcome(rel, card.line, "ambiguous", detail), None
+        self.taken[note.id] = f"{rel}:{card.line}"
+        notetype = self.collection.notetypes.get(note.notetype)
+        if notetype is None:
+            detail = f"Anki note {note.id} has no note type in the collection; new"
+            return Outcome(rel, card.line, "new", detail), None
+        if notetype.name == "ankigen" or notetype.name.startswith("ankigen "):
+            detail = f"Anki note {note.id} is already ankigen's own; nothing to adopt"
+            return Outcome(rel, card.line, "ankigen", detail), None
+        kind = f"'{notetype.name}'"
+        detail = f"Anki note {note.id} ({kind} in '{', '.join(note.decks)}'), {how}"
+        return Outcome(rel, card.line, "matched", detail), note
+
+    def first_fields(self) -> dict[tuple[str, str], list[int]]:
+        if self._by_first_field is None:
+            index: dict[tuple[str, str], list[int]] = {}
+            for note in self.collection.notes.values():
+                first = _plain(note.fields[0]) if note.fields else ""
+                for deck in note.decks:
+                    index.setdefault((deck, first), []).append(note.id)
+            self._by_first_field = index
+        return self._by_first_field
+
+
+def _first_field_html(card: CardSource) -> str:
+    markdown = card.fields[0][1] if card.fields else card.question
+    if card.note_type == CLOZE:
+        markdown = plain_text(markdown)
+    return render_markdown(markdown)
+
+
+_ANKI_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _plain(field_html: str) -> str:
+    """A field as plain text: cloze answers, no tags, entities decoded, spaces collapsed."""
+    text = _ANKI_CLOZE.sub(r"\1", field_html)
+    text = _TAG.sub(" ", text)
+    return " ".join(html.unescape(text).split())
+
+
+def _read_text(path: Path, rel: str) -> tuple[str | None, list[Diagnostic]]:
+    """A note's text as the build reads it."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return None, [Diagnostic(rel, 0, "error", f"cannot read note: {error}")]
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace"), []
+
+
+# ---------------------------------------------------------------- ankigen.adopted
+
+
+def load_adopted(root: Path) -> tuple[Adopted, list[Diagnostic]]:
+    """The adopted note types (none when the file is missing); a broken file is an error."""
+    path = root / ADOPTED_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Adopted(), []
+    except (OSError, UnicodeDecodeError) as error:
+        return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", f"cannot read: {error}")]
+    try:
+        data = json.loads(text)
+        if data.get("version") != ADOPTED_VERSION:
+            raise ValueError(f"unknown version {data.get('version')!r}")
+        notetypes = {}
+        for key, raw in data["notetypes"].items():
+            notetype = AnkiNotetype(
+                id=int(key),
+                name=_text(raw["name"]),
+                cloze=bool(raw["cloze"]),
+                fields=tuple(_text(name) for name in raw["fields"]),
+                templates=tuple(_text(name) for name in raw["templates"]),
+                mod=int(raw["mod"]),
+            )
+            if not notetype.fields or not notetype.templates:
+                raise ValueError(f"note type {key} has no fields or no templates")
+            notetypes[notetype.id] = notetype
+        notes: dict[str, int] = {}
+        note_ids: dict[str, int] = {}
+        for guid, raw in data["notes"].items():
+            notes[_text(guid)] = int(raw["notetype"])
+            note_id = raw.get("id", 0)
+            if type(note_id) is int and 0 < note_id < 1 << 63:
+                note_ids[guid] = note_id
+        if any(ntid not in notetypes for ntid in notes.values()):
+            raise ValueError("a note names a note type the file does not hold")
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        message = f"ignoring broken file ({error}); adopted notes are built as new notes"
+        return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", message)]
+    return Adopted(notetypes, notes, note_ids), []
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value or "\x1f" in value:
+        raise ValueError(f"not a name: {value!r}")
+    return value
+
+
+def save_adopted(root: Path, adopted: Adopted) -> None:
+    data = {
+        "version": ADOPTED_VERSION,
+        "notetypes": {
+            str(nt.id): {
+                "name": nt.name,
+                "cloze": nt.cloze,
+                "fields": list(nt.fields),
+                "templates": list(nt.templates),
+                "mod": nt.mod,
+            }
+            for nt in sorted(adopted.notetypes.values(), key=lambda nt: nt.id)
+        },
+        "notes": {
+            guid: {"notetype": ntid, "id": adopted.note_ids.get(guid, 0)}
+            for guid, ntid in sorted(adopted.notes.items())
+        },
+    }
+    path = root / ADOPTED_FILE
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Take over the notes Obsidian_to_Anki or Flashcards put into Anki: find each "
+        "card's note in your collection (read-only) and record its GUID in the vault's "
+        "ankigen.lock, so importing ankigen's packages updates those notes in place, review "
+        "history kept, instead of adding duplicates. Run it once, before the first import.",
+        epilog="Exit status: 0 done, 1 the collection cannot be read, 2 usage error.",
+    )
+    p.add_argument("vault", type=Path, help="the Obsidian vault folder")
+    p.add_argument(
+        "--collection",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="your Anki collection: the profile's collection.anki2 (Anki may stay open) or a "
+        ".colpkg backup; it is copied and never written",
+    )
+    p.add_argument(
+        "--syntax",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="read only these flashcard syntaxes, comma-separated (default: all)",
+    )
+    p.add_argument(
+        "--exclude", action="append", default=[], metavar="GLOB", help="skip vault paths"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="report what would be adopted; write nothing"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="list every card's outcome")
+    return p
+
+
+def main(argv: list[str], prog: str = "ankigen adopt") -> int:
+    try:
+        args = parser(prog).parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if not args.vault.is_dir():
+        print(f"{prog}: error: vault folder not found: {args.vault}", file=sys.stderr)
+        return 2
+    syntax = tuple(n.strip() for names in args.syntax for n in names.split(",") if n.strip())
+    unknown = sorted(set(syntax) - set(reader_names()))
+    if unknown:
+        known = ", ".join(reader_names())
+        print(
+            f"{prog}: error: unknown syntax {', '.join(unknown)}; choose from {known}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = adopt(
+            args.vault, args.collection, syntax, tuple(args.exclude), write=not args.dry_run
+        )
+    except CollectionError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as error:  # the lock or ankigen.adopted cannot be written
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: one line, never a traceback
+        print(f"{prog}: internal error, nothing adopted: {error!r}", file=sys.stderr)
+        return 1
+    for diagnostic in report.diagnostics:
+        print(str(diagnostic).translate(_CONTROL), file=sys.stderr)
+    for outcome in report.outcomes:
+        if args.verbose or outcome.status != "matched":
+            print(str(outcome).translate(_CONTROL))
+    where = "nothing written (dry run)" if args.dry_run else (
+        f"GUIDs recorded in {LOCK_FILE}" if report.lock_written else "nothing to record"
+    )  # fmt: skip
+    print(f"adopt: {report.summary()}; {where}")
+    return 0
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F) if c not in (0x09,)}

@@ -1,0 +1,460 @@
+"""The Flashcards plugin's syntax (reuseman/flashcards-obsidian, its v1 syntax).
+
+A note is read when it carries the card tag (default ``#card``, setting ``flashcardsTag``) or a
+``cards-deck`` in its frontmatter (the plugin writes one into every note it synced). In it:
+
+- ``Front text #card`` (or a heading ``## Front #card``, or ``#card`` on the line below the
+  front): the paragraph up to the tag is the front, the paragraph below it the back;
+  ``#card-reverse`` / ``#card/reverse`` make two cards; ``#card-spaced`` / ``#card/spaced`` a
+  front-only card. Tags after the card tag are the card's tags.
+- ``front::back`` on one line (``:::`` for two cards; separators from the settings).
+- a line with ``==highlights==`` or ``{curly}`` / ``{2:numbered}`` clozes: a cloze card.
+- ``^1234567890123`` below a card is the Anki note id the plugin wrote: never shown.
+
+Deck: ``cards-deck`` in the frontmatter, else the folder path (``folderBasedDeck``, default on),
+else the ``deck`` setting. Tags: a ``tags:`` line (frontmatter or body), the card's own, and the
+``defaultAnkiTag`` setting. Headings above a card are its context (context-aware mode): in our
+Context field rather than prefixed to the front. Code (fenced or inline), math and ``%%``
+comments never hold cards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .. import obsidian
+from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
+from . import NoteText, SyntaxSettings
+from .cloze import anki_clozes_to_marks
+
+PLUGIN_ID = "flashcards-obsidian"  # the plugin's folder under .obsidian/plugins/
+SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
+NAME = "flashcards"
+
+_ID_LINE = re.compile(r"\^(\d{13})\s*$")
+_GLOBAL_TAGS = re.compile(r"^[ \t]*(?:cards-)?tags: ?(.*)$", re.IGNORECASE)
+_GLOBAL_TAG_WORD = re.compile(r"\[\[([^\]]*)\]\]|#?([\w:/-]+)")
+_LIST_MARK = re.compile(r"[ \t]*(?:\d+[.)]|[-+*])[ \t]+")
+_CURLY = re.compile(r"(?<!\{)\{(?:(\d{1,3}):?)?([^{}\n]+)\}(?!\})")
+_HIGHLIGHT = re.compile(r"==([^=\n]+)==")
+
+
+@dataclass(frozen=True)
+class FlashcardsSettings:
+    tag: str = "card"
+    separator: str = "::"
+    reverse_separator: str = ":::"
+    deck: str = "Default"
+    folder_deck: bool = True
+    default_tag: str = "obsidian"
+    context: bool = True  # contextAwareMode: the headings above a card are its context
+    problems: tuple[str, ...] = ()
+
+
+def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
+    """The plugin's settings (its data.json is the settings object), checked."""
+    base = FlashcardsSettings()
+    if data is None:
+        return base
+    problems: list[str] = []
+
+    def text(key: str, default: str, empty_ok: bool = False) -> str:
+        value = data.get(key, default)
+        if isinstance(value, str) and (value.strip() or empty_ok) and "\n" not in value:
+            return value.strip()
+        problems.append(f"'{key}' is not a one-line text")
+        return default
+
+    def flag(key: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if isinstance(value, bool):
+            return value
+        problems.append(f"'{key}' is not true or false")
+        return default
+
+    folder_deck = flag("folderBasedDeck", base.folder_deck)
+    context = flag("contextAwareMode", base.context)
+    tag = text("flashcardsTag", base.tag).lstrip("#")
+    if not obsidian.is_tag(tag) or " " in tag:
+        problems.append("'flashcardsTag' is not a tag")
+        tag = base.tag
+    return FlashcardsSettings(
+        tag=tag,
+        separator=text("inlineSeparator", base.separator),
+        reverse_separator=text("inlineSeparatorReverse", base.reverse_separator),
+        deck=text("deck", base.deck),
+        folder_deck=folder_deck,
+        default_tag=text("defaultAnkiTag", base.default_tag, empty_ok=True),
+        context=context,
+        problems=tuple(problems),
+    )
+
+
+class FlashcardsReader:
+    name = NAME
+
+    def read(
+        self, note: NoteText, settings: SyntaxSettings
+    ) -> tuple[list[CardSource], list[Diagnostic]]:
+        options = flashcards_settings(settings.plugin(PLUGIN_ID))
+        diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in options.problems]
+        if f"#{options.tag}".lower() not in note.text.lower() and "cards-deck" not in note.text:
+            return [], diagnostics
+        return _Reader(note, options).cards(), diagnostics
+
+
+@dataclass
+class _Line:
+    number: int
+    text: str  # visible text (comments removed); "" in fenced code
+    raw: str  # as written
+    code: bool
+
+
+class _Reader:
+    def __init__(self, note: NoteText, options: FlashcardsSettings) -> None:
+        self.note = note
+        self.options = options
+        front = obsidian.frontmatter(note.lines)
+        first = front.end
+        scan = obsidian.scan(note.lines[first:], first=first + 1)
+        self.lines = [
+            _Line(ln.number, "" if ln.code or ln.hidden else ln.visible, ln.text, ln.code)
+            for ln in scan.lines
+        ]
+        self.deck = self._deck(front.data)
+        self.has_deck = "cards-deck" in front.data
+        self.global_tags = self._global_tags()
+
+    def _deck(self, data: dict) -> str:
+        deck = data.get("cards-deck")
+        if isinstance(deck, str | int | float) and str(deck).strip():
+            return str(deck).strip()
+        folder = self.note.folder
+        if self.options.folder_deck and folder:
+            return folder.replace("/", "::")
+        return self.options.deck
+
+    def _global_tags(self) -> list[str]:
+        for line in self.note.lines:  # the plugin reads the first "tags:" line of the file
+            match = _GLOBAL_TAGS.match(line)
+            if match:
+                words = _GLOBAL_TAG_WORD.findall(match.group(1))
+                return [obsidian.anki_tag(a or b).replace(" ", "-") for a, b in words if a or b]
+        return []
+
+    # ------------------------------------------------------------ cards
+
+    def cards(self) -> list[CardSource]:
+        cards: list[CardSource] = []
+        used: set[int] = set()  # lines that belong to a tagged card
+        headings: list[tuple[int, str]] = []
+        # Only a note the plugin synced (cards-deck) or that carries a card tag holds cards.
+        tag_seen = self.has_deck or self._carries_tag()
+        index = 0
+        while index < len(self.lines):
+            line = self.lines[index]
+            found = obsidian.heading(line.text)
+            tagged = self._tag_in(line.text)
+            if found is not None and tagged is None:
+                headings = [h for h in headings if h[0] < found[0]]
+                headings.append((found[0], obsidian.plain_text(found[1])))
+            if tagged is not None:
+                first, card, end = self._tagged(index, tagged, headings)
+                if card is not None:
+                    cards.append(card)
+                    used.update(range(first, end))
+                    if found is not None:  # a heading card is context for the cards below
+                        headings = [h for h in headings if h[0] < found[0]]
+                        headings.append((found[0], obsidian.plain_text(card.question)))
+                    index = max(end, index + 1)
+                    continue
+            index += 1
+        if not tag_seen:
+            return []  # "::" and highlights elsewhere in the vault are no cards
+        headings = []
+        for index, line in enumerate(self.lines):
+            found = obsidian.heading(line.text)
+            if found is not None:
+                headings = [h for h in headings if h[0] < found[0]]
+                headings.append((found[0], obsidian.plain_text(self._untagged(found[1]))))
+            if index in used or not line.text.strip():
+                continue
+            context = headings[:-1] if found is not None else headings
+            card = self._inline(index, context) or self._cloze(index, context)
+            if card is not None:
+                cards.append(card)
+        cards.sort(key=lambda c: c.line)
+        return cards
+
+    def _kinds(self) -> dict[str, str]:
+        tag = self.options.tag.lower()
+        return {
+            tag: "basic",
+            f"{tag}-reverse": "reverse",
+            f"{tag}/reverse": "reverse",
+            f"{tag}-spaced": "spaced",
+            f"{tag}/spaced": "spaced",
+        }
+
+    def _carries_tag(self) -> bool:
+        kinds = self._kinds()
+        return any(
+            name.lower() in kinds
+            for line in self.lines
+            for _, _, name in obsidian.line_tags(line.text)
+        )
+
+    def _tag_in(self, text: str) -> tuple[str, int, int] | None:
+        """(kind, start, end) of the card tag on a line: "basic", "reverse" or "spaced"; only
+        other tags may follow it on the line."""
+        if "#" not in text:
+            return None
+        kinds = self._kinds()
+        for start, end, name in obsidian.line_tags(text):
+            kind = kinds.get(name.lower())
+            if kind and not _untagged_rest(text[end:]):
+                return kind, start, end
+        return None
+
+    def _untagged(self, text: str) -> str:
+        found = self._tag_in(text)
+        return text[: found[1]].rstrip() if found else text
+
+    def _front_start(self, index: int, tag_after_text: bool) -> int:
+        """First line of a tagged card's front: its paragraph, a heading being a block of its
+        own (``## Front`` above a line holding only ``#card`` is the front)."""
+        if obsidian.heading(self.lines[index].text) is not None:
+            return index
+        start = index
+        while start > 0:
+            above = self.lines[start - 1]
+            if above.code or not above.text.strip() or _ID_LINE.match(above.text.strip()):
+                break  # an id line ends the card above: never part of a front
+            if obsidian.heading(above.text) is not None:
+                if not tag_after_text and start == index:
+                    start -= 1
+                break
+            start -= 1
+        return start
+
+    def _tagged(
+        self, index: int, tagged: tuple[str, int, int], headings: list[tuple[int, str]]
+    ) -> tuple[int, CardSource | None, int]:
+        """(first line index, the card, index after it) of a card marked with the card tag."""
+        kind, start, end = tagged
+        line = self.lines[index]
+        before = line.text[:start].strip()
+        first = self._front_start(index, bool(before))
+        front_lines = [ln.text for ln in self.lines[first:index]] + [line.text[:start]]
+        front = "\n".join(front_lines).strip()
+        found = obsidian.heading(front_lines[0])
+        if found is not None:
+            front = "\n".join([found[1], *front_lines[1:]]).strip()
+        tags = [obsidian.anki_tag(n) for _, _, n in obsidian.line_tags(line.text[end:])]
+        after = index + 1
+        anki_id = 0
+        back: list[_Line] = []
+        if kind != "spaced":
+            while after < len(self.lines) and not self.lines[after].raw.strip():
+                after += 1
+            while after < len(self.lines):
+                current = self.lines[after]
+                if not current.code:
+                    id_match = _ID_LINE.match(current.text.strip())
+                    if id_match:
+                        anki_id = int(id_match.group(1))
+                        after += 1
+                        break
+                    if not current.text.strip():
+                        break
+                back.append(current)
+                after += 1
+        else:
+            anki_id = self._id_below(index)
+            after += 1 if anki_id else 0
+        if not front:
+            self.problem(line.number, f"#{self.options.tag} without a front; no card made")
+            return first, None, index + 1
+        answer = "\n".join(ln.raw if ln.code else ln.text for ln in back).strip("\n")
+        note_type = REVERSED if kind == "reverse" else QUESTION
+        fields = (("Prompt", front),) if kind == "spaced" else (("Front", front), ("Back", answer))
+        level = found[0] if found is not None else 7
+        context = tuple(title for lvl, title in headings if lvl < level and title)
+        card = self._card(
+            self.lines[first].number, front, answer, note_type, tags, context, anki_id, fields
+        )
+        if back:
+            card = replace(card, answer_line=back[0].number)
+        return first, card, after
+
+    def _inline(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
+        line = self.lines[index]
+        text = _LIST_MARK.sub("", line.text, count=1) if _LIST_MARK.match(line.text) else line.text
+        found = obsidian.heading(text)
+        if found is not None:
+            text = found[1]
+        lowered = text.lstrip().lower()
+        if lowered.startswith(("cards-deck", "tags")):
+            return None
+        masked = obsidian.mask_code_spans(text)
+        at, separator = _first_separator(
+            masked, self.options.separator, self.options.reverse_separator
+        )
+        if at <= 0:
+            return None
+        front = text[:at].strip()
+        back, anki_id = _trailing_id(text[at + len(separator) :].strip())
+        back, tags = _trailing_tags(back)
+        if not front or not back:
+            return None
+        anki_id = anki_id or self._id_below(index)
+        reversed_ = separator == self.options.reverse_separator
+        context = tuple(t for _, t in headings if t)
+        return self._card(
+            line.number, front, back, REVERSED if reversed_ else QUESTION, tags, context,
+            anki_id, (("Front", front), ("Back", back)),
+        )  # fmt: skip
+
+    def _cloze(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
+        line = self.lines[index]
+        text = _LIST_MARK.sub("", line.text, count=1) if _LIST_MARK.match(line.text) else line.text
+        found = obsidian.heading(text)
+        if found is not None:
+            text = found[1]
+        masked = _mask_math(obsidian.mask_code_spans(text))
+        if "==" not in masked and "{" not in masked:
+            return None
+        pieces = []
+        last = 0
+        count = 0
+        for match in _cloze_matches(masked):
+            pieces.append(text[last : match[0]])
+            pieces.append(f"{{{{c{match[2]}::{text[match[3] : match[4]]}}}}}")
+            last = match[1]
+            count += 1
+        if not count:
+            return None
+        pieces.append(text[last:])
+        body, anki_id = _trailing_id("".join(pieces).strip())
+        body, tags = _trailing_tags(body)
+        marked, found_clozes = anki_clozes_to_marks(body)
+        if not found_clozes:
+            return None
+        context = tuple(t for _, t in headings if t)
+        return self._card(
+            line.number, marked, "", CLOZE, tags, context, anki_id or self._id_below(index),
+            (("Text", marked), ("Extra", "")),
+        )  # fmt: skip
+
+    def _id_below(self, index: int) -> int:
+        if index + 1 < len(self.lines):
+            match = _ID_LINE.match(self.lines[index + 1].text.strip())
+            if match:
+                return int(match.group(1))
+        return 0
+
+    def _card(
+        self,
+        line: int,
+        question: str,
+        answer: str,
+        note_type: str,
+        tags: list[str],
+        context: tuple[str, ...],
+        anki_id: int,
+        fields: tuple[tuple[str, str], ...],
+    ) -> CardSource:
+        default = [self.options.default_tag] if self.options.default_tag else []
+        all_tags = [*self.global_tags, *tags, *default]
+        if not self.options.context:
+            context = ()
+        return CardSource(
+            kind="question",
+            line=line,
+            question=question,
+            answer=answer,
+            answer_line=line,
+            tags=tuple(dict.fromkeys(t for t in all_tags if t)),
+            context=context,
+            note_type=note_type,
+            deck=self.deck,
+            fields=fields,
+            syntax=NAME,
+            anki_id=anki_id,
+        )
+
+    def problem(self, line: int, message: str) -> None:
+        self.note.diagnostics.append(Diagnostic(self.note.rel, line, "warning", message))
+
+
+def _first_separator(text: str, *separators: str) -> tuple[int, str]:
+    """(position, separator) of the first separator in the text, the longest one where two
+    start at the same place (":::" before "::"); (-1, "") when none."""
+    by_length = sorted(separators, key=len, reverse=True)
+    best = (-1, "")
+    for separator in by_length:
+        at = text.find(separator, 1)
+        if at > 0 and (best[0] < 0 or at < best[0]):
+            best = (at, separator)
+    return best
+
+
+def _untagged_rest(rest: str) -> str:
+    """What is left on a line after its tags: must be nothing for a card tag to count."""
+    pieces = []
+    last = 0
+    for start, end, _ in obsidian.line_tags(rest):
+        pieces.append(rest[last:start])
+        last = end
+    pieces.append(rest[last:])
+    return "".join(pieces).strip()
+
+
+_TRAILING_ID = re.compile(r"\s\^(\d{13})$")
+
+
+def _trailing_id(text: str) -> tuple[str, int]:
+    """A `^1234567890123` at the end of a line (the plugin's inlineID option): lifted off."""
+    match = _TRAILING_ID.search(text)
+    if match is None:
+        return text, 0
+    return text[: match.start()].rstrip(), int(match.group(1))
+
+
+def _trailing_tags(text: str) -> tuple[str, list[str]]:
+    """Tags at the end of a line: lifted off; the text before them."""
+    tags = obsidian.line_tags(text)
+    cut = len(text)
+    names: list[str] = []
+    for start, end, name in reversed(tags):
+        if text[end:cut].strip():
+            break
+        names.insert(0, obsidian.anki_tag(name))
+        cut = start
+    return text[:cut].rstrip(), names
+
+
+def _mask_math(text: str) -> str:
+    """`$…$` and `$$…$$` replaced by NUL characters (same length): clozes never start there."""
+    for start, end in obsidian.math_spans(text):
+        text = text[:start] + "\x00" * (end - start) + text[end:]
+    return text
+
+
+def _cloze_matches(masked: str) -> list[tuple[int, int, int, int, int]]:
+    """(start, end, number, answer start, answer end) of each cloze, left to right."""
+    found = []
+    for match in _CURLY.finditer(masked):
+        number = int(match.group(1)) if match.group(1) else 1
+        found.append((match.start(), match.end(), number, match.start(2), match.end(2)))
+    for match in _HIGHLIGHT.finditer(masked):
+        if not any(s < match.end() and match.start() < e for s, e, *_ in found):
+            found.append((match.start(), match.end(), 1, match.start(1), match.end(1)))
+    return sorted(found)
+
+
+READER = FlashcardsReader()
