@@ -97,6 +97,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     except OSError as error:  # the packages are written; the next build only takes longer
         message = f"cannot save the build state ({error}); the next build rebuilds everything"
         report.warn("", 0, message)
+    _trim_cache(options.media)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
     return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
@@ -217,6 +218,13 @@ def _write_todo(out_dir: Path, identities: Identities, report: Diagnostics) -> P
 
 
 # ---------------------------------------------------------------- media
+
+
+def _trim_cache(options: MediaOptions) -> None:
+    """The picture cache's least recently used files beyond its size limit go."""
+    from .fetch import trim_cache  # imported here: a build with nothing to do never needs it
+
+    trim_cache(options)
 
 
 def _fetch_pictures(

@@ -69,10 +69,25 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--jobs",
-        type=_bounded(int, 1, 64),
-        default=8,
+        type=_bounded(int, 1, 256),
+        default=32,
         metavar="N",
-        help="pictures downloaded at once (default: 8)",
+        help="pictures downloaded at once, all servers together (default: 32)",
+    )
+    p.add_argument(
+        "--jobs-per-host",
+        type=_bounded(int, 1, 256),
+        default=16,
+        metavar="N",
+        help="pictures downloaded at once from one server (default: 16)",
+    )
+    p.add_argument(
+        "--cache-max-size",
+        type=_size,
+        default="500M",
+        metavar="SIZE",
+        help="the picture cache keeps at most this much; the least recently used files "
+        "beyond are deleted after a build (e.g. 200M, 2G; default: 500M)",
     )
     p.add_argument(
         "--max-image-width",
@@ -122,6 +137,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`ankigen build …`; `ankigen …` without the word build works too."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["cache"]:
+        return cache_command(args[1:])
     if args[:1] == ["adopt"]:
         from .adopt import main as adopt_main
 
@@ -129,6 +146,36 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["build"]:
         args = args[1:]
     return run(args, prog="ankigen build")
+
+
+def cache_command(argv: list[str]) -> int:
+    """`ankigen cache info|clear [--cache-dir DIR]`: show or empty the picture cache."""
+    from .fetch import cache_info, clear_cache
+
+    p = argparse.ArgumentParser(
+        prog="ankigen cache", description="Show or empty the cache of downloaded pictures."
+    )
+    p.add_argument("action", choices=("info", "clear"))
+    p.add_argument("--cache-dir", type=Path, help="the cache folder (default: as for build)")
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    root = MediaOptions(cache_dir=args.cache_dir).cache_path
+    if args.action == "clear":
+        freed = clear_cache(root)
+        say(f"ankigen: cache {root} emptied, {_megabytes(freed)} freed", sys.stdout)
+        return EXIT_OK
+    info = cache_info(root)
+    limit = _megabytes(MediaOptions().cache_max_bytes)
+    say(f"cache: {info.path}", sys.stdout)
+    print(f"size: {_megabytes(info.size)} in {info.files} files ({info.urls} downloaded pictures)")
+    print(f"limit: {limit} (change with `ankigen build --cache-max-size`)")
+    return EXIT_OK
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def run(argv: list[str], prog: str) -> int:
@@ -239,7 +286,9 @@ def _build(args: argparse.Namespace) -> int:
         offline=args.offline,
         timeout=args.timeout,
         jobs=args.jobs,
+        jobs_per_host=args.jobs_per_host,
         max_image_width=args.max_image_width,
+        cache_max_bytes=args.cache_max_size,
     )
     options = BuildOptions(
         vault=args.vault,
@@ -265,7 +314,7 @@ def _build(args: argparse.Namespace) -> int:
             for line in diagnostic.detail.rstrip().splitlines():
                 say(line, sys.stderr)
     errors = sum(d.severity == "error" for d in report.diagnostics)
-    warnings = len(report.diagnostics) - errors
+    warnings = sum(d.severity == "warning" for d in report.diagnostics)
     if not args.quiet:
         _summary(report, args, warnings, errors, elapsed)
     if errors or (args.strict and warnings):
@@ -375,6 +424,20 @@ def _syntax_names(text: str) -> tuple[str, ...]:
             f"unknown syntax {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}"
         )
     return names
+
+
+def _size(text: str) -> int:
+    """A size in bytes: "500M", "2G", "750k", "1048576"."""
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in units else ""
+    try:
+        value = float(number[: len(number) - len(unit)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size (e.g. 500M, 2G): {text}") from None
+    if not 0 <= value < 2**63 / units[unit]:  # also rejects nan and inf
+        raise argparse.ArgumentTypeError(f"not a size (e.g. 500M, 2G): {text}")
+    return int(value * units[unit])
 
 
 def _bounded(

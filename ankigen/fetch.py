@@ -1,27 +1,41 @@
-"""The network edge: download remote pictures once, into an on-disk cache.
+"""The network edge: download remote pictures and sounds once, into an on-disk cache.
 
 One requests.Session with urllib3 retries (connection errors, 429 and 5xx, with backoff),
 connect/read timeouts plus a total deadline per download, a size cap checked while streaming,
-a bounded thread pool, and a cache revalidated with ETag / Last-Modified.
+at most `jobs` downloads at once and `jobs_per_host` per host, and a cache revalidated with
+ETag / Last-Modified.
+
+The total deadline covers connecting, the headers and the body: each download has a watch that
+shuts its socket down when the deadline passes (a server trickling one byte at a time never
+trips a read timeout). Workers are daemon threads and every wait can be cut short, so an
+interrupt (Ctrl-C) stops the downloads at once instead of waiting for the queue.
 
 The cache is a directory two processes may share: bodies are stored by their SHA-256
 (`blobs/<sha256>`), one small JSON entry per URL (`urls/<sha256 of url>.json`). Every file is
 written to a temporary name and renamed into place, so a reader sees a whole file or none, and
-a body whose hash does not match its name is treated as missing and fetched again.
+a body whose hash does not match its name is treated as missing and fetched again. A file's
+modification time is its last use; prune_cache() deletes the least recently used files beyond
+the size limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import hashlib
 import json
+import os
+import queue
+import socket
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -29,7 +43,7 @@ if TYPE_CHECKING:  # requests is imported on first download: a build without one
     import requests
 
 from . import __version__, atomic
-from .images import sniff_format
+from .images import looks_like_sound, sniff_format
 
 USER_AGENT = f"ankigen/{__version__} (+https://github.com/ankigen/ankigen)"
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
@@ -37,6 +51,7 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 HEURISTIC_FRESHNESS = 24 * 3600.0
 CHUNK = 64 * 1024
 CACHE_LAYOUT = "v1"
+CACHE_MAX_BYTES = 500 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,13 +61,15 @@ class MediaOptions:
     cache_dir: Path | None = None  # None → platformdirs.user_cache_dir("ankigen")
     offline: bool = False  # no network at all; cached pictures used
     timeout: float = 10.0  # connect and read timeout, seconds
-    jobs: int = 8  # concurrent downloads
+    jobs: int = 32  # concurrent downloads, all hosts together
+    jobs_per_host: int = 16  # concurrent downloads from one host (scheme, name, port)
     max_image_width: int = 1600
     deadline: float | None = None  # total seconds per download; None → 3 × timeout
     retries: int = 2  # extra attempts after a connection error, 429 or 5xx
     retry_backoff: float = 0.5  # urllib3 backoff factor, seconds
     max_download_bytes: int = MAX_DOWNLOAD_BYTES
     max_image_pixels: int = 89_478_485  # Pillow's decompression-bomb limit
+    cache_max_bytes: int = CACHE_MAX_BYTES  # least recently used cache files beyond are pruned
 
     @property
     def cache_path(self) -> Path:
@@ -76,6 +93,7 @@ class FetchOutcome:
     data: bytes | None  # None when it failed
     error: str = ""  # why it failed (or, when stale, why the cached copy was used)
     source: Source = "network"
+    cached_on: float | None = None  # stale: when the cached copy was downloaded (epoch seconds)
 
     @property
     def ok(self) -> bool:
@@ -116,31 +134,41 @@ class DiskCache:
 
     def read_blob(self, sha256: str) -> bytes | None:
         """The body stored under its hash, None if absent or damaged."""
+        path = self.blobs / sha256
         try:
-            data = atomic.read_regular(self.blobs / sha256)
+            data = atomic.read_regular(path)
         except OSError:
             return None
-        return data if hashlib.sha256(data).hexdigest() == sha256 else None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return None
+        _touch(path)
+        return data
 
     def write_blob(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.blobs / sha256
         if self.read_blob(sha256) is None:
             _atomic_write(path, data)
+            _USED.set()
         return sha256
 
     # -- JSON records (URL entries, fit results)
 
     def read_json(self, folder: Path, key: str) -> dict[str, Any] | None:
+        path = folder / f"{_key_hash(key)}.json"
         try:
-            record = json.loads(atomic.read_regular(folder / f"{_key_hash(key)}.json"))
+            record = json.loads(atomic.read_regular(path))
         except (OSError, ValueError, RecursionError):
             return None
-        return record if isinstance(record, dict) and record.get("key") == key else None
+        if not isinstance(record, dict) or record.get("key") != key:
+            return None
+        _touch(path)
+        return record
 
     def write_json(self, folder: Path, key: str, record: dict[str, Any]) -> None:
         text = json.dumps({"key": key, **record}, sort_keys=True)
         _atomic_write(folder / f"{_key_hash(key)}.json", text.encode("utf-8"))
+        _USED.set()
 
     def entry(self, url: str) -> CacheEntry | None:
         record = self.read_json(self.urls, url)
@@ -173,6 +201,94 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def _touch(path: Path) -> None:
+    """Mark a cache file as used now: pruning removes the least recently used first."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    _USED.set()
+
+
+# ---------------------------------------------------------------- cache size
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    path: Path  # the cache folder (its layout version inside)
+    files: int
+    size: int  # bytes
+    urls: int  # downloaded pictures remembered
+
+
+def _cache_files(root: Path) -> Iterator[os.DirEntry[str]]:
+    """Every regular file of the cache layout (blobs, urls, fits): nothing else is touched."""
+    for folder in ("blobs", "urls", "fits"):
+        try:
+            entries = list(os.scandir(root / CACHE_LAYOUT / folder))
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False):
+                    yield entry
+
+
+def cache_info(root: Path) -> CacheInfo:
+    """How much the cache under `root` holds."""
+    files = size = urls = 0
+    for entry in _cache_files(root):
+        with contextlib.suppress(OSError):
+            size += entry.stat(follow_symlinks=False).st_size
+            files += 1
+            urls += (
+                entry.path.endswith(".json")
+                and os.path.basename(os.path.dirname(entry.path)) == "urls"
+            )
+    return CacheInfo(root / CACHE_LAYOUT, files, size, urls)
+
+
+_USED = threading.Event()  # this process read or wrote a cache file
+
+
+def trim_cache(options: MediaOptions) -> None:
+    """After a build: prune the cache to its size limit, if this build used it (a build that
+    rendered nothing does not even look)."""
+    if _USED.is_set():
+        _USED.clear()
+        prune_cache(options.cache_path, options.cache_max_bytes)
+
+
+def prune_cache(root: Path, max_bytes: int) -> int:
+    """Delete the least recently used cache files until the cache holds at most max_bytes.
+
+    Leftover temporary files of an interrupted write go first. Returns the bytes freed."""
+    entries = []
+    for entry in _cache_files(root):
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            # Cache files have hex names; a dot-file is a temporary one, and an old one is a
+            # leftover of an interrupted write.
+            stale_temp = entry.name.startswith(".") and info.st_mtime < time.time() - 3600
+            entries.append((not stale_temp, info.st_mtime, entry.path, info.st_size))
+    total = sum(size for *_, size in entries)
+    freed = 0
+    for _, _, path, size in sorted(entries):
+        if total - freed <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            freed += size
+    return freed
+
+
+def clear_cache(root: Path) -> int:
+    """Delete every file of the cache layout under `root` (never anything else). Bytes freed."""
+    freed = prune_cache(root, 0)
+    for folder in ("blobs", "urls", "fits", ""):
+        with contextlib.suppress(OSError):
+            (root / CACHE_LAYOUT / folder).rmdir()  # only when empty
+    return freed
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write a whole file or nothing (a cache: no need to wait for the disk)."""
     atomic.write_bytes(path, data, durable=False)
@@ -182,13 +298,19 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class Fetcher:
-    """Downloads pictures through one Session and a bounded pool; each URL at most once."""
+    """Downloads pictures through one Session, each URL at most once.
+
+    At most `jobs` downloads run at once, and at most `jobs_per_host` of them on one host,
+    hosts taking turns, so one slow host neither hogs every slot nor gets hammered."""
 
     def __init__(self, options: MediaOptions) -> None:
         self.options = options
         self.cache = DiskCache(options.cache_path)
         self._session: requests.Session | None = None  # made on first need: offline opens none
         self._done: dict[str, FetchOutcome] = {}
+        self._lock = threading.Lock()
+        self._watches: set[_Watch] = set()
+        self._cancelled = False
 
     def __enter__(self) -> Fetcher:
         return self
@@ -201,10 +323,23 @@ class Fetcher:
             self._session.close()
             self._session = None
 
+    def cancel(self) -> None:
+        """Stop now: running downloads fail at once (their sockets are shut), queued ones never
+        start."""
+        with self._lock:
+            self._cancelled = True
+            watches = list(self._watches)
+        for watch in watches:
+            watch.fire("cancelled")
+        self.close()
+
     def fetch_all(
         self, urls: Sequence[str], progress: Callable[[int, int], None] | None = None
     ) -> Mapping[str, FetchOutcome]:
-        """Every URL's outcome; progress(done, total) is called as each one finishes."""
+        """Every URL's outcome; progress(done, total) is called as each one finishes.
+
+        An exception here (KeyboardInterrupt) cancels the downloads still running before it
+        propagates: nothing waits for them."""
         wanted = sorted(set(urls))
         todo = [url for url in wanted if url not in self._done]
         total, done = len(wanted), len(wanted) - len(todo)
@@ -213,15 +348,70 @@ class Fetcher:
         if todo:
             if not self.options.offline:
                 _ = self.session  # one Session, made before the threads share it
-            workers = max(1, min(self.options.jobs, len(todo)))
-            with ThreadPoolExecutor(workers, thread_name_prefix="ankigen-fetch") as pool:
-                futures = [pool.submit(self.fetch, url) for url in todo]
-                for future in as_completed(futures):
+            try:
+                for _ in self._run(todo):
                     done += 1
-                    future.result()
                     if progress is not None:
                         progress(done, total)
+            except BaseException:
+                self.cancel()
+                raise
         return {url: self._done[url] for url in wanted}
+
+    def _run(self, todo: list[str]) -> Iterator[str]:
+        """Start downloads as slots free up, hosts in turn; yield each URL as it finishes."""
+        pending: dict[tuple[str, str, int], deque[str]] = {}
+        for url in todo:
+            pending.setdefault(_host_key(url), deque()).append(url)
+        active = dict.fromkeys(pending, 0)
+        limit = max(1, self.options.jobs)
+        per_host = max(1, min(self.options.jobs_per_host, limit))
+        finished: queue.SimpleQueue[tuple[str, tuple[str, str, int]]] = queue.SimpleQueue()
+        running = 0
+        left = len(todo)
+        while left:
+            started = True
+            while started and running < limit:
+                started = False
+                for host in list(pending):
+                    if running >= limit:
+                        break
+                    if active[host] >= per_host:
+                        continue
+                    url = pending[host].popleft()
+                    if not pending[host]:
+                        del pending[host]
+                    active[host] += 1
+                    running += 1
+                    started = True
+                    # Daemon threads: an interrupted build exits without joining them.
+                    threading.Thread(
+                        target=self._work,
+                        args=(url, host, finished),
+                        name="ankigen-fetch",
+                        daemon=True,
+                    ).start()
+            while True:
+                try:
+                    url, host = finished.get(timeout=0.5)
+                    break
+                except queue.Empty:  # wake up now and then, so an interrupt is seen at once
+                    continue
+            active[host] -= 1
+            running -= 1
+            left -= 1
+            yield url
+
+    def _work(
+        self,
+        url: str,
+        host: tuple[str, str, int],
+        finished: queue.SimpleQueue[tuple[str, tuple[str, str, int]]],
+    ) -> None:
+        try:
+            self.fetch(url)
+        finally:
+            finished.put((url, host))
 
     def fetch(self, url: str) -> FetchOutcome:
         """One URL's outcome, from the cache when it is fresh or still valid."""
@@ -251,11 +441,48 @@ class Fetcher:
         try:
             return self._download(url, entry, cached)
         except FetchError as exc:
-            if cached is not None and not exc.gone:
-                return FetchOutcome(url, cached, str(exc), "stale")
+            if cached is not None and entry is not None and not exc.gone:
+                return FetchOutcome(url, cached, str(exc), "stale", entry.stored)
             return FetchOutcome(url, None, str(exc), "failed")
 
     def _download(self, url: str, entry: CacheEntry | None, cached: bytes | None) -> FetchOutcome:
+        """One download under a watch: its deadline covers connecting, headers and body."""
+        watch = _Watch(self.options.download_deadline)
+        with self._lock:
+            if self._cancelled:
+                raise FetchError("download cancelled")
+            self._watches.add(watch)
+        timer = threading.Timer(self.options.download_deadline, watch.fire)
+        timer.daemon = True
+        timer.start()
+        _LOCAL.watch = watch
+        try:
+            return self._get(url, entry, cached, watch)
+        except _Stopped:
+            raise self._stopped(watch) from None
+        except FetchError:
+            if watch.stop.is_set():
+                raise self._stopped(watch) from None
+            raise
+        except Exception:
+            if watch.stop.is_set():  # the socket was shut under the request
+                raise self._stopped(watch) from None
+            raise
+        finally:
+            timer.cancel()
+            watch.finish()
+            _LOCAL.watch = None
+            with self._lock:
+                self._watches.discard(watch)
+
+    def _stopped(self, watch: _Watch) -> FetchError:
+        if watch.reason == "cancelled":
+            return FetchError("download cancelled")
+        return FetchError(f"download took longer than {self.options.download_deadline:g} s")
+
+    def _get(
+        self, url: str, entry: CacheEntry | None, cached: bytes | None, watch: _Watch
+    ) -> FetchOutcome:
         import requests
 
         headers = {}
@@ -264,8 +491,6 @@ class Fetcher:
                 headers["If-None-Match"] = entry.etag
             if entry.last_modified:
                 headers["If-Modified-Since"] = entry.last_modified
-        started = time.monotonic()
-        deadline = started + self.options.download_deadline
         try:
             response = self.session.get(
                 url,
@@ -274,6 +499,8 @@ class Fetcher:
                 timeout=(self.options.timeout, self.options.timeout),
             )
         except requests.RequestException as exc:
+            if watch.stop.is_set():
+                raise _Stopped from None
             raise FetchError(_describe(exc, self.options.timeout)) from None
         with response:
             if response.status_code == 304 and entry is not None and cached is not None:
@@ -283,11 +510,10 @@ class Fetcher:
             if response.status_code != 200:
                 status = f"HTTP {response.status_code} {response.reason or ''}".strip()
                 raise FetchError(status, gone=response.status_code in (404, 410))
-            data = self._read_body(response, deadline)
-        kind = sniff_format(data)
-        if kind is None:
+            data = self._read_body(response, watch)
+        if sniff_format(data) is None and not looks_like_sound(data):
             content_type = response.headers.get("Content-Type", "unknown type").split(";")[0]
-            raise FetchError(f"not an image (the server sent {content_type})")
+            raise FetchError(f"not an image or a sound (the server sent {content_type})")
         with contextlib.suppress(OSError):  # a read-only or full cache only costs time
             self.cache.store(
                 CacheEntry(
@@ -301,11 +527,11 @@ class Fetcher:
             )
         return FetchOutcome(url, data, "", "network")
 
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+    def _read_body(self, response: requests.Response, watch: _Watch) -> bytes:
+        """The body, stopping at the size cap or the deadline, whichever comes first."""
         import requests
         import urllib3
 
-        """The body, stopping at the size cap or the deadline, whichever comes first."""
         limit = self.options.max_download_bytes
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -314,10 +540,8 @@ class Fetcher:
         size = 0
         try:
             while True:
-                if time.monotonic() > deadline:
-                    raise FetchError(
-                        f"download took longer than {self.options.download_deadline:g} s"
-                    )
+                if watch.stop.is_set() or time.monotonic() > watch.deadline:
+                    raise _Stopped
                 # read1 returns what one socket read gave, so a trickle still meets the check.
                 chunk = response.raw.read1(CHUNK, decode_content=True)
                 if not chunk:
@@ -330,6 +554,8 @@ class Fetcher:
             raise FetchError(_describe(exc, self.options.timeout)) from None
         except (OSError, urllib3.exceptions.HTTPError) as exc:  # timeouts, broken connections
             raise FetchError(_describe(exc, self.options.timeout)) from None
+        if watch.stop.is_set():  # the socket was shut: what came is not the whole body
+            raise _Stopped
         return b"".join(chunks)
 
     @property
@@ -339,12 +565,137 @@ class Fetcher:
         return self._session
 
 
+def _host_key(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port): the unit of the per-host limit, as urllib3 pools connections."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or ""), parts.port or (443 if scheme == "https" else 80)
+    except ValueError:  # a malformed port: its download fails on its own
+        return "", url, 0
+
+
+# ---------------------------------------------------------------- deadlines and interrupts
+
+
+class _Stopped(Exception):
+    """Raised inside a download whose watch fired (deadline passed or build interrupted)."""
+
+
+_LOCAL = threading.local()  # .watch: the _Watch of the download running on this thread
+
+
+class _Watch:
+    """One download's deadline: firing it shuts down the download's sockets, which ends any
+    blocking connect, TLS handshake or read at once, and cuts every retry pause short."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.stop = threading.Event()
+        self.reason = ""
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._finished = False
+
+    def fire(self, reason: str = "deadline") -> None:
+        with self._lock:
+            if self._finished or self.stop.is_set():
+                return
+            self.reason = reason
+            self.stop.set()
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def add(self, sock: socket.socket) -> None:
+        """Watch a socket of this download; _Stopped when the watch has fired already."""
+        with self._lock:
+            if self.stop.is_set():
+                raise _Stopped
+            self._sockets.append(sock)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def finish(self) -> None:
+        with self._lock:
+            self._finished = True
+            self._sockets.clear()
+
+
+def _current_watch() -> _Watch | None:
+    return getattr(_LOCAL, "watch", None)
+
+
+def _pause(seconds: float) -> None:
+    """A retry's wait, ended early when the download's watch fires."""
+    watch = _current_watch()
+    if watch is None:
+        time.sleep(seconds)
+    elif watch.stop.wait(min(seconds, max(0.0, watch.remaining()))) or watch.remaining() <= 0:
+        raise _Stopped
+
+
+@functools.cache
+def _watched_pools() -> dict[str, type]:
+    """urllib3 connection pools whose connections report their sockets to the thread's watch."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class WatchedHTTPConnection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            watch = _current_watch()
+            if watch is not None:
+                if watch.stop.is_set():
+                    raise _Stopped
+                # The connect timeout never reaches past the deadline.
+                remaining = max(0.001, watch.remaining())
+                if not isinstance(self.timeout, int | float) or self.timeout > remaining:
+                    self.timeout = remaining
+            sock = super()._new_conn()
+            if watch is not None:
+                try:
+                    watch.add(sock)
+                except _Stopped:
+                    sock.close()
+                    raise
+            return sock
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            watch = _current_watch()
+            if watch is not None and self.sock is not None:  # a kept-alive connection
+                watch.add(self.sock)
+            super().request(*args, **kwargs)
+
+    class WatchedHTTPSConnection(WatchedHTTPConnection, HTTPSConnection):
+        pass
+
+    class WatchedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = WatchedHTTPConnection
+
+    class WatchedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = WatchedHTTPSConnection
+
+    return {"http": WatchedHTTPPool, "https": WatchedHTTPSPool}
+
+
 def _make_session(options: MediaOptions) -> requests.Session:
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    retry = Retry(
+    class PausingRetry(Retry):
+        def sleep(self, response: Any = None) -> None:
+            seconds = 0.0
+            if self.respect_retry_after_header and response:
+                seconds = self.get_retry_after(response) or 0.0
+            if not seconds:
+                seconds = self.get_backoff_time()
+            if seconds > 0:
+                _pause(seconds)
+
+    retry = PausingRetry(
         total=options.retries,
         connect=options.retries,
         read=0,  # a server too slow to answer stays too slow: no second wait
@@ -357,9 +708,11 @@ def _make_session(options: MediaOptions) -> requests.Session:
         raise_on_status=False,
         retry_after_max=max(1, int(options.timeout)),
     )
+    per_host = max(1, min(options.jobs_per_host, options.jobs))
     adapter = HTTPAdapter(
-        max_retries=retry, pool_connections=options.jobs, pool_maxsize=options.jobs
+        max_retries=retry, pool_connections=max(10, options.jobs), pool_maxsize=per_host
     )
+    adapter.poolmanager.pool_classes_by_scheme = _watched_pools()
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     session.max_redirects = 5

@@ -7,6 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from .media import neutralise_sounds
 from .model import CardDraft, SeeLink, Vault
 from .obsidian import is_link_url
 from .rendered import question_key
@@ -69,10 +70,15 @@ def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> 
             fields = (
                 html[position],
                 html[position + 1],
-                context_html(note.note.title, source.context),
-                see_html(source.see),
-                references,
-                source_html(vault.name, note.note.rel, source.line),
+                *map(
+                    neutralise_sounds,  # Anki plays a [sound:…] in any field
+                    (
+                        context_html(note.note.title, source.context),
+                        see_html(source.see),
+                        references,
+                        source_html(vault.name, note.note.rel, source.line),
+                    ),
+                ),
             )
             position += 2
             drafts.append(

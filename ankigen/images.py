@@ -296,3 +296,15 @@ def _allowed_attribute(tag: str, name: str, value: str) -> bool:
             return bool(SAFE_DATA_IMAGE.match(value.strip()))
         return value.strip().startswith("#")
     return all(ref.startswith("#") for ref in URL_REFERENCE.findall(value))
+
+
+def looks_like_sound(data: bytes) -> bool:
+    """An audio or video container Anki plays (MP3, AAC, MP4/M4A/MOV, Ogg, WAV, FLAC, WebM/MKV),
+    by its first bytes: a file name or Content-Type is not trusted."""
+    head = data[:12]
+    return (
+        head.startswith((b"ID3", b"OggS", b"fLaC", b"\x1a\x45\xdf\xa3"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+        or head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+        or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)  # MPEG/AAC frames
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from html import escape
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from mistune.util import escape_url
 
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 IMAGE_EXTENSIONS = frozenset(
     ("png", "jpg", "jpeg", "gif", "bmp", "svg", "webp", "avif", "tif", "tiff", "ico")
 )
+# Audio and video Obsidian embeds with a player and Anki plays from a [sound:…] tag.
+SOUND_EXTENSIONS = frozenset(
+    ("mp3", "m4a", "aac", "ogg", "oga", "opus", "wav", "flac", "webm", "3gp", "mp4", "m4v")
+) | frozenset(("mov", "mkv", "ogv"))
 
 # Schemes an <img src> keeps as written (the media stage judges file: and data:). Any other
 # scheme (ftp:, "C:" of a Windows path, …) gets its colon percent-encoded, so the sanitiser
@@ -45,6 +49,30 @@ def is_image_path(path: str) -> bool:
     path = path.split("#", 1)[0].split("?", 1)[0]
     dot = path.rfind(".")
     return dot >= 0 and path[dot + 1 :].lower() in IMAGE_EXTENSIONS
+
+
+def is_sound_path(path: str) -> bool:
+    """Whether a link target names an audio or video file (by extension)."""
+    path = path.split("#", 1)[0].split("?", 1)[0]
+    dot = path.rfind(".")
+    return dot >= 0 and path[dot + 1 :].lower() in SOUND_EXTENSIONS
+
+
+def sound_tag(path: str, encoded: bool = False) -> str | None:
+    """Anki's ``[sound:path]`` for an embedded audio or video file of the vault or an http(s) URL
+    (the media stage puts it in the package and renames it); None for any other path, or one
+    that cannot be written inside a sound tag. `encoded`: a Markdown URL, percent-encoded."""
+    path = path.strip()
+    if not is_sound_path(path):
+        return None
+    scheme = url_scheme(path)
+    if scheme and scheme not in ("http", "https"):
+        return None
+    if encoded and not scheme:
+        path = unquote(path)
+    if not path or any(c in path for c in "[]\n"):
+        return None
+    return "[sound:" + escape(path, quote=False) + "]"
 
 
 def parse_size(text: str) -> tuple[str, str] | None:
@@ -226,6 +254,9 @@ def _render_wikilink(
     renderer: HTMLRenderer, target: str, options: list[str], embed: bool = False
 ) -> str:
     path = target.split("#", 1)[0].strip()
+    sound = sound_tag(path) if embed else None
+    if sound:
+        return sound
     if embed and is_image_path(path):
         alt, width, height = path, "", ""
         for option in options:

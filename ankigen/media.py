@@ -1,9 +1,12 @@
-"""Resolve media: every <img> of the rendered fields becomes a picture in the deck's media.
+"""Resolve media: every <img> of the rendered fields becomes a picture in the deck's media, and
+every Anki ``[sound:…]`` tag (an audio or video embed, or one written by hand) a sound file.
 
 Local pictures are found as Obsidian finds them (next to the note, from the vault root, then
 by file name anywhere), remote ones come from the Fetcher's outcomes (fetch.py), and all are
 checked and fitted by images.py. A picture that cannot be included never leaves a dangling
 reference: its <img> becomes a visible placeholder and a warning names the note's line.
+Anki plays a ``[sound:name]`` wherever it stands in a field, so each one is either a file of
+the vault put in the package under its media name, or neutralised (with a warning).
 No network here; fitted pictures are remembered in the on-disk cache by input hash.
 """
 
@@ -18,14 +21,23 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from PIL import __version__ as PILLOW_VERSION
 
 from . import atomic
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
-from .images import FIT_VERSION, FittedImage, ImageError, fit_image
+from .images import (
+    FIT_VERSION,
+    FittedImage,
+    ImageError,
+    fit_image,
+    looks_like_sound,
+    media_name,
+)
+from .mdplugins import is_sound_path
 from .model import Diagnostic, MediaFile, Vault
 from .obsidian import url_scheme
 
@@ -35,17 +47,25 @@ __all__ = [
     "FieldHtml",
     "MediaOptions",
     "MediaResult",
+    "neutralise_sounds",
     "remote_urls",
     "resolve_media",
 ]
 
 MAX_DATA_URL_BYTES = 1024 * 1024
 MAX_LOCAL_BYTES = 100 * 1024 * 1024
+MAX_SOUND_TAGS = 1000  # per field; beyond, none is resolved (each costs a look-up)
 
 # nh3 writes attributes double-quoted with &, " escaped, but ">" may stay raw inside a value.
 IMG_TAG = re.compile(r"""<img\b((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
 ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")
+# A tag of the sanitised HTML (attribute values double-quoted), or an Anki sound tag in text.
+# Anki's own pattern is "[sound:" up to the first "]" (some Anki clients ignore case: so do we).
+TAG_OR_SOUND = re.compile(r"""<[^>"]*(?:"[^"]*"[^>"]*)*>|\[(?i:sound):([^\]]*)\]""")
+SOUND_OPEN = re.compile(r"\[(sound:)", re.IGNORECASE)
+TAG = re.compile(r"<[^>]*>")
+CODE_TAG = re.compile(r"</?(?:code|pre)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,16 +89,33 @@ class MediaResult:
 
 
 def remote_urls(fields: Iterable[FieldHtml]) -> list[str]:
-    """The http(s) URLs of every picture in the fields, deduplicated and sorted."""
+    """The http(s) URLs of every picture and sound in the fields, deduplicated and sorted."""
     urls: set[str] = set()
     for field in fields:
-        if not _has_img(field.html):
-            continue
-        for match in IMG_TAG.finditer(field.html):
-            src = _src(_attributes(match.group(1)))
-            if src and _is_remote(src):
-                urls.add(src)
+        if _has_img(field.html):
+            for match in IMG_TAG.finditer(field.html):
+                src = _src(_attributes(match.group(1)))
+                if src and _is_remote(src):
+                    urls.add(src)
+        if _has_sound(field.html):
+            urls.update(name for name in _sound_names(field.html) if _is_remote(name))
     return sorted(urls)
+
+
+def _sound_names(text: str) -> list[str]:
+    """The names of the [sound:…] tags Resolver.sounds() resolves (not in code, no markup)."""
+    if text.lower().count("[sound:") > MAX_SOUND_TAGS:
+        return []
+    names = []
+    code = 0
+    for match in TAG_OR_SOUND.finditer(text, 0, text.rfind("]") + 1):
+        whole = match.group(0)
+        if whole[0] == "<":
+            if CODE_TAG.match(whole):
+                code = max(0, code + (-1 if whole[1] == "/" else 1))
+        elif not code and "<" not in whole:
+            names.append(html.unescape(match.group(1)).strip())
+    return names
 
 
 def resolve_media(
@@ -89,15 +126,29 @@ def resolve_media(
 ) -> MediaResult:
     """Rewrite every <img> to a fitted media file, or to a placeholder with a warning."""
     resolver = _Resolver(vault, options, fetched)
-    rewritten = tuple(
-        resolver.rewrite(field) if _has_img(field.html) else field.html for field in fields
-    )
+    rewritten = []
+    for field in fields:
+        text = resolver.rewrite(field) if _has_img(field.html) else field.html
+        if _has_sound(text):
+            text = resolver.sounds(field, text)
+        rewritten.append(text)
     return MediaResult(
-        html=rewritten,
+        html=tuple(rewritten),
         media=tuple(resolver.media[name] for name in sorted(resolver.media)),
         diagnostics=tuple(sorted(resolver.diagnostics)),
         local_files=tuple(sorted(resolver.local_files)),
     )
+
+
+def neutralise_sounds(text: str) -> str:
+    """HTML made from note text outside the media stage (context, file names): a "[sound:" in
+    it is shown as written, never played, never a missing file in Anki."""
+    return SOUND_OPEN.sub(r"<span>[</span>\1", text) if _has_sound(text) else text
+
+
+def _has_sound(text: str) -> bool:
+    """Cheap test first: most fields have no "[" at all."""
+    return "[" in text and "[sound:" in text.lower()
 
 
 def _has_img(text: str) -> bool:
@@ -133,6 +184,15 @@ def _img_tag(attributes: Attributes, src: str) -> str:
     return " ".join(parts) + ">"
 
 
+def _url_file_name(url: str) -> str:
+    """ "x y.png" for "https://host/a/x%20y.png?v=2"; the URL itself when it names no file."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # "http://[::1/x.png": a malformed host
+        return url
+    return unquote(posixpath.basename(path)) or url
+
+
 def _is_remote(src: str) -> bool:
     return src[:8].lower().startswith(("http://", "https://"))
 
@@ -154,6 +214,7 @@ class _Resolver:
         self.diagnostics: set[Diagnostic] = set()
         self.local_files: set[str] = set()
         self._memo: dict[tuple[str, str], FittedImage | str] = {}
+        self._sound_memo: dict[str, MediaFile | str] = {}
         self._root_real: Path | None = None
 
     def rewrite(self, field: FieldHtml) -> str:
@@ -169,6 +230,7 @@ class _Resolver:
             fitted, label, reason = self._picture(field.note_rel, src)
             if fitted is not None:
                 self.media.setdefault(fitted.name, MediaFile(fitted.name, fitted.data))
+                self._note_stale(field.note_rel, line, src)
                 return _img_tag(attributes, fitted.name)
             self.diagnostics.add(
                 Diagnostic(
@@ -176,14 +238,139 @@ class _Resolver:
                 )
             )
             if _is_remote(src):
-                alt = next((v for n, v in attributes if n == "alt" and v), src)
+                # The alt text, else the file's name: "diagram.png", never "diagram: diagram".
+                alt = next((v.strip() for n, v in attributes if n == "alt" and v), "")
+                name = _url_file_name(src)
                 return (
                     f'<a class="missing-media" href="{html.escape(src)}">'
-                    f"diagram: {html.escape(alt)}</a>"
+                    f"missing picture: {html.escape(alt or name)}</a>"
                 )
             return f'<span class="missing-media">missing picture: {html.escape(label)}</span>'
 
         return IMG_TAG.sub(replace, field.html)
+
+    def _note_stale(self, note_rel: str, line: int, src: str, kind: str = "picture") -> None:
+        """A cached copy stood in for a failed download: say so, with its date."""
+        outcome = self.fetched.get(src) if _is_remote(src) else None
+        if outcome is None or outcome.source != "stale":
+            return
+        when = "an earlier build"
+        if outcome.cached_on is not None:
+            with contextlib.suppress(OverflowError, OSError, ValueError):
+                when = datetime.fromtimestamp(outcome.cached_on).strftime("%Y-%m-%d %H:%M")
+        message = f"{kind} {src}: {outcome.error}; using the copy cached on {when}"
+        self.diagnostics.add(Diagnostic(note_rel, line, "note", message))
+
+    # ------------------------------------------------------------ [sound:…]
+
+    def sounds(self, field: FieldHtml, text: str) -> str:
+        """Every [sound:…] of a field: a vault file put in the package, or neutralised."""
+        code = 0  # inside <code>/<pre>: Anki syntax shown as text, not played
+        cursor = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal code, cursor
+            whole = match.group(0)
+            if whole[0] == "<":
+                if CODE_TAG.match(whole):
+                    code = max(0, code + (-1 if whole[1] == "/" else 1))
+                if not _has_sound(whole):
+                    return whole
+                line, cursor = _line_of(field, "[sound:", cursor)
+                message = "[sound:…] inside an HTML attribute cannot be played; kept as text"
+                self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
+                return SOUND_OPEN.sub(r"&#91;\1", whole)
+            in_code = code > 0
+            if "<" in whole:  # markup inside: neutralise in place, keeping the tags balanced
+                for tag in TAG.finditer(whole):
+                    if CODE_TAG.match(tag.group(0)):
+                        code = max(0, code + (-1 if tag.group(0)[1] == "/" else 1))
+                if not in_code:
+                    label = html.unescape(TAG.sub("", match.group(1))).replace("[", "").strip()
+                    line, cursor = _line_of(field, label, cursor)
+                    if _is_remote(label):
+                        reason = "write a remote sound as ![](URL)"
+                    else:
+                        reason = self._sound(field.note_rel, label)[1] or "Markdown changed it"
+                    message = f"sound {label} not included: {reason}"
+                    self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
+            if in_code or "<" in whole:
+                return "<span>[</span>" + SOUND_OPEN.sub(r"<span>[</span>\1", whole[1:])
+            name = html.unescape(match.group(1)).strip()
+            line, cursor = _line_of(field, name, cursor)
+            sound, reason = self._sound(field.note_rel, name)
+            if sound is not None:
+                self.media.setdefault(sound.name, sound)
+                self._note_stale(field.note_rel, line, name, "sound")
+                return f"[sound:{sound.name}]"
+            label = name.replace("[", "")
+            self.diagnostics.add(
+                Diagnostic(field.note_rel, line, "warning", f"sound {label} not included: {reason}")
+            )
+            if _is_remote(name):
+                return (
+                    f'<a class="missing-media" href="{html.escape(name)}">'
+                    f"missing sound: {html.escape(_url_file_name(name))}</a>"
+                )
+            return f'<span class="missing-media">missing sound: {html.escape(label)}</span>'
+
+        if text.lower().count("[sound:") > MAX_SOUND_TAGS:
+            message = f"more than {MAX_SOUND_TAGS} [sound:…] in one field: none is played"
+            self.diagnostics.add(Diagnostic(field.note_rel, field.line, "warning", message))
+            return SOUND_OPEN.sub(r"&#91;\1", text)
+        # Past the last "]" no sound tag can close: the pattern runs only up to it (else every
+        # "[sound:" there would scan to the end), and an unclosed one that could pair with a
+        # "]" of another field on the card is neutralised (an entity: it may be in an attribute).
+        end = text.rfind("]") + 1
+        head = TAG_OR_SOUND.sub(replace, text[:end])
+        return head + SOUND_OPEN.sub(r"&#91;\1", text[end:])
+
+    def _sound(self, note_rel: str, name: str) -> tuple[MediaFile | None, str]:
+        """The vault file a [sound:name] means, as a media file; or (None, reason)."""
+        if not name:
+            return None, "no file name"
+        if _is_remote(name):
+            return self._remote_sound(name)
+        plain = name.replace("\\", "/")
+        if WINDOWS_ABSOLUTE.match(name) or plain.startswith("//"):
+            return None, "absolute path outside the vault"
+        if url_scheme(plain):
+            return None, "only files in the vault and http(s) URLs are played"
+        found, reason = _locate(self.vault, note_rel, plain)
+        if found is None and "%" in plain:
+            found, reason = _locate(self.vault, note_rel, unquote(plain))
+        if found is None:
+            return None, reason
+        if not is_sound_path(found):
+            return None, "not an audio or video file"
+        memo = self._sound_memo.get(found)
+        if memo is None:
+            try:
+                data = self._read(found)
+                if not looks_like_sound(data):
+                    raise ImageError("not an audio or video file")
+                ext = found.rsplit(".", 1)[-1].lower()
+                memo = MediaFile(media_name(data, ext), data)
+            except ImageError as exc:
+                memo = str(exc)
+            self._sound_memo[found] = memo
+        if isinstance(memo, str):
+            return None, memo
+        return memo, ""
+
+    def _remote_sound(self, url: str) -> tuple[MediaFile | None, str]:
+        """A downloaded sound (fetch.py fetched it with the pictures)."""
+        if not is_sound_path(url):
+            return None, "not an audio or video file name"
+        outcome = self.fetched.get(url)
+        if outcome is None:
+            return None, "not fetched"
+        if outcome.data is None:
+            return None, outcome.error
+        if not looks_like_sound(outcome.data):
+            return None, "not an audio or video file"
+        ext = _url_file_name(url).rsplit(".", 1)[-1].lower()
+        return MediaFile(media_name(outcome.data, ext), outcome.data), ""
 
     def _picture(self, note_rel: str, src: str) -> tuple[FittedImage | None, str, str]:
         """(fitted picture or None, label for messages, reason it is missing)."""

@@ -186,7 +186,9 @@ class DeckPackage:
 # ---------------------------------------------------------------- diagnostics
 
 
-Severity = Literal["error", "warning"]
+# A note says what ankigen did about a problem it worked around; it is not a warning.
+Severity = Literal["error", "warning", "note"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
 
 
 @dataclass(frozen=True, order=True)

@@ -69,6 +69,9 @@ class CardRenderer(HTMLRenderer):
         if size:
             alt, (width, height) = head, size
         scheme = url_scheme(url)
+        sound = mdplugins.sound_tag(url, encoded=True)
+        if sound:  # ![](x.mp3): Anki's [sound:…]; the media stage puts the file in
+            return sound
         if not scheme and not is_image_path(url):
             # ![x](doc.pdf), ![x](Note.md): an embedded vault file that is no picture.
             return mdplugins.wikilink_span(alt or url, embed=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import atomic
 from .discover import PACKAGE_NAME
-from .model import Diagnostic, Folder, Vault
+from .model import SEVERITIES, Diagnostic, Folder, Vault
 
 STATE_DIR = ".ankigen"  # inside the output folder
 STATE_FILE = f"{STATE_DIR}/state.json"
@@ -120,7 +120,7 @@ class BuildState:
 
 
 MAX_STATE_BYTES = 256 * 1024 * 1024
-_SEVERITIES = ("error", "warning")
+_SEVERITIES = SEVERITIES  # "note" too: a stale picture's note is replayed like a warning
 
 
 def _record_from_json(raw: object) -> FolderRecord | None:

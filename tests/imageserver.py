@@ -164,8 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        # Logged before the headers leave: a client that needs no body may check the log at once.
+        self.logged(status, len(body))
         self.end_headers()
-        self.logged(status, len(body))  # before the body: the client may check the log at once
         try:
             if body:
                 self.wfile.write(body)

@@ -75,7 +75,7 @@ def test_trickling_server_hits_the_total_deadline(tmp_path, image_server: ImageS
 
 def test_html_served_as_png_is_not_an_image(tmp_path, image_server: ImageServer):
     outcome = fetch_one(options(tmp_path), image_server.url("/page.png"))
-    assert outcome.error == "not an image (the server sent text/html)"
+    assert outcome.error == "not an image or a sound (the server sent text/html)"
     # Nothing was cached: offline it is still missing.
     again = fetch_one(options(tmp_path, offline=True), image_server.url("/page.png"))
     assert again.error == "not in the cache (offline)"

@@ -29,6 +29,7 @@ from ankigen.media import (
     resolve_media,
 )
 from ankigen.model import Diagnostic, Vault
+from ankigen.render import render_markdown
 
 NOTE = "AWS/AMI.md"
 
@@ -325,7 +326,8 @@ def test_remote_pictures_are_fitted_and_failures_become_links(tmp_path, image_se
         f"AWS/AMI.md:31: warning: picture {gone} not included: HTTP 404 Not Found"
     ]
     out = result.html[0]
-    assert f'<a class="missing-media" href="{gone}">diagram: AMI &lt;Lifecycle&gt;</a>' in out
+    link = f'<a class="missing-media" href="{gone}">missing picture: AMI &lt;Lifecycle&gt;</a>'
+    assert link in out
     sources = re.findall(r'<img src="([^"]*)"', out)
     assert len(sources) == 3 and all(s.startswith("ankigen-") for s in sources)
     assert sources[1].endswith(".jpg") and sources[2].endswith(".png")
@@ -393,3 +395,18 @@ def test_resolved_media_imports_into_anki_with_nothing_missing(tmp_path, image_s
         assert sorted(p.name for p in stored.iterdir()) == sorted(m.name for m in result.media)
     finally:
         col.close()
+
+
+def test_a_failed_remote_picture_names_itself_once(tmp_path, image_server: ImageServer):
+    named = image_server.url("/diagrams/diagram.png")  # 404: no such route
+    bare = image_server.url("/img/AMI%20lifecycle.png")
+    markdown = f"![diagram]({named})\n![]({bare})\n"
+    fields = [field(render_markdown(markdown), markdown)]
+    opts = options(tmp_path)
+    with Fetcher(opts) as fetcher:
+        fetched = fetcher.fetch_all(remote_urls(fields))
+    out = resolve_media(fields, make_vault(tmp_path / "v", {}), opts, fetched).html[0]
+    assert re.findall(r'<a class="missing-media" href="[^"]*">([^<]*)</a>', out) == [
+        "missing picture: diagram",
+        "missing picture: AMI lifecycle.png",
+    ]
