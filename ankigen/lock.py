@@ -176,12 +176,13 @@ class Identified:
 # ---------------------------------------------------------------- identity
 
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [text](url) → text
-_WIKILINK = re.compile(r"!?\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")  # [[target|alias]] → alias
+# No "[" inside: each try stops at the next bracket, so a line of "[[[[" is linear, not quadratic.
+_LINK = re.compile(r"!?\[([^\[\]]*+)\]\([^)\[]*+\)")  # [text](url) → text
+_WIKILINK = re.compile(r"!?\[\[(?:[^\[\]|]*+\|)?([^\[\]]*+)\]\]")  # [[target|alias]] → alias
 _MARKUP = re.compile(r"[*_`~=]+")  # emphasis, code, strike-through, highlight
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 _SPACE = re.compile(r"\s+")
-_TRAILING = re.compile(r"[\s?.!:;,]+$")
+_TRAILING_CHARS = " ?.!:;,"  # after the spaces are collapsed
 
 
 def normalise_question(markdown: str) -> str:
@@ -192,7 +193,7 @@ def normalise_question(markdown: str) -> str:
     text = _LINK.sub(r"\1", text)
     text = _MARKUP.sub("", text)
     text = _SPACE.sub(" ", text).strip().casefold()
-    return _TRAILING.sub("", text)
+    return text.rstrip(_TRAILING_CHARS)  # a regex "[…]+$" is quadratic on a long run of "?"
 
 
 def _genanki_guid(*values: object) -> str:

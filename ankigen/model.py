@@ -99,6 +99,7 @@ class CardSource:
     syntax: str = "seed"  # the reader that found it
     end_line: int = 0  # 1-based last line of the card in the note (0: same as line)
     anki_id: int = 0  # the Anki note id a plugin wrote beside the card (<!--ID: n-->), 0 = none
+    question_line: int = 0  # 1-based line where the question's text starts (0: same as line)
 
 
 @dataclass(frozen=True)

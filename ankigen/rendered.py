@@ -60,7 +60,8 @@ class RenderedFolder:
             rel = note.note.rel
             for card in note.cards:
                 source = card.source
-                fields.append(FieldHtml(rel, card.question, source.line, source.question))
+                question_line = source.question_line or source.line
+                fields.append(FieldHtml(rel, card.question, question_line, source.question))
                 fields.append(FieldHtml(rel, card.answer, source.answer_line, source.answer))
             if note.cards:
                 fields.append(

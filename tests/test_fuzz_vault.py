@@ -236,7 +236,8 @@ def _write(root: Path, plan: dict) -> Path:
                 os.mkfifo(path)
             else:
                 path.write_bytes(payload)
-    if plan["lock"] is not None and not (vault / "ankigen.lock").exists():
+    lock = vault / "ankigen.lock"
+    if plan["lock"] is not None and not (lock.exists() or lock.is_symlink()):
         (vault / "ankigen.lock").write_bytes(plan["lock"])
     return vault
 
@@ -257,6 +258,15 @@ def _squat(folder: Path, kind: str, outside: Path) -> None:
             os.mkfifo(path)
         else:
             path.symlink_to(outside)
+
+
+def _lock_files(vault: Path) -> list[Path]:
+    """What ankigen may write in the vault: the lock, and the file a lock link inside the
+    vault leads to (the identity stage writes through such a link)."""
+    lock = vault / "ankigen.lock"
+    target = Path(os.path.realpath(lock))
+    inside = target.is_relative_to(vault) and target != lock
+    return [lock, target] if lock.is_symlink() and inside else [lock]
 
 
 def _build(vault: Path, out: Path) -> tuple[int, str, str]:
@@ -304,7 +314,7 @@ def test_hostile_vault_trees_never_break_the_build(plan):
     try:
         vault = _write(root, plan)
         out = root / "out"
-        allowed = (out, root / "cache", vault / "ankigen.lock")
+        allowed = (out, root / "cache", *_lock_files(vault))
         before = snapshot(root, *allowed)
         code, stdout, stderr = _build(vault, out)
         _check(root, vault, out, code, stdout, stderr)
