@@ -33,8 +33,19 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(VENV)/.installed
-	$(PY) bench/run.py $(ARGS)
+# The peer, pinned, in a venv of the benchmark's own (misaka, its Markdown parser, is built
+# from source: a C compiler is needed).
+BENCH_VENV      ?= bench/.venv
+ANKDOWN_VERSION ?= 0.7.1
+GEN_VAULT       ?=  # the shared workload generator; found beside the clone (../shared) if unset
+
+bench: $(VENV)/.installed $(BENCH_VENV)/.installed
+	$(PY) bench/run.py --ankdown $(BENCH_VENV)/bin/ankdown $(if $(strip $(GEN_VAULT)),--gen-vault $(GEN_VAULT)) $(ARGS)
+
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet "ankdown==$(ANKDOWN_VERSION)"
+	touch $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -52,4 +63,4 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis *.egg-info

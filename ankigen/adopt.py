@@ -46,8 +46,6 @@ from .lock import (
     save_lock,
 )
 from .model import CLOZE, CardSource, Diagnostic
-from .render import render_markdown
-from .rendered import question_key
 from .syntax import NoteText, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
@@ -195,6 +193,8 @@ class _Found:
         for card in cards:
             outcome, note = matcher.match(rel, card, card.deck or folder_deck)
             self.outcomes.append(outcome)
+            from .rendered import question_key  # here: the build imports this module
+
             key = question_key(card)  # as the build's identity stage sees it
             question = normalise_question(key)
             # The lock's deck is the folder's, as the build records it for every card.
@@ -285,6 +285,8 @@ def _first_field_html(card: CardSource) -> str:
     markdown = card.fields[0][1] if card.fields else card.question
     if card.note_type == CLOZE:
         markdown = plain_text(markdown)
+    from .render import render_markdown  # here: the build imports this module
+
     return render_markdown(markdown)
 
 

@@ -6,38 +6,49 @@ find notes → split and render (rendered) → resolve media → identity (ident
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .adopt import Adopted, load_adopted
 from .diagnostics import Diagnostics, internal_error
 from .discover import discover_vault
-from .fields import card_drafts
-from .foreign import with_foreign_note_types
 from .identity import Identities
-from .lock import Changes
-from .media import Fetcher, FetchOutcome, MediaOptions, remote_urls, resolve_media
 from .model import DeckPackage, Diagnostic, Folder, Vault
-from .package import CardModel, load_card_model, remove_stale_packages, write_package
-from .rendered import Progress, RenderedFolder, render_folders, with_card_types
+from .package import CardModel, load_card_model, remove_stale_packages
 from .state import STATE_DIR, BuildState, FolderRecord, forget_rendered, other_vault_message
 from .syntax import SyntaxSettings, load_syntax_settings
 from .todo import TODO_FILE, AnkiTodo, write_todo
+
+if TYPE_CHECKING:
+    from .lock import Changes
+    from .media import FetchOutcome, MediaOptions
+    from .rendered import Progress, RenderedFolder
+
+# The stages that render, fetch and write (mistune, Pygments, nh3, Pillow, requests, genanki)
+# are imported only when some folder is rebuilt: a rebuild with nothing to do stays quick.
 
 
 @dataclass(frozen=True)
 class BuildOptions:
     vault: Path
     out_dir: Path
-    media: MediaOptions = field(default_factory=MediaOptions)
+    media: MediaOptions = field(default_factory=lambda: _media_options())
     force: bool = False
     lock: bool = True  # keep <vault>/ankigen.lock up to date
     exclude: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
     syntax: tuple[str, ...] = ()  # the flashcard syntaxes read (reader names); () = all
+
+
+def _media_options() -> MediaOptions:
+    from .fetch import MediaOptions
+
+    return MediaOptions()
 
 
 @dataclass(frozen=True)
@@ -68,17 +79,19 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     report.extend(found)
     plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
 
-    rendered = render_folders(plan.stale, out_dir, plan.reuse, syntax, options.processes, progress)
-    if dropped := sum(folder.cache_dropped for folder in rendered):
-        message = f"{dropped} render cache record(s) in {out_dir / STATE_DIR} not valid; dropped"
-        report.warn("", 0, message + " and rendered again")
-    fetched = _fetch_pictures(rendered, options.media, progress)  # the network, once
+    if plan.stale:
+        from .rendered import iter_rendered
+
+        # The workers start here, before the lock is read and the media stage imported.
+        rendered = iter_rendered(
+            plan.stale, out_dir, plan.reuse, syntax, options.processes, progress
+        )
+        from .media import remote_urls
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
     identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
-    written = []
-    for done, folder in enumerate(rendered):
-        if progress:
-            progress("writing packages", done, len(rendered))
+    written: list[str] = []
+
+    def finish(folder: RenderedFolder, fetched: Mapping[str, FetchOutcome]) -> None:
         diagnostics, package, record = _finish_folder(
             folder, vault, options, fetched, identities, model, adopted
         )
@@ -86,6 +99,32 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         plan.state.folders[folder.folder.rel] = record
         if package:
             written.append(package)
+        _give_back_memory(record.cards + record.use_cases)
+
+    # Folders are finished in vault order while the workers render the next ones. A folder with
+    # remote pictures waits, with all after it, until every folder is rendered: the pictures of
+    # all of them are then downloaded at once.
+    if plan.stale:
+        dropped = 0
+        waiting: list[RenderedFolder] = []
+        for folder in rendered:
+            dropped += folder.cache_dropped
+            if waiting or remote_urls(folder.media_fields):
+                waiting.append(folder)
+            else:
+                finish(folder, {})
+            del folder  # let it go before waiting for the next one: less memory at 100k cards
+        if dropped:
+            message = (
+                f"{dropped} render cache record(s) in {out_dir / STATE_DIR} not valid; dropped"
+            )
+            report.warn("", 0, message + " and rendered again")
+        fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
+        for done, folder in enumerate(waiting):
+            if progress:
+                progress("writing packages", done, len(waiting))
+            finish(folder, fetched)
+        del waiting
 
     removed = _remove_stale(plan, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
@@ -149,6 +188,12 @@ def _finish_folder(
     """Resolve media, give cards their identity, write the package.
 
     Returns the folder's diagnostics, the package written ("" for none) and its record."""
+    from .fields import card_drafts
+    from .foreign import with_foreign_note_types
+    from .media import resolve_media
+    from .package import write_package
+    from .rendered import with_card_types
+
     diagnostics = list(folder.diagnostics)
     deck = folder.folder
     written = ""
@@ -231,6 +276,10 @@ def _fetch_pictures(
     folders: list[RenderedFolder], options: MediaOptions, progress: Progress | None
 ) -> Mapping[str, FetchOutcome]:
     """Download every remote picture the folders use, all at once (the network edge)."""
+    if not folders:
+        return {}
+    from .media import Fetcher, remote_urls
+
     urls = remote_urls(field for folder in folders for field in folder.media_fields)
     if not urls:
         return {}
@@ -282,3 +331,25 @@ def _remove_stale(plan: _Plan, vault: Vault, out_dir: Path) -> tuple[str, ...]:
         del plan.state.folders[rel]
     wanted = {record.package for record in plan.state.folders.values()}
     return remove_stale_packages(plan.previous_packages, wanted, out_dir)
+
+
+def _give_back_memory(cards: int) -> None:
+    """Return the memory finished folders freed to the system (glibc keeps it otherwise).
+
+    A trim costs about a millisecond: it is done once some thousands of cards were written."""
+    global _malloc_trim, _cards_since_trim
+    _cards_since_trim += cards
+    if _cards_since_trim < 2000:
+        return
+    _cards_since_trim = 0
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None  # glibc's malloc_trim, False where there is none
+_cards_since_trim = 0

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .diagnostics import printable
-from .media import MediaOptions
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -150,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cache_command(argv: list[str]) -> int:
     """`ankigen cache info|clear [--cache-dir DIR]`: show or empty the picture cache."""
-    from .fetch import cache_info, clear_cache
+    from .fetch import MediaOptions, cache_info, clear_cache
 
     p = argparse.ArgumentParser(
         prog="ankigen cache", description="Show or empty the cache of downloaded pictures."
@@ -279,7 +278,8 @@ class _Interrupts:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions, build
+    from .build import BuildOptions, build  # imported here: --help and --version stay quick
+    from .fetch import MediaOptions  # not .media: that one imports the Markdown plugins
 
     media = MediaOptions(
         cache_dir=args.cache_dir,

@@ -7,10 +7,8 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .media import neutralise_sounds
 from .model import CardDraft, SeeLink, Vault
 from .obsidian import is_link_url
-from .rendered import question_key
 
 if TYPE_CHECKING:
     from .rendered import RenderedFolder
@@ -58,6 +56,10 @@ def with_card_id(source: str, guid: str) -> str:
 
 def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
     """Cards with their final fields, before identity; `html` in media_fields' order."""
+    # Imported here: the identity stage imports this module, and a rebuild with nothing to do
+    # needs neither the renderer nor Pillow.
+    from .media import neutralise_sounds
+    from .rendered import question_key
 
     drafts = []
     position = 0

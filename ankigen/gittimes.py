@@ -19,9 +19,11 @@ class ModTimes:
         if rel in self._git:
             return self._git[rel]
         try:
-            return int((self.root / rel).stat().st_mtime)
+            mtime = int((self.root / rel).stat().st_mtime)
         except OSError:
-            return 0
+            mtime = 0
+        self._git[rel] = mtime  # asked once per card: one stat per note is enough
+        return mtime
 
 
 def git_commit_times(root: Path) -> dict[str, int]:

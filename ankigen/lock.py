@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from genanki.util import guid_for as _genanki_guid
-
 from . import atomic
 from .fields import with_card_id
 from .model import AnkiNote, CardDraft, Diagnostic
@@ -42,7 +40,7 @@ MAX_TIME = 253_402_300_799
 # ---------------------------------------------------------------- data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class LockEntry:
     """What the lock remembers about one card; its position is its index in its note's list."""
 
@@ -178,12 +176,13 @@ class Identified:
 # ---------------------------------------------------------------- identity
 
 
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [text](url) → text
-_WIKILINK = re.compile(r"!?\[\[(?:[^\]|]*\|)?([^\]]*)\]\]")  # [[target|alias]] → alias
+# No "[" inside: each try stops at the next bracket, so a line of "[[[[" is linear, not quadratic.
+_LINK = re.compile(r"!?\[([^\[\]]*+)\]\([^)\[]*+\)")  # [text](url) → text
+_WIKILINK = re.compile(r"!?\[\[(?:[^\[\]|]*+\|)?([^\[\]]*+)\]\]")  # [[target|alias]] → alias
 _MARKUP = re.compile(r"[*_`~=]+")  # emphasis, code, strike-through, highlight
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 _SPACE = re.compile(r"\s+")
-_TRAILING = re.compile(r"[\s?.!:;,]+$")
+_TRAILING_CHARS = " ?.!:;,"  # after the spaces are collapsed
 
 
 def normalise_question(markdown: str) -> str:
@@ -194,7 +193,15 @@ def normalise_question(markdown: str) -> str:
     text = _LINK.sub(r"\1", text)
     text = _MARKUP.sub("", text)
     text = _SPACE.sub(" ", text).strip().casefold()
-    return _TRAILING.sub("", text)
+    return text.rstrip(_TRAILING_CHARS)  # a regex "[…]+$" is quadratic on a long run of "?"
+
+
+def _genanki_guid(*values: object) -> str:
+    # Imported on first use: genanki takes ~60 ms to import, which a rebuild with no card to
+    # identify does not need.
+    from genanki.util import guid_for as genanki_guid_for
+
+    return genanki_guid_for(*values)
 
 
 def guid_for(note_rel: str, question_key: str) -> str:

@@ -68,7 +68,7 @@ TAG = re.compile(r"<[^>]*>")
 CODE_TAG = re.compile(r"</?(?:code|pre)\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class FieldHtml:
     """One rendered field and where its Markdown came from."""
 

@@ -72,13 +72,13 @@ class ReviewState:
     line: int = 0  # 1-based line of the comment that held it, for messages
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class SeeLink:
     title: str
     url: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class CardSource:
     """One card (one Anki note) as written in a note: Markdown still, tags already lifted out.
 
@@ -99,6 +99,7 @@ class CardSource:
     syntax: str = "seed"  # the reader that found it
     end_line: int = 0  # 1-based last line of the card in the note (0: same as line)
     anki_id: int = 0  # the Anki note id a plugin wrote beside the card (<!--ID: n-->), 0 = none
+    question_line: int = 0  # 1-based line where the question's text starts (0: same as line)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class MediaFile:
 # ---------------------------------------------------------------- fields / identity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class CardDraft:
     """A card with its final HTML fields, before it has an identity."""
 
@@ -156,7 +157,7 @@ class ForeignNoteType:
     mod: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
 class AnkiNote:
     """A note ready for Anki: HTML fields in the model's order."""
 

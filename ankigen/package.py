@@ -1,7 +1,7 @@
 """Write one reproducible .apkg per deck: same input, same bytes.
 
-The collection is Anki's legacy schema (genanki's APKG_SCHEMA), built in an in-memory SQLite
-database and zipped with fixed entry dates, order and compression. The file is written next to
+The collection is Anki's legacy schema (genanki's APKG_SCHEMA), built in a temporary SQLite
+file and zipped with fixed entry dates, order and compression. The file is written next to
 its destination and moved into place (atomic.py), so a crash never leaves half a package.
 """
 
@@ -12,7 +12,9 @@ import datetime
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from io import BytesIO
@@ -170,13 +172,31 @@ def _write_zip(
     out: BinaryIO, pkg: DeckPackage, created: int, model_mod: int, model: CardModel | None
 ) -> None:
     media = sorted(pkg.media, key=lambda m: m.name)
-    collection = collection_bytes(pkg, created=created, model_mod=model_mod, model=model)
     media_map = {str(index): item.name for index, item in enumerate(media)}
-    with zipfile.ZipFile(out, "w") as archive:
-        _add(archive, "collection.anki2", collection, compress=True)
-        _add(archive, "media", json.dumps(media_map, sort_keys=True).encode(), compress=True)
-        for index, item in enumerate(media):
-            _add(archive, str(index), item.data, compress=_compressible(item))
+    # The collection is built in a temporary file and streamed into the zip: never the whole
+    # database in memory, let alone twice (it is about 9 MB per 5,000 cards).
+    with tempfile.TemporaryDirectory(prefix="ankigen-") as work:
+        database = Path(work) / "collection.anki2"
+        _write_collection(database, pkg, created=created, model_mod=model_mod, model=model)
+        with zipfile.ZipFile(out, "w") as archive:
+            _add_file(archive, "collection.anki2", database)
+            _add(archive, "media", json.dumps(media_map, sort_keys=True).encode(), compress=True)
+            for index, item in enumerate(media):
+                _add(archive, str(index), item.data, compress=_compressible(item))
+
+
+def _add_file(archive: zipfile.ZipFile, name: str, path: Path) -> None:
+    """Like _add(compress=True), reading the data from `path` a piece at a time."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.create_system = 3
+    info.external_attr = 0o644 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    try:
+        info.compress_level = ZIP_LEVEL  # type: ignore[attr-defined]  # Python 3.13 and later
+    except AttributeError:
+        info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # what writestr() sets
+    with open(path, "rb") as source, archive.open(info, "w") as target:
+        shutil.copyfileobj(source, target, 1 << 20)
 
 
 def _compressible(item: MediaFile) -> bool:
@@ -202,6 +222,21 @@ def collection_bytes(
     pkg: DeckPackage, *, created: int, model_mod: int, model: CardModel | None = None
 ) -> bytes:
     """The collection.anki2 database (Anki's schema 11) as bytes."""
+    with tempfile.TemporaryDirectory(prefix="ankigen-") as work:
+        database = Path(work) / "collection.anki2"
+        _write_collection(database, pkg, created=created, model_mod=model_mod, model=model)
+        return database.read_bytes()
+
+
+def _write_collection(
+    path: Path,
+    pkg: DeckPackage,
+    *,
+    created: int,
+    model_mod: int,
+    model: CardModel | None = None,
+) -> None:
+    """Write the collection.anki2 database (Anki's schema 11) to `path`, a new file."""
     model = model or load_card_model()
     did = deck_id(pkg.deck)
     note_types = {
@@ -214,9 +249,11 @@ def collection_bytes(
         if note.foreign and _type_key(note) not in note_types:
             note_types[_type_key(note)] = _foreign_json(note.foreign, model, model_mod, did)
     decks = sorted({note.deck or pkg.deck for note in pkg.notes} or {pkg.deck})
-    conn = sqlite3.connect(":memory:")
+    conn = sqlite3.connect(path)
     try:
         conn.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
+        conn.execute("PRAGMA journal_mode = OFF")  # a scratch file: no journal, no syncs
+        conn.execute("PRAGMA synchronous = OFF")
         from genanki.apkg_schema import APKG_SCHEMA  # here: a rebuild that writes nothing skips it
 
         conn.executescript(APKG_SCHEMA)
@@ -235,9 +272,9 @@ def collection_bytes(
         ids = {key: mid for key, (mid, _) in note_types.items()}
         notes, cards = _rows(pkg, ids, _day_start(created))
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
+        del notes
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
         conn.commit()
-        return conn.serialize()
     finally:
         conn.close()
 

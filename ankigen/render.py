@@ -28,6 +28,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from ankigen import mdplugins, obsidian
+from ankigen.fastmd import QuickMarkdown
 from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size
 from ankigen.obsidian import LINK_SCHEMES, url_scheme
 
@@ -174,7 +175,8 @@ def _build_markdown(fast: bool = True) -> mistune.Markdown:
     ]
     if fast:
         plugins.append(mdplugins.simple_links)
-    return mistune.Markdown(
+    # QuickMarkdown: mistune.Markdown with a quick path for plain fields (fastmd.py).
+    return (QuickMarkdown if fast else mistune.Markdown)(
         renderer=CardRenderer(escape=False),
         block=_CardBlockParser() if fast else BlockParser(),
         # Obsidian shows a single newline as a line break ("strict line breaks" is off by default).

@@ -217,8 +217,8 @@ def _is_marker(line: str) -> bool:
 
 def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSource | None:
     """A card from a finished block, or None (with a warning) when it has no answer."""
-    question_source = _no_new_fences(_dedent(block.question, block.line), block.code)
-    answer_source = _no_new_fences(_dedent(block.answer, block.answer_line), block.code)
+    question_source = _keep_fences(_dedent(block.question, block.line), block.code)
+    answer_source = _keep_fences(_dedent(block.answer, block.answer_line), block.code)
     question_lines = _lift(question_source, block.code)
     answer_lines = _lift(answer_source, block.code)
     question_tags = [tag for _, _, tags in question_lines for tag in tags]
@@ -268,6 +268,7 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
         question=question.strip(),
         answer=answer,
         answer_line=answer_part[0][0] if answer_part else block.line,
+        question_line=question_part[0][0] if question_part else block.line,
         see=tuple(block.see),
         tags=tuple(dict.fromkeys(tags)),
         context=block.context,
@@ -315,15 +316,31 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ]
 
 
-def _no_new_fences(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str]]:
-    """Lines that were no fence in the note stay none on the card, where less indentation
-    (after dedenting) or a missing list item above would make them one: "\\```" is text."""
-    result = []
-    for number, text in lines:
+def _keep_fences(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str]]:
+    """The card's fenced code is the note's, though the card lacks what stood above it.
+
+    A fenced block that needed a list item above the card to be one moves left until it is
+    one on the card (its lines by the opening fence's indentation, as Markdown reads them);
+    a line that was no fence in the note but would open one on the card is escaped ("\\```").
+    """
+    result = list(lines)
+    on_card = obsidian.scan([text for _, text in result]).lines
+    index = 0
+    while index < len(result):
+        number, text = result[index]
+        starts_run = number in code and (index == 0 or result[index - 1][0] not in code)
+        if not starts_run or on_card[index].code:
+            index += 1
+            continue
+        width = obsidian.columns(obsidian.indentation(text))
+        while index < len(result) and result[index][0] in code:
+            number, text = result[index]
+            result[index] = (number, _remove_columns(text, width))
+            index += 1
+    for index, (number, text) in enumerate(result):
         if number not in code and obsidian.fence_open(text):
             at = len(text) - len(text.lstrip(" \t>"))
-            text = text[:at] + "\\" + text[at:]
-        result.append((number, text))
+            result[index] = (number, text[:at] + "\\" + text[at:])
     return result
 
 

@@ -6,7 +6,8 @@ import contextlib
 import hashlib
 import json
 import stat
-from dataclasses import asdict, dataclass, field
+import zlib
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from . import atomic
@@ -87,7 +88,11 @@ class BuildState:
             "format": _FORMAT,
             "key": self.key,
             "vault": self.vault,
-            "folders": {rel: asdict(r) for rel, r in sorted(self.folders.items())},
+            # fields() not asdict(): the same JSON without deep copies (a tenth of the time)
+            "folders": {
+                rel: {f.name: getattr(r, f.name) for f in fields(r)}
+                for rel, r in sorted(self.folders.items())
+            },
         }
         text = json.dumps(data, indent=1, sort_keys=True)
         path = out_dir / STATE_FILE
@@ -227,10 +232,10 @@ def load_rendered(out_dir: Path, folder_rel: str) -> tuple[dict[str, str], int]:
         return {}, 0
     try:
         raw = atomic.read_regular(_rendered_path(out_dir, folder_rel), MAX_STATE_BYTES)
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(_unpack(raw).decode("utf-8"))
     except FileNotFoundError:
         return {}, 0
-    except (OSError, ValueError, RecursionError):
+    except (OSError, ValueError, RecursionError, zlib.error):
         return {}, 1
     if not isinstance(data, dict):
         return {}, 1
@@ -251,7 +256,7 @@ def save_rendered(out_dir: Path, folder_rel: str, rendered: dict[str, str]) -> N
     with contextlib.suppress(OSError):
         path = _rendered_path(out_dir, folder_rel)
         text = json.dumps(rendered, ensure_ascii=False, separators=(",", ":"))
-        atomic.write_bytes(path, text.encode("utf-8"), durable=False)
+        atomic.write_bytes(path, _pack(text.encode("utf-8")), durable=False)
 
 
 def forget_rendered(out_dir: Path, keep: set[str]) -> None:
@@ -280,4 +285,22 @@ def _rendered_path(out_dir: Path, folder_rel: str) -> Path:
     # JSON, not marshal: marshal is faster but not safe on crafted bytes (5 bytes claiming a
     # tuple of 2**31 items take most of a minute), and this folder is not trusted.
     name = hashlib.sha1(folder_rel.encode()).hexdigest()[:16]
-    return out_dir / STATE_DIR / f"rendered-{name}.json"
+    return out_dir / STATE_DIR / f"rendered-{name}.json.z"
+
+
+# The cache holds each fragment's Markdown and HTML: compressed, it is smaller than the packages
+# it serves (about a sixth of its raw size), for a few ms per folder.
+_LEVEL = 1  # 6 saves a fifth more for three times the time
+
+
+def _pack(data: bytes) -> bytes:
+    return zlib.compress(data, _LEVEL)
+
+
+def _unpack(data: bytes) -> bytes:
+    """The cache file's JSON; a file that claims more than MAX_STATE_BYTES is not ours."""
+    inflate = zlib.decompressobj()
+    raw = inflate.decompress(data, MAX_STATE_BYTES)
+    if inflate.unconsumed_tail or not inflate.eof:
+        raise ValueError("render cache truncated or too big")
+    return raw

@@ -305,16 +305,18 @@ def test_lines_added_above_a_card_do_not_count_as_a_change(tmp_path):
 
 
 def test_unchanged_fragments_are_not_rendered_again_unless_forced(tmp_path):
+    import zlib
+
     vault = write_vault(
         tmp_path / "v", {"D/a.md": "#Q kept?\nAnswer: same\n", "D/b.md": "#Q b\nAnswer: 1\n"}
     )
     out = tmp_path / "dist"
     run_build(vault, out)
     [cache] = (out / ".ankigen").glob("rendered-*")
-    fragments = json.loads(cache.read_text())
+    fragments = json.loads(zlib.decompress(cache.read_bytes()))
     assert fragments["same"] == "<p>same</p>\n"
     fragments["same"] = "<p>from the cache</p>\n"  # proves the next build reads it
-    cache.write_text(json.dumps(fragments))
+    cache.write_bytes(zlib.compress(json.dumps(fragments).encode()))
     (vault / "D/b.md").write_text("#Q b\nAnswer: 2\n")
 
     def answers() -> list[str]:
@@ -462,3 +464,43 @@ def test_a_missing_picture_added_later_is_picked_up(tmp_path):
         ankiutil.media_problems(col) == ([], [])
         and "<img" in ankiutil.notes(col)[0].fields["Answer"]
     )
+
+
+def test_a_damaged_render_cache_is_rendered_again(tmp_path):
+    import zlib
+
+    vault = write_vault(
+        tmp_path / "v", {"D/a.md": "#Q one\nAnswer: same\n", "D/b.md": "#Q b\nAnswer: 0\n"}
+    )
+    out = tmp_path / "dist"
+    run_build(vault, out)
+    [cache] = (out / ".ankigen").glob("rendered-*")
+    damages = (cache.read_bytes()[:-3], b"not zlib", zlib.compress(b"\0" * 1000))
+    for round_, damaged in enumerate(damages, start=1):
+        cache.write_bytes(damaged)
+        (vault / "D/b.md").write_text(f"#Q b\nAnswer: {round_}\n")  # the folder is rebuilt
+        run_build(vault, out)
+        (tmp_path / f"c{round_}").mkdir()
+        notes = ankiutil.notes(ankiutil.load(tmp_path / f"c{round_}", out / "D.apkg"))
+        assert [n.fields["Answer"] for n in notes] == ["<p>same</p>\n", f"<p>{round_}</p>\n"]
+
+
+def test_parallel_build_of_uneven_folders_writes_what_a_serial_build_writes(tmp_path):
+    # Folders of very different sizes: the pool hands the biggest out first and at most one more
+    # than it has workers; the packages and the report must not depend on any of that.
+    sizes = {"A": 3, "Big": 40, "C": 1, "D": 12, "E": 25, "F": 2}
+    files = {
+        f"{folder}/n{i}.md": f"#Question {folder} {i}?\nAnswer: **{i}** and `x{i}`\n"
+        for folder, count in sizes.items()
+        for i in range(count)
+    }
+    vault = write_vault(tmp_path / "v", files)
+    reports, outputs = [], []
+    for processes in (1, 2, 3):
+        out = tmp_path / f"out{processes}"
+        reports.append(run_build(vault, out, processes=processes, lock=False))
+        outputs.append({p.name: p.read_bytes() for p in sorted(out.glob("*.apkg"))})
+    assert len(outputs[0]) == len(sizes)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert reports[0].written == reports[1].written == reports[2].written
+    assert reports[0].cards == reports[2].cards == sum(sizes.values())

@@ -195,12 +195,14 @@ def test_reported_lines_are_the_pictures_own_lines(tmp_path):
                 "- a source\n"  # 8
                 "![[in-references.png]]\n"  # 9
             ),
+            "D/Question.md": "#Q\nWhich is ![[in-question.png]]?\nAnswer: that one\n",
             "D/ok.png": png(),
         },
     )
     assert messages == [
         "D/Lines.md:4: warning: picture after-tags.png not included: not found in the vault",
         "D/Lines.md:9: warning: picture in-references.png not included: not found in the vault",
+        "D/Question.md:2: warning: picture in-question.png not included: not found in the vault",
     ]
 
 
@@ -223,6 +225,9 @@ HOSTILE = {
     "img": "#Q i?\nAnswer: x " + "<img " * 80_000 + "\n",
     "div": "#Q d?\nAnswer: x\n" + "<div>" * 100_000 + "\n",
     "percent": "#Q p?\nAnswer: " + "%%a `" * 20_000 + "\n",
+    # The question's identity key (lock.normalise_question) reads these too.
+    "brackets": "#Q b?" + "[[" * 50_000 + "\nAnswer: x\n",
+    "punctuation": "#Q q" + "?" * 200_000 + "x\nAnswer: x\n",
 }
 
 
@@ -244,6 +249,7 @@ def test_hostile_notes_cost_only_their_own_cards_and_finish(tmp_path):
     notes = ankiutil.notes(ankiutil.load(tmp_path, out / "D.apkg"))
     questions = {text_of(n.fields["Question"]) for n in notes}
     assert {"Good?", "h?", "s?", "l?", "i?", "d?", "p?"} <= questions
+    assert len(notes) == len(HOSTILE) + 1
     output = result.stdout + result.stderr
     assert "D/div.md:3: warning: HTML nested more than" in output
     assert "D/lists.md:" in output and "indentation reduced" in output

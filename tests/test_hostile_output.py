@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from pathlib import Path
 
 import ankiutil
@@ -175,8 +176,8 @@ def _rendered(out: Path) -> list[Path]:
 )
 def test_render_cache_records_are_checked_before_use(tmp_path, payload):
     vault, out = _first_build(tmp_path)
-    for path in _rendered(out):
-        path.write_bytes(payload(json.loads(path.read_text())))
+    for path in _rendered(out):  # the cache is compressed JSON: the payload is compressed too
+        path.write_bytes(zlib.compress(payload(json.loads(zlib.decompress(path.read_bytes())))))
     # Folder A is built again (a new card): its unchanged fragments would come from the cache.
     (vault / "A" / "a.md").write_text(NOTES["A/a.md"] + "\n#Question Gamma?\nAnswer: third\n")
     result = _rebuild(tmp_path, vault, out)
