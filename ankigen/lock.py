@@ -152,7 +152,9 @@ class Changes:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     reworded: tuple[str, ...] = ()
-    moved: tuple[str, ...] = ()  # its note moved to another folder
+    moved: tuple[
+        str, ...
+    ] = ()  # its note moved to another folder, or its syntax chose another deck
     renamed: tuple[str, ...] = ()  # its note was renamed in the same folder
     removed: tuple[str, ...] = ()  # "path:line question", the line where it was last
     unchanged: tuple[str, ...] = ()
@@ -411,6 +413,8 @@ def _identify_note(
                 kind, mod = "changed", max(now, entry.mod + 1)
                 if moved_from is not None:
                     kind = "moved" if _folder_of(moved_from) != _folder_of(rel) else "renamed"
+                elif (entry.target or context.deck) != target:
+                    kind = "moved"  # the deck its syntax chose changed
             else:
                 kind, mod = "unchanged", entry.mod
         else:
