@@ -1,4 +1,5 @@
-"""Decks a syntax chose (Obsidian_to_Anki's TARGET DECK, a Spaced Repetition flashcard tag) are
+"""Decks a syntax chose (Obsidian_to_Anki's TARGET DECK, a Spaced Repetition flashcard tag, the
+Flashcards plugin's cards-deck) are
 tracked like folders: when the notes change them, Anki keeps the cards where they were, and the
 build tags them and prints the one search that finds them, through the real CLI into Anki."""
 
@@ -13,6 +14,7 @@ import ankiutil
 from conftest import REPO, write_vault
 
 from ankigen.lock import load_lock
+from ankigen.syntax import flashcards
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID
 from ankigen.todo import TODO_FILE, deck_moved_tag, moved_tag
 
@@ -21,16 +23,21 @@ FRENCH = (
     "STARTI [Basic] What is chat? Back: cat ENDI\n\n"
     "STARTI [Basic] What is chien? Back: dog ENDI\n"
 )
+SKY = "---\ncards-deck: Space::Sky\n---\nWhat is the Sun #card\nA star\n"
 WORDS = "#flashcards/lang/words\n\nWhat is hello::bonjour\n\nWhat is bye::au revoir\n"
 VAULT = {
     f".obsidian/plugins/{PLUGIN_ID}/data.json": json.dumps({"settings": {}}),
     "Lang/French.md": FRENCH,
-    "Lang/Trees.md": "TARGET DECK: Languages::French\nSTARTI [Basic] What is arbre? Back: tree ENDI\n",
+    "Lang/Trees.md": (
+        "TARGET DECK: Languages::French\nSTARTI [Basic] What is arbre? Back: tree ENDI\n"
+    ),
     "SR/Words.md": WORDS,
     "SR/Yes.md": "#flashcards/lang/words\n\nWhat is yes::oui\n",
+    f".obsidian/plugins/{flashcards.PLUGIN_ID}/data.json": "{}",
+    "FC/Sun.md": SKY,
     "Seed/Plain.md": "#Q What is a seed card?\nAnswer: One in its folder's deck.\n",
 }
-MOVED = ("What is chat?", "What is chien?", "What is hello", "What is bye")
+MOVED = ("What is chat?", "What is chien?", "What is hello", "What is bye", "What is the Sun")
 KEPT = ("What is arbre?", "What is yes", "What is a seed card?")
 
 
@@ -83,24 +90,26 @@ def test_a_deck_changed_in_the_notes_is_tracked_as_a_move(tmp_path: Path) -> Non
         card.start_timer()
         col.sched.answerCard(card, 3)
 
-    # The user changes a TARGET DECK and a flashcard tag.
+    # The user changes a TARGET DECK, a flashcard tag and a cards-deck.
     (vault / "Lang/French.md").write_text(
         FRENCH.replace("Languages::French", "Languages::Francais"), encoding="utf-8"
     )
     (vault / "SR/Words.md").write_text(WORDS.replace("lang/words", "lang/vocab"), "utf-8")
+    (vault / "FC/Sun.md").write_text(SKY.replace("Space::Sky", "Space::Stars"), "utf-8")
     lines = _cli(vault, out)
     assert "moved: Lang/French.md:2 What is chat?" in lines
     assert "moved: SR/Words.md:3 What is hello" in lines
     _import_all(col, out)
     now = _by_question(col)
 
-    french, vocab = "Languages::Francais", "flashcards::lang::vocab"
-    tags = {french: deck_moved_tag(french), vocab: deck_moved_tag(vocab)}
+    french, vocab, stars = "Languages::Francais", "flashcards::lang::vocab", "Space::Stars"
+    tags = {deck: deck_moved_tag(deck) for deck in (french, vocab, stars)}
     for question, old_deck, new_deck in (
         ("What is chat?", "Languages::French", french),
         ("What is chien?", "Languages::French", french),
         ("What is hello", "flashcards::lang::words", vocab),
         ("What is bye", "flashcards::lang::words", vocab),
+        ("What is the Sun", "Space::Sky", stars),
     ):
         note = now[question]
         assert note.id == first[question].id  # same note, history kept
@@ -115,8 +124,8 @@ def test_a_deck_changed_in_the_notes_is_tracked_as_a_move(tmp_path: Path) -> Non
     lock, _ = load_lock(vault / "ankigen.lock")
     targets = {e.target for entries in lock.notes.values() for e in entries}
     # The decks a syntax chose; Trees.md and Yes.md kept theirs.
-    assert targets == {"", "Languages::French", "flashcards::lang::words", french, vocab}
-    for deck, questions in ((french, MOVED[:2]), (vocab, MOVED[2:])):
+    assert targets == {"", "Languages::French", "flashcards::lang::words", french, vocab, stars}
+    for deck, questions in ((french, MOVED[:2]), (vocab, MOVED[2:4]), (stars, MOVED[4:])):
         search = f'tag:{tags[deck]} (-"deck:{deck}" OR "deck:{deck}::*")'
         assert f"  {search}" in lines and f"    {search}" in todo
         assert f"        → deck {deck}" in todo
@@ -139,6 +148,7 @@ def test_a_deck_changed_in_the_notes_is_tracked_as_a_move(tmp_path: Path) -> Non
     for question, note in _by_question(fresh).items():
         expected = {"What is chat?": french, "What is chien?": french}.get(question)
         expected = expected or {"What is hello": vocab, "What is bye": vocab}.get(question)
+        expected = expected or {"What is the Sun": stars}.get(question)
         assert note.decks == [expected or first[question].decks[0]]
     fresh.close()
 
