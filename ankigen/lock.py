@@ -52,7 +52,9 @@ class LockEntry:
     line: int = 0  # where the card was at the last build (0: not known)
     deck: str = ""  # the deck the card was first built for: where Anki keeps it ("" unknown)
     text: str = ""  # the question's first line as written, for messages ("" unknown)
-    target: str = ""  # the deck a syntax chose for it at the last build ("" = its folder's)
+    # The deck a syntax chose for it at the last build ("" = its folder's; None = not known: an
+    # entry from before decks chosen by a syntax were tracked, whose `deck` is its folder's).
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -391,6 +393,8 @@ def _identify_note(
         if i in match:
             entry = old[match[i]]
             guid, deck = entry.guid, entry.deck or target
+            if entry.target is None and deck == context.deck:
+                deck = target  # the build that wrote the entry put the card in its syntax's deck
         else:
             back = revived.get(i)
             if back:
@@ -413,7 +417,7 @@ def _identify_note(
                 kind, mod = "changed", max(now, entry.mod + 1)
                 if moved_from is not None:
                     kind = "moved" if _folder_of(moved_from) != _folder_of(rel) else "renamed"
-                elif (entry.target or context.deck) != target:
+                elif entry.target is not None and (entry.target or context.deck) != target:
                     kind = "moved"  # the deck its syntax chose changed
             else:
                 kind, mod = "unchanged", entry.mod
@@ -667,7 +671,7 @@ class _LockReader:
             mod, content = 0, ""
         line = raw.get("line", 0)
         line = line if type(line) is int and 0 <= line <= 10**9 else 0
-        deck, text, target = raw.get("deck", ""), raw.get("text", ""), raw.get("target", "")
+        deck, text, target = raw.get("deck", ""), raw.get("text", ""), raw.get("target")
         return LockEntry(
             guid,
             question,  # type: ignore[arg-type]
@@ -677,7 +681,7 @@ class _LockReader:
             line,
             deck if isinstance(deck, str) else "",
             text if isinstance(text, str) else "",
-            target if isinstance(target, str) else "",
+            target if isinstance(target, str) else None,
         )
 
     def model(self, raw: object) -> ModelStamp | None:
@@ -778,9 +782,9 @@ def lock_text(lock: Lock) -> str:
     return "\n".join(lines)
 
 
-def _target(deck: str) -> str:
-    """The entry's "target" key, written only for a syntax's deck (older locks stay as they are)."""
-    return f'"target": {_string(deck)}, ' if deck else ""
+def _target(deck: str | None) -> str:
+    """The entry's "target" key, when known."""
+    return "" if deck is None else f'"target": {_string(deck)}, '
 
 
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C speed-up, no ASCII-only
