@@ -164,3 +164,32 @@ def test_moved_tags_of_decks_are_distinct_and_safe() -> None:
     for tag in found:
         assert tag.startswith("ankigen::moved::")
         assert all(c.isascii() and (c.isalnum() or c in ":-._") for c in tag)
+
+
+def test_a_lock_from_before_syntax_decks_were_tracked_moves_nothing(tmp_path: Path) -> None:
+    """Older builds recorded every card under its folder's deck and no target, while Anki put
+    it in its syntax's deck: upgrading must not tag those cards as moved."""
+    vault = write_vault(tmp_path / "vault", VAULT)
+    out = tmp_path / "dist"
+    _cli(vault, out)
+    lock_path = vault / "ankigen.lock"
+    data = json.loads(lock_path.read_text(encoding="utf-8"))
+    for rel, entries in data["notes"].items():
+        for entry in entries:
+            assert "target" in entry
+            del entry["target"]
+            entry["deck"] = rel.partition("/")[0]  # as the older build wrote it
+    lock_path.write_text(json.dumps(data), encoding="utf-8")
+    col = ankiutil.new_collection(tmp_path)
+    _import_all(col, out)
+    first = _by_question(col)
+
+    for force in ((), ("--force",)):  # folders unchanged, then every card identified again
+        lines = _cli(vault, out, *force)
+        assert not any(line.startswith(("moved:", "in Anki:")) for line in lines)
+        assert not (out / TODO_FILE).exists()
+        _import_all(col, out)
+        assert _by_question(col) == first  # nothing tagged, nothing updated
+    lock, _ = load_lock(lock_path)
+    assert {e.target for es in lock.notes.values() for e in es} >= {"", "Languages::French"}
+    col.close()
