@@ -193,3 +193,28 @@ def test_a_lock_from_before_syntax_decks_were_tracked_moves_nothing(tmp_path: Pa
     lock, _ = load_lock(lock_path)
     assert {e.target for es in lock.notes.values() for e in es} >= {"", "Languages::French"}
     col.close()
+
+
+def test_a_note_with_its_own_deck_moved_to_another_folder_stays_in_that_deck(
+    tmp_path: Path,
+) -> None:
+    """The deck a syntax chose does not depend on the folder: moving the note moves no card."""
+    vault = write_vault(tmp_path / "vault", VAULT)
+    out = tmp_path / "dist"
+    _cli(vault, out)
+    col = ankiutil.new_collection(tmp_path)
+    _import_all(col, out)
+    first = _by_question(col)
+    (vault / "Elsewhere").mkdir()
+    (vault / "Lang/French.md").rename(vault / "Elsewhere/French.md")
+    lines = _cli(vault, out)
+    assert "moved: Lang/French.md → Elsewhere/French.md (its cards keep their history)" in lines
+    assert not any(line.startswith("in Anki:") for line in lines)
+    _import_all(col, out)
+    now = _by_question(col)
+    for question in ("What is chat?", "What is chien?"):
+        assert now[question].id == first[question].id
+        assert now[question].decks == ["Languages::French"]
+        assert "Elsewhere/French.md" in now[question].fields["Source"]
+        assert not any(t.startswith("ankigen::moved") for t in now[question].tags)
+    col.close()
