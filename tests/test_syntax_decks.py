@@ -169,6 +169,7 @@ def test_moved_tags_of_decks_are_distinct_and_safe(decks: list[str]) -> None:
     for tag in found:  # one Anki tag: no space, quote, "*" or "::" part left empty
         assert tag.startswith("ankigen::moved::")
         assert all(c.isascii() and (c.isalnum() or c in ":-._") for c in tag)
+        assert all(tag.split("::")) and len(tag.split("::")) == 3
 
 
 def test_a_lock_from_before_syntax_decks_were_tracked_moves_nothing(tmp_path: Path) -> None:
