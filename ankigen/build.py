@@ -138,8 +138,14 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         report.warn("", 0, message)
     _trim_cache(options.media)
     if not any(record.package for record in plan.state.folders.values()):
-        report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
+        report.warn("", 0, f"no cards in {vault.root}: {_NO_CARDS}")
     return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
+
+
+_NO_CARDS = (
+    "no note has a card in a syntax ankigen reads (#Question / #UseCase, or the Spaced"
+    " Repetition, Obsidian_to_Anki or Flashcards plugin's cards; see --syntax)"
+)
 
 
 @dataclass
