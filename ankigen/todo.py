@@ -50,7 +50,7 @@ class MovedCards:
     def search(self) -> str:
         """Those of the cards that are not in the deck itself (a sub-deck is another deck)."""
         deck = quote(self.deck)
-        return f'tag:{self.tag} (-"deck:{deck}" OR "deck:{deck}::*")'
+        return f'"tag:{quote(self.tag)}" (-"deck:{deck}" OR "deck:{deck}::*")'
 
 
 @dataclass(frozen=True)

@@ -327,9 +327,9 @@ def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path
     [deleted] = lock.deleted
     search = f"Source:*{card_id(deleted.guid)}*"
     assert f"  {search}" in lines
-    assert '  tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in lines
+    assert '  "tag:ankigen::moved::C" (-"deck:C" OR "deck:C::*")' in lines
     todo = (out / TODO_FILE).read_text(encoding="utf-8")
-    assert search in todo and 'tag:ankigen::moved::C (-"deck:C" OR "deck:C::*")' in todo
+    assert search in todo and '"tag:ankigen::moved::C" (-"deck:C" OR "deck:C::*")' in todo
     assert "A/a.md:4 Second?  (deleted" in todo
     # Nothing new: the searches stay in the file, the summary does not repeat them ...
     stdout = cli()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ankigen.lock import load_lock
 from ankigen.syntax import flashcards
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID
-from ankigen.todo import TODO_FILE, deck_moved_tag, moved_tag
+from ankigen.todo import TODO_FILE, deck_moved_tag, moved_tag, quote
 
 FRENCH = (
     "TARGET DECK: Languages::French\n"
@@ -128,7 +128,7 @@ def test_a_deck_changed_in_the_notes_is_tracked_as_a_move(tmp_path: Path) -> Non
     # The decks a syntax chose; Trees.md and Yes.md kept theirs.
     assert targets == {"", "Languages::French", "flashcards::lang::words", french, vocab, stars}
     for deck, questions in ((french, MOVED[:2]), (vocab, MOVED[2:4]), (stars, MOVED[4:])):
-        search = f'tag:{tags[deck]} (-"deck:{deck}" OR "deck:{deck}::*")'
+        search = f'"tag:{quote(tags[deck])}" (-"deck:{deck}" OR "deck:{deck}::*")'
         assert f"  {search}" in lines and f"    {search}" in todo
         assert f"        → deck {deck}" in todo
         expected = sorted(now[q].id for q in questions)
@@ -224,3 +224,27 @@ def test_a_note_with_its_own_deck_moved_to_another_folder_stays_in_that_deck(
         assert "Elsewhere/French.md" in now[question].fields["Source"]
         assert not any(t.startswith("ankigen::moved") for t in now[question].tags)
     col.close()
+
+
+def test_the_moved_search_of_a_deck_with_an_underscore_finds_no_other_deck(tmp_path):
+    # "_" is a one-character wildcard in Anki's searches: A_B's tag must not match AxB's cards.
+    vault = write_vault(
+        tmp_path / "vault",
+        {"Old1/n.md": "#Q One?\nAnswer: 1\n", "Old2/m.md": "#Q Two?\nAnswer: 2\n"},
+    )
+    out = tmp_path / "dist"
+    _cli(vault, out, "--offline")
+    col = ankiutil.new_collection(tmp_path)
+    _import_all(col, out)
+    for old, new, name in (("Old1", "A_B", "n.md"), ("Old2", "AxB", "m.md")):
+        (vault / new).mkdir()
+        (vault / old / name).rename(vault / new / name)
+    lines = _cli(vault, out, "--offline")
+    _import_all(col, out)
+    searches = [line.strip() for line in lines if line.strip().startswith('"tag:')]
+    assert len(searches) == 2
+    found = sorted(
+        tuple(col.get_note(nid)["Question"] for nid in col.find_notes(search))
+        for search in searches
+    )
+    assert found == [("<p>One?</p>\n",), ("<p>Two?</p>\n",)]
