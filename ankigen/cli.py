@@ -29,10 +29,13 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Turn a vault of Obsidian notes into Anki packages: one .apkg per folder "
-        "that holds #Question or #UseCase cards, deck named after the folder path.",
+        "that holds cards (#Question / #UseCase, and the Spaced Repetition, Obsidian_to_Anki "
+        "and Flashcards plugins' syntaxes), deck named after the folder path unless the "
+        "syntax chooses one.",
         epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
-        "--strict), 2 usage error. Coming from Obsidian_to_Anki or Flashcards? Run "
-        "`ankigen adopt VAULT --collection PATH` once first (see `ankigen adopt --help`).",
+        "--strict), 2 usage error, 130 interrupted. Coming from Obsidian_to_Anki or "
+        "Flashcards? Run `ankigen adopt VAULT --collection PATH` once first (see `ankigen "
+        "adopt --help`). `ankigen cache info|clear` shows or empties the picture cache.",
     )
     p.add_argument(
         "vault",
