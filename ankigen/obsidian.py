@@ -84,6 +84,8 @@ def fence_open(line: str, base: int | None = None) -> str | None:
     fence may be indented at most 3 columns past it, as Markdown says (more is indented code,
     or text inside a paragraph); without, any indentation is accepted.
     """
+    if "```" not in line and "~~~" not in line:  # no fence can match: most lines
+        return None
     m = _FENCE.match(line)
     if m is None:
         return None
@@ -97,6 +99,8 @@ def fence_open(line: str, base: int | None = None) -> str | None:
 
 def fence_closes(line: str, fence: str) -> bool:
     """Whether the line closes a block opened by `fence` (same character, at least as long)."""
+    if fence[:3] not in line:
+        return False
     m = _FENCE.match(line)
     return bool(
         m
