@@ -235,6 +235,8 @@ def adopt_moved_notes(
     questions, when at least half of them. Adopted notes are removed from `orphans`. Returns the
     lock with the adopted entries and (old path, new path) for each move.
     """
+    if not orphans:  # no gone note to take over (a first build): nothing to compare
+        return lock, []
     questions: dict[str, set[str]] = defaultdict(set)
     for draft in drafts:
         if draft.note_rel not in lock.notes:
