@@ -197,17 +197,21 @@ class _Found:
 
             key = question_key(card)  # as the build's identity stage sees it
             question = normalise_question(key)
-            # The lock's deck is the folder's, as the build records it for every card.
+            # The lock's deck is where the card belongs, as the build records a new card's.
+            deck = card.deck or folder_deck
+            target = card.deck if card.deck != folder_deck else ""
             if note is not None:
                 matched = True
                 self.notes[note.guid] = note.notetype
                 self.ids[note.guid] = note.id
-                entries.append(LockEntry(note.guid, question, "", "", 0, card.line, folder_deck))
+                entries.append(
+                    LockEntry(note.guid, question, "", "", 0, card.line, deck, target=target)
+                )
             elif question in old:
                 entries.append(old[question])
             else:
                 guid = guid_for(rel, key)
-                entries.append(LockEntry(guid, question, "", "", 0, card.line, folder_deck))
+                entries.append(LockEntry(guid, question, "", "", 0, card.line, deck, target=target))
         if matched:
             self.lock[rel] = tuple(entries)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .adopt import Adopted, load_adopted
 from .diagnostics import Diagnostics, internal_error
-from .discover import discover_vault
+from .discover import LOCK_FILE, discover_vault
 from .identity import Identities
 from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages
@@ -130,6 +130,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     identities.finish()  # cards deleted from the notes are remembered
     identities.save(report)
+    # The lock as this build left it: replaced or deleted by hand, every folder is identified again.
+    plan.state.key = f"{plan.key}|{_lock_stamp(vault, options)}"
     todo_file = _write_todo(out_dir, identities, report)  # searches for the Anki Browser
     try:
         plan.state.save(out_dir)
@@ -138,8 +140,14 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         report.warn("", 0, message)
     _trim_cache(options.media)
     if not any(record.package for record in plan.state.folders.values()):
-        report.warn("", 0, f"no cards in {vault.root}: no note has a #Question or #UseCase line")
+        report.warn("", 0, f"no cards in {vault.root}: {_NO_CARDS}")
     return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
+
+
+_NO_CARDS = (
+    "no note has a card in a syntax ankigen reads (#Question / #UseCase, or the Spaced"
+    " Repetition, Obsidian_to_Anki or Flashcards plugin's cards; see --syntax)"
+)
 
 
 @dataclass
@@ -149,6 +157,7 @@ class _Plan:
     fresh: list[Folder]  # unchanged since the last build: their packages stay
     previous_packages: set[str]
     reuse: bool  # HTML of the last build may be reused
+    key: str = ""  # what shaped the packages besides the notes, the lock file's stamp aside
 
 
 def _plan(
@@ -166,14 +175,15 @@ def _plan(
         report.warn("", 0, other_vault_message(options.out_dir, state.vault))
     previous_packages = {r.package for r in state.folders.values() if r.package}
     key = f"{_options_key(options, model)}|{syntax.fingerprint}|{adopted_key}"
-    if state.key != key or options.force or state.vault != str(vault.root):
+    built_with = f"{key}|{_lock_stamp(vault, options)}"
+    if state.key != built_with or options.force or state.vault != str(vault.root):
         state = BuildState(key=key, vault=str(vault.root))
     stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
     fresh = [f for f in vault.folders if f not in stale]
     for folder in fresh:  # their warnings still stand
         report.extend(state.diagnostics_of(state.folders[folder.rel]))
     reuse = not options.force and bool(state.folders)
-    return _Plan(state, stale, fresh, previous_packages, reuse)
+    return _Plan(state, stale, fresh, previous_packages, reuse, key)
 
 
 def _finish_folder(
@@ -289,6 +299,17 @@ def _fetch_pictures(
 
 
 # ---------------------------------------------------------------- incremental state
+
+
+def _lock_stamp(vault: Vault, options: BuildOptions) -> str:
+    """Size, time and inode of ankigen.lock: changes whenever anything but ankigen writes it."""
+    if not options.lock:
+        return "no-lock"
+    try:
+        info = os.stat(vault.root / LOCK_FILE)
+    except (OSError, ValueError):
+        return "none"
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def _options_key(options: BuildOptions, model: CardModel) -> str:

@@ -330,7 +330,8 @@ def _summary(
         for name in report.written:
             say(f"wrote {args.out / name}", out)
         for name in report.removed:
-            say(f"removed {args.out / name} (its folder has no cards any more)", out)
+            why = "no folder of this build has cards for it: gone, excluded or empty"
+            say(f"removed {args.out / name} ({why})", out)
     # Identity decisions are always shown: a user should see which cards kept their history,
     # which are gone, and what to do in Anki about it.
     for move in report.moved:

@@ -91,6 +91,7 @@ def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> 
                     answer_key=source.answer,
                     fields=fields,
                     tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),
+                    deck=source.deck,
                 )
             )
         position += 1

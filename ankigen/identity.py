@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +24,6 @@ from .lock import (
     DeletedCard,
     FolderContext,
     Lock,
-    LockEntry,
     adopt_moved_notes,
     assign_identities,
     deleted_card,
@@ -33,7 +33,7 @@ from .lock import (
     valid_time,
 )
 from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
-from .todo import AnkiTodo, MovedCards, moved_tag
+from .todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
 
 
 class Identities:
@@ -93,6 +93,7 @@ class Identities:
         context = FolderContext(
             deck=folder.deck,
             moved_tag=moved_tag(folder.package),
+            moved_tags={d.deck: deck_moved_tag(d.deck) for d in drafts if d.deck},
             moved_from={new: old for old, new in moves},
             taken=self.owner,
         )
@@ -139,20 +140,25 @@ class Identities:
 
     def todo(self) -> AnkiTodo:
         """What the user has to do in Anki: remove deleted cards, move cards of moved notes."""
-        moved: dict[str, tuple[Folder, int]] = {}
+        moved: dict[tuple[str, str], int] = defaultdict(int)  # (deck, tag) → cards
         for rel, entries in self.lock.notes.items():
             folder = self.folder_of.get(rel)
             if folder is None:
                 continue  # excluded from this build
-            count = sum(_elsewhere(e, folder) for e in entries)
-            if count:
-                moved[folder.rel] = (folder, moved.get(folder.rel, (folder, 0))[1] + count)
+            for entry in entries:
+                target = entry.target or folder.deck  # the deck the card belongs in
+                if entry.deck and entry.deck != target:
+                    tag = (
+                        moved_tag(folder.package)
+                        if target == folder.deck
+                        else deck_moved_tag(target)
+                    )
+                    moved[target, tag] += 1
         return AnkiTodo(
             note_ids=self.note_ids,
             deleted=self.lock.deleted,
             moved=tuple(
-                MovedCards(folder.deck, moved_tag(folder.package), count)
-                for folder, count in sorted(moved.values(), key=lambda item: item[0].deck)
+                MovedCards(deck, tag, count) for (deck, tag), count in sorted(moved.items())
             ),
         )
 
@@ -173,10 +179,6 @@ class Identities:
 def _kept_out(root: Path, rel: str, exclude: tuple[str, ...]) -> bool:
     """A note left out of this build by --exclude that is still there (else it is gone)."""
     return is_excluded(rel, exclude) and (root / rel).is_file()
-
-
-def _elsewhere(entry: LockEntry, folder: Folder) -> bool:
-    return bool(entry.deck) and entry.deck != folder.deck
 
 
 def source_date_epoch(report: Diagnostics) -> int | None:

@@ -52,6 +52,9 @@ class LockEntry:
     line: int = 0  # where the card was at the last build (0: not known)
     deck: str = ""  # the deck the card was first built for: where Anki keeps it ("" unknown)
     text: str = ""  # the question's first line as written, for messages ("" unknown)
+    # The deck a syntax chose for it at the last build ("" = its folder's; None = not known: an
+    # entry from before decks chosen by a syntax were tracked, whose `deck` is its folder's).
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,9 @@ class Changes:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     reworded: tuple[str, ...] = ()
-    moved: tuple[str, ...] = ()  # its note moved to another folder
+    moved: tuple[
+        str, ...
+    ] = ()  # its note moved to another folder, or its syntax chose another deck
     renamed: tuple[str, ...] = ()  # its note was renamed in the same folder
     removed: tuple[str, ...] = ()  # "path:line question", the line where it was last
     unchanged: tuple[str, ...] = ()
@@ -260,6 +265,8 @@ class FolderContext:
 
     deck: str = ""  # "AWS::Compute"
     moved_tag: str = ""  # the tag for cards Anki keeps in another deck (todo.moved_tag)
+    # The same for cards whose syntax chose a deck (todo.deck_moved_tag): deck → tag.
+    moved_tags: Mapping[str, str] = field(default_factory=dict)
     moved_from: Mapping[str, str] = field(default_factory=dict)  # new note path → old
     # GUIDs of other notes' cards (GUID → note): a new card never takes one of them.
     taken: Mapping[str, str] = field(default_factory=dict)
@@ -384,9 +391,12 @@ def _identify_note(
         if i in match and foreign(old[match[i]].guid):
             diagnostics.append(_guid_clash(rel, draft.line, old[match[i]].guid, foreign))
             del match[i]
+        target = draft.deck or context.deck  # where the card belongs now
         if i in match:
             entry = old[match[i]]
-            guid, deck = entry.guid, entry.deck or context.deck
+            guid, deck = entry.guid, entry.deck or target
+            if entry.target is None and deck == context.deck:
+                deck = target  # the build that wrote the entry put the card in its syntax's deck
         else:
             back = revived.get(i)
             if back:
@@ -396,10 +406,11 @@ def _identify_note(
                 guid = _free_guid(rel, keys[i], taken, foreign)
                 if guid != natural:
                     diagnostics.append(_guid_clash(rel, draft.line, natural, foreign))
-                deck = context.deck
+                deck = target
         tags = draft.tags
-        if deck != context.deck and context.moved_tag:
-            tags = (*tags, context.moved_tag)  # Anki keeps the card in `deck` (see todo.py)
+        if deck != target:  # Anki keeps the card in `deck` (see todo.py)
+            tag = context.moved_tag if target == context.deck else context.moved_tags.get(target)
+            tags = (*tags, tag) if tag else tags
         content = _content_hash(draft, tags)
         if i in match:
             if i not in exact:
@@ -408,6 +419,8 @@ def _identify_note(
                 kind, mod = "changed", max(now, entry.mod + 1)
                 if moved_from is not None:
                     kind = "moved" if _folder_of(moved_from) != _folder_of(rel) else "renamed"
+                elif entry.target is not None and (entry.target or context.deck) != target:
+                    kind = "moved"  # the deck its syntax chose changed
             else:
                 kind, mod = "unchanged", entry.mod
         else:
@@ -419,7 +432,10 @@ def _identify_note(
                 mod = max(mod, earlier.mod + 1)
         taken.add(guid)
         changes[kind].append(where)
-        entries.append(LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck, text))
+        chosen = target if target != context.deck else ""
+        entries.append(
+            LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck, text, chosen)
+        )
         fields = (*draft.fields[:-1], with_card_id(draft.fields[-1], guid))
         notes.append(AnkiNote(guid, fields, tags, mod, f"{rel}:{draft.line}"))
 
@@ -657,7 +673,7 @@ class _LockReader:
             mod, content = 0, ""
         line = raw.get("line", 0)
         line = line if type(line) is int and 0 <= line <= 10**9 else 0
-        deck, text = raw.get("deck", ""), raw.get("text", "")
+        deck, text, target = raw.get("deck", ""), raw.get("text", ""), raw.get("target")
         return LockEntry(
             guid,
             question,  # type: ignore[arg-type]
@@ -667,6 +683,7 @@ class _LockReader:
             line,
             deck if isinstance(deck, str) else "",
             text if isinstance(text, str) else "",
+            target if isinstance(target, str) else None,
         )
 
     def model(self, raw: object) -> ModelStamp | None:
@@ -767,12 +784,18 @@ def _lock_pieces(lock: Lock) -> Iterator[str]:
                 f'{{"answer": {_string(e.answer)}, "content": {_string(e.content)}, '
                 f'"deck": {_string(e.deck)}, "guid": {_string(e.guid)}, "line": {int(e.line)}, '
                 f'"mod": {int(e.mod)}, "question": {_string(e.question)}, '
+                f"{_target(e.target)}"
                 f'"text": {_string(e.text)}}}'
             )
             lines.append(f"      {row}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")
     lines.extend(["  },", f'  "version": {LOCK_VERSION}', "}", ""])
     yield "\n".join(lines)
+
+
+def _target(deck: str | None) -> str:
+    """The entry's "target" key, when known."""
+    return "" if deck is None else f'"target": {_string(deck)}, '
 
 
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C speed-up, no ASCII-only

@@ -138,6 +138,7 @@ class CardDraft:
     answer_key: str  # the answer's Markdown, to recognise a reworded card
     fields: tuple[str, ...]  # the last one, Source, gets the card's id from the identity stage
     tags: tuple[str, ...]
+    deck: str = ""  # the deck a syntax chose (CardSource.deck); "" = the folder's deck
 
 
 # ---------------------------------------------------------------- package

@@ -8,6 +8,7 @@ summary and in OUT/ankigen-todo.txt. A deleted card is found by the id in its So
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from . import atomic
 from .diagnostics import printable
+from .discover import package_name
 from .fields import card_id
 from .lock import REMEMBER_DELETED_DAYS, DeletedCard
 
@@ -26,6 +28,15 @@ def moved_tag(package: str) -> str:
     """The tag of cards that belong in the package's deck but were first built for another:
     "ankigen::moved::AWS-Compute" (the package's flat name: one tag per deck, no sub-tags)."""
     return f"{MOVED_TAG}::{package.removesuffix('.apkg')}"
+
+
+def deck_moved_tag(deck: str) -> str:
+    """The tag of cards that belong in a deck a syntax chose (a TARGET DECK, a flashcard tag)
+    but were first built for another: the deck's flat name and a digest of its full name, as
+    two decks can have the same flat name: "ankigen::moved::flashcards-lang-words-1a2b3c"."""
+    flat = package_name(deck.split("::")).removesuffix(".apkg")
+    digest = hashlib.sha1(deck.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+    return f"{MOVED_TAG}::{flat}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,8 @@ class AnkiTodo:
             lines.append("")
         if self.moved:
             lines += [
-                "Cards whose note moved to another folder. Anki's importer never moves a card",
+                "Cards whose note moved to another folder, or whose deck the note changed",
+                "(TARGET DECK, a flashcard tag, cards-deck). Anki's importer never moves a card",
                 "to another deck. In Anki: Browse, paste the search, select all cards,",
                 "Cards > Change Deck, choose the deck:",
                 "",

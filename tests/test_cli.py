@@ -142,3 +142,20 @@ def test_reworded_cards_are_named_without_verbose(tmp_path):
     result = run(vault, *common(tmp_path))
     assert "reworded: A/a.md:1 What does EC2 give you?" in result.stdout
     assert "1 reworded" in result.stdout
+
+
+def test_verbose_names_a_package_removed_for_an_excluded_folder(tmp_path):
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "A/a.md": "#Q What is EC2?\nAnswer: servers\n",
+            "B/b.md": "#Q What is S3?\nAnswer: storage\n",
+        },
+    )
+    assert run(vault, *common(tmp_path)).returncode == 0
+    assert (tmp_path / "dist" / "B.apkg").is_file()
+    result = run(vault, *common(tmp_path), "-v", "--exclude", "B/*")
+    assert result.returncode == 0
+    removed = [line for line in result.stdout.splitlines() if line.startswith("removed ")]
+    assert len(removed) == 1 and "B.apkg" in removed[0] and "excluded" in removed[0]
+    assert not (tmp_path / "dist" / "B.apkg").exists()

@@ -196,3 +196,23 @@ def test_text_from_the_lock_is_printed_escaped(tmp_path):
 
 def entry(guid: str, mod: int) -> dict:
     return {"guid": guid, "question": "q", "content": "c", "answer": "a", "mod": mod}
+
+
+@pytest.mark.parametrize("how", ["deleted", "older copy"])
+def test_a_lock_replaced_by_hand_is_filled_again_without_force(tmp_path, how):
+    vault = write_vault(tmp_path / "vault", {"A/a.md": NOTES["A/a.md"]})
+    assert_clean(cli(vault, tmp_path))
+    older = (vault / "ankigen.lock").read_bytes()  # A's cards only
+    (vault / "B").mkdir()
+    (vault / "B/b.md").write_text(NOTES["B/b.md"])
+    assert_clean(cli(vault, tmp_path))
+    full, _ = load_lock(vault / "ankigen.lock")
+    if how == "deleted":
+        (vault / "ankigen.lock").unlink()
+    else:  # e.g. `git checkout` of an older lock; the output folder says nothing changed
+        (vault / "ankigen.lock").write_bytes(older)
+    assert_clean(cli(vault, tmp_path))
+    again, _ = load_lock(vault / "ankigen.lock")
+    guids = {rel: [e.guid for e in entries] for rel, entries in again.notes.items()}
+    assert guids == {rel: [e.guid for e in entries] for rel, entries in full.notes.items()}
+    assert set(guids) == {"A/a.md", "B/b.md"}

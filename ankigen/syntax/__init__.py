@@ -104,6 +104,38 @@ class SyntaxSettings:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class CheckedValues:
+    """Values read from one object of a plugin's settings: a value of the wrong kind is noted in
+    `problems` (one warning each, by the reader) and its default stands."""
+
+    def __init__(self, data: Mapping[str, Any], problems: list[str], prefix: str = "") -> None:
+        self.data = data
+        self.problems = problems
+        self.prefix = prefix  # "Syntax " for Obsidian_to_Anki's nested objects
+
+    def line(self, key: str, default: str, *, empty_ok: bool = False) -> str:
+        """A one-line text (stripped); empty only when `empty_ok`."""
+        value = self.data.get(key, default)
+        if isinstance(value, str) and (value.strip() or empty_ok) and "\n" not in value:
+            return value.strip()
+        self.problems.append(f"{self.prefix}'{key}' is not a one-line text")
+        return default
+
+    def text(self, key: str, default: str) -> str:
+        value = self.data.get(key, default)
+        if isinstance(value, str):
+            return value.strip()
+        self.problems.append(f"{self.prefix}'{key}' is not a text")
+        return default
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if isinstance(value, bool):
+            return value
+        self.problems.append(f"{self.prefix}'{key}' is not true or false")
+        return default
+
+
 class Reader(Protocol):
     """One flashcard syntax."""
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import obsidian
 from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
-from . import NoteText, SyntaxSettings
+from . import CheckedValues, NoteText, SyntaxSettings
 from .cloze import anki_clozes_to_marks
 
 PLUGIN_ID = "flashcards-obsidian"  # the plugin's folder under .obsidian/plugins/
@@ -61,19 +61,8 @@ def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
         return base
     problems: list[str] = []
 
-    def text(key: str, default: str, empty_ok: bool = False) -> str:
-        value = data.get(key, default)
-        if isinstance(value, str) and (value.strip() or empty_ok) and "\n" not in value:
-            return value.strip()
-        problems.append(f"'{key}' is not a one-line text")
-        return default
-
-    def flag(key: str, default: bool) -> bool:
-        value = data.get(key, default)
-        if isinstance(value, bool):
-            return value
-        problems.append(f"'{key}' is not true or false")
-        return default
+    values = CheckedValues(data, problems)
+    text, flag = values.line, values.flag
 
     folder_deck = flag("folderBasedDeck", base.folder_deck)
     context = flag("contextAwareMode", base.context)

@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import obsidian
 from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
-from . import NoteText, SyntaxSettings
+from . import CheckedValues, NoteText, SyntaxSettings
 from .cloze import anki_clozes_to_marks
 
 PLUGIN_ID = "obsidian-to-anki-plugin"
@@ -84,26 +84,9 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
     defaults = _object(raw, "Defaults", problems)
     base = OtaSettings()
 
-    def marker(key: str, default: str) -> str:
-        value = syntax.get(key, default)
-        if isinstance(value, str) and value.strip() and "\n" not in value:
-            return value.strip()
-        problems.append(f"Syntax '{key}' is not a one-line text")
-        return default
-
-    def flag(key: str, default: bool) -> bool:
-        value = defaults.get(key, default)
-        if isinstance(value, bool):
-            return value
-        problems.append(f"Defaults '{key}' is not true or false")
-        return default
-
-    def text(key: str, default: str) -> str:
-        value = defaults.get(key, default)
-        if isinstance(value, str):
-            return value.strip()
-        problems.append(f"Defaults '{key}' is not a text")
-        return default
+    marker = CheckedValues(syntax, problems, "Syntax ").line
+    defaults_ = CheckedValues(defaults, problems, "Defaults ")
+    flag, text = defaults_.flag, defaults_.text
 
     regexps = raw.get("CUSTOM_REGEXPS", {})
     if isinstance(regexps, dict) and any(
