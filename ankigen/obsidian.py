@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -84,6 +84,8 @@ def fence_open(line: str, base: int | None = None) -> str | None:
     fence may be indented at most 3 columns past it, as Markdown says (more is indented code,
     or text inside a paragraph); without, any indentation is accepted.
     """
+    if "```" not in line and "~~~" not in line:  # no fence can match: most lines
+        return None
     m = _FENCE.match(line)
     if m is None:
         return None
@@ -97,6 +99,8 @@ def fence_open(line: str, base: int | None = None) -> str | None:
 
 def fence_closes(line: str, fence: str) -> bool:
     """Whether the line closes a block opened by `fence` (same character, at least as long)."""
+    if fence[:3] not in line:
+        return False
     m = _FENCE.match(line)
     return bool(
         m
@@ -180,9 +184,9 @@ def math_spans(line: str) -> list[tuple[int, int]]:
 COMMENT = "%%"
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of a note as Obsidian's reading view sees it."""
+class Line(NamedTuple):
+    """One line of a note as Obsidian's reading view sees it (a NamedTuple: immutable, and
+    made three times faster than a frozen dataclass; every line of every note is one)."""
 
     number: int  # 1-based, as an editor counts
     text: str  # as written
@@ -230,11 +234,16 @@ def scan(note_lines: list[str], first: int = 1) -> Scan:
             continue
         if not comment:
             items = _list_items(text, items)
-            opened = fence_open(text, items[-1][1] if items else 0)
+            opened = ("```" in text or "~~~" in text) and fence_open(
+                text, items[-1][1] if items else 0
+            )
             if opened:
                 fence, fence_line = opened, number
                 result.append(Line(number, text, text, True, False, 0))
                 continue
+        if COMMENT not in text and not comment:  # most lines: nothing hidden, nothing opened
+            result.append(Line(number, text, text, False, False, 0))
+            continue
         visible, still_open = _strip_line_comments(text, bool(comment))
         covering = comment or (number if visible != text else 0)
         comment = (comment or number) if still_open else 0

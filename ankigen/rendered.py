@@ -22,7 +22,7 @@ from .state import load_rendered, save_rendered, stamp
 from .syntax import SyntaxSettings, read_note
 from .syntax.cloze import marks_to_anki
 from .syntax.cloze import plain_text as cloze_plain_text
-from .workers import new_pool, terminate
+from .workers import new_pool, terminate, trim_memory
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -133,6 +133,10 @@ def iter_rendered(
                 hand_out(job)
             result = futures.pop(folder.rel).result()
             top_up()
+            if not waiting and all(future.done() for future in futures.values()):
+                # All rendered: the idle workers end now, not after the caller used the rest
+                # (at 100,000 cards they hold 100 MB while it writes the last packages).
+                pool.shutdown()
             yield result
 
     try:
@@ -167,6 +171,7 @@ def _in_order(
 def render_folder(job: Job) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
     folder, out_dir, reuse, syntax = job
+    trim_memory()  # what the worker's previous folder left
     known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
     fragments: dict[str, str] = {}
 

@@ -305,9 +305,9 @@ def _dedent(lines: list[tuple[int, str]], marker_line: int) -> list[tuple[int, s
     ("Answer: text") has no indentation of its own and is not measured.
     """
     widths = [
-        obsidian.columns(obsidian.indentation(text))
+        obsidian.columns(text[: len(text) - len(stripped)])
         for number, text in lines
-        if number != marker_line and text.strip()
+        if number != marker_line and (stripped := text.lstrip())
     ]
     width = min(widths, default=0)
     return [
@@ -324,12 +324,17 @@ def _keep_fences(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int
     a line that was no fence in the note but would open one on the card is escaped ("\\```").
     """
     result = list(lines)
-    on_card = obsidian.scan([text for _, text in result]).lines
+    on_card: tuple[obsidian.Line, ...] | None = None  # scanned when a code line is first met
     index = 0
     while index < len(result):
         number, text = result[index]
         starts_run = number in code and (index == 0 or result[index - 1][0] not in code)
-        if not starts_run or on_card[index].code:
+        if not starts_run:
+            index += 1
+            continue
+        if on_card is None:  # the fences as the card reads them (before any line moves)
+            on_card = obsidian.scan([text for _, text in lines]).lines
+        if on_card[index].code:
             index += 1
             continue
         width = obsidian.columns(obsidian.indentation(text))
@@ -350,9 +355,9 @@ _UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
 def _remove_columns(text: str, width: int) -> str:
     """The line without `width` columns of indentation; other spaces in what is left of it
     (no-break, em, …) become plain spaces, so Markdown sees them as indentation."""
-    indent = obsidian.indentation(text)
-    if not indent:
+    if not text[:1].isspace():  # no indentation: most lines
         return text
+    indent = obsidian.indentation(text)
     if len(indent) == len(text):
         return ""
     column = 0

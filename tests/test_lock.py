@@ -247,6 +247,27 @@ def test_lock_file_round_trip_and_stable_text(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ankigen.lock"]
 
 
+def test_lock_written_a_note_at_a_time_is_the_whole_text(tmp_path: Path) -> None:
+    """save_lock streams the lock and compares the old file piece by piece: the file is
+    exactly lock_text(), and any other file (a prefix, longer, one byte off) is rewritten."""
+    path = tmp_path / "ankigen.lock"
+    drafts = [
+        draft(f"Qu'est-ce que « {n} » ✓ {k}?", f"Réponse {n}", 3 * k + 1, rel=f"d/n{n}é.md")
+        for n in range(5)
+        for k in range(3)
+    ]
+    lock, _ = Lock().updated(build(drafts).lock).with_model("f00", NOW)
+    text = lock_text(lock)
+    assert save_lock(path, lock) is True
+    assert path.read_bytes() == text.encode("utf-8")
+    assert save_lock(path, lock) is False
+    data = text.encode("utf-8")
+    for other in (data[:-1], data + b"\n", data[:-2] + b"X\n", b"", b"\xff" + data[1:]):
+        path.write_bytes(other)
+        assert save_lock(path, lock) is True
+        assert path.read_bytes() == data
+
+
 def test_corrupt_lock_gives_empty_lock_and_a_diagnostic(tmp_path: Path) -> None:
     path = tmp_path / "ankigen.lock"
     for text in ("{not json", '{"version": 1, "notes": []}', "[]", "[" * 100_000):
