@@ -16,10 +16,7 @@ id, fields and templates, with the card's fields filled in by field name.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import html
-import json
-import os
 import re
 import sys
 import time
@@ -27,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .adopted import Adopted, load_adopted, save_adopted
 from .anki_collection import (
     AnkiCollection,
-    AnkiNotetype,
     CollectionError,
     CollectionNote,
     read_collection,
@@ -49,10 +46,6 @@ from .model import CLOZE, CardSource, Diagnostic
 from .syntax import NoteText, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
-
-ADOPTED_FILE = "ankigen.adopted"  # next to the lock; discovery skips it
-
-ADOPTED_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -86,29 +79,6 @@ class AdoptReport:
             if self.count(status):
                 text += f", {self.count(status)} {words}"
         return text
-
-
-@dataclass(frozen=True)
-class Adopted:
-    """What the build needs to write adopted notes: their Anki note types, by GUID."""
-
-    notetypes: Mapping[int, AnkiNotetype] = field(default_factory=dict)
-    notes: Mapping[str, int] = field(default_factory=dict)  # GUID → note type id
-    note_ids: Mapping[str, int] = field(default_factory=dict)  # GUID → Anki note id
-
-    @property
-    def fingerprint(self) -> str:
-        """Changes whenever adoption would write a note differently."""
-        if not self.notes:
-            return ""
-        text = json.dumps(
-            [sorted(self.notes.items()), sorted((k, repr(v)) for k, v in self.notetypes.items())]
-        )
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def notetype_of(self, guid: str) -> AnkiNotetype | None:
-        ntid = self.notes.get(guid)
-        return self.notetypes.get(ntid) if ntid is not None else None
 
 
 def adopt(
@@ -318,77 +288,6 @@ def _read_text(path: Path, rel: str) -> tuple[str | None, list[Diagnostic]]:
 
 
 # ---------------------------------------------------------------- ankigen.adopted
-
-
-def load_adopted(root: Path) -> tuple[Adopted, list[Diagnostic]]:
-    """The adopted note types (none when the file is missing); a broken file is an error."""
-    path = root / ADOPTED_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Adopted(), []
-    except (OSError, UnicodeDecodeError) as error:
-        return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", f"cannot read: {error}")]
-    try:
-        data = json.loads(text)
-        if data.get("version") != ADOPTED_VERSION:
-            raise ValueError(f"unknown version {data.get('version')!r}")
-        notetypes = {}
-        for key, raw in data["notetypes"].items():
-            notetype = AnkiNotetype(
-                id=int(key),
-                name=_text(raw["name"]),
-                cloze=bool(raw["cloze"]),
-                fields=tuple(_text(name) for name in raw["fields"]),
-                templates=tuple(_text(name) for name in raw["templates"]),
-                mod=int(raw["mod"]),
-            )
-            if not notetype.fields or not notetype.templates:
-                raise ValueError(f"note type {key} has no fields or no templates")
-            notetypes[notetype.id] = notetype
-        notes: dict[str, int] = {}
-        note_ids: dict[str, int] = {}
-        for guid, raw in data["notes"].items():
-            notes[_text(guid)] = int(raw["notetype"])
-            note_id = raw.get("id", 0)
-            if type(note_id) is int and 0 < note_id < 1 << 63:
-                note_ids[guid] = note_id
-        if any(ntid not in notetypes for ntid in notes.values()):
-            raise ValueError("a note names a note type the file does not hold")
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        message = f"ignoring broken file ({error}); adopted notes are built as new notes"
-        return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", message)]
-    return Adopted(notetypes, notes, note_ids), []
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value or "\x1f" in value:
-        raise ValueError(f"not a name: {value!r}")
-    return value
-
-
-def save_adopted(root: Path, adopted: Adopted) -> None:
-    data = {
-        "version": ADOPTED_VERSION,
-        "notetypes": {
-            str(nt.id): {
-                "name": nt.name,
-                "cloze": nt.cloze,
-                "fields": list(nt.fields),
-                "templates": list(nt.templates),
-                "mod": nt.mod,
-            }
-            for nt in sorted(adopted.notetypes.values(), key=lambda nt: nt.id)
-        },
-        "notes": {
-            guid: {"notetype": ntid, "id": adopted.note_ids.get(guid, 0)}
-            for guid, ntid in sorted(adopted.notes.items())
-        },
-    }
-    path = root / ADOPTED_FILE
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temp, path)
 
 
 # ---------------------------------------------------------------- command line

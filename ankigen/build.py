@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .adopt import Adopted, load_adopted
+from .adopted import Adopted, load_adopted
 from .diagnostics import Diagnostics, internal_error
 from .discover import LOCK_FILE, discover_vault
 from .identity import Identities
@@ -138,7 +138,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     except OSError as error:  # the packages are written; the next build only takes longer
         message = f"cannot save the build state ({error}); the next build rebuilds everything"
         report.warn("", 0, message)
-    _trim_cache(options.media)
+    if plan.stale:  # only a build that rendered something may have used the picture cache
+        _trim_cache(options.media)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: {_NO_CARDS}")
     return _report(plan, vault, tuple(written), removed, report, identities, todo_file)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from .adopt import Adopted
+from .adopted import Adopted
 from .anki_collection import AnkiNotetype
 from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, ForeignNoteType
 from .package import FIELDS, stable_id

@@ -23,7 +23,8 @@ from conftest import REPO, write_vault
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ankigen.adopt import ADOPTED_FILE, adopt, load_adopted
+from ankigen.adopt import adopt
+from ankigen.adopted import ADOPTED_FILE, load_adopted
 from ankigen.anki_collection import CollectionError, read_collection
 from ankigen.lock import load_lock
 

@@ -56,13 +56,28 @@ def test_named_pipes_are_never_read(tmp_path):
     os.mkfifo(vault / ".obsidian-pipe.md")  # hidden: not even looked at
     (vault / ".obsidian").mkdir()
     os.mkfifo(vault / ".obsidian" / "app.json")
+    plugin = vault / ".obsidian" / "plugins" / "obsidian-spaced-repetition"
+    plugin.mkdir(parents=True)
+    os.mkfifo(plugin / "data.json")
     result, out = _build(tmp_path, vault)
     assert result.returncode == 0, result.stderr
     assert "A/pipe.md:0: warning: skipped: not a regular file" in result.stderr
     assert "A/pipe.png:0: warning: skipped: not a regular file" in result.stderr
     assert ".obsidian/app.json:0: warning: setting ignored" in result.stderr
+    assert f"{plugin.relative_to(vault)}/data.json:1: warning: plugin settings ignored" in (
+        result.stderr
+    )
     assert "A/pic.md:2: warning" in result.stderr
     assert questions(import_all(tmp_path, out)) == ["Pic?", "What stays?"]
+
+
+def test_a_pipe_for_the_adopted_note_types_is_an_error_not_a_hang(tmp_path):
+    vault = write_vault(tmp_path / "v", {"A/good.md": GOOD_NOTE})
+    os.mkfifo(vault / "ankigen.adopted")
+    result, out = _build(tmp_path, vault)
+    assert result.returncode == 1  # adopted notes would come in as duplicates: the user must know
+    assert "ankigen.adopted:0: error: cannot read: not a regular file" in result.stderr
+    assert questions(import_all(tmp_path, out)) == ["What stays?"]
 
 
 def test_a_linked_folder_inside_the_vault_keeps_each_folder_in_its_own_deck(tmp_path):

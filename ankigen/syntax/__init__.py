@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import atomic
 from ..model import CardSource, Diagnostic, ParsedNote
 
 if TYPE_CHECKING:
@@ -185,6 +187,9 @@ PLUGIN_IDS = (
 )
 
 
+_MAX_SETTINGS_BYTES = 16 << 20  # a plugin's data.json; Obsidian_to_Anki's grows with media hashes
+
+
 def load_syntax_settings(
     vault_root: Path, enabled: Iterable[str] = (), config_dir: str = ".obsidian"
 ) -> tuple[SyntaxSettings, list[Diagnostic]]:
@@ -194,10 +199,10 @@ def load_syntax_settings(
     for plugin_id in PLUGIN_IDS:
         rel = f"{config_dir}/plugins/{plugin_id}/data.json"
         path = vault_root / rel
-        if not path.is_file():
+        if not os.path.lexists(path):
             continue
-        try:
-            data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        try:  # a pipe or folder is refused at once, never waited on
+            data = json.loads(atomic.read_regular(path, _MAX_SETTINGS_BYTES).decode("utf-8-sig"))
         except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
             message = f"plugin settings ignored (the plugin's defaults apply): {error}"
             diagnostics.append(Diagnostic(rel, 1, "warning", message))
