@@ -6,12 +6,11 @@ find notes → split and render (rendered) → resolve media → identity (ident
 
 from __future__ import annotations
 
-import ctypes
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .adopted import Adopted, load_adopted
@@ -359,19 +358,14 @@ def _give_back_memory(cards: int) -> None:
     """Return the memory finished folders freed to the system (glibc keeps it otherwise).
 
     A trim costs about a millisecond: it is done once some thousands of cards were written."""
-    global _malloc_trim, _cards_since_trim
+    global _cards_since_trim
     _cards_since_trim += cards
     if _cards_since_trim < 2000:
         return
     _cards_since_trim = 0
-    if _malloc_trim is None:
-        try:
-            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
+    from .workers import trim_memory  # here: a build with nothing to do starts no worker
+
+    trim_memory()
 
 
-_malloc_trim: Any = None  # glibc's malloc_trim, False where there is none
 _cards_since_trim = 0
