@@ -13,8 +13,6 @@ from .obsidian import is_link_url
 if TYPE_CHECKING:
     from .rendered import RenderedFolder
 
-FIELD_NAMES = ("Question", "Answer", "Context", "See", "References", "Source")
-
 
 def context_html(title: str, headings: tuple[str, ...]) -> str:
     """ "AMI › AMI Image Builder › Use Cases": where the card stands in its note."""

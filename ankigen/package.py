@@ -218,16 +218,6 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, *, compress: bool) ->
 # ---------------------------------------------------------------- collection
 
 
-def collection_bytes(
-    pkg: DeckPackage, *, created: int, model_mod: int, model: CardModel | None = None
-) -> bytes:
-    """The collection.anki2 database (Anki's schema 11) as bytes."""
-    with tempfile.TemporaryDirectory(prefix="ankigen-") as work:
-        database = Path(work) / "collection.anki2"
-        _write_collection(database, pkg, created=created, model_mod=model_mod, model=model)
-        return database.read_bytes()
-
-
 def _write_collection(
     path: Path,
     pkg: DeckPackage,

@@ -70,22 +70,6 @@ class RenderedFolder:
         return fields
 
 
-def render_folders(
-    folders: list[Folder],
-    out_dir: Path,
-    reuse: bool,
-    syntax: SyntaxSettings,
-    processes: int,
-    progress: Progress | None,
-) -> list[RenderedFolder]:
-    """Split and render every note of the folders, in parallel when there is enough work.
-
-    The HTML of each folder's fragments is kept in `out_dir`; with `reuse`, fragments that did
-    not change since the last build are not rendered again.
-    """
-    return list(iter_rendered(folders, out_dir, reuse, syntax, processes, progress))
-
-
 Job = tuple[Folder, Path, bool, SyntaxSettings]
 
 
@@ -97,7 +81,9 @@ def iter_rendered(
     processes: int,
     progress: Progress | None,
 ) -> Iterator[RenderedFolder]:
-    """render_folders() one folder at a time, in the order of `folders`.
+    """Split and render every note of the folders, one folder at a time, in their order; in
+    worker processes when there is enough work. With `reuse`, fragments whose HTML the last
+    build kept in `out_dir` are not rendered again.
 
     With a process pool the workers start at once (while the caller is still small: a forked
     worker's memory counts what the caller held then) and go on rendering while the caller uses

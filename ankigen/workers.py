@@ -30,19 +30,6 @@ class _Pool(ProcessPoolExecutor):
             return super().submit(fn, *args, **kwargs)
 
 
-@contextlib.contextmanager
-def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A ProcessPoolExecutor; on any exception (Ctrl-C included) its workers are terminated
-    instead of finishing the queued work."""
-    pool = new_pool(workers)
-    try:
-        yield pool
-    except BaseException:
-        terminate(pool)
-        raise
-    pool.shutdown()
-
-
 def new_pool(workers: int) -> ProcessPoolExecutor:
     """A pool whose workers ignore Ctrl-C (ankigen handles it and ends them, see terminate)
     and die with ankigen; shut it down with shutdown() or terminate()."""

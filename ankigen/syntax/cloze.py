@@ -34,10 +34,6 @@ def mark(number: int, answer: str, hint: str = "") -> str:
     return f"{OPEN}{number}{NUMBER_END}{unmarked(answer)}{hint_part}{CLOSE}"
 
 
-def has_marks(text: str) -> bool:
-    return OPEN in text
-
-
 def marks_to_anki(html: str) -> str:
     """Rendered HTML with marks → Anki's cloze syntax, `}}`, `{{` and `::` escaped inside."""
     return _MARKED.sub(_anki_cloze, html)
