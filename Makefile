@@ -6,13 +6,21 @@ VAULT  ?= examples/vault
 OUT    ?= dist
 ARGS   ?=
 
-.PHONY: deck test lint bench fuzz fuzz-properties fuzz-vault install install-test clean
+.PHONY: deck test dist lint bench fuzz fuzz-properties fuzz-vault install install-test clean
 
 deck: $(VENV)/.installed
 	$(PY) build_deck.py "$(VAULT)" -o "$(OUT)" $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
+
+# `make dist` builds the sdist and the wheel into dist-pkg/ and checks them with twine (the
+# test suite installs that wheel into a fresh venv and builds the example vault with it).
+DIST ?= dist-pkg
+dist: $(VENV)/.installed-test
+	rm -rf $(DIST)
+	$(PY) -m build --no-isolation --sdist --wheel -o $(DIST) .
+	$(VENV)/bin/twine check --strict $(DIST)/*
 
 # `make fuzz` runs every property test (hypothesis) with thousands of examples: generated notes,
 # Markdown, clozes, syntaxes and sounds (ANKIGEN_FUZZ_EXAMPLES each), then hostile vault trees
@@ -63,4 +71,4 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) $(OUT) $(DIST) build .pytest_cache .ruff_cache .hypothesis *.egg-info

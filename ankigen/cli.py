@@ -21,6 +21,7 @@ from .diagnostics import printable
 if TYPE_CHECKING:
     from .build import BuildReport
 
+# In a checkout the example vault is the default; an installed ankigen has none beside it.
 EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -41,8 +42,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         "vault",
         nargs="?",
         type=Path,
-        default=EXAMPLE_VAULT,
-        help="the Obsidian vault folder (default: the example vault shipped with ankigen)",
+        default=None,
+        help="the Obsidian vault folder (default, in a checkout of ankigen: its example vault)",
     )
     p.add_argument(
         "-o",
@@ -188,6 +189,15 @@ def run(argv: list[str], prog: str) -> int:
     for stream in (sys.stdout, sys.stderr):  # a file name must never stop the printing
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    if options.vault is None:
+        if not EXAMPLE_VAULT.is_dir():
+            say(
+                f"{prog}: error: no vault given: pass your Obsidian vault's folder, "
+                f"e.g. `{prog} ~/Notes -o decks`",
+                sys.stderr,
+            )
+            return EXIT_USAGE
+        options.vault = EXAMPLE_VAULT
     if not options.vault.is_dir():
         say(f"{prog}: error: vault folder not found: {options.vault}", sys.stderr)
         return EXIT_USAGE
