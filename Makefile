@@ -6,13 +6,18 @@ VAULT  ?= examples/vault
 OUT    ?= dist
 ARGS   ?=
 
-.PHONY: deck test dist lint bench fuzz fuzz-properties fuzz-vault install install-test clean
+.PHONY: deck test dist fixtures lint bench fuzz fuzz-properties fuzz-vault install install-test clean
 
 deck: $(VENV)/.installed
 	$(PY) build_deck.py "$(VAULT)" -o "$(OUT)" $(ARGS)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -n 2 -q $(ARGS)
+
+# `make fixtures` rewrites tests/fixtures/**/expected files from the code and prints the diff:
+# after a deliberate change of output, review it before committing.
+fixtures: $(VENV)/.installed-test
+	$(PY) tests/fixture_cases.py --write
 
 # `make dist` builds the sdist and the wheel into dist-pkg/ and checks them with twine (the
 # test suite installs that wheel into a fresh venv and builds the example vault with it).

@@ -34,15 +34,15 @@ def seed_vault(root: Path, seed_text: str, diagram_url: str | None = None) -> Pa
     text = seed_text
     if diagram_url:
         text = text.replace(
-            "https://docs.aws.amazon.com/images/AWSEC2/latest/UserGuide/images/ami_lifecycle.png",
+            "https://docs.aws.amazon.com/images/autoscaling/ec2/userguide/images/auto_scaling_lifecycle.png",
             diagram_url,
         )
     return write_vault(
         root,
         {
-            "AWS/Compute/AMI.md": text,
-            "attachments/kms_cross_account_key.png": png(color=(0, 0, 200)),
-            "AWS/Compute/AMI EBS Snapshots No Reboot.png": png(color=(0, 200, 0)),
+            "AWS/Compute/ASG.md": text,
+            "attachments/sqs_backlog_scaling.png": png(color=(0, 0, 200)),
+            "AWS/Compute/ASG Standby Lifecycle.png": png(color=(0, 200, 0)),
             ".obsidian/app.json": '{"attachmentFolderPath": "attachments"}',
         },
     )
@@ -57,30 +57,33 @@ def test_seed_note_imports_as_seven_cards(tmp_path, seed_text):
     assert len(notes) == 7
     assert {d for n in notes for d in n.decks} == {"AWS::Compute"}
     fronts = [n.fields["Question"] for n in notes]
-    assert "What are AMIs used for?" in fronts[0]
-    assert fronts[2].startswith("<p>Use case: for creating an AMI")
-    assert "Use case: for sharing AMI encrypted via KMS" in fronts[3]
-    assert "without shutting down the instance?" in fronts[4]
+    assert "What does an Auto Scaling Group do?" in fronts[0]
+    assert fronts[2].startswith("<p>Use case: for scaling on a schedule")
+    assert "Use case: for scaling on queue depth" in fronts[3]
+    assert "without terminating it?" in fronts[4]
     assert "True or False?" in fronts[6]
     assert "[[" not in fronts[6] and "Region.md" not in fronts[6]
     first = notes[0]
-    assert "<li>pre-configured, faster initialization.</li>" in first.fields["Answer"]
+    assert "<li>steady web tier that heals itself.</li>" in first.fields["Answer"]
     assert "#UseCase" not in first.fields["Answer"]
     assert "UseCase" in first.tags
-    assert first.fields["Context"] == "AMI › AMI Details"
-    assert 'href="https://docs.aws.amazon.com/imagebuilder/' in notes[1].fields["See"]
-    assert "AMIs.html" in first.fields["References"]
-    assert "AWS/Compute/AMI.md:5" in first.fields["Source"]
-    assert "obsidian://open?vault=Cloud&amp;file=AWS%2FCompute%2FAMI" in first.fields["Source"]
+    assert first.fields["Context"] == "ASG › ASG Details"
+    assert (
+        'href="https://docs.aws.amazon.com/autoscaling/ec2/userguide/launch-templates'
+        in notes[1].fields["See"]
+    )
+    assert "what-is-amazon-ec2-auto-scaling.html" in first.fields["References"]
+    assert "AWS/Compute/ASG.md:5" in first.fields["Source"]
+    assert "obsidian://open?vault=Cloud&amp;file=AWS%2FCompute%2FASG" in first.fields["Source"]
     assert all("UseCase" in n.tags for n in notes[2:4])
-    assert "False. You must copy the AMI" in notes[6].answer_html
+    assert "False. A group lives in one Region" in notes[6].answer_html
     assert "True or False?" in notes[6].question_html
     # Local pictures are in the media, remote one (offline) is a visible link, nothing missing.
     assert ankiutil.media_problems(col) == ([], [])
     assert sum("<img" in n.fields["Answer"] for n in notes) == 2
     assert 'href="https://docs.aws.amazon.com/images/' in notes[2].fields["Answer"]
     warnings = [str(d) for d in report.diagnostics]
-    assert len(warnings) == 1 and warnings[0].startswith("AWS/Compute/AMI.md:32: warning:")
+    assert len(warnings) == 1 and warnings[0].startswith("AWS/Compute/ASG.md:32: warning:")
 
 
 def test_example_vault_builds_and_imports_cleanly(tmp_path):
@@ -338,7 +341,7 @@ def test_seed_remote_diagram_is_downloaded_into_the_package(tmp_path, seed_text,
     notes = ankiutil.notes(col)
     assert ankiutil.media_problems(col) == ([], [])
     assert re.search(
-        r'<img src="ankigen-[0-9a-f]{16}\.jpg" alt="AMI Lifecycle">', notes[2].fields["Answer"]
+        r'<img src="ankigen-[0-9a-f]{16}\.jpg" alt="ASG Lifecycle">', notes[2].fields["Answer"]
     )
     assert len(list(Path(col.media.dir()).iterdir())) == 3
     assert len(image_server.requests_for("/photo.jpg")) == 1
@@ -356,7 +359,7 @@ def test_seed_remote_diagram_failing_is_a_warning_and_a_link(tmp_path, seed_text
     vault = seed_vault(tmp_path / "Cloud", seed_text, diagram_url=url)
     report = run_build(vault, tmp_path / "dist", offline=False)
     assert [str(d) for d in report.diagnostics] == [
-        f"AWS/Compute/AMI.md:32: warning: picture {url} not included: HTTP 404 Not Found"
+        f"AWS/Compute/ASG.md:32: warning: picture {url} not included: HTTP 404 Not Found"
     ]
     col = ankiutil.load(tmp_path, tmp_path / "dist" / "AWS-Compute.apkg")
     answer = ankiutil.notes(col)[2].fields["Answer"]

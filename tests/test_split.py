@@ -13,50 +13,52 @@ def cards_of(text: str):
 
 
 def test_seed_note_gives_five_questions_and_two_use_cases(seed_text):
-    note, diagnostics = split_note("AWS/AMI.md", seed_text)
+    note, diagnostics = split_note("AWS/ASG.md", seed_text)
     questions = [c for c in note.cards if c.kind == "question"]
     use_cases = [c for c in note.cards if c.kind == "usecase"]
     assert diagnostics == []
     assert [c.question for c in questions] == [
-        "What are AMIs used for?",
-        "What is AMI Image Builder used for and how is compliance supported?",
-        "How to create an AMI from an EC2 instance without shutting down the instance?",
-        "How can you prevent unapproved AMIs from being launched?",
-        "You can use an AMI in N.Virginia [Region](Region.md) us-east-1 to launch an [[EC2]] "
+        "What does an Auto Scaling Group do?",
+        "What does a launch template hold and how are its versions used?",
+        "How to take an instance out of service without terminating it?",
+        "How can you stop a group from terminating a busy instance?",
+        "An Auto Scaling Group in Ireland [Region](Region.md) eu-west-1 can launch an [[EC2]] "
         "instance in any AWS [[Region]]. True or False?",
     ]
     assert [c.question for c in use_cases] == [
-        "for creating an AMI",
-        "for sharing AMI encrypted via KMS*",
+        "for scaling on a schedule",
+        "for scaling on queue depth*",
     ]
     first = questions[0]
-    assert first.answer.startswith("Amazon Machine Images are a customization of EC2 instances.")
-    assert "- pre-configured, faster initialization." in first.answer  # the #UseCase tag is lifted
+    assert first.answer.startswith("An Auto Scaling Group adds and removes EC2 instances")
+    assert "- steady web tier that heals itself." in first.answer  # the #UseCase tag is lifted
     assert "#UseCase" not in first.answer and first.tags == ("UseCase",)
-    assert first.context == ("AMI Details",)
-    assert questions[1].see[0].title == "AMI Image Builder UG"
-    assert questions[1].see[0].url.endswith("how-image-builder-works.html")
-    assert questions[1].answer.endswith("best practices and compliance standards.")
+    assert first.context == ("ASG Details",)
+    assert questions[1].see[0].title == "Launch templates UG"
+    assert questions[1].see[0].url.endswith("launch-templates.html")
+    assert questions[1].answer.endswith("beside On-Demand capacity to save on cost.")
     assert questions[2].answer.splitlines() == [
-        "Use the `no reboot` option to take a snapshot.",
-        "![[AMI EBS Snapshots No Reboot.png]]",
-        "Fig. No Reboot Snapshots are supported",
+        "Put it in `Standby` so that it stays in the group.",
+        "![[ASG Standby Lifecycle.png]]",
+        "Fig. Standby instances keep running",
     ]
     assert questions[3].see == ()  # "See:" with nothing after it
-    assert questions[3].answer.startswith("By tagging AMIs")
-    assert questions[4].answer == "False. You must copy the AMI over to the new Region and AZ."
-    assert use_cases[0].answer.endswith("images/ami_lifecycle.png)")
-    assert use_cases[0].context == ("AMI Image Builder", "Use Cases")
+    assert questions[3].answer.startswith("By turning on scale-in protection")
+    assert questions[4].answer == "False. A group lives in one Region; its subnets choose the AZs."
+    assert use_cases[0].answer.endswith("images/auto_scaling_lifecycle.png)")
+    assert use_cases[0].context == ("ASG Launch Templates", "Use Cases")
     assert use_cases[1].answer.splitlines()[-2:] == [
-        "![[kms_cross_account_key.png]]",
-        "Fig. AMI sharing across Accounts",
+        "![[sqs_backlog_scaling.png]]",
+        "Fig. Scaling on the SQS backlog",
     ]
     assert all("UseCase" in c.tags for c in use_cases)
-    assert note.references == "1. https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/AMIs.html"
+    assert note.references == (
+        "1. https://docs.aws.amazon.com/autoscaling/ec2/userguide/what-is-amazon-ec2-auto-scaling.html"
+    )
 
 
 def test_seed_line_numbers_point_at_markers_and_answers(seed_text):
-    note, _ = split_note("AWS/AMI.md", seed_text)
+    note, _ = split_note("AWS/ASG.md", seed_text)
     lines = seed_text.splitlines()
     for card in note.cards:
         marker = lines[card.line - 1]
