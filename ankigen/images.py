@@ -1,8 +1,13 @@
 """Check picture bytes and fit them for Anki (Pillow); pure: bytes in, bytes out.
 
 What comes out:
-- PNG, JPEG and still GIF are re-encoded, which drops every metadata chunk (EXIF, GPS, XMP,
-  text); the EXIF orientation is applied to the pixels first.
+- A PNG or JPEG already within the width limit keeps its pixels' bytes: only its metadata is
+  cut out (EXIF, GPS, XMP, text, comments; the colour profile stays), without decoding and
+  encoding again, unless encoding again gains: a PNG written with the fastest compression (as
+  browsers and Electron apps write a pasted picture), or a JPEG above quality 92. A picture
+  with an EXIF orientation, or wider than the limit, is re-encoded.
+- Re-encoded PNG, JPEG and still GIF drop every metadata chunk (EXIF, GPS, XMP, text); the
+  EXIF orientation is applied to the pixels first.
 - Animated GIF/PNG are kept byte for byte while they fit the width; wider ones are scaled
   frame by frame into an animated GIF.
 - Formats Anki renders poorly (BMP, TIFF, WebP, ICO, …) become PNG, or JPEG for photos
@@ -30,7 +35,7 @@ JPEG_QUALITY = 90
 MAX_ANIMATION_PIXELS = 400_000_000
 # Nesting depth of SVG elements: cleaning and writing them back recurse once per level.
 MAX_SVG_DEPTH = 200
-FIT_VERSION = "1"  # bump when the output for the same input changes (invalidates fit caches)
+FIT_VERSION = "2"  # bump when the output for the same input changes (invalidates fit caches)
 
 
 class ImageError(ValueError):
@@ -69,8 +74,16 @@ def sniff_format(data: bytes) -> str | None:
         return None
 
 
-def fit_image(data: bytes, max_width: int, max_pixels: int = Image.MAX_IMAGE_PIXELS) -> FittedImage:
-    """Check and fit one picture; raises ImageError with a reason for the warning."""
+def fit_image(
+    data: bytes,
+    max_width: int,
+    max_pixels: int = Image.MAX_IMAGE_PIXELS,
+    *,
+    pass_through: bool = True,
+) -> FittedImage:
+    """Check and fit one picture; raises ImageError with a reason for the warning.
+
+    `pass_through=False` re-encodes every raster picture (the tests compare both paths)."""
     if looks_like_svg(data):
         return FittedImage(sanitise_svg(data), "svg", None, None)
     try:
@@ -81,7 +94,7 @@ def fit_image(data: bytes, max_width: int, max_pixels: int = Image.MAX_IMAGE_PIX
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageError(_too_many_pixels(width, height, max_pixels))
-                return _fit_raster(image, data, max_width)
+                return _fit_raster(image, data, max_width, pass_through)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -98,7 +111,9 @@ def _too_many_pixels(width: int, height: int, max_pixels: int) -> str:
     return f"too many pixels ({width}×{height} > {max_pixels:,} pixels, decompression bomb guard)"
 
 
-def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
+def _fit_raster(
+    image: Image.Image, data: bytes, max_width: int, pass_through: bool = True
+) -> FittedImage:
     source_format = image.format or ""
     frames = getattr(image, "n_frames", 1)
     orientation = image.getexif().get(0x0112, 1) if source_format != "GIF" else 1
@@ -117,6 +132,11 @@ def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
             return FittedImage(data, KEPT_FORMATS[source_format], image.width, image.height)
         return _scaled_animation(image, max_width)
 
+    if pass_through and scale == 1.0 and orientation == 1 and frames == 1:
+        kept = _kept_as_is(image, data)
+        if kept is not None:
+            return kept
+
     if scale < 1.0 and source_format == "JPEG":
         # Let libjpeg decode at 1/2, 1/4 or 1/8 size when that still covers the target.
         image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
@@ -133,6 +153,132 @@ def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
 
     ext = KEPT_FORMATS.get(source_format) or _converted_ext(picture)
     return _encode(picture, ext, icc_profile, transparency)
+
+
+# ---------------------------------------------------------------- kept as they are
+
+# PNG chunks that say how the pixels look; every other ancillary chunk (text, time, EXIF, pHYs,
+# private chunks) is metadata and is cut out.
+_PNG_KEPT_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# JPEG quality above which encoding again at JPEG_QUALITY makes the file notably smaller.
+_JPEG_KEEP_QUALITY = JPEG_QUALITY + 2
+# The IJG luminance table at quality 50: a JPEG's table over this gives its quality.
+_IJG_LUMINANCE = (
+    *(16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55),
+    *(14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62),
+    *(18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92),
+    *(49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99),
+)
+
+
+def _kept_as_is(image: Image.Image, data: bytes) -> FittedImage | None:
+    """The picture with its metadata cut out and its pixel data as it is, when encoding it
+    again would not gain; None when it should be re-encoded. The pixels are still decoded
+    (a JPEG at 1/8 size) so that a broken file is refused as before."""
+    if image.format == "PNG":
+        chunks = _png_chunks(data)
+        if chunks is None or not _png_well_compressed(chunks):
+            return None
+        image.load()
+        kept = b"".join(whole for name, whole in chunks if _png_chunk_kept(name))
+        return FittedImage(_PNG_SIGNATURE + kept, "png", image.width, image.height)
+    if image.format == "JPEG":
+        quality = _jpeg_quality(image)
+        if quality is None or quality > _JPEG_KEEP_QUALITY:
+            return None
+        stripped = _jpeg_without_metadata(data)
+        if stripped is None:
+            return None
+        width, height = image.size
+        image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+        image.load()
+        return FittedImage(stripped, "jpg", width, height)
+    return None
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]] | None:
+    """[(chunk type, the chunk's bytes)], or None when the chunk layout does not check out."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    chunks = []
+    position = len(_PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        name = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if length > len(data) - position - 12 or not name.isalpha():
+            return None
+        chunks.append((name, data[position:end]))
+        position = end
+        if name == b"IEND":
+            return chunks if chunks[0][0] == b"IHDR" else None
+    return None
+
+
+def _png_well_compressed(chunks: list[tuple[bytes, bytes]]) -> bool:
+    """True unless the first IDAT's zlib header says it was written with the fastest level
+    (FLEVEL 0): then re-encoding typically saves a sixth of the file."""
+    for name, whole in chunks:
+        if name == b"IDAT" and len(whole) >= 10:
+            return whole[9] >> 6 > 0
+    return False
+
+
+def _png_chunk_kept(name: bytes) -> bool:
+    return name in _PNG_KEPT_CHUNKS or name in (b"IDAT", b"IEND")
+
+
+def _jpeg_quality(image: Image.Image) -> float | None:
+    """The JPEG's quality as the IJG encoder's scale would give it (about; order-free)."""
+    tables = getattr(image, "quantization", None)
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    scale = 100 * sum(tables[0]) / sum(_IJG_LUMINANCE)
+    return (200 - scale) / 2 if scale <= 100 else 5000 / scale
+
+
+# JPEG segments that are metadata: EXIF and XMP (APP1), IPTC (APP13), comments and every other
+# APPn but JFIF (APP0), the colour profile (APP2 "ICC_PROFILE") and Adobe's colour transform
+# (APP14), which change how the pixels are shown.
+def _jpeg_without_metadata(data: bytes) -> bytes | None:
+    """The JPEG without its metadata segments, or None when its layout does not check out."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = [b"\xff\xd8"]
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xDA:  # start of scan: the rest is the image data
+            out.append(data[position:])
+            return b"".join(out)
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        end = position + 2 + length
+        if length < 2 or end > len(data):
+            return None
+        segment = data[position:end]
+        if not _jpeg_metadata(marker, segment):
+            out.append(segment)
+        position = end
+    return None
+
+
+def _jpeg_metadata(marker: int, segment: bytes) -> bool:
+    if marker == 0xFE:
+        return True
+    if 0xE0 <= marker <= 0xEF:
+        payload = segment[4:]
+        if marker == 0xE0:
+            return not payload.startswith(b"JFIF\x00")
+        if marker == 0xE2:
+            return not payload.startswith(b"ICC_PROFILE\x00")
+        return marker != 0xEE
+    return False
 
 
 def _has_alpha(image: Image.Image) -> bool:
