@@ -88,6 +88,12 @@ class MediaResult:
     media: tuple[MediaFile, ...]  # deduplicated, sorted by name
     diagnostics: tuple[Diagnostic, ...]  # path = note_rel, line = the picture's own line
     local_files: tuple[str, ...]  # vault-relative paths of local pictures read
+    # Pictures that could not be included and will not be until something changes: a local
+    # file not found ("name:" + its file name, case-folded), a remote picture that failed for
+    # good ("url:" + its URL) or was not in the cache of an offline build ("offline:" + URL).
+    # See state.FolderRecord.missing.
+    missing: tuple[str, ...] = ()
+    retry: bool = False  # a picture failed in a way that may pass next time (the network)
 
 
 def remote_urls(fields: Iterable[FieldHtml]) -> list[str]:
@@ -140,6 +146,8 @@ def resolve_media(
         media=tuple(resolver.media[name] for name in sorted(resolver.media)),
         diagnostics=tuple(sorted(resolver.diagnostics)),
         local_files=tuple(sorted(resolver.local_files)),
+        missing=tuple(sorted(resolver.missing)),
+        retry=resolver.retry,
     )
 
 
@@ -229,6 +237,8 @@ class _Resolver:
         self.media: dict[str, MediaFile] = {}
         self.diagnostics: set[Diagnostic] = set()
         self.local_files: set[str] = set()
+        self.missing: set[str] = set()
+        self.retry = False
         self._memo: dict[tuple[str, str], FittedImage | str] = {}
         self._sound_memo: dict[str, MediaFile | str] = {}
         self._root_real: Path | None = None
@@ -253,6 +263,7 @@ class _Resolver:
                     field.note_rel, line, "warning", f"picture {label} not included: {reason}"
                 )
             )
+            self._note_missing(field.note_rel, src)
             if _is_remote(src):
                 # The alt text, else the file's name: "diagram.png", never "diagram: diagram".
                 alt = next((v.strip() for n, v in attributes if n == "alt" and v), "")
@@ -264,6 +275,26 @@ class _Resolver:
             return f'<span class="missing-media">missing picture: {html.escape(label)}</span>'
 
         return IMG_TAG.sub(replace, field.html)
+
+    def _note_missing(self, note_rel: str, src: str) -> None:
+        """What would make a picture that is missing worth another try (see MediaResult)."""
+        found = self._source(note_rel, src)
+        if _is_remote(src):
+            outcome = self.fetched.get(src)
+            if self.options.offline:
+                self.missing.add(f"offline:{src}")  # until a build is online
+            # Gone, or fetched but not a picture: the same answer again, until the cache
+            # holds something else for it.
+            elif outcome is not None and (outcome.lasting or outcome.data is not None):
+                self.missing.add(f"url:{src}")
+            else:
+                self.retry = True
+        elif isinstance(found, _Missing):
+            if src[:5].lower() != "data:":  # a data: URL is in the note: its stamp covers it
+                target = unquote(src.split("#", 1)[0].split("?", 1)[0]).replace("\\", "/")
+                self.missing.add(f"name:{target.rsplit('/', 1)[-1].strip().lower()}")
+        elif found.key[0] == "file" and found.key[1] not in self.local_files:
+            self.retry = True  # not read (a link out of the vault): no stamp to watch
 
     def _note_stale(self, note_rel: str, line: int, src: str, kind: str = "picture") -> None:
         """A cached copy stood in for a failed download: say so, with its date."""
