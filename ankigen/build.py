@@ -7,7 +7,7 @@ find notes → split and render (rendered) → resolve media → identity (ident
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from .syntax import SyntaxSettings, load_syntax_settings
 from .todo import TODO_FILE, AnkiTodo, write_todo
 
 if TYPE_CHECKING:
+    from .fetch import DiskCache
     from .lock import Changes
     from .media import FetchOutcome, MediaOptions
     from .rendered import Progress, RenderedFolder
@@ -178,7 +179,8 @@ def _plan(
     built_with = f"{key}|{_lock_stamp(vault, options)}"
     if state.key != built_with or options.force or state.vault != str(vault.root):
         state = BuildState(key=key, vault=str(vault.root))
-    stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir)]
+    now_there = _missing_now_there(vault, options)
+    stale = [f for f in vault.folders if not state.is_fresh(f, vault, options.out_dir, now_there)]
     fresh = [f for f in vault.folders if f not in stale]
     for folder in fresh:  # their warnings still stand
         report.extend(state.diagnostics_of(state.folders[folder.rel]))
@@ -208,11 +210,12 @@ def _finish_folder(
     deck = folder.folder
     written = ""
     pictures: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
     pictures_failed = False
     try:
         media = resolve_media(folder.media_fields, vault, options.media, fetched)
         diagnostics.extend(media.diagnostics)
-        pictures, pictures_failed = media.local_files, bool(media.diagnostics)
+        pictures, missing, pictures_failed = media.local_files, media.missing, media.retry
         drafts = card_drafts(folder, media.html, vault)
         notes_read = [note.note.rel for note in folder.notes]
         notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
@@ -232,9 +235,12 @@ def _finish_folder(
         diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
     except Exception as error:  # a bug must cost one folder, not the build
         diagnostics.append(internal_error(deck.rel or ".", 0, "folder skipped", error))
-    # A picture that was missing or failed may be there next time: try the folder again then.
+    # A download that failed may pass next time, and so may an error: the folder is built
+    # again then. A picture that is missing waits for what it misses (see _missing_now_there).
     retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
-    return diagnostics, written, _record(folder, pictures, vault, diagnostics, retry)
+    record = _record(folder, pictures, vault, diagnostics, retry)
+    record.missing = list(missing)
+    return diagnostics, written, record
 
 
 def _report(
@@ -299,6 +305,34 @@ def _fetch_pictures(
 
 
 # ---------------------------------------------------------------- incremental state
+
+
+def _missing_now_there(vault: Vault, options: BuildOptions) -> Callable[[str], bool]:
+    """Whether a picture a folder missed at its last build can be had now: a file of that name
+    is in the vault, the picture cache holds that URL, or (missed offline) this build is
+    online (see FolderRecord.missing)."""
+    names: set[str] | None = None
+    cache: DiskCache | None = None
+
+    def now_there(missing: str) -> bool:
+        nonlocal names, cache
+        kind, _, what = missing.partition(":")
+        if kind == "name":
+            if names is None:
+                names = {rel.rsplit("/", 1)[-1].lower() for rel in vault.attachments}
+            return what in names
+        if kind == "offline" and not options.media.offline:
+            return True
+        if kind in ("url", "offline"):
+            if cache is None:
+                from .fetch import DiskCache  # only when a folder misses a remote picture
+
+                cache = DiskCache(options.media.cache_path)
+            entry = cache.entry(what)
+            return entry is not None and cache.read_blob(entry.sha256) is not None
+        return True  # not ours: build the folder again
+
+    return now_there
 
 
 def _lock_stamp(vault: Vault, options: BuildOptions) -> str:

@@ -94,6 +94,10 @@ class FetchOutcome:
     error: str = ""  # why it failed (or, when stale, why the cached copy was used)
     source: Source = "network"
     cached_on: float | None = None  # stale: when the cached copy was downloaded (epoch seconds)
+    # Failed for good: the server said the picture is gone (404, 410) or sent something that is
+    # not one. A build tries it again only when the cache holds it, or with --force (see
+    # state.FolderRecord.missing).
+    lasting: bool = False
 
     @property
     def ok(self) -> bool:
@@ -103,9 +107,10 @@ class FetchOutcome:
 class FetchError(Exception):
     """A download failed; str() is the reason shown to the user."""
 
-    def __init__(self, reason: str, gone: bool = False) -> None:
+    def __init__(self, reason: str, gone: bool = False, lasting: bool = False) -> None:
         super().__init__(reason)
         self.gone = gone  # the server says the picture does not exist (404, 410)
+        self.lasting = gone or lasting  # asking again gives the same answer
 
 
 # ---------------------------------------------------------------- disk cache
@@ -443,7 +448,7 @@ class Fetcher:
         except FetchError as exc:
             if cached is not None and entry is not None and not exc.gone:
                 return FetchOutcome(url, cached, str(exc), "stale", entry.stored)
-            return FetchOutcome(url, None, str(exc), "failed")
+            return FetchOutcome(url, None, str(exc), "failed", lasting=exc.lasting)
 
     def _download(self, url: str, entry: CacheEntry | None, cached: bytes | None) -> FetchOutcome:
         """One download under a watch: its deadline covers connecting, headers and body."""
@@ -513,7 +518,9 @@ class Fetcher:
             data = self._read_body(response, watch)
         if sniff_format(data) is None and not looks_like_sound(data):
             content_type = response.headers.get("Content-Type", "unknown type").split(";")[0]
-            raise FetchError(f"not an image or a sound (the server sent {content_type})")
+            raise FetchError(
+                f"not an image or a sound (the server sent {content_type})", lasting=True
+            )
         with contextlib.suppress(OSError):  # a read-only or full cache only costs time
             self.cache.store(
                 CacheEntry(

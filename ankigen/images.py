@@ -1,8 +1,13 @@
 """Check picture bytes and fit them for Anki (Pillow); pure: bytes in, bytes out.
 
 What comes out:
-- PNG, JPEG and still GIF are re-encoded, which drops every metadata chunk (EXIF, GPS, XMP,
-  text); the EXIF orientation is applied to the pixels first.
+- A PNG or JPEG already within the width limit keeps its pixels' bytes: only its metadata is
+  cut out (EXIF, GPS, XMP, text, comments; the colour profile stays), without decoding and
+  encoding again, unless encoding again gains: a PNG written with the fastest compression (as
+  browsers and Electron apps write a pasted picture), or a JPEG above quality 92. A picture
+  with an EXIF orientation, or wider than the limit, is re-encoded.
+- Re-encoded PNG, JPEG and still GIF drop every metadata chunk (EXIF, GPS, XMP, text); the
+  EXIF orientation is applied to the pixels first.
 - Animated GIF/PNG are kept byte for byte while they fit the width; wider ones are scaled
   frame by frame into an animated GIF.
 - Formats Anki renders poorly (BMP, TIFF, WebP, ICO, …) become PNG, or JPEG for photos
@@ -20,6 +25,7 @@ import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
@@ -30,7 +36,7 @@ JPEG_QUALITY = 90
 MAX_ANIMATION_PIXELS = 400_000_000
 # Nesting depth of SVG elements: cleaning and writing them back recurse once per level.
 MAX_SVG_DEPTH = 200
-FIT_VERSION = "1"  # bump when the output for the same input changes (invalidates fit caches)
+FIT_VERSION = "2"  # bump when the output for the same input changes (invalidates fit caches)
 
 
 class ImageError(ValueError):
@@ -69,8 +75,16 @@ def sniff_format(data: bytes) -> str | None:
         return None
 
 
-def fit_image(data: bytes, max_width: int, max_pixels: int = Image.MAX_IMAGE_PIXELS) -> FittedImage:
-    """Check and fit one picture; raises ImageError with a reason for the warning."""
+def fit_image(
+    data: bytes,
+    max_width: int,
+    max_pixels: int = Image.MAX_IMAGE_PIXELS,
+    *,
+    pass_through: bool = True,
+) -> FittedImage:
+    """Check and fit one picture; raises ImageError with a reason for the warning.
+
+    `pass_through=False` re-encodes every raster picture (the tests compare both paths)."""
     if looks_like_svg(data):
         return FittedImage(sanitise_svg(data), "svg", None, None)
     try:
@@ -81,7 +95,7 @@ def fit_image(data: bytes, max_width: int, max_pixels: int = Image.MAX_IMAGE_PIX
                 width, height = image.size
                 if width * height > max_pixels:
                     raise ImageError(_too_many_pixels(width, height, max_pixels))
-                return _fit_raster(image, data, max_width)
+                return _fit_raster(image, data, max_width, pass_through)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -98,7 +112,9 @@ def _too_many_pixels(width: int, height: int, max_pixels: int) -> str:
     return f"too many pixels ({width}×{height} > {max_pixels:,} pixels, decompression bomb guard)"
 
 
-def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
+def _fit_raster(
+    image: Image.Image, data: bytes, max_width: int, pass_through: bool = True
+) -> FittedImage:
     source_format = image.format or ""
     frames = getattr(image, "n_frames", 1)
     orientation = image.getexif().get(0x0112, 1) if source_format != "GIF" else 1
@@ -117,6 +133,11 @@ def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
             return FittedImage(data, KEPT_FORMATS[source_format], image.width, image.height)
         return _scaled_animation(image, max_width)
 
+    if pass_through and scale == 1.0 and orientation == 1 and frames == 1:
+        kept = _kept_as_is(image, data)
+        if kept is not None:
+            return kept
+
     if scale < 1.0 and source_format == "JPEG":
         # Let libjpeg decode at 1/2, 1/4 or 1/8 size when that still covers the target.
         image.draft("RGB", (math.ceil(image.width * scale), math.ceil(image.height * scale)))
@@ -133,6 +154,165 @@ def _fit_raster(image: Image.Image, data: bytes, max_width: int) -> FittedImage:
 
     ext = KEPT_FORMATS.get(source_format) or _converted_ext(picture)
     return _encode(picture, ext, icc_profile, transparency)
+
+
+# ---------------------------------------------------------------- kept as they are
+
+# PNG chunks that say how the pixels look; every other ancillary chunk (text, time, EXIF, pHYs,
+# private chunks) is metadata and is cut out.
+_PNG_KEPT_CHUNKS = (b"IHDR", b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+# zlib level for a PNG's pixel data written with the fastest one: Pillow's default, the same
+# size as a full re-encode (the rows keep the filters their encoder chose) at half the time.
+PNG_ZLIB_LEVEL = 6
+# JPEG quality above which encoding again at JPEG_QUALITY makes the file notably smaller.
+_JPEG_KEEP_QUALITY = JPEG_QUALITY + 2
+# The IJG luminance table at quality 50: a JPEG's table over this gives its quality.
+_IJG_LUMINANCE = (
+    *(16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55),
+    *(14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62),
+    *(18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92),
+    *(49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99),
+)
+
+
+def _kept_as_is(image: Image.Image, data: bytes) -> FittedImage | None:
+    """The picture with its metadata cut out and its pixels as they are; None when it is to be
+    re-encoded. A PNG's pixel data is checked by inflating it (it must hold exactly its rows,
+    each with a valid filter), and recompressed at ZLIB_LEVEL when it was written with the
+    fastest level; a JPEG is decoded at 1/8 size: a broken file is refused as before."""
+    if image.format == "PNG":
+        chunks = _png_chunks(data)
+        pixels = _png_pixel_data(chunks) if chunks else None
+        if chunks is None or pixels is None:
+            return None
+        idat = [whole for name, whole in chunks if name == b"IDAT"]
+        if idat[0][9] >> 6 == 0:  # FLEVEL 0: written with the fastest level
+            again = _png_chunk(b"IDAT", zlib.compress(pixels, PNG_ZLIB_LEVEL))
+            if len(again) < sum(map(len, idat)):
+                idat = [again]
+        kept = [whole for name, whole in chunks if name in _PNG_KEPT_CHUNKS]
+        out = _PNG_SIGNATURE + b"".join([*kept, *idat, _PNG_IEND])
+        return FittedImage(out, "png", image.width, image.height)
+    if image.format == "JPEG":
+        quality = _jpeg_quality(image)
+        if quality is None or quality > _JPEG_KEEP_QUALITY:
+            return None
+        stripped = _jpeg_without_metadata(data)
+        if stripped is None:
+            return None
+        width, height = image.size
+        image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+        image.load()
+        return FittedImage(stripped, "jpg", width, height)
+    return None
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]] | None:
+    """[(chunk type, the chunk's bytes)] up to IEND, or None when the layout or a CRC of a
+    chunk that is kept does not check out."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    chunks = []
+    position = len(_PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        name = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if length > len(data) - position - 12 or not name.isalpha():
+            return None
+        whole = data[position:end]
+        kept = name in _PNG_KEPT_CHUNKS or name == b"IDAT"
+        if kept and zlib.crc32(whole[4:-4]) != int.from_bytes(whole[-4:], "big"):
+            return None
+        chunks.append((name, whole))
+        position = end
+        if name == b"IEND":
+            return chunks if chunks[0][0] == b"IHDR" else None
+    return None
+
+
+def _png_pixel_data(chunks: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The inflated pixel rows (filter byte first), or None when they are not exactly what
+    the header says: a non-interlaced picture's rows, each with a filter from 0 to 4."""
+    header = chunks[0][1][8:-4]
+    if len(header) != 13:
+        return None
+    width, height = int.from_bytes(header[0:4], "big"), int.from_bytes(header[4:8], "big")
+    depth, colour, interlace = header[8], header[9], header[12]
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour)
+    if channels is None or interlace != 0 or depth not in (1, 2, 4, 8, 16):
+        return None
+    stride = 1 + (width * channels * depth + 7) // 8
+    expected = stride * height
+    inflate = zlib.decompressobj()
+    try:
+        pixels = inflate.decompress(
+            b"".join(whole[8:-4] for name, whole in chunks if name == b"IDAT"), expected + 1
+        )
+    except zlib.error:
+        return None
+    if len(pixels) != expected or not inflate.eof or max(pixels[::stride], default=0) > 4:
+        return None
+    return pixels
+
+
+def _png_chunk(name: bytes, payload: bytes) -> bytes:
+    body = name + payload
+    return len(payload).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+
+def _jpeg_quality(image: Image.Image) -> float | None:
+    """The JPEG's quality as the IJG encoder's scale would give it (about; order-free)."""
+    tables = getattr(image, "quantization", None)
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    scale = 100 * sum(tables[0]) / sum(_IJG_LUMINANCE)
+    return (200 - scale) / 2 if scale <= 100 else 5000 / scale
+
+
+# JPEG segments that are metadata: EXIF and XMP (APP1), IPTC (APP13), comments and every other
+# APPn but JFIF (APP0), the colour profile (APP2 "ICC_PROFILE") and Adobe's colour transform
+# (APP14), which change how the pixels are shown.
+def _jpeg_without_metadata(data: bytes) -> bytes | None:
+    """The JPEG without its metadata segments, or None when its layout does not check out."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = [b"\xff\xd8"]
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker == 0xDA:  # start of scan: the rest is the image data
+            out.append(data[position:])
+            return b"".join(out)
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        end = position + 2 + length
+        if length < 2 or end > len(data):
+            return None
+        segment = data[position:end]
+        if not _jpeg_metadata(marker, segment):
+            out.append(segment)
+        position = end
+    return None
+
+
+def _jpeg_metadata(marker: int, segment: bytes) -> bool:
+    if marker == 0xFE:
+        return True
+    if 0xE0 <= marker <= 0xEF:
+        payload = segment[4:]
+        if marker == 0xE0:
+            return not payload.startswith(b"JFIF\x00")
+        if marker == 0xE2:
+            return not payload.startswith(b"ICC_PROFILE\x00")
+        return marker != 0xEE
+    return False
 
 
 def _has_alpha(image: Image.Image) -> bool:

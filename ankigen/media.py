@@ -17,9 +17,11 @@ import binascii
 import contextlib
 import hashlib
 import html
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +88,12 @@ class MediaResult:
     media: tuple[MediaFile, ...]  # deduplicated, sorted by name
     diagnostics: tuple[Diagnostic, ...]  # path = note_rel, line = the picture's own line
     local_files: tuple[str, ...]  # vault-relative paths of local pictures read
+    # Pictures that could not be included and will not be until something changes: a local
+    # file not found ("name:" + its file name, case-folded), a remote picture that failed for
+    # good ("url:" + its URL) or was not in the cache of an offline build ("offline:" + URL).
+    # See state.FolderRecord.missing.
+    missing: tuple[str, ...] = ()
+    retry: bool = False  # a picture failed in a way that may pass next time (the network)
 
 
 def remote_urls(fields: Iterable[FieldHtml]) -> list[str]:
@@ -126,6 +134,7 @@ def resolve_media(
 ) -> MediaResult:
     """Rewrite every <img> to a fitted media file, or to a placeholder with a warning."""
     resolver = _Resolver(vault, options, fetched)
+    resolver.prefit(fields, os.cpu_count() or 1)
     rewritten = []
     for field in fields:
         text = resolver.rewrite(field) if _has_img(field.html) else field.html
@@ -137,6 +146,8 @@ def resolve_media(
         media=tuple(resolver.media[name] for name in sorted(resolver.media)),
         diagnostics=tuple(sorted(resolver.diagnostics)),
         local_files=tuple(sorted(resolver.local_files)),
+        missing=tuple(sorted(resolver.missing)),
+        retry=resolver.retry,
     )
 
 
@@ -200,6 +211,19 @@ def _is_remote(src: str) -> bool:
 # ---------------------------------------------------------------- the stage
 
 
+@dataclass(frozen=True)
+class _Source:
+    key: tuple[str, str]  # one fit per key in a resolve_media call
+    load: Callable[[], bytes]
+    label: str
+
+
+@dataclass(frozen=True)
+class _Missing:
+    label: str
+    reason: str
+
+
 class _Resolver:
     """State for one resolve_media call: the media so far, messages, and memo."""
 
@@ -213,6 +237,8 @@ class _Resolver:
         self.media: dict[str, MediaFile] = {}
         self.diagnostics: set[Diagnostic] = set()
         self.local_files: set[str] = set()
+        self.missing: set[str] = set()
+        self.retry = False
         self._memo: dict[tuple[str, str], FittedImage | str] = {}
         self._sound_memo: dict[str, MediaFile | str] = {}
         self._root_real: Path | None = None
@@ -237,6 +263,7 @@ class _Resolver:
                     field.note_rel, line, "warning", f"picture {label} not included: {reason}"
                 )
             )
+            self._note_missing(field.note_rel, src)
             if _is_remote(src):
                 # The alt text, else the file's name: "diagram.png", never "diagram: diagram".
                 alt = next((v.strip() for n, v in attributes if n == "alt" and v), "")
@@ -248,6 +275,26 @@ class _Resolver:
             return f'<span class="missing-media">missing picture: {html.escape(label)}</span>'
 
         return IMG_TAG.sub(replace, field.html)
+
+    def _note_missing(self, note_rel: str, src: str) -> None:
+        """What would make a picture that is missing worth another try (see MediaResult)."""
+        found = self._source(note_rel, src)
+        if _is_remote(src):
+            outcome = self.fetched.get(src)
+            if self.options.offline:
+                self.missing.add(f"offline:{src}")  # until a build is online
+            # Gone, or fetched but not a picture: the same answer again, until the cache
+            # holds something else for it.
+            elif outcome is not None and (outcome.lasting or outcome.data is not None):
+                self.missing.add(f"url:{src}")
+            else:
+                self.retry = True
+        elif isinstance(found, _Missing):
+            if src[:5].lower() != "data:":  # a data: URL is in the note: its stamp covers it
+                target = unquote(src.split("#", 1)[0].split("?", 1)[0]).replace("\\", "/")
+                self.missing.add(f"name:{target.rsplit('/', 1)[-1].strip().lower()}")
+        elif found.key[0] == "file" and found.key[1] not in self.local_files:
+            self.retry = True  # not read (a link out of the vault): no stamp to watch
 
     def _note_stale(self, note_rel: str, line: int, src: str, kind: str = "picture") -> None:
         """A cached copy stood in for a failed download: say so, with its date."""
@@ -374,44 +421,66 @@ class _Resolver:
 
     def _picture(self, note_rel: str, src: str) -> tuple[FittedImage | None, str, str]:
         """(fitted picture or None, label for messages, reason it is missing)."""
+        found = self._source(note_rel, src)
+        if isinstance(found, _Missing):
+            return None, found.label, found.reason
+        result = self._memo.get(found.key)
+        if result is None:
+            result = self._memo[found.key] = self._fitted_or_reason(found.load)
+        if isinstance(result, str):
+            return None, found.label, result
+        return result, found.label, ""
+
+    def prefit(self, fields: Sequence[FieldHtml], threads: int) -> None:
+        """Fit every picture the fields use, `threads` at a time: Pillow decodes, scales and
+        encodes with the GIL released, so the pictures of a folder use every core. rewrite()
+        then finds them done."""
+        sources: dict[tuple[str, str], Callable[[], bytes]] = {}
+        for field in fields:
+            if not _has_img(field.html):
+                continue
+            for match in IMG_TAG.finditer(field.html):
+                src = _src(_attributes(match.group(1)))
+                found = self._source(field.note_rel, src) if src else None
+                if isinstance(found, _Source) and found.key not in self._memo:
+                    sources.setdefault(found.key, found.load)
+        if len(sources) < 2 or threads < 2:
+            return
+        with ThreadPoolExecutor(min(threads, len(sources))) as pool:
+            results = pool.map(self._fitted_or_reason, sources.values())
+            self._memo.update(zip(sources, results, strict=True))
+
+    def _source(self, note_rel: str, src: str) -> _Source | _Missing:
+        """Where a picture's bytes come from, or why there are none."""
         if _is_remote(src):
             outcome = self.fetched.get(src)
             if outcome is None:
-                return None, src, "not fetched"
+                return _Missing(src, "not fetched")
             if outcome.data is None:
-                return None, src, outcome.error
+                return _Missing(src, outcome.error)
             payload = outcome.data
-            return self._outcome(("url", src), lambda: payload, src)
+            return _Source(("url", src), lambda: payload, src)
         if src[:5].lower() == "data:":
             label = src[:40] + ("…" if len(src) > 40 else "")
-            return self._outcome(("data", src), lambda: _decode_data_url(src), label)
+            return _Source(("data", src), lambda: _decode_data_url(src), label)
         # The render stage percent-encodes the colon of other schemes ("ftp%3A//…",
         # "C%3A%5C…"), so they are judged as written, after unquoting.
         plain = unquote(src)
         if WINDOWS_ABSOLUTE.match(plain) or plain.startswith("//"):
-            return None, plain, "absolute path outside the vault"
+            return _Missing(plain, "absolute path outside the vault")
         if url_scheme(plain):
-            return None, plain, "only http and https pictures are fetched"
+            return _Missing(plain, "only http and https pictures are fetched")
         target = unquote(src.split("#", 1)[0].split("?", 1)[0]).replace("\\", "/")
         found, reason = _locate(self.vault, note_rel, target)
         if found is None:
-            return None, target, reason
-        return self._outcome(("file", found), lambda: self._read(found), target)
+            return _Missing(target, reason)
+        return _Source(("file", found), lambda: self._read(found), target)
 
-    def _outcome(
-        self, key: tuple[str, str], load: Callable[[], bytes], label: str
-    ) -> tuple[FittedImage | None, str, str]:
-        """Load and fit once per source in this call."""
-        result = self._memo.get(key)
-        if result is None:
-            try:
-                result = self._fit(load())
-            except ImageError as exc:
-                result = str(exc)
-            self._memo[key] = result
-        if isinstance(result, str):
-            return None, label, result
-        return result, label, ""
+    def _fitted_or_reason(self, load: Callable[[], bytes]) -> FittedImage | str:
+        try:
+            return self._fit(load())
+        except ImageError as exc:
+            return str(exc)
 
     def _fit(self, data: bytes) -> FittedImage:
         """fit_image, remembered on disk by the input's hash (a rebuild skips Pillow)."""

@@ -7,6 +7,7 @@ import hashlib
 import json
 import stat
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -31,7 +32,12 @@ class FolderRecord:
     cards: int
     use_cases: int
     diagnostics: list[tuple[str, int, str, str]] = field(default_factory=list)
-    retry: bool = False  # a remote picture failed: try again next time
+    retry: bool = False  # something failed that may pass next time (the network): build again
+    # Pictures not included that stay so until something changes: "name:<file name>" until a
+    # file of that name (case-folded) is in the vault, "url:<URL>" until the picture cache
+    # holds that URL, "offline:<URL>" until a build is online or the cache holds it. A folder
+    # with only these is not rebuilt: it has nothing new to try.
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -103,10 +109,19 @@ class BuildState:
                 return
         atomic.write_text(path, text)
 
-    def is_fresh(self, folder: Folder, vault: Vault, out_dir: Path) -> bool:
-        """True when nothing the folder's package was built from has changed."""
+    def is_fresh(
+        self,
+        folder: Folder,
+        vault: Vault,
+        out_dir: Path,
+        now_there: Callable[[str], bool] = lambda missing: True,
+    ) -> bool:
+        """True when nothing the folder's package was built from has changed; `now_there`
+        tells whether a missing picture (see FolderRecord.missing) can be had now."""
         record = self.folders.get(folder.rel)
         if record is None or record.retry:
+            return False
+        if any(now_there(missing) for missing in record.missing):
             return False
         if record.package != (folder.package if record.cards + record.use_cases else ""):
             return False
@@ -137,6 +152,9 @@ def _record_from_json(raw: object) -> FolderRecord | None:
     cards, use_cases = raw.get("cards"), raw.get("use_cases")
     diagnostics = raw.get("diagnostics")
     retry = raw.get("retry")
+    missing = raw.get("missing", [])
+    if not (isinstance(missing, list) and all(isinstance(m, str) for m in missing)):
+        return None
     if not (isinstance(package, str) and (package == "" or PACKAGE_NAME.fullmatch(package))):
         return None
     if notes is None or pictures is None or not isinstance(retry, bool):
@@ -153,7 +171,7 @@ def _record_from_json(raw: object) -> FolderRecord | None:
         if severity not in _SEVERITIES:
             return None
         checked.append((where, line, severity, message))
-    return FolderRecord(package, notes, pictures, cards, use_cases, checked, retry)  # type: ignore[arg-type]
+    return FolderRecord(package, notes, pictures, cards, use_cases, checked, retry, missing)  # type: ignore[arg-type]
 
 
 def _count(value: object) -> bool:

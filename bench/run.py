@@ -498,6 +498,12 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
             shutil.rmtree(work / f"vault-{cards}")
             shutil.rmtree(work / f"run-{cards}")
 
+    picture_lines: list[str] = []
+    if args.pictures:
+        from pictures import picture_section  # bench/pictures.py, beside this file
+
+        picture_lines = picture_section(work, args.pictures, args.repeat)
+
     main = results[main_size]
     scaling = []
     for cards, s in results.items():
@@ -566,6 +572,7 @@ def benchmark(work: Path, args: argparse.Namespace) -> int:
             scaling,
         ),
         "",
+        *picture_lines,
     ]
     text = "\n".join(report)
     print("\n" + text)
@@ -597,6 +604,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per step and tool (3)")
     parser.add_argument(
         "--startup-rounds", type=int, default=15, help="runs of each start-up command (15)"
+    )
+    parser.add_argument(
+        "--pictures",
+        type=int,
+        default=3000,
+        help="pictures in the picture workload (bench/pictures.py; default 3000, 0: none)",
     )
     parser.add_argument("--keep", type=Path, help="work in DIR and keep it")
     parser.add_argument(
