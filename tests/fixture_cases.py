@@ -3,6 +3,8 @@
     tests/fixtures/render/NAME.md                 → NAME.html        (one card field's HTML)
     tests/fixtures/syntax/READER/NAME.md          → NAME.cards.json  (the cards and messages
                                                                       that reader gives)
+    examples/vault                                → tests/fixtures/example-packages.sha256
+                                                    (the packages `ankigen build` writes)
 
 A syntax folder may hold `data.json`: the plugin settings its notes are read with (the
 reader's plugin id → that plugin's data.json object).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -77,11 +80,49 @@ def syntax_output(case: Case) -> str:
     return "".join(f"\\u{ord(c):04x}" if "\ue000" <= c <= "\uf8ff" else c for c in text) + "\n"
 
 
+EXAMPLE_VAULT = FIXTURES.parent.parent / "examples" / "vault"
+EXAMPLE_HASHES = Case(EXAMPLE_VAULT, FIXTURES / "example-packages.sha256")
+FIXED_MTIME = 1_767_225_600  # 2026-01-01: a copy's files all get it, as a clone's may not
+
+
+def example_packages_output(work: Path) -> str:
+    """sha256 of every package the real CLI builds from a copy of the example vault (offline,
+    its lock as committed, every file's time and the clock fixed: no checkout time counts)."""
+    import os
+    import shutil
+    import subprocess
+
+    vault = work / "vault"
+    shutil.copytree(EXAMPLE_VAULT, vault)
+    for path in [vault, *vault.rglob("*")]:
+        os.utime(path, (FIXED_MTIME, FIXED_MTIME), follow_symlinks=False)
+    out, cache = work / "out", work / "cache"
+    command = [sys.executable, "-m", "ankigen", "build", str(vault), "-o", str(out)]
+    # A card the lock does not know yet is dated "now": SOURCE_DATE_EPOCH fixes it.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(FIXED_MTIME)}
+    subprocess.run(
+        [*command, "--offline", "--cache-dir", str(cache), "-q"],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=FIXTURES.parent.parent,
+    )
+    lines = []
+    for package in sorted(out.glob("*.apkg")):
+        digest = hashlib.sha256(package.read_bytes()).hexdigest()
+        lines.append(f"{digest}  {package.name}\n")
+    return "".join(lines)
+
+
 def outputs() -> Iterator[tuple[Case, str]]:
+    import tempfile
+
     for case in render_cases():
         yield case, render_output(case)
     for case in syntax_cases():
         yield case, syntax_output(case)
+    with tempfile.TemporaryDirectory() as work:
+        yield EXAMPLE_HASHES, example_packages_output(Path(work))
 
 
 def main(argv: list[str]) -> int:

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from fixture_cases import Case, render_cases, render_output, syntax_cases, syntax_output
+from fixture_cases import (
+    EXAMPLE_HASHES,
+    Case,
+    example_packages_output,
+    render_cases,
+    render_output,
+    syntax_cases,
+    syntax_output,
+)
 
 
 def _read(case: Case) -> str:
@@ -28,3 +38,9 @@ def test_there_are_fixtures_for_every_reader() -> None:
     readers = {case.source.parent.name for case in syntax_cases()}
     assert set(reader_names()) <= readers
     assert len(render_cases()) >= 10
+
+
+def test_example_vault_packages_are_byte_identical_to_the_committed_list(tmp_path: Path) -> None:
+    """A change of any package the example vault gives is made on purpose: `make fixtures`
+    rewrites the list, and the diff shows which packages changed."""
+    assert example_packages_output(tmp_path) == _read(EXAMPLE_HASHES)
