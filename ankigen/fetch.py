@@ -43,7 +43,6 @@ if TYPE_CHECKING:  # requests is imported on first download: a build without one
     import requests
 
 from . import __version__, atomic
-from .images import looks_like_sound, sniff_format
 
 USER_AGENT = f"ankigen/{__version__} (+https://github.com/ankigen/ankigen)"
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
@@ -516,6 +515,8 @@ class Fetcher:
                 status = f"HTTP {response.status_code} {response.reason or ''}".strip()
                 raise FetchError(status, gone=response.status_code in (404, 410))
             data = self._read_body(response, watch)
+        from .images import looks_like_sound, sniff_format  # Pillow: only once a body came
+
         if sniff_format(data) is None and not looks_like_sound(data):
             content_type = response.headers.get("Content-Type", "unknown type").split(";")[0]
             raise FetchError(
