@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from . import atomic
 from .diagnostics import Diagnostics
 from .discover import is_excluded
 from .gittimes import ModTimes
@@ -30,7 +31,9 @@ from .lock import (
     load_lock,
     lock_location,
     save_lock,
+    text_words,
     valid_time,
+    written_in,
 )
 from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
 from .todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
@@ -75,6 +78,21 @@ class Identities:
         if self.enabled:
             self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
         self.fallback_mod = ModTimes(vault.root)
+        self._words: tuple[str, str | None] = ("", None)  # a note's path and text_words()
+
+    def _still_written(self, rel: str, question: str) -> bool:
+        """Whether the note's text still holds the question: a card that was not built (not
+        read by --syntax, settings unreadable, a note type not resolved…) is not deleted.
+        A note that cannot be read now counts as holding every question."""
+        if self._words[0] != rel:
+            try:
+                data = atomic.read_regular(self.vault.root / rel)
+                words = text_words(data.decode("utf-8-sig", errors="replace"))
+            except OSError:
+                words = None
+            self._words = (rel, words)
+        words = self._words[1]
+        return words is None or written_in(question, words)
 
     def assign(
         self,
@@ -96,6 +114,7 @@ class Identities:
             moved_tags={d.deck: deck_moved_tag(d.deck) for d in drafts if d.deck},
             moved_from={new: old for old, new in moves},
             taken=self.owner,
+            still_written=self._still_written,
         )
         identified = assign_identities(
             drafts, self.lock, self.fallback_mod, self.now, scope=notes_read, context=context
