@@ -98,6 +98,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         from .media import remote_urls
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
     identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
+    identities.syntax = syntax  # an adopted note marked DELETE is deleted
     written: list[str] = []
 
     def finish(folder: RenderedFolder, fetched: Mapping[str, FetchOutcome]) -> None:

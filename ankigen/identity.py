@@ -25,6 +25,7 @@ from .lock import (
     DeletedCard,
     FolderContext,
     Lock,
+    LockEntry,
     adopt_moved_notes,
     assign_identities,
     deleted_card,
@@ -36,6 +37,7 @@ from .lock import (
     written_in,
 )
 from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
+from .syntax import NoteText, SyntaxSettings
 from .todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
 
 
@@ -78,21 +80,29 @@ class Identities:
         if self.enabled:
             self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
         self.fallback_mod = ModTimes(vault.root)
-        self._words: tuple[str, str | None] = ("", None)  # a note's path and text_words()
+        self.syntax = SyntaxSettings()  # for the DELETE marks of Obsidian_to_Anki
+        self._words: tuple[str, str | None, set[int]] = ("", None, set())
 
-    def _still_written(self, rel: str, question: str) -> bool:
-        """Whether the note's text still holds the question: a card that was not built (not
-        read by --syntax, settings unreadable, a note type not resolved…) is not deleted.
-        A note that cannot be read now counts as holding every question."""
+    def _still_written(self, rel: str, entry: LockEntry) -> bool:
+        """Whether the note's text still holds the card: one that was not built (not read
+        by --syntax, settings unreadable, a note type not resolved…) is not deleted. A note
+        that cannot be read now holds every card; an adopted note marked DELETE none."""
         if self._words[0] != rel:
             try:
-                data = atomic.read_regular(self.vault.root / rel)
-                words = text_words(data.decode("utf-8-sig", errors="replace"))
+                text = atomic.read_regular(self.vault.root / rel).decode("utf-8-sig", "replace")
             except OSError:
-                words = None
-            self._words = (rel, words)
-        words = self._words[1]
-        return words is None or written_in(question, words)
+                self._words = (rel, None, set())
+            else:
+                from .syntax.obsidian_to_anki import deletions  # only when a card is missing
+
+                marked = {nid for _, nid in deletions(NoteText(rel, text), self.syntax)}
+                self._words = (rel, text_words(text), marked)
+        _, words, marked = self._words
+        if words is None:
+            return True
+        if self.note_ids.get(entry.guid, 0) in marked:
+            return False
+        return written_in(entry.question, words)
 
     def assign(
         self,

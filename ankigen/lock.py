@@ -281,10 +281,10 @@ class FolderContext:
     moved_from: Mapping[str, str] = field(default_factory=dict)  # new note path → old
     # GUIDs of other notes' cards (GUID → note): a new card never takes one of them.
     taken: Mapping[str, str] = field(default_factory=dict)
-    # Whether a note's text still holds a question (note path, normalised question): a card
-    # not built whose question is still written is kept, not deleted. None: every card not
-    # built is deleted (the caller read every card of the note).
-    still_written: Callable[[str, str], bool] | None = None
+    # Whether a note's text still holds a card (note path, its lock entry): a card not built
+    # whose question is still written is kept, not deleted. None: every card not built is
+    # deleted (the caller read every card of the note).
+    still_written: Callable[[str, LockEntry], bool] | None = None
 
 
 def assign_identities(
@@ -488,7 +488,7 @@ def _not_built(
         for j, entry in enumerate(old)
         if j not in matched
         and context.taken.get(entry.guid, rel) == rel
-        and context.still_written(rel, entry.question)
+        and context.still_written(rel, entry)
     ]
 
 
