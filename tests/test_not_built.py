@@ -293,3 +293,23 @@ def test_a_note_type_not_resolved_is_kept(tmp_path: Path) -> None:
     assert partial.changes.removed == ()
     assert builds.entries() == full
     _check_partial_then_full(builds, Run(cut_settings=True))
+
+
+@pytest.mark.parametrize(
+    "unit", ["{", "{{c1::", "::", "::a", "{2:", "a ", "::x}", "{{c1::a::", "}}"]
+)
+def test_text_words_scales_linearly(unit: str) -> None:
+    """No backtracking: ten times the text costs about ten times the time (bound: 40)."""
+    import time
+
+    def cost(count: int) -> float:
+        text = unit * count
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            written_in("a question", text_words(text))
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = cost(20_000), cost(200_000)
+    assert large < 40 * max(small, 1e-4)
