@@ -362,9 +362,10 @@ def _summary(
         say(f"moved: {move} (its cards keep their history)", out)
     if report.changes is not None:
         always = ("reworded", "moved", "renamed", "removed")
-        kinds = ("added", "changed", *always) if args.verbose else always
+        kinds = ("added", "changed", *always, "kept") if args.verbose else always
+        labels = {"removed": "deleted", "kept": "not built this time"}
         for kind in kinds:
-            label = "deleted" if kind == "removed" else kind
+            label = labels.get(kind, kind)
             for card in getattr(report.changes, kind):
                 say(f"{label}: {card}", out)
     _todo(report, out, args.verbose)

@@ -313,3 +313,22 @@ def test_text_words_scales_linearly(unit: str) -> None:
 
     small, large = cost(20_000), cost(200_000)
     assert large < 40 * max(small, 1e-4)
+
+
+def test_the_command_line_says_not_built_and_never_deleted(tmp_path: Path) -> None:
+    """`build --syntax seed` on a vault of several syntaxes, through the real command line."""
+    from test_adopt import cli
+
+    shape = Shape((("Alpha", "spaced-repetition", ("anchor", "bramble"), ("cobalt",)),))
+    vault = write_vault(tmp_path / "vault", shape.files())
+    out = tmp_path / "dist"
+    args = ("build", vault, "-o", out, "--offline", "--cache-dir", tmp_path / "cache")
+    assert cli(*args).returncode == 0
+    partial = cli(*args, "--syntax", "seed", "-v")
+    assert partial.returncode == 0, partial.stderr
+    assert "2 not built this time" in partial.stdout
+    assert "not built this time: Alpha/Note 0.md:3 Define anchor" in partial.stdout
+    assert "deleted" not in partial.stdout
+    assert not (out / TODO_FILE).exists()
+    again = cli(*args)
+    assert "no card changed" in again.stdout, again.stdout
