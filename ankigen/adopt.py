@@ -6,6 +6,11 @@ packages would duplicate every card. Adopting reads the user's collection (a cop
 written), finds each card's Anki note (by its id; for cards without one by an exact first-field
 match within the card's deck) and records that note's GUID in `ankigen.lock`, so the next build
 gives the card that GUID and Anki's importer updates the note in place, review history kept.
+An adopted card keeps the collection's modification time until its text in the notes changes
+(lock.ADOPTED), so an edit made in Anki survives; adopting again leaves adopted cards as they
+are. Adoption also finds ankigen's notes that double an adopted one (a package imported before
+adopting) and gives the one Browser search that selects them; the build refuses plugin note
+ids adoption has not seen (`unadopted_ids`).
 
 Anki's importer only updates a note whose note type is the same as in the collection (else it
 skips it as "conflicting"). So adoption also remembers each adopted note's Anki note type
@@ -222,9 +227,9 @@ class _Found:
                 matched = True
                 self.notes[note.guid] = note.notetype
                 self.ids[note.guid] = note.id
-                if prior is not None and prior.guid == note.guid:
+                if prior is not None and prior.guid == note.guid and prior.content:
                     entries.append(prior)  # adopted before: as it is, its time too
-                    continue
+                    continue  # (no content: adopted by an older ankigen, never built since)
                 # Anki's note keeps its time (and any edit made there) until the card's text
                 # in the notes changes (lock.ADOPTED).
                 content = ADOPTED + source_hash(card, parsed.tags)
