@@ -508,7 +508,7 @@ def written_in(question: str, words_of_text: str) -> bool:
     """Whether a card's normalised question stands in a note (given as text_words()): its words,
     in order and whole. A question without words cannot be told gone: it counts as written."""
     for prefix in _PREFIXES:
-        if question.startswith(prefix):
+        if question.startswith(prefix) or question == prefix.rstrip(": "):  # a bare use case
             question = question[len(prefix) :]
             break
     words = text_words(question)

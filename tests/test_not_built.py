@@ -265,6 +265,7 @@ def test_a_question_gone_from_the_note_is_still_deleted(tmp_path: Path) -> None:
          "{2:France}.", True),
         ("cloze: lyon is on the rhône", "Lyon is on the ==Rhône==.", True),
         ("use case: deploy", "#UseCase Deploy\nsteps", True),
+        ("use case", "#UseCase\nsteps", True),  # no title: no words of its own
         ("what is [[ebs|block storage]]", "What is [[EBS|block storage]]?", True),
         ("question gone", "another question entirely", False),
         ("???", "anything", True),  # no words: cannot be told gone
