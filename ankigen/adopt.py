@@ -340,6 +340,9 @@ def _plain(field_html: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
+_ANY_ID = re.compile(r"(?:ID: |\^)(\d{1,18})")  # Obsidian_to_Anki's and Flashcards' ids, and more
+
+
 def unadopted_ids(
     folders: Iterable[Folder], settings: SyntaxSettings, adopted: Adopted
 ) -> list[tuple[str, int, int]]:
@@ -353,7 +356,10 @@ def unadopted_ids(
                 text = atomic.read_regular(note_file.path).decode("utf-8-sig", errors="replace")
             except OSError:
                 continue  # the build says so
-            if "ID: " not in text and "^" not in text:  # neither plugin's id: quick
+            # Every id a card can carry is one of these: when adopt has seen them all (or
+            # there are none), the note needs no reading.
+            ids = {int(n) for n in _ANY_ID.findall(text)}
+            if all(adopted.accounts_for(n) for n in ids):
                 continue
             try:
                 parsed, _ = read_note(note_file.rel, text, settings)
