@@ -33,6 +33,7 @@ from ankigen.todo import TODO_FILE
 
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 OTA_SETTINGS = f".obsidian/plugins/{obsidian_to_anki.PLUGIN_ID}/data.json"
+FC_SETTINGS = f".obsidian/plugins/{flashcards.PLUGIN_ID}/data.json"  # its own card tag
 # Custom markers and a note type known only from the settings: with the file cut short, the
 # plugin's defaults apply and none of these cards is read.
 OTA_DATA = {
@@ -55,7 +56,7 @@ def _card(kind: str, word: str, variant: int) -> str:
     if kind == "spaced-repetition":
         return f"Define {word}::the {word} meaning\n"
     if kind == "flashcards":
-        return f"Explain {word} #card\nBecause of {word}.\n"
+        return f"Explain {word} #memo\nBecause of {word}.\n"
     if variant == 0:
         return f"STARTI [Basic] Name {word}? Back: {word} named ENDI\n"
     if variant == 1:
@@ -82,7 +83,7 @@ class Shape:
     def files(self) -> dict[str, str]:
         files = {
             OTA_SETTINGS: json.dumps(OTA_DATA),
-            f".obsidian/plugins/{flashcards.PLUGIN_ID}/data.json": "{}",
+            FC_SETTINGS: json.dumps({"flashcardsTag": "memo"}),
         }
         for number, (folder, kind, words, seeds) in enumerate(self.notes):
             rel = f"{folder}/Note {number}.md" if folder else f"Note {number}.md"
@@ -109,7 +110,7 @@ class Run:
 
     syntax: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    cut_settings: bool = False  # the Obsidian_to_Anki settings file cut short
+    cut_settings: bool = False  # the Obsidian_to_Anki and Flashcards settings cut short
     failing_reader: str = ""  # this reader raises on every note
 
 
@@ -158,10 +159,11 @@ class Builds:
 
     def build(self, run: Run = Run()) -> BuildReport:
         self.clock += 1000
-        settings_file = self.vault / OTA_SETTINGS
-        whole = settings_file.read_text(encoding="utf-8")
-        if run.cut_settings:
-            settings_file.write_text(whole[: len(whole) // 2], encoding="utf-8")
+        settings = [self.vault / OTA_SETTINGS, self.vault / FC_SETTINGS]
+        whole = [path.read_text(encoding="utf-8") if path.exists() else None for path in settings]
+        for path, text in zip(settings, whole, strict=True):
+            if run.cut_settings and text is not None:
+                path.write_text(text[: len(text) // 2], encoding="utf-8")
         previous = os.environ.get("SOURCE_DATE_EPOCH")
         os.environ["SOURCE_DATE_EPOCH"] = str(self.clock)
         try:
@@ -177,7 +179,9 @@ class Builds:
                     )
                 )
         finally:
-            settings_file.write_text(whole, encoding="utf-8")
+            for path, text in zip(settings, whole, strict=True):
+                if text is not None:
+                    path.write_text(text, encoding="utf-8")
             if previous is None:
                 os.environ.pop("SOURCE_DATE_EPOCH", None)
             else:
