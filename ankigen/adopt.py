@@ -6,6 +6,11 @@ packages would duplicate every card. Adopting reads the user's collection (a cop
 written), finds each card's Anki note (by its id; for cards without one by an exact first-field
 match within the card's deck) and records that note's GUID in `ankigen.lock`, so the next build
 gives the card that GUID and Anki's importer updates the note in place, review history kept.
+An adopted card keeps the collection's modification time until its text in the notes changes
+(lock.ADOPTED), so an edit made in Anki survives; adopting again leaves adopted cards as they
+are. Adoption also finds ankigen's notes that double an adopted one (a package imported before
+adopting) and gives the one Browser search that selects them; the build refuses plugin note
+ids adoption has not seen (`unadopted_ids`).
 
 Anki's importer only updates a note whose note type is the same as in the collection (else it
 skips it as "conflicting"). So adoption also remembers each adopted note's Anki note type
@@ -18,12 +23,14 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import shlex
 import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import atomic
 from .adopted import Adopted, load_adopted, save_adopted
 from .anki_collection import (
     AnkiCollection,
@@ -32,18 +39,21 @@ from .anki_collection import (
     read_collection,
 )
 from .discover import LOCK_FILE, discover_vault
+from .fields import source_hash
 from .lock import (
+    ADOPTED,
     DeletedCard,
     Lock,
     LockEntry,
+    answer_hash,
     guid_for,
     load_lock,
     lock_location,
     normalise_question,
     save_lock,
 )
-from .model import CLOZE, CardSource, Diagnostic
-from .syntax import NoteText, load_syntax_settings, read_note, reader_names
+from .model import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
+from .syntax import NoteText, SyntaxSettings, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
 
@@ -66,6 +76,12 @@ class AdoptReport:
     outcomes: tuple[Outcome, ...]
     diagnostics: tuple[Diagnostic, ...]
     lock_written: bool
+    # Anki note ids of ankigen's own notes that double an adopted note (an import before
+    # adopting): the Browser search `doubles_search()` selects exactly them.
+    doubles: tuple[int, ...] = ()
+
+    def doubles_search(self) -> str:
+        return f"nid:{','.join(str(n) for n in self.doubles)}" if self.doubles else ""
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -112,20 +128,27 @@ def adopt(
             for line, nid in deletions(NoteText(note_file.rel, text), settings):
                 found.deleted(note_file.rel, line, nid, collection)
             old = {e.question: e for e in lock.notes.get(note_file.rel, ())}
-            found.note(note_file.rel, folder.deck, parsed.cards, old, matcher)
+            found.note(note_file.rel, folder.deck, parsed, old, matcher)
+    previous = load_adopted(vault.root)[0]
+    updated = lock.updated(Lock(notes=found.lock)).with_deleted(found.gone, found.now)
     written = False
-    if write and lock_path is not None and (found.lock or found.gone):
-        _record(vault.root, lock_path, lock, found, collection)
+    if write and lock_path is not None and (found.lock or found.gone or found.seen):
+        _record(vault.root, lock_path, previous, updated, found, collection)
         written = True
     outcomes = tuple(sorted(found.outcomes, key=lambda o: (o.path, o.line)))
-    return AdoptReport(outcomes, tuple(sorted(set(diagnostics))), written)
+    doubles = _doubles(collection, {**previous.note_ids, **found.ids}, updated)
+    return AdoptReport(outcomes, tuple(sorted(set(diagnostics))), written, doubles)
 
 
 def _record(
-    root: Path, lock_path: Path, lock: Lock, found: _Found, collection: AnkiCollection
+    root: Path,
+    lock_path: Path,
+    previous: Adopted,
+    updated: Lock,
+    found: _Found,
+    collection: AnkiCollection,
 ) -> None:
     """Write ankigen.adopted, then the lock: on its own the first changes nothing."""
-    previous = load_adopted(root)[0]
     notes = {**previous.notes, **found.notes}
     used = set(notes.values())
     notetypes = {
@@ -133,9 +156,33 @@ def _record(
         for ntid, notetype in {**previous.notetypes, **collection.notetypes}.items()
         if ntid in used
     }
-    save_adopted(root, Adopted(notetypes, notes, {**previous.note_ids, **found.ids}))
-    updated = lock.updated(Lock(notes=found.lock)).with_deleted(found.gone, found.now)
+    ids = {**previous.note_ids, **found.ids}
+    save_adopted(root, Adopted(notetypes, notes, ids, previous.seen | found.seen))
     save_lock(lock_path, updated)
+
+
+def _doubles(collection: AnkiCollection, adopted: Mapping[str, int], lock: Lock) -> tuple[int, ...]:
+    """ankigen's own notes that double an adopted note: same first field, same deck, and a
+    GUID no card of the lock has (a card adopted after its package was imported)."""
+    live = {entry.guid for entries in lock.notes.values() for entry in entries}
+    wanted: set[tuple[str, str]] = set()
+    for nid in adopted.values():
+        note = collection.notes.get(nid)
+        if note is not None and note.fields:
+            wanted.update((deck, _plain(note.fields[0])) for deck in note.decks)
+    found = []
+    for note in collection.notes.values():
+        notetype = collection.notetypes.get(note.notetype)
+        if notetype is None or not _ours(notetype.name) or note.guid in live or not note.fields:
+            continue
+        first = _plain(note.fields[0])
+        if any((deck, first) in wanted for deck in note.decks):
+            found.append(note.id)
+    return tuple(sorted(found))
+
+
+def _ours(notetype_name: str) -> bool:
+    return notetype_name == "ankigen" or notetype_name.startswith("ankigen ")
 
 
 @dataclass
@@ -148,45 +195,63 @@ class _Found:
     notes: dict[str, int] = field(default_factory=dict)  # GUID → note type id
     ids: dict[str, int] = field(default_factory=dict)  # GUID → Anki note id
     gone: list[DeletedCard] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)  # every plugin note id in the notes
 
     def note(
         self,
         rel: str,
         folder_deck: str,
-        cards: Iterable[CardSource],
+        parsed: ParsedNote,
         old: Mapping[str, LockEntry],
         matcher: _Matcher,
     ) -> None:
         """Match one note's cards; its lock entries when one of them was found in Anki."""
+        from .rendered import question_key  # here: the build imports this module
+
         entries = []
         matched = False
-        for card in cards:
+        read: set[str] = set()
+        for card in parsed.cards:
+            if card.anki_id:
+                self.seen.add(card.anki_id)
             outcome, note = matcher.match(rel, card, card.deck or folder_deck)
             self.outcomes.append(outcome)
-            from .rendered import question_key  # here: the build imports this module
-
             key = question_key(card)  # as the build's identity stage sees it
             question = normalise_question(key)
+            read.add(question)
             # The lock's deck is where the card belongs, as the build records a new card's.
             deck = card.deck or folder_deck
             target = card.deck if card.deck != folder_deck else ""
+            prior = old.get(question)
             if note is not None:
                 matched = True
                 self.notes[note.guid] = note.notetype
                 self.ids[note.guid] = note.id
+                if prior is not None and prior.guid == note.guid and prior.content:
+                    entries.append(prior)  # adopted before: as it is, its time too
+                    continue  # (no content: adopted by an older ankigen, never built since)
+                # Anki's note keeps its time (and any edit made there) until the card's text
+                # in the notes changes (lock.ADOPTED).
+                content = ADOPTED + source_hash(card, parsed.tags)
+                answer = answer_hash(card.answer)
                 entries.append(
-                    LockEntry(note.guid, question, "", "", 0, card.line, deck, target=target)
-                )
-            elif question in old:
-                entries.append(old[question])
+                    LockEntry(note.guid, question, content, answer, note.mod, card.line, deck,
+                              target=target)
+                )  # fmt: skip
+            elif prior is not None:
+                entries.append(prior)
             else:
                 guid = guid_for(rel, key)
                 entries.append(LockEntry(guid, question, "", "", 0, card.line, deck, target=target))
         if matched:
-            self.lock[rel] = tuple(entries)
+            # Cards not read this time (another --syntax) keep their entries.
+            guids = {entry.guid for entry in entries}
+            entries += [e for e in old.values() if e.question not in read and e.guid not in guids]
+            self.lock[rel] = tuple(sorted(entries, key=lambda e: e.line))
 
     def deleted(self, rel: str, line: int, nid: int, collection: AnkiCollection) -> None:
         """A note the plugin's DELETE mark asks to delete: remembered as a deleted card."""
+        self.seen.add(nid)
         note = collection.notes.get(nid)
         if note is None:
             detail = f"note id {nid} is marked DELETE and is not in the collection"
@@ -237,7 +302,7 @@ class _Matcher:
         if notetype is None:
             detail = f"Anki note {note.id} has no note type in the collection; new"
             return Outcome(rel, card.line, "new", detail), None
-        if notetype.name == "ankigen" or notetype.name.startswith("ankigen "):
+        if _ours(notetype.name):
             detail = f"Anki note {note.id} is already ankigen's own; nothing to adopt"
             return Outcome(rel, card.line, "ankigen", detail), None
         kind = f"'{notetype.name}'"
@@ -273,6 +338,52 @@ def _plain(field_html: str) -> str:
     text = _ANKI_CLOZE.sub(r"\1", field_html)
     text = _TAG.sub(" ", text)
     return " ".join(html.unescape(text).split())
+
+
+_ANY_ID = re.compile(r"(?:ID: |\^)(\d{1,18})")  # Obsidian_to_Anki's and Flashcards' ids, and more
+
+
+def unadopted_ids(
+    folders: Iterable[Folder], settings: SyntaxSettings, adopted: Adopted
+) -> list[tuple[str, int, int]]:
+    """(note path, line, note id) of every card that carries a plugin's Anki note id
+    (`<!--ID: n-->`, `^n`) that `ankigen adopt` has not seen: built as it is, its package
+    would add a second note beside the plugin's."""
+    found = []
+    for folder in folders:
+        for note_file in folder.notes:
+            try:
+                text = atomic.read_regular(note_file.path).decode("utf-8-sig", errors="replace")
+            except OSError:
+                continue  # the build says so
+            # Every id a card can carry is one of these: when adopt has seen them all (or
+            # there are none), the note needs no reading.
+            ids = {int(n) for n in _ANY_ID.findall(text)}
+            if all(adopted.accounts_for(n) for n in ids):
+                continue
+            try:
+                parsed, _ = read_note(note_file.rel, text, settings)
+            except Exception:  # the build reports it and skips the note
+                continue
+            found.extend(
+                (note_file.rel, card.line, card.anki_id)
+                for card in parsed.cards
+                if card.anki_id and not adopted.accounts_for(card.anki_id)
+            )
+    return found
+
+
+def refusal(vault: Path, found: list[tuple[str, int, int]]) -> str:
+    """The one line a build that would double the user's notes says instead."""
+    rel, line, _ = found[0]
+    count = len(found)
+    return (
+        f"{count} card{'s' * (count != 1)} (first {rel}:{line}) carr{'ies' if count == 1 else 'y'} "
+        "the Anki note id Obsidian_to_Anki or Flashcards wrote, not adopted: importing would "
+        f"add {'it' if count == 1 else 'them'} a second time; run `ankigen adopt "
+        f"{shlex.quote(str(vault))} --collection PATH/TO/collection.anki2` first, or build "
+        "them as new notes on purpose with --new-notes; no package written"
+    )
 
 
 def _read_text(path: Path, rel: str) -> tuple[str | None, list[Diagnostic]]:
@@ -370,6 +481,14 @@ def main(argv: list[str], prog: str = "ankigen adopt") -> int:
         f"GUIDs recorded in {LOCK_FILE}" if report.lock_written else "nothing to record"
     )  # fmt: skip
     print(f"adopt: {report.summary()}; {where}")
+    if report.doubles:
+        count = len(report.doubles)
+        print(
+            f"adopt: {count} note{'s' * (count != 1)} of ankigen's double{'s' * (count == 1)} "
+            "an adopted note (a package imported before adopting); in Anki: Browse, search "
+            "for the line below, select all, Notes > Delete:"
+        )
+        print(f"  {report.doubles_search()}")
     return 0
 
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import atomic
@@ -29,6 +30,17 @@ class Adopted:
     notetypes: Mapping[int, AnkiNotetype] = field(default_factory=dict)
     notes: Mapping[str, int] = field(default_factory=dict)  # GUID → note type id
     note_ids: Mapping[str, int] = field(default_factory=dict)  # GUID → Anki note id
+    # Every plugin note id `ankigen adopt` has seen in the notes, adopted or not (not in the
+    # collection, ambiguous, marked DELETE): the build refuses ids outside these and note_ids.
+    seen: frozenset[int] = frozenset()
+
+    def accounts_for(self, note_id: int) -> bool:
+        """Whether `ankigen adopt` has seen this plugin note id."""
+        return note_id in self.seen or note_id in self._ids
+
+    @cached_property
+    def _ids(self) -> frozenset[int]:
+        return frozenset(self.note_ids.values())
 
     @property
     def fingerprint(self) -> str:
@@ -80,10 +92,17 @@ def load_adopted(root: Path) -> tuple[Adopted, list[Diagnostic]]:
                 note_ids[guid] = note_id
         if any(ntid not in notetypes for ntid in notes.values()):
             raise ValueError("a note names a note type the file does not hold")
+        seen = data.get("seen", [])
+        if not isinstance(seen, list) or not all(_note_id(n) for n in seen):
+            raise ValueError('"seen" is not a list of note ids')
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         message = f"ignoring broken file ({error}); adopted notes are built as new notes"
         return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", message)]
-    return Adopted(notetypes, notes, note_ids), []
+    return Adopted(notetypes, notes, note_ids, frozenset(seen)), []
+
+
+def _note_id(value: object) -> bool:
+    return type(value) is int and 0 < value < 1 << 63
 
 
 def _text(value: object) -> str:
@@ -109,5 +128,6 @@ def save_adopted(root: Path, adopted: Adopted) -> None:
             guid: {"notetype": ntid, "id": adopted.note_ids.get(guid, 0)}
             for guid, ntid in sorted(adopted.notes.items())
         },
+        "seen": sorted(adopted.seen),
     }
     atomic.write_text(root / ADOPTED_FILE, json.dumps(data, indent=1, ensure_ascii=False) + "\n")

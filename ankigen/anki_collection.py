@@ -46,6 +46,7 @@ class CollectionNote:
     notetype: int
     fields: tuple[str, ...]  # HTML as Anki keeps it
     decks: tuple[str, ...]  # full deck names of its cards ("A::B")
+    mod: int = 0  # its modification time in the collection, seconds since the epoch
 
 
 @dataclass(frozen=True)
@@ -124,13 +125,14 @@ def _read(db: sqlite3.Connection) -> AnkiCollection:
     for nid, did in db.execute("select nid, did from cards"):
         card_decks.setdefault(int(nid), set()).add(decks.get(int(did), ""))
     notes = {}
-    for nid, guid, mid, flds in db.execute("select id, guid, mid, flds from notes"):
+    for nid, guid, mid, flds, mod in db.execute("select id, guid, mid, flds, mod from notes"):
         notes[int(nid)] = CollectionNote(
             id=int(nid),
             guid=str(guid),
             notetype=int(mid),
             fields=tuple(str(flds).split("\x1f")),
             decks=tuple(sorted(d for d in card_decks.get(int(nid), ()) if d)),
+            mod=int(mod),
         )
     return AnkiCollection(notes, notetypes)
 

@@ -43,6 +43,7 @@ class BuildOptions:
     exclude: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
     syntax: tuple[str, ...] = ()  # the flashcard syntaxes read (reader names); () = all
+    new_notes: bool = False  # build cards with a plugin's note id that adopt has not seen
 
 
 def _media_options() -> MediaOptions:
@@ -63,6 +64,7 @@ class BuildReport:
     moved: tuple[str, ...] = ()  # "old/path.md → new/path.md": renamed notes that kept their cards
     todo: AnkiTodo = field(default_factory=AnkiTodo)  # what to do in Anki after the import
     todo_file: Path | None = None  # where that is written, next to the packages
+    refused: str = ""  # why nothing was built: importing would double the user's notes
 
 
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
@@ -78,6 +80,14 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
     report.extend(found)
     plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
+    if not options.new_notes:  # never double the notes a plugin put into Anki
+        from .adopt import refusal, unadopted_ids
+
+        found = unadopted_ids(plan.stale, syntax, adopted)
+        if found:
+            refused = refusal(options.vault, found)
+            return BuildReport((), (), (), 0, 0, (Diagnostic("", 0, "error", refused),), None,
+                               refused=refused)  # fmt: skip
 
     if plan.stale:
         from .rendered import iter_rendered
@@ -89,6 +99,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         from .media import remote_urls
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
     identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
+    identities.syntax = syntax  # an adopted note marked DELETE is deleted
     written: list[str] = []
 
     def finish(folder: RenderedFolder, fetched: Mapping[str, FetchOutcome]) -> None:
@@ -349,7 +360,10 @@ def _lock_stamp(vault: Vault, options: BuildOptions) -> str:
 def _options_key(options: BuildOptions, model: CardModel) -> str:
     """What, beside the notes and pictures, shapes the packages: version, options, templates."""
     media = options.media
-    return f"{__version__}|{model.fingerprint}|{media.max_image_width}|{options.lock}"
+    return (
+        f"{__version__}|{model.fingerprint}|{media.max_image_width}|{options.lock}"
+        f"|{options.new_notes}"
+    )
 
 
 def _record(

@@ -125,6 +125,13 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         help="do not read or write <vault>/ankigen.lock (card identities and modification "
         "times then come from git or file times only)",
     )
+    p.add_argument(
+        "--new-notes",
+        action="store_true",
+        help="build cards that carry an Anki note id Obsidian_to_Anki or Flashcards wrote "
+        "(<!--ID: n-->, ^n) although `ankigen adopt` has not seen it, as new notes: importing "
+        "them adds a second note beside the plugin's (without it such a build is refused)",
+    )
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when there are warnings")
     verbosity = p.add_mutually_exclusive_group()
     verbosity.add_argument(
@@ -311,6 +318,7 @@ def _build(args: argparse.Namespace) -> int:
         lock=not args.no_lock,
         exclude=tuple(args.exclude),
         syntax=tuple(name for names in args.syntax for name in names),
+        new_notes=args.new_notes,
     )
     started = time.perf_counter()
     progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
@@ -320,6 +328,9 @@ def _build(args: argparse.Namespace) -> int:
         if progress:
             progress.clear()
     elapsed = time.perf_counter() - started
+    if report.refused:  # one line: what to run
+        say(f"ankigen: error: {report.refused}", sys.stderr)
+        return EXIT_FAILED
 
     for diagnostic in report.diagnostics:
         say(str(diagnostic), sys.stderr)
@@ -351,9 +362,10 @@ def _summary(
         say(f"moved: {move} (its cards keep their history)", out)
     if report.changes is not None:
         always = ("reworded", "moved", "renamed", "removed")
-        kinds = ("added", "changed", *always) if args.verbose else always
+        kinds = ("added", "changed", *always, "kept") if args.verbose else always
+        labels = {"removed": "deleted", "kept": "not built this time"}
         for kind in kinds:
-            label = "deleted" if kind == "removed" else kind
+            label = labels.get(kind, kind)
             for card in getattr(report.changes, kind):
                 say(f"{label}: {card}", out)
     _todo(report, out, args.verbose)
@@ -369,6 +381,8 @@ def _summary(
             for kind in ("added", "changed", "reworded", "moved", "renamed", "removed")
             if getattr(report.changes, kind)
         ]
+        if report.changes.kept:  # their questions are still in the notes: never deleted
+            counts.append(f"{len(report.changes.kept)} not built this time")
         if report.moved:
             counts.append(f"{len(report.moved)} note{'s' * (len(report.moved) != 1)} moved")
         parts.append(", ".join(counts) if counts else "no card changed")

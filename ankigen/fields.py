@@ -7,7 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .model import CardDraft, SeeLink, Vault
+from .model import CardDraft, CardSource, SeeLink, Vault
 from .obsidian import is_link_url
 
 if TYPE_CHECKING:
@@ -45,6 +45,23 @@ def card_id(guid: str) -> str:
     an Anki Browser search finds a card by (see todo.py); it is made of letters, digits and "-"
     only, which Anki's search reads literally."""
     return "ankigen-" + hashlib.sha256(guid.encode()).hexdigest()[:16]
+
+
+def source_hash(card: CardSource, note_tags: tuple[str, ...] = ()) -> str:
+    """What the notes hold for one card (its Markdown, tags, headings, deck), not where it
+    stands: an adopted card's text changed since `ankigen adopt` exactly when this did."""
+    parts = (
+        card.kind,
+        card.note_type,
+        card.deck,
+        card.question,
+        card.answer,
+        repr(card.see),
+        repr(card.fields),
+        repr(card.context),
+        repr(tuple(dict.fromkeys((*card.tags, *note_tags)))),
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def with_card_id(source: str, guid: str) -> str:
@@ -90,6 +107,7 @@ def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> 
                     fields=fields,
                     tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),
                     deck=source.deck,
+                    source=source_hash(source, note.note.tags),
                 )
             )
         position += 1

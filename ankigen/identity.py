@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from . import atomic
 from .diagnostics import Diagnostics
 from .discover import is_excluded
 from .gittimes import ModTimes
@@ -24,15 +25,19 @@ from .lock import (
     DeletedCard,
     FolderContext,
     Lock,
+    LockEntry,
     adopt_moved_notes,
     assign_identities,
     deleted_card,
     load_lock,
     lock_location,
     save_lock,
+    text_words,
     valid_time,
+    written_in,
 )
 from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
+from .syntax import NoteText, SyntaxSettings
 from .todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
 
 
@@ -75,6 +80,29 @@ class Identities:
         if self.enabled:
             self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
         self.fallback_mod = ModTimes(vault.root)
+        self.syntax = SyntaxSettings()  # for the DELETE marks of Obsidian_to_Anki
+        self._words: tuple[str, str | None, set[int]] = ("", None, set())
+
+    def _still_written(self, rel: str, entry: LockEntry) -> bool:
+        """Whether the note's text still holds the card: one that was not built (not read
+        by --syntax, settings unreadable, a note type not resolved…) is not deleted. A note
+        that cannot be read now holds every card; an adopted note marked DELETE none."""
+        if self._words[0] != rel:
+            try:
+                text = atomic.read_regular(self.vault.root / rel).decode("utf-8-sig", "replace")
+            except OSError:
+                self._words = (rel, None, set())
+            else:
+                from .syntax.obsidian_to_anki import deletions  # only when a card is missing
+
+                marked = {nid for _, nid in deletions(NoteText(rel, text), self.syntax)}
+                self._words = (rel, text_words(text), marked)
+        _, words, marked = self._words
+        if words is None:
+            return True
+        if self.note_ids.get(entry.guid, 0) in marked:
+            return False
+        return written_in(entry.question, words)
 
     def assign(
         self,
@@ -96,6 +124,7 @@ class Identities:
             moved_tags={d.deck: deck_moved_tag(d.deck) for d in drafts if d.deck},
             moved_from={new: old for old, new in moves},
             taken=self.owner,
+            still_written=self._still_written,
         )
         identified = assign_identities(
             drafts, self.lock, self.fallback_mod, self.now, scope=notes_read, context=context

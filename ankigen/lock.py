@@ -29,6 +29,9 @@ from .fields import with_card_id
 from .model import AnkiNote, CardDraft, Diagnostic
 
 LOCK_VERSION = 1
+# The content hash `ankigen adopt` writes: this, then the card's fields.source_hash when adopted;
+# the entry keeps the collection's modification time until that text changes.
+ADOPTED = "adopted:"
 LOCK_FILENAME = "ankigen.lock"
 # How long a deleted card is remembered (and listed in the search for deleted cards).
 REMEMBER_DELETED_DAYS = 365
@@ -160,8 +163,11 @@ class Changes:
     renamed: tuple[str, ...] = ()  # its note was renamed in the same folder
     removed: tuple[str, ...] = ()  # "path:line question", the line where it was last
     unchanged: tuple[str, ...] = ()
+    # Not built this time, its question still in the note (filtered by --syntax, unreadable
+    # settings, a note type not resolved…): kept in the lock as it was, never deleted.
+    kept: tuple[str, ...] = ()
 
-    KINDS = ("added", "changed", "reworded", "moved", "renamed", "removed", "unchanged")
+    KINDS = ("added", "changed", "reworded", "moved", "renamed", "removed", "unchanged", "kept")
 
     def summary(self) -> str:
         return ", ".join(f"{len(getattr(self, kind))} {kind}" for kind in self.KINDS)
@@ -227,7 +233,12 @@ def _content_hash(draft: CardDraft, tags: tuple[str, ...]) -> str:
 
 
 def _answer_hash(draft: CardDraft) -> str:
-    return _hash(_SPACE.sub(" ", draft.answer_key).strip())
+    return answer_hash(draft.answer_key)
+
+
+def answer_hash(markdown: str) -> str:
+    """The hash of an answer's Markdown, spaces collapsed: a reworded card is recognised by it."""
+    return _hash(_SPACE.sub(" ", markdown).strip())
 
 
 def adopt_moved_notes(
@@ -270,6 +281,10 @@ class FolderContext:
     moved_from: Mapping[str, str] = field(default_factory=dict)  # new note path → old
     # GUIDs of other notes' cards (GUID → note): a new card never takes one of them.
     taken: Mapping[str, str] = field(default_factory=dict)
+    # Whether a note's text still holds a card (note path, its lock entry): a card not built
+    # whose question is still written is kept, not deleted. None: every card not built is
+    # deleted (the caller read every card of the note).
+    still_written: Callable[[str, LockEntry], bool] | None = None
 
 
 def assign_identities(
@@ -362,12 +377,13 @@ def _identify_note(
     diagnostics = _duplicate_warnings(rel, drafts, keys)
     match = _match(keys, answers, old)
     exact = {i for i, j in match.items() if old[j].question == keys[i]}
+    kept = _not_built(rel, old, set(match.values()), context)
 
     # Identities: matched cards keep their GUID; new ones take their natural GUID, suffixed
     # when it is taken (a duplicate question, an old GUID now worn by a reworded card, or a
     # GUID of another note's card), or the GUID of the same question deleted from this note
     # before (it is back).
-    taken = {old[j].guid for j in match.values()}
+    taken = {old[j].guid for j in (*match.values(), *kept)}
 
     def foreign(guid: str) -> str | None:
         owner = context.taken.get(guid, rel)
@@ -415,6 +431,13 @@ def _identify_note(
         if i in match:
             if i not in exact:
                 kind, mod = "reworded", max(now, entry.mod + 1)
+            elif entry.content.startswith(ADOPTED):
+                # Adopted: Anki's note (and any edit made there) stays as it is until the
+                # card's text in the notes changes since `ankigen adopt`.
+                same = entry.content == ADOPTED + draft.source and deck == target
+                kind, mod = (
+                    ("unchanged", entry.mod) if same else ("changed", max(now, entry.mod + 1))
+                )
             elif entry.content != content:
                 kind, mod = "changed", max(now, entry.mod + 1)
                 if moved_from is not None:
@@ -443,10 +466,56 @@ def _identify_note(
     gone = [
         deleted_card(e, rel, context.deck, now)
         for j, e in enumerate(old)
-        if j not in matched_old and e.guid not in taken  # not worn by a new card
+        if j not in matched_old and j not in kept and e.guid not in taken  # not worn by a new card
     ]
     changes["removed"] = [card.shown() for card in gone]
+    if kept:  # as they were, among the built cards by their last line
+        changes["kept"] = [f"{rel}:{old[j].line} {old[j].text or old[j].question}" for j in kept]
+        built = list(zip([d.line for d in drafts], range(len(entries)), entries, strict=True))
+        built += [(old[j].line, -1, old[j]) for j in kept]
+        entries = [entry for _, _, entry in sorted(built, key=lambda row: row[:2])]
     return _NoteResult(notes, tuple(entries), changes, diagnostics, gone)
+
+
+def _not_built(
+    rel: str, old: tuple[LockEntry, ...], matched: set[int], context: FolderContext
+) -> list[int]:
+    """The old entries no card matched whose question the note's text still holds."""
+    if context.still_written is None:
+        return []
+    return [
+        j
+        for j, entry in enumerate(old)
+        if j not in matched
+        and context.taken.get(entry.guid, rel) == rel
+        and context.still_written(rel, entry)
+    ]
+
+
+_CLOZE_OPEN = re.compile(r"\{+(?:c?\d+(?:::|[:|]))?")  # {{c1:: {2: {c2| {
+_CLOZE_HINT = re.compile(r"::[^:{}\n]*+\}\}")  # ::hint}}
+_PREFIXES = ("cloze: ", "use case: ")  # of question keys (rendered.question_key), normalised
+
+
+def text_words(text: str) -> str:
+    """A note's text (or a normalised question) as its words only, the way questions are
+    compared with notes: clozes read as their answers, no markup, case folded."""
+    text = _CLOZE_OPEN.sub(" ", _CLOZE_HINT.sub(" ", text))
+    return " ".join(_WORDS.findall(normalise_question(text)))
+
+
+def written_in(question: str, words_of_text: str) -> bool:
+    """Whether a card's normalised question stands in a note (given as text_words()): its words,
+    in order and whole. A question without words cannot be told gone: it counts as written."""
+    for prefix in _PREFIXES:
+        if question.startswith(prefix) or question == prefix.rstrip(": "):  # a bare use case
+            question = question[len(prefix) :]
+            break
+    words = text_words(question)
+    return not words or f" {words} " in f" {words_of_text} "
+
+
+_WORDS = re.compile(r"\w+")
 
 
 def _match(keys: list[str], answers: list[str], old: tuple[LockEntry, ...]) -> dict[int, int]:

@@ -139,6 +139,7 @@ class CardDraft:
     fields: tuple[str, ...]  # the last one, Source, gets the card's id from the identity stage
     tags: tuple[str, ...]
     deck: str = ""  # the deck a syntax chose (CardSource.deck); "" = the folder's deck
+    source: str = ""  # fields.source_hash: the card's text as written, for adopted cards
 
 
 # ---------------------------------------------------------------- package

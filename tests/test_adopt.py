@@ -164,18 +164,10 @@ def test_adopt_build_import_updates_in_place_with_history(plugin_collection, tmp
         assert col.note_count() == count_before + 3
         nile = col.get_note(ids["nile"])
         assert nile.note_type()["name"] == "Basic"
-        assert "<strong>Nile</strong>, 6,650 km." in nile["Back"]
+        # Adopted, text unchanged since: Anki's notes stay as they are (no time moved).
+        assert nile["Back"] == "The Nile"
+        assert col.get_note(ids["source"])["Back"] == "Gloucestershire"
         assert history(col, ids["nile"]) == (12, 1)
-        amazon = col.get_note(ids["amazon"])
-        assert len(amazon.cards()) == 2
-        assert history(col, ids["amazon"]) == (30, 1)
-        danube = col.get_note(ids["danube"])
-        assert "{{c1::Black Sea}}" in danube["Text"]
-        assert "via Romania" in danube["Back Extra"]
-        assert history(col, ids["danube"]) == (5, 1)
-        thames = col.get_note(ids["source"])  # matched by its first field, no id in the note
-        assert "near Kemble" in thames["Back"]
-        assert history(col, ids["source"]) == (7, 1)
         assert col.get_note(ids["twin1"])["Back"] == "first"  # ambiguous: left alone
         assert col.get_note(ids["untouched"])["Back"] == "stays"
         fronts = [
@@ -185,6 +177,40 @@ def test_adopt_build_import_updates_in_place_with_history(plugin_collection, tmp
         assert len(fronts) == len(set(fronts)) + 2  # nothing else twice
         assert sorted(m["name"] for m in col.models.all()).count("Basic") == 1
         assert not col.find_notes("tag:ankigen::moved*")  # adopted cards stay where they are
+    finally:
+        col.close()
+
+    # Edited in the vault after adopting: the adopted notes are updated in place.
+    for rel, old, new in (
+        ("Geography/Rivers.md", "6,650 km.", "6,650 km long."),
+        ("Geography/Rivers.md", "Back: Largest", "Back: The largest"),
+        ("Geography/Rivers.md", "via Romania", "via Romania and Ukraine"),
+        ("Geography/England.md", "near Kemble", "near Kemble, Gloucestershire"),
+    ):
+        path = vault / rel
+        path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    built = cli("build", vault, "-o", tmp_path / "dist", "--offline", "--cache-dir", tmp_path / "c")
+    assert built.returncode == 0, built.stderr
+    col = Collection(str(collection))
+    try:
+        count_before = col.note_count()
+        for apkg in sorted((tmp_path / "dist").glob("*.apkg")):
+            ankiutil.import_package(col, apkg)
+        assert col.note_count() == count_before
+        nile = col.get_note(ids["nile"])
+        assert "<strong>Nile</strong>, 6,650 km long." in nile["Back"]
+        assert history(col, ids["nile"]) == (12, 1)
+        amazon = col.get_note(ids["amazon"])
+        assert len(amazon.cards()) == 2
+        assert "The largest" in amazon["Back"]
+        assert history(col, ids["amazon"]) == (30, 1)
+        danube = col.get_note(ids["danube"])
+        assert "{{c1::Black Sea}}" in danube["Text"]
+        assert "via Romania and Ukraine" in danube["Back Extra"]
+        assert history(col, ids["danube"]) == (5, 1)
+        thames = col.get_note(ids["source"])  # matched by its first field, no id in the note
+        assert "near Kemble, Gloucestershire" in thames["Back"]
+        assert history(col, ids["source"]) == (7, 1)
     finally:
         col.close()
 
@@ -285,8 +311,19 @@ def test_flashcards_notes_are_adopted_by_their_block_ids(tmp_path):
     try:
         ankiutil.import_package(col, tmp_path / "dist" / "Sky.apkg")
         assert col.note_count() == 1
+        assert col.get_note(note.id)["Back"] == "Jupiter"  # unchanged since adopted: kept
+    finally:
+        col.close()
+    planets = vault / "Sky" / "Planets.md"
+    planets.write_text(planets.read_text().replace("the giant", "the giant one"))
+    built = cli("build", vault, "-o", tmp_path / "dist", "--offline", "--cache-dir", tmp_path / "c")
+    assert built.returncode == 0, built.stderr
+    col = Collection(str(tmp_path / "profile" / "collection.anki2"))
+    try:
+        ankiutil.import_package(col, tmp_path / "dist" / "Sky.apkg")
+        assert col.note_count() == 1
         updated = col.get_note(note.id)
-        assert "Jupiter, the giant." in updated["Back"]
+        assert "Jupiter, the giant one." in updated["Back"]
         assert "Sky/Planets.md" in updated["Source"]  # ours, where the note type has one
         assert history(col, note.id) == (9, 1)
     finally:

@@ -328,7 +328,9 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
         },
     )
     media = MediaOptions(cache_dir=tmp_path / "cache", offline=True)
-    report = build(BuildOptions(vault=vault, out_dir=tmp_path / "dist", media=media))
+    # A fresh collection: the note ids in the vault are in none, built as new notes on purpose.
+    options = BuildOptions(vault=vault, out_dir=tmp_path / "dist", media=media, new_notes=True)
+    report = build(options)
     assert [str(d) for d in report.diagnostics] == []
     col = ankiutil.load(tmp_path, *sorted((tmp_path / "dist").glob("*.apkg")))
     by_front = {}

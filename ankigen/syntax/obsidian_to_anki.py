@@ -232,13 +232,11 @@ def _read(
         if line.code or line.hidden:
             continue
         visible = line.visible
-        if visible.startswith(ota.delete_line):
-            mark = _ID.search(visible[len(ota.delete_line) :])
+        if visible.lstrip().startswith(ota.delete_line):
             below = scan.at(line.number + 1) if line.number < scan.lines[-1].number else None
-            if mark is None and not visible[len(ota.delete_line) :].strip() and below:
-                mark = _ID.match(below.visible.strip())
-            if mark is not None:
-                deleted.append((line.number, int(mark.group(1))))
+            nid = delete_mark(visible, below.visible if below else None, ota.delete_line)
+            if nid:
+                deleted.append((line.number, nid))
                 continue
         if visible.strip() == ota.begin and text.strip() == ota.begin:
             block = _Block(line.number)
@@ -260,6 +258,24 @@ def _read(
         message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
         diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
     return cards
+
+
+_ID_AT_START = re.compile(r"(?:<!--)?ID: (\d{1,18})")
+
+
+def delete_mark(line: str, below: str | None, marker: str) -> int:
+    """The note id a deletion mark on `line` (with `below` the next line) names, else 0.
+
+    As the plugin reads it: the marker, then directly the ID (`DELETE<!--ID: n-->`), or the
+    marker alone on its line and the ID line right below it (no space before `<!--ID`)."""
+    text = line.lstrip()
+    if not text.startswith(marker):
+        return 0
+    rest = text[len(marker) :]
+    found = _ID_AT_START.match(rest) if rest else None
+    if not rest and below is not None:
+        found = _ID_AT_START.match(below)
+    return int(found.group(1)) if found else 0
 
 
 def _file_deck_and_tags(scan: obsidian.Scan, ota: OtaSettings) -> tuple[str, list[str]]:
@@ -318,6 +334,15 @@ def _block_card(
     if not lines:
         diagnostics.append(Diagnostic(note.rel, block.start, "warning", "empty note; no card made"))
         return None
+    # The plugin's deletion mark: DELETE directly above the ID line, or right before the ID
+    # on its line. The note goes, its card is not built. A DELETE anywhere else is text.
+    marks = [(lines[-1][0], delete_mark(lines[-1][1], None, ota.delete_line))]
+    if len(lines) > 1:
+        marks.append((lines[-2][0], delete_mark(lines[-2][1], lines[-1][1], ota.delete_line)))
+    for number, nid in marks:
+        if nid:
+            deleted.append((number, nid))
+            return None
     anki_id = 0
     match = _ID.search(lines[-1][1])
     if match:
@@ -327,11 +352,6 @@ def _block_card(
     if lines and lines[-1][1].startswith(_TAGS_PREFIX):
         tags = lines[-1][1][len(_TAGS_PREFIX) :].split()
         lines = lines[:-1]
-    marks = [number for number, text in lines if text.strip() == ota.delete_line]
-    if marks:  # the plugin's deletion mark: the note goes, its card is not built
-        if anki_id:
-            deleted.append((marks[0], anki_id))
-        return None
     if not lines:
         return None
     type_line, type_name = lines[0][0], lines[0][1].strip()
