@@ -196,6 +196,7 @@ class _Reader:
             or bool(_V2_ANCHOR.search(note.text))
         )
         self.callouts = self._callouts()
+        self.callout_starts = {first for first, _, _ in self.callouts}
 
     def _deck(self, data: dict) -> str:
         deck = data.get("cards-deck")
@@ -282,7 +283,7 @@ class _Reader:
         """Flashcards 2.0's heading card: (index after it, its back's lines): the section
         from `start` up to the next heading of `level` or higher, or the next card."""
         end = start
-        callout_starts = {first for first, _, _ in self.callouts}
+        callout_starts = self.callout_starts
         while end < len(self.lines):
             current = self.lines[end]
             found = obsidian.heading(current.text)
@@ -321,10 +322,16 @@ class _Reader:
             for line in self.lines
             if (found := obsidian.heading(line.text)) is not None
         ]
+        stack: list[tuple[int, str]] = []
+        h = 0
         for callout in callouts(self.note, frozenset({"card"})):
             first = index_of.get(callout.line)
             if first is None:
                 continue
+            while h < len(heads) and heads[h][0] < callout.line:  # headings above, in one sweep
+                _, level, title = heads[h]
+                stack = [*(x for x in stack if x[0] < level), (level, obsidian.plain_text(title))]
+                h += 1
             after = index_of.get(callout.end_line, first) + 1
             front = _TRAILING_ANCHOR.sub("", callout.title)
             front = self._untagged(front[1:] if front.startswith(":") else front).strip()
@@ -334,11 +341,6 @@ class _Reader:
                 self.problem(callout.line, f"[!CARD] callout without a {what}; no card made")
                 out.append((first, after, None))
                 continue
-            stack: list[tuple[int, str]] = []
-            for number, level, title in heads:
-                if number >= callout.line:
-                    break
-                stack = [*(h for h in stack if h[0] < level), (level, obsidian.plain_text(title))]
             context = tuple(title for _, title in stack if title)
             card = self._card(
                 callout.line, front, back, QUESTION, [], context, 0,

@@ -11,6 +11,9 @@ reason, what has no faithful translation. Every match runs with a time limit (`r
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import regex
 
 FLAGS = regex.MULTILINE | regex.VERSION0
@@ -44,40 +47,50 @@ def translate(source: str) -> str:
     JavaScript; raises `Refused`. Linear in the source's length."""
     groups, named = _count_groups(source)
     out: list[str] = []
+    opened: list[bool] = []  # per open group: can a quantifier follow it (no lookbehind)?
+    atom = False  # whether a quantifier may follow (JavaScript: "nothing to repeat" else)
     i, n = 0, len(source)
     while i < n:
         c = source[i]
+        found = _QUANTIFIER.match(source, i) if c == "{" else None
+        if c in "*+?" or found is not None:
+            if not atom:
+                raise Refused(f"'{c}' at position {i + 1} has nothing to repeat")
+            out.append(found.group() if found else c)
+            i = _after_quantifier(source, found.end() if found else i + 1, out)
+            atom = False
+            continue
         if c == "\\":
             piece, i = _escape(source, i, groups, named)
             out.append(piece)
+            atom = piece not in (_OUTSIDE["b"], _OUTSIDE["B"])
             continue
         if c == "[":
             piece, i = _char_class(source, i)
             out.append(piece)
+            atom = True
             continue
         if c == "(":
             piece, i = _group_open(source, i)
             out.append(piece)
+            opened.append(not piece.startswith("(?<") or piece.startswith("(?P"))
+            atom = False
             continue
-        if c == ".":
+        if c == ")":
+            out.append(")")
+            atom = opened.pop() if opened else True  # an unmatched ")" fails to compile
+        elif c == ".":
             out.append(_DOT)
-        elif c == "{":
-            found = _QUANTIFIER.match(source, i)
-            if found is None:
-                out.append("\\{")  # JavaScript reads a brace that is no quantifier as text
-            else:
-                out.append(found.group())
-                i = found.end()
-                i = _after_quantifier(source, i, out)
-                continue
-        elif c == "}":
-            out.append("\\}")
-        elif c in "*+?":
+            atom = True
+        elif c in "{}":
+            out.append("\\" + c)  # JavaScript reads a brace that is no quantifier as text
+            atom = True
+        elif c in "|^$":
             out.append(c)
-            i = _after_quantifier(source, i + 1, out)
-            continue
+            atom = False
         else:
             out.append(c)
+            atom = True
         i += 1
     return "".join(out)
 
@@ -89,6 +102,21 @@ def compile_js(source: str) -> regex.Pattern[str]:
         return regex.compile(translated, FLAGS)
     except (regex.error, OverflowError, RecursionError) as error:
         raise Refused(f"not a regular expression ankigen can read: {error}") from None
+
+
+def finditer(pattern: regex.Pattern[str], text: str, deadline: float) -> Iterator[regex.Match[str]]:
+    """Matches as JavaScript's ``matchAll`` finds them (after an empty match the search moves
+    one character on); raises TimeoutError once `deadline` (time.monotonic) has passed."""
+    pos = 0
+    while pos <= len(text):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("regex timed out")
+        match = pattern.search(text, pos, timeout=left)
+        if match is None:
+            return
+        yield match
+        pos = match.end() + (match.end() == match.start())
 
 
 def _after_quantifier(source: str, i: int, out: list[str]) -> int:

@@ -815,6 +815,8 @@ def _regex_cards(
     def line_of(offset: int) -> int:
         return bisect.bisect_right(starts, offset)
 
+    from .jsregex import finditer
+
     spans = _ignored_spans(note, scan, ota, starts)
     matches: list[tuple[int, RegexNoteType, Any, bool, bool]] = []
     for entry in ota.regexps:
@@ -822,7 +824,7 @@ def _regex_cards(
         deadline = time.monotonic() + REGEX_SECONDS
         try:
             for pattern, has_tags, has_id in entry.searches:
-                for match in pattern.finditer(text, timeout=max(deadline - time.monotonic(), 0)):
+                for match in finditer(pattern, text, deadline):
                     begin, end = match.span()
                     if begin == end or spans.holds(begin, end):
                         continue
@@ -911,8 +913,8 @@ def _ignored_spans(
                 lines(block, number)
                 block = 0
             continue
-        if row.code or row.hidden:
-            lines(number, number)
+        if row.code or row.hidden or (row.comment_line and not stripped):
+            lines(number, number)  # code, a comment, a "%%" line opening or closing one
             continue
         if frozen and stripped:
             lines(number, number)
