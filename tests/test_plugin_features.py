@@ -131,6 +131,20 @@ def test_regex_notes_in_the_seed_style_through_the_cli_into_anki(tmp_path: Path)
     assert "ID:" not in light.fields["Answer"] + calvin.fields["Answer"]
 
 
+def test_the_seed_note_through_the_regex_path_gives_the_seed_readers_questions(seed_text):
+    data = {"settings": {"CUSTOM_REGEXPS": {"Basic": SEED_REGEX}}}
+    regex_path = SyntaxSettings(enabled=("obsidian-to-anki",), plugins={PLUGIN_ID: data})
+    by_regex, problems = read_note("AWS/AMI.md", seed_text, regex_path)
+    by_seed, _ = read_note("AWS/AMI.md", seed_text, SyntaxSettings(enabled=("seed",)))
+    assert problems == []
+    ours = [(c.line, c.question, c.answer) for c in by_regex.cards]
+    # The seed reader lifts an inline "#UseCase" into a tag; a regex note keeps it as text.
+    theirs = [(c.line, c.question, c.answer) for c in by_seed.cards if c.kind == "question"]
+    assert len(ours) == len(theirs) == 5
+    for (line, question, answer), expected in zip(ours, theirs, strict=True):
+        assert (line, question, answer.replace("#UseCase ", "")) == expected
+
+
 def test_the_seed_style_with_every_syntax_gives_each_card_once(tmp_path: Path) -> None:
     settings_ = {"settings": {"CUSTOM_REGEXPS": {"Basic": SEED_REGEX}}}
     vault = write_vault(
