@@ -258,9 +258,9 @@ class ObsidianToAnkiReader:
         data = settings.plugin(PLUGIN_ID)
         ota = _cached_settings(data)
         diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in ota.problems]
-        if not _scanned(note.rel, ota):
-            return [], diagnostics
         if ota.begin not in note.text and ota.begin_inline not in note.text and not ota.regexps:
+            return [], diagnostics
+        if not _scanned(note.rel, ota):
             return [], diagnostics
         return _read(note, ota, diagnostics, [], settings.vault_name), diagnostics
 
