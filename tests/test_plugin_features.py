@@ -627,3 +627,33 @@ def test_regex_note_scanner_is_linear() -> None:
 def test_regex_translation_and_globs_are_linear() -> None:
     _linear(lambda size: lambda: translate("(a[b\\d]\\w.){2}|" * size), 3000)
     _linear(lambda size: lambda: ignored("/".join(["d"] * size), ("**/x/**/*.md",)), 30)
+
+
+@settings(max_examples=EXAMPLES or 300, deadline=None, derandomize=not EXAMPLES)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 60), st.integers(0, 12)),
+        max_size=40,
+    )
+)
+def test_ignored_spans_against_a_plain_list(steps: list[tuple[bool, int, int]]) -> None:
+    """The spans no regex note may lie inside, kept merged and sorted, answer as a plain list
+    of merged spans does."""
+    from ankigen.syntax.obsidian_to_anki import _Spans
+
+    spans, plain = _Spans(), []
+    for add, start, length in steps:
+        end = start + length
+        if add:
+            spans.add(start, end)
+            touching = [(a, b) for a, b in plain if a <= end and b >= start]
+            plain = [s for s in plain if s not in touching]
+            merged = (
+                min([start, *(a for a, _ in touching)]),
+                max([end, *(b for _, b in touching)]),
+            )
+            plain = sorted([*plain, merged])
+            assert list(zip(spans.starts, spans.ends, strict=True)) == plain
+        else:
+            expected = any(a <= start + 1 and b >= end - 1 for a, b in plain)
+            assert spans.holds(start, end) == expected
