@@ -44,6 +44,8 @@ class BuildOptions:
     processes: int = os.cpu_count() or 1
     syntax: tuple[str, ...] = ()  # the flashcard syntaxes read (reader names); () = all
     new_notes: bool = False  # build cards with a plugin's note id that adopt has not seen
+    callout_cards: tuple[str, ...] = ()  # callout names read as cards (--callout-cards)
+    callout_cards_reversed: tuple[str, ...] = ()  # ... as two cards each
 
 
 def _media_options() -> MediaOptions:
@@ -75,7 +77,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     vault, found = discover_vault(options.vault, options.exclude)  # find notes
     report.extend(found)
     model = load_card_model()
-    syntax, found = load_syntax_settings(vault.root, options.syntax)
+    syntax, found = load_syntax_settings(
+        vault.root,
+        options.syntax,
+        callout_cards=options.callout_cards,
+        callout_cards_reversed=options.callout_cards_reversed,
+    )
     report.extend(found)
     adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
     report.extend(found)

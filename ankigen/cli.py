@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -114,7 +115,27 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         metavar="NAMES",
         help="read only these flashcard syntaxes, comma-separated (default: all): "
         "seed (#Question / Answer:), spaced-repetition (the Spaced Repetition plugin's "
-        "::, ?, ==cloze==); repeatable",
+        "::, ?, ==cloze==), obsidian-to-anki (START/END, STARTI/ENDI, regex notes), "
+        "flashcards (#card, ::, > [!CARD]), callouts (see --callout-cards); repeatable",
+    )
+    p.add_argument(
+        "--callout-cards",
+        action="append",
+        default=[],
+        type=_callout_names,
+        metavar="NAMES",
+        help="read callouts of these names as cards, comma-separated (e.g. question,faq): "
+        "'> [!question]- front' with the callout's body as the back; off by default; "
+        "repeatable",
+    )
+    p.add_argument(
+        "--callout-cards-reversed",
+        action="append",
+        default=[],
+        type=_callout_names,
+        metavar="NAMES",
+        help="like --callout-cards, but each such callout makes two cards (front→back and "
+        "back→front); repeatable",
     )
     p.add_argument(
         "--force", action="store_true", help="rebuild every folder, even the unchanged ones"
@@ -319,6 +340,10 @@ def _build(args: argparse.Namespace) -> int:
         exclude=tuple(args.exclude),
         syntax=tuple(name for names in args.syntax for name in names),
         new_notes=args.new_notes,
+        callout_cards=tuple(name for names in args.callout_cards for name in names),
+        callout_cards_reversed=tuple(
+            name for names in args.callout_cards_reversed for name in names
+        ),
     )
     started = time.perf_counter()
     progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
@@ -450,6 +475,18 @@ def _syntax_names(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown syntax {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}"
+        )
+    return names
+
+
+def _callout_names(text: str) -> tuple[str, ...]:
+    """Callout names, comma-separated: letters, digits, "-" and "_" (case-insensitive)."""
+    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
+    bad = [name for name in names if not re.fullmatch(r"[\w-]{1,64}", name)]
+    if bad or not names:
+        shown = ", ".join(repr(name) for name in bad) or repr(text)
+        raise argparse.ArgumentTypeError(
+            f"not a callout name: {shown} (letters, digits, '-' and '_', e.g. question,faq)"
         )
     return names
 

@@ -361,12 +361,11 @@ def test_vault_builds_and_imports_into_anki(tmp_path):
         assert all("ID:" not in value and "DELETE" not in value for value in note.fields)
 
 
-def test_regular_expression_notes_are_a_warning_not_a_silent_skip():
+def test_regular_expression_notes_are_read():
     data = with_settings({"CUSTOM_REGEXPS": {"Basic": "^Q: (.*)\\nA: (.*)", "Cloze": ""}})
-    _, problems = read("Q: one\nA: two\n", data=data)
-    assert problems == [
-        f"{SETTINGS_FILE}:1: warning: CUSTOM_REGEXPS (Basic): regular-expression notes are not read"
-    ]
+    cards, problems = read("Q: one\nA: two\n", data=data)
+    assert problems == []
+    assert [(c.question, c.answer, c.line) for c in cards] == [("one", "two", 1)]
 
 
 def test_pictures_in_a_third_field_are_a_warning(tmp_path):

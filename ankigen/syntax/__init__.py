@@ -86,6 +86,10 @@ class SyntaxSettings:
 
     enabled: tuple[str, ...] = ()  # reader names; () = every reader
     plugins: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    # Callout cards (--callout-cards / --callout-cards-reversed): callout names, lower case.
+    callout_cards: tuple[str, ...] = ()
+    callout_cards_reversed: tuple[str, ...] = ()
+    vault_name: str = ""  # Obsidian's vault name (the vault folder's), for links into it
 
     def is_enabled(self, name: str) -> bool:
         return not self.enabled or name in self.enabled
@@ -102,8 +106,20 @@ class SyntaxSettings:
             plugin_id: {k: v for k, v in data.items() if k not in _VOLATILE.get(plugin_id, ())}
             for plugin_id, data in self.plugins.items()
         }
-        text = json.dumps([self.enabled, stable], sort_keys=True, default=str)
+        callouts = [self.callout_cards, self.callout_cards_reversed]
+        shown = [self.enabled, stable, *([callouts] if any(callouts) else [])]
+        if self.vault_name and _links_vault(self.plugins):
+            shown.append(self.vault_name)
+        text = json.dumps(shown, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _links_vault(plugins: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a plugin's settings put the vault's name on cards (Obsidian_to_Anki's links)."""
+    data = plugins.get("obsidian-to-anki-plugin") or {}
+    raw = data.get("settings") if isinstance(data, Mapping) else None
+    defaults = raw.get("Defaults") if isinstance(raw, Mapping) else None
+    return isinstance(defaults, Mapping) and defaults.get("Add File Link") is True
 
 
 class CheckedValues:
@@ -154,10 +170,13 @@ _READERS: dict[str, Reader] = {}
 def readers() -> dict[str, Reader]:
     """Every reader, by name, in the order they run."""
     if not _READERS:
-        from . import flashcards, obsidian_to_anki, seed, spaced_repetition
+        from . import callouts, flashcards, obsidian_to_anki, seed, spaced_repetition
 
+        # Order is precedence: a card of an earlier reader keeps its lines (callout cards are
+        # explicit containers, so "a::b" inside one is its text).
         found: list[Reader] = [
             seed.READER,
+            callouts.READER,
             spaced_repetition.READER,
             obsidian_to_anki.READER,
             flashcards.READER,
@@ -191,7 +210,11 @@ _MAX_SETTINGS_BYTES = 16 << 20  # a plugin's data.json; Obsidian_to_Anki's grows
 
 
 def load_syntax_settings(
-    vault_root: Path, enabled: Iterable[str] = (), config_dir: str = ".obsidian"
+    vault_root: Path,
+    enabled: Iterable[str] = (),
+    config_dir: str = ".obsidian",
+    callout_cards: Iterable[str] = (),
+    callout_cards_reversed: Iterable[str] = (),
 ) -> tuple[SyntaxSettings, list[Diagnostic]]:
     """Read each known plugin's data.json; a broken one is a warning naming its path."""
     diagnostics: list[Diagnostic] = []
@@ -213,7 +236,14 @@ def load_syntax_settings(
             continue
         plugins[plugin_id] = data
     names = tuple(dict.fromkeys(enabled))
-    return SyntaxSettings(enabled=names, plugins=plugins), diagnostics
+    settings = SyntaxSettings(
+        enabled=names,
+        plugins=plugins,
+        callout_cards=tuple(dict.fromkeys(n.lower() for n in callout_cards)),
+        callout_cards_reversed=tuple(dict.fromkeys(n.lower() for n in callout_cards_reversed)),
+        vault_name=vault_root.resolve().name,
+    )
+    return settings, diagnostics
 
 
 def _span(card: CardSource) -> tuple[int, int]:

@@ -11,6 +11,19 @@ A note is read when it carries the card tag (default ``#card``, setting ``flashc
 - a line with ``==highlights==`` or ``{curly}`` / ``{2:numbered}`` clozes: a cloze card.
 - ``^1234567890123`` below a card is the Anki note id the plugin wrote: never shown.
 
+Flashcards 2.0 (its 2.0.0 release) adds, and ankigen reads:
+
+- ``> [!CARD] : Front`` callouts (marker case-insensitive, colon optional): the title is the
+  front, the whole body the back; always read, a v1 note never has them;
+- in a 2.0 note, a heading carrying the card tag takes its whole section as the back, up to the
+  next heading of the same or a higher level (or the next card); a 2.0 note is one whose vault
+  has 2.0 settings (``defaultDeck``, ``defaultTags``, ``hashtag``…) or that the plugin synced
+  (a ``flashcards`` frontmatter property or a ``^q-xxxx`` anchor); elsewhere the v1 rule holds;
+- ``#card-reminder`` (2.0's name for ``#card-spaced``, which keeps working), ``^q-xxxx``
+  anchors never shown, and its optional folder tags (``Medicine/Biology/Cell.md`` gets the tag
+  ``Medicine::Biology``; the setting's key in data.json is not documented: ankigen reads
+  ``folderTags`` or ``folderBasedTags``).
+
 Deck: ``cards-deck`` in the frontmatter, else the folder path (``folderBasedDeck``, default on),
 else the ``deck`` setting. Tags: a ``tags:`` line (frontmatter or body), the card's own, and the
 ``defaultAnkiTag`` setting. Headings above a card are its context (context-aware mode): in our
@@ -35,6 +48,13 @@ SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
 NAME = "flashcards"
 
 _ID_LINE = re.compile(r"\^(\d{13})\s*$")
+# Flashcards 2.0's anchor: "^q-" and four letters or digits from its alphabet.
+_V2_ANCHOR = re.compile(r"\^q-[abcdefghijkmnpqrstuvwxyz23456789]{4}")
+_TRAILING_ANCHOR = re.compile(r"[ \t]*\^(?:q-[abcdefghijkmnpqrstuvwxyz23456789]{4}|\d{13})[ \t]*$")
+# Keys only a Flashcards 2.0 data.json has (its settings were renamed in the rewrite).
+_V2_KEYS = ("defaultDeck", "defaultTags", "folderBasedDecks", "hashtag", "contextStrategy",
+            "inlineReverseSeparator", "legacy", "explicitSyntax")  # fmt: skip
+_FOLDER_TAG_KEYS = ("folderTags", "folderBasedTags")
 _GLOBAL_TAGS = re.compile(r"^[ \t]*(?:cards-)?tags: ?(.*)$", re.IGNORECASE)
 _GLOBAL_TAG_WORD = re.compile(r"\[\[([^\]]*)\]\]|#?([\w:/-]+)")
 _LIST_MARK = re.compile(r"[ \t]*(?:\d+[.)]|[-+*])[ \t]+")
@@ -51,6 +71,9 @@ class FlashcardsSettings:
     folder_deck: bool = True
     default_tag: str = "obsidian"
     context: bool = True  # contextAwareMode: the headings above a card are its context
+    v2: bool = False  # the vault's settings are Flashcards 2.0's
+    default_tags: tuple[str, ...] = ()  # 2.0's defaultTags (replaces defaultAnkiTag)
+    folder_tags: bool = False  # 2.0's folder tags
     problems: tuple[str, ...] = ()
 
 
@@ -64,6 +87,8 @@ def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
     values = CheckedValues(data, problems)
     text, flag = values.line, values.flag
 
+    if any(key in data for key in _V2_KEYS):
+        return _v2_settings(data, values, problems)
     folder_deck = flag("folderBasedDeck", base.folder_deck)
     context = flag("contextAwareMode", base.context)
     tag = text("flashcardsTag", base.tag).lstrip("#")
@@ -78,8 +103,50 @@ def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
         folder_deck=folder_deck,
         default_tag=text("defaultAnkiTag", base.default_tag, empty_ok=True),
         context=context,
+        folder_tags=_folder_tags_flag(values),
         problems=tuple(problems),
     )
+
+
+def _v2_settings(
+    data: Mapping[str, Any], values: CheckedValues, problems: list[str]
+) -> FlashcardsSettings:
+    """Flashcards 2.0's settings (its data.json after the rewrite)."""
+    base = FlashcardsSettings()
+    hashtag = data.get("hashtag", {})
+    if not isinstance(hashtag, dict):
+        problems.append("'hashtag' is not an object")
+        hashtag = {}
+    tag = CheckedValues(hashtag, problems, "hashtag ").line("basicTag", base.tag).lstrip("#")
+    if not obsidian.is_tag(tag) or " " in tag:
+        problems.append("'hashtag.basicTag' is not a tag")
+        tag = base.tag
+    tags = data.get("defaultTags", ["obsidian"])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        problems.append("'defaultTags' is not a list of tags")
+        tags = ["obsidian"]
+    strategy = data.get("contextStrategy", "headings")
+    if strategy not in ("headings", "none", "note-title"):
+        problems.append("'contextStrategy' is not headings, none or note-title")
+        strategy = "headings"
+    return FlashcardsSettings(
+        tag=tag,
+        separator=values.line("inlineSeparator", base.separator),
+        reverse_separator=values.line("inlineReverseSeparator", base.reverse_separator),
+        deck=values.line("defaultDeck", base.deck),
+        folder_deck=values.flag("folderBasedDecks", base.folder_deck),
+        default_tag="",
+        context=strategy == "headings",
+        v2=True,
+        default_tags=tuple(obsidian.anki_tag(t.strip().lstrip("#")) for t in tags if t.strip()),
+        folder_tags=_folder_tags_flag(values),
+        problems=tuple(problems),
+    )
+
+
+def _folder_tags_flag(values: CheckedValues) -> bool:
+    """Flashcards 2.0's "Folder tags" setting (off by default); its key is not documented."""
+    return any(values.flag(key, False) for key in _FOLDER_TAG_KEYS if key in values.data)
 
 
 class FlashcardsReader:
@@ -90,7 +157,12 @@ class FlashcardsReader:
     ) -> tuple[list[CardSource], list[Diagnostic]]:
         options = flashcards_settings(settings.plugin(PLUGIN_ID))
         diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in options.problems]
-        if f"#{options.tag}".lower() not in note.text.lower() and "cards-deck" not in note.text:
+        lowered = note.text.lower()
+        if (
+            f"#{options.tag}".lower() not in lowered
+            and "cards-deck" not in note.text
+            and "[!card" not in lowered
+        ):
             return [], diagnostics
         return _Reader(note, options).cards(), diagnostics
 
@@ -117,6 +189,14 @@ class _Reader:
         self.deck = self._deck(front.data)
         self.has_deck = "cards-deck" in front.data
         self.global_tags = self._global_tags()
+        # A Flashcards 2.0 note: the vault's settings say so, or the plugin synced it.
+        self.v2 = (
+            options.v2
+            or isinstance(front.data.get("flashcards"), dict)
+            or bool(_V2_ANCHOR.search(note.text))
+        )
+        self.callouts = self._callouts()
+        self.callout_starts = {first for first, _, _ in self.callouts}
 
     def _deck(self, data: dict) -> str:
         deck = data.get("cards-deck")
@@ -142,9 +222,18 @@ class _Reader:
         used: set[int] = set()  # lines that belong to a tagged card
         headings: list[tuple[int, str]] = []
         # Only a note the plugin synced (cards-deck) or that carries a card tag holds cards.
-        tag_seen = self.has_deck or self._carries_tag()
+        tag_seen = self.has_deck or self._carries_tag() or bool(self.callouts)
+        inside: dict[int, int] = {}  # first line index of a callout card → index after it
+        for first, after, card in self.callouts:
+            inside[first] = after
+            used.update(range(first, after))
+            if card is not None:
+                cards.append(card)
         index = 0
         while index < len(self.lines):
+            if index in inside:  # a callout card is an explicit container: its text is its own
+                index = inside[index]
+                continue
             line = self.lines[index]
             found = obsidian.heading(line.text)
             tagged = self._tag_in(line.text)
@@ -187,7 +276,80 @@ class _Reader:
             f"{tag}/reverse": "reverse",
             f"{tag}-spaced": "spaced",
             f"{tag}/spaced": "spaced",
+            f"{tag}-reminder": "spaced",  # Flashcards 2.0's name for a front-only card
         }
+
+    def _section(self, start: int, level: int) -> tuple[int, list[_Line]]:
+        """Flashcards 2.0's heading card: (index after it, its back's lines): the section
+        from `start` up to the next heading of `level` or higher, or the next card."""
+        end = start
+        callout_starts = self.callout_starts
+        while end < len(self.lines):
+            current = self.lines[end]
+            found = obsidian.heading(current.text)
+            if found is not None and found[0] <= level:
+                break
+            if end in callout_starts or self._tag_in(current.text) is not None:
+                break
+            if current.raw.lstrip().lower().startswith("```flashcard"):
+                break
+            end += 1
+        back = list(self.lines[start:end])
+        while back and not back[-1].raw.strip():
+            back.pop()
+        while back and not back[0].raw.strip():
+            back.pop(0)
+        if back and not back[-1].code:
+            last = back[-1]
+            text = _TRAILING_ANCHOR.sub("", last.text)
+            if text.strip():
+                back[-1] = _Line(last.number, text, _TRAILING_ANCHOR.sub("", last.raw), False)
+            else:
+                back.pop()
+        return end, back
+
+    def _callouts(self) -> list[tuple[int, int, CardSource | None]]:
+        """Flashcards 2.0's ``> [!CARD] : Front`` cards: (first line index, index after the
+        callout, the card or None when it has no front or no back)."""
+        if "[!card" not in self.note.text.lower():
+            return []
+        from .callouts import callouts
+
+        index_of = {line.number: i for i, line in enumerate(self.lines)}
+        out: list[tuple[int, int, CardSource | None]] = []
+        heads = [
+            (line.number, *found)
+            for line in self.lines
+            if (found := obsidian.heading(line.text)) is not None
+        ]
+        stack: list[tuple[int, str]] = []
+        h = 0
+        for callout in callouts(self.note, frozenset({"card"})):
+            first = index_of.get(callout.line)
+            if first is None:
+                continue
+            while h < len(heads) and heads[h][0] < callout.line:  # headings above, in one sweep
+                _, level, title = heads[h]
+                stack = [*(x for x in stack if x[0] < level), (level, obsidian.plain_text(title))]
+                h += 1
+            after = index_of.get(callout.end_line, first) + 1
+            front = _TRAILING_ANCHOR.sub("", callout.title)
+            front = self._untagged(front[1:] if front.startswith(":") else front).strip()
+            back = _strip_anchor_lines(callout.body)
+            if not front or not back:
+                what = "front (its title)" if not front else "back (its body)"
+                self.problem(callout.line, f"[!CARD] callout without a {what}; no card made")
+                out.append((first, after, None))
+                continue
+            context = tuple(title for _, title in stack if title)
+            card = self._card(
+                callout.line, front, back, QUESTION, [], context, 0,
+                (("Front", front), ("Back", back)),
+            )  # fmt: skip
+            card = replace(card, answer_line=callout.body_line or callout.line,
+                           end_line=callout.end_line)  # fmt: skip
+            out.append((first, after, card))
+        return out
 
     def _carries_tag(self) -> bool:
         kinds = self._kinds()
@@ -247,7 +409,9 @@ class _Reader:
         after = index + 1
         anki_id = 0
         back: list[_Line] = []
-        if kind != "spaced":
+        if kind != "spaced" and self.v2 and found is not None:
+            after, back = self._section(index + 1, found[0])
+        elif kind != "spaced":
             while after < len(self.lines) and not self.lines[after].raw.strip():
                 after += 1
             while after < len(self.lines):
@@ -358,6 +522,9 @@ class _Reader:
         fields: tuple[tuple[str, str], ...],
     ) -> CardSource:
         default = [self.options.default_tag] if self.options.default_tag else []
+        default += self.options.default_tags
+        if self.options.folder_tags and self.note.folder:
+            default.append(self.note.folder.replace("/", "::").replace(" ", "_"))
         all_tags = [*self.global_tags, *tags, *default]
         if not self.options.context:
             context = ()
@@ -378,6 +545,17 @@ class _Reader:
 
     def problem(self, line: int, message: str) -> None:
         self.note.diagnostics.append(Diagnostic(self.note.rel, line, "warning", message))
+
+
+def _strip_anchor_lines(text: str) -> str:
+    """A back without the anchor the plugin writes after it (a line of its own, or the end of
+    the last line)."""
+    lines = text.rstrip().split("\n")
+    while lines and not _TRAILING_ANCHOR.sub("", lines[-1]).strip():
+        lines.pop()
+    if lines:
+        lines[-1] = _TRAILING_ANCHOR.sub("", lines[-1])
+    return "\n".join(lines).strip()
 
 
 def _first_separator(text: str, *separators: str) -> tuple[int, str]:

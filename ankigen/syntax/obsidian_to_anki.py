@@ -10,19 +10,27 @@ Block notes::
     <!--ID: 1700000000000-->
     END
 
-inline notes ``STARTI [Basic] front Back: back ENDI``, ``TARGET DECK`` and ``FILE TAGS`` lines,
-``DELETE`` above an ID line, and the plugin's settings (its ``data.json``: the markers, default
-deck and tag, folder decks and tags, CurlyCloze, highlights to clozes, the field names of each
-note type). The plugin's own parser is the reference; where we read differently it is said here
-and in the README: markers inside fenced code, ``%%`` comments or inline code are text, not notes.
+inline notes ``STARTI [Basic] front Back: back ENDI``, regex notes (``CUSTOM_REGEXPS``: a note
+type's regular expression, its groups the fields, its JavaScript flavour translated by
+jsregex.py and every search bounded in time), ``TARGET DECK`` and ``FILE TAGS`` lines, ``DELETE``
+above an ID line, ``FROZEN - Type:`` blocks (text appended to every note of that type in the
+file), and the plugin's settings (its ``data.json``: the markers, default deck and tag, folder
+decks and tags, ignored file globs, CurlyCloze, highlights to clozes, "Add File Link" and "Add
+Context", the field names of each note type). The plugin's own parser is the reference; where we
+read differently it is said here and in the README: markers inside fenced code, ``%%`` comments
+or inline code are text, not notes.
 """
 
 from __future__ import annotations
 
+import bisect
+import fnmatch
 import re
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 from .. import obsidian
 from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
@@ -68,7 +76,25 @@ class OtaSettings:
     folder_decks: Mapping[str, str] = field(default_factory=dict)
     folder_tags: Mapping[str, str] = field(default_factory=dict)
     fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # fields_dict
+    frozen_line: str = "FROZEN"
+    ignored_globs: tuple[str, ...] = ("**/*.excalidraw.md",)
+    add_file_link: bool = False
+    add_context: bool = False
+    file_link_fields: Mapping[str, str] = field(default_factory=dict)
+    context_fields: Mapping[str, str] = field(default_factory=dict)
+    regexps: tuple[RegexNoteType, ...] = ()  # CUSTOM_REGEXPS that could be read, in order
     problems: tuple[str, ...] = ()  # settings ignored, for one warning each
+
+
+@dataclass(frozen=True)
+class RegexNoteType:
+    """One entry of CUSTOM_REGEXPS: a note type, its fields and its four searches (the
+    regex with "Tags: …" and an ID after it, with an ID, with tags, alone: the plugin's order)."""
+
+    note_type: str
+    names: tuple[str, ...]  # its fields, one per group
+    groups: int
+    searches: tuple[tuple[Any, bool, bool], ...]  # (compiled pattern, has tags, has id)
 
 
 def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
@@ -88,12 +114,6 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
     defaults_ = CheckedValues(defaults, problems, "Defaults ")
     flag, text = defaults_.flag, defaults_.text
 
-    regexps = raw.get("CUSTOM_REGEXPS", {})
-    if isinstance(regexps, dict) and any(
-        isinstance(v, str) and v.strip() for v in regexps.values()
-    ):
-        used = ", ".join(sorted(k for k, v in regexps.items() if isinstance(v, str) and v.strip()))
-        problems.append(f"CUSTOM_REGEXPS ({used}): regular-expression notes are not read")
     fields: dict[str, tuple[str, ...]] = {}
     raw_fields = data.get("fields_dict", {})
     if isinstance(raw_fields, dict):
@@ -104,6 +124,7 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
                 problems.append(f"fields_dict '{name}' is not a list of field names")
     else:
         problems.append("'fields_dict' is not an object")
+    regexps = _regexps(_object(raw, "CUSTOM_REGEXPS", problems), fields, problems)
     return OtaSettings(
         begin=marker("Begin Note", base.begin),
         end=marker("End Note", base.end),
@@ -121,8 +142,81 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
         folder_decks=_text_table(raw, "FOLDER_DECKS", problems),
         folder_tags=_text_table(raw, "FOLDER_TAGS", problems),
         fields=fields,
+        frozen_line=marker("Frozen Fields Line", base.frozen_line),
+        ignored_globs=_globs(raw, problems),
+        add_file_link=flag("Add File Link", base.add_file_link),
+        add_context=flag("Add Context", base.add_context),
+        file_link_fields=_text_table(raw, "FILE_LINK_FIELDS", problems),
+        context_fields=_text_table(raw, "CONTEXT_FIELDS", problems),
+        regexps=regexps,
         problems=tuple(problems),
     )
+
+
+def _globs(raw: dict, problems: list[str]) -> tuple[str, ...]:
+    """IGNORED_FILE_GLOBS: a list of glob patterns (the plugin's default without the key)."""
+    value = raw.get("IGNORED_FILE_GLOBS", list(OtaSettings.ignored_globs))
+    if not isinstance(value, list):
+        problems.append("'IGNORED_FILE_GLOBS' is not a list of globs; none is used")
+        return ()
+    kept = [g for g in value if isinstance(g, str) and g.strip()]
+    if len(kept) != len(value):
+        problems.append("IGNORED_FILE_GLOBS: an entry that is not a glob is left out")
+    return tuple(g.strip() for g in kept)
+
+
+def _regexps(
+    table: dict, fields: Mapping[str, tuple[str, ...]], problems: list[str]
+) -> tuple[RegexNoteType, ...]:
+    """CUSTOM_REGEXPS compiled (the plugin's JavaScript regexes translated); each one that
+    cannot be read is a problem, and the others still work."""
+    from .jsregex import Refused, compile_js
+
+    found = []
+    for note_type, source in table.items():
+        if not isinstance(source, str):
+            problems.append(f"CUSTOM_REGEXPS '{note_type}' is not a text")
+            continue
+        if not source:
+            continue  # the plugin's way of saying "no regex for this note type"
+        names = fields.get(note_type) or STOCK.get(note_type, ((), ""))[0]
+        where = f"CUSTOM_REGEXPS '{note_type}'"
+        if not names:
+            problems.append(
+                f"{where}: the note type's fields are unknown (not one of Anki's stock note "
+                "types, not in fields_dict); its regex notes are not read"
+            )
+            continue
+        try:
+            searches = tuple(
+                (compile_js(source + suffix), tags, id_)
+                for suffix, tags, id_ in (
+                    (_TAG_SUFFIX + _ID_SUFFIX, True, True),
+                    (_ID_SUFFIX, False, True),
+                    (_TAG_SUFFIX, True, False),
+                    ("", False, False),
+                )
+            )
+        except Refused as error:
+            problems.append(f"{where}: {error}; its regex notes are not read")
+            continue
+        groups = searches[-1][0].groups
+        if groups > len(names):
+            problems.append(
+                f"{where}: {groups} groups but the note type has {len(names)} fields "
+                f"({', '.join(names)}); its regex notes are not read"
+            )
+            continue
+        if not groups:
+            problems.append(f"{where}: no group (one per field); its regex notes are not read")
+            continue
+        found.append(RegexNoteType(str(note_type), names, groups, searches))
+    return tuple(found)
+
+
+# The plugin appends these (JavaScript) to a user's regex: "Tags: …" and the ID it wrote.
+_TAG_SUFFIX = r"(Tags: .*)"
+_ID_SUFFIX = r"\n?(?:<!--)?(?:ID: (\d+).*)"
 
 
 def _object(raw: dict, key: str, problems: list[str]) -> dict:
@@ -164,21 +258,87 @@ class ObsidianToAnkiReader:
         data = settings.plugin(PLUGIN_ID)
         ota = _cached_settings(data)
         diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in ota.problems]
-        if ota.scan_directory and not (note.rel + "/").startswith(ota.scan_directory + "/"):
+        if ota.begin not in note.text and ota.begin_inline not in note.text and not ota.regexps:
             return [], diagnostics
-        if ota.begin not in note.text and ota.begin_inline not in note.text:
+        if not _scanned(note.rel, ota):
             return [], diagnostics
-        return _read(note, ota, diagnostics, []), diagnostics
+        return _read(note, ota, diagnostics, [], settings.vault_name), diagnostics
 
 
 def deletions(note: NoteText, settings: SyntaxSettings) -> list[tuple[int, int]]:
     """(line, Anki note id) of every note the plugin's `DELETE` mark asks to delete."""
     ota = _cached_settings(settings.plugin(PLUGIN_ID))
-    if ota.delete_line not in note.text:
+    if ota.delete_line not in note.text or not _scanned(note.rel, ota):
         return []
     found: list[tuple[int, int]] = []
-    _read(note, ota, [], found)
+    _read(note, ota, [], found, settings.vault_name, regex=False)
     return found
+
+
+def _scanned(rel: str, ota: OtaSettings) -> bool:
+    """Whether the plugin reads this note: inside its Scan Directory, not an ignored file."""
+    if ota.scan_directory and not (rel + "/").startswith(ota.scan_directory + "/"):
+        return False
+    return not ignored(rel, ota.ignored_globs)
+
+
+# ---------------------------------------------------------------- IGNORED_FILE_GLOBS
+
+
+def ignored(rel: str, globs: tuple[str, ...]) -> bool:
+    """Whether the plugin's IGNORED_FILE_GLOBS leave this vault path out: each glob in turn
+    adds the paths it matches, a "!glob" takes them back (multimatch's rule); minimatch's
+    globs: "*" and "?" within one folder name, "**" any number of folders, "{a,b}" either,
+    and no wildcard matches a name starting with "." unless the glob's name does."""
+    out = False
+    for glob in globs:
+        negated = glob.startswith("!")
+        if out == (not negated):
+            continue  # this glob cannot change the answer
+        if any(_glob_match(p, rel) for p in _braces(glob[1:] if negated else glob)):
+            out = not negated
+    return out
+
+
+def _braces(glob: str, limit: int = 64) -> list[str]:
+    """ "a/{b,c}.md" → ["a/b.md", "a/c.md"] (at most `limit` globs)."""
+    found = [glob]
+    done: list[str] = []
+    while found and len(done) + len(found) <= limit:
+        current = found.pop()
+        match = re.search(r"\{([^{}]*,[^{}]*)\}", current)
+        if match is None:
+            done.append(current)
+            continue
+        for choice in match.group(1).split(","):
+            found.append(current[: match.start()] + choice + current[match.end() :])
+    return done + found
+
+
+def _glob_match(glob: str, rel: str) -> bool:
+    """One glob against one path, folder name by folder name (no backtracking blow-up)."""
+    parts = rel.split("/")
+    pattern = [p for p in glob.strip("/").split("/") if p]
+    if not pattern:
+        return False
+    # reach[j]: the first j path names can be matched by the glob's names seen so far.
+    reach = [True] + [False] * len(parts)
+    for piece in pattern:
+        new = [False] * (len(parts) + 1)
+        if piece == "**":
+            for j in range(len(parts) + 1):
+                new[j] = reach[j] or (j > 0 and new[j - 1] and not parts[j - 1].startswith("."))
+        else:
+            for j in range(1, len(parts) + 1):
+                new[j] = reach[j - 1] and _name_match(piece, parts[j - 1])
+        reach = new
+    return reach[-1]
+
+
+def _name_match(piece: str, name: str) -> bool:
+    if name.startswith(".") and not piece.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, piece.replace("[^", "[!"))
 
 
 _SETTINGS_CACHE: dict[int, tuple[Mapping[str, Any] | None, OtaSettings]] = {}
@@ -196,11 +356,24 @@ def _cached_settings(data: Mapping[str, Any] | None) -> OtaSettings:
     return parsed
 
 
+@dataclass
+class _File:
+    """What every card of one note shares: frozen fields, the link back, the context."""
+
+    rel: str
+    frozen: dict[str, dict[str, str]]  # note type → field → Markdown appended
+    link: str  # "Add File Link": the obsidian:// address of the note, or ""
+    context: bool  # "Add Context"
+
+
 def _read(
     note: NoteText,
     ota: OtaSettings,
     diagnostics: list[Diagnostic],
     deleted: list[tuple[int, int]],
+    vault_name: str = "",
+    *,
+    regex: bool = True,
 ) -> list[CardSource]:
     """The note's cards; its diagnostics and `DELETE` marks (line, note id) are appended."""
     first = note.body_start
@@ -208,6 +381,14 @@ def _read(
     deck, file_tags = _file_deck_and_tags(scan, ota)
     deck = deck or _folder_deck(note.folder, ota)
     base_tags = [*_folder_tags(note.folder, ota), *([ota.tag] if ota.tag else []), *file_tags]
+    link = ""
+    if ota.add_file_link:
+        # The plugin's address: the vault's name and the note's path, ".md" included.
+        safe = "-_.!~*'()"  # what JavaScript's encodeURIComponent leaves as it is
+        vault, path = quote(vault_name, safe=safe), quote(note.rel, safe=safe)
+        link = f"obsidian://open?vault={vault}&file={path}"
+    frozen = _frozen_fields(note, scan, ota, diagnostics) if ota.frozen_line in note.text else {}
+    file = _File(note.rel, frozen, link, ota.add_context)
     cards: list[CardSource] = []
     headings: list[tuple[int, str]] = []
     block: _Block | None = None
@@ -219,7 +400,7 @@ def _read(
                 fence = "" if obsidian.fence_closes(text, fence) else fence
             elif text.strip() == ota.end:
                 card = _block_card(
-                    note, block, ota, deck, base_tags, headings, diagnostics, deleted
+                    note, block, ota, deck, base_tags, headings, diagnostics, deleted, file
                 )
                 if card is not None:
                     cards.append(card)
@@ -249,7 +430,9 @@ def _read(
             headings.append((level, obsidian.plain_text(title)))
             continue
         if ota.begin_inline in visible:
-            for card in _inline_cards(note, line.number, visible, ota, deck, base_tags, headings):
+            for card in _inline_cards(
+                note, line.number, visible, ota, deck, base_tags, headings, file
+            ):
                 if isinstance(card, Diagnostic):
                     diagnostics.append(card)
                 else:
@@ -257,6 +440,9 @@ def _read(
     if block is not None:
         message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
         diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
+    if ota.regexps and regex:
+        found = _regex_cards(note, scan, ota, deck, base_tags, file, diagnostics)
+        cards = sorted([*cards, *found], key=lambda card: card.line)
     return cards
 
 
@@ -328,6 +514,7 @@ def _block_card(
     headings: list[tuple[int, str]],
     diagnostics: list[Diagnostic],
     deleted: list[tuple[int, int]],
+    file: _File,
 ) -> CardSource | None:
     """The card of one START/END block, or None (deleted, empty or of an unknown type)."""
     lines = _trimmed(block.lines)
@@ -362,7 +549,7 @@ def _block_card(
     fields = _block_fields(names, lines[1:])
     return _card(
         note, block.start, type_name, note_type, fields, ota, deck,
-        [*base_tags, *tags], headings, anki_id, diagnostics,
+        [*base_tags, *tags], headings, anki_id, diagnostics, file,
     )  # fmt: skip
 
 
@@ -423,6 +610,7 @@ def _inline_cards(
     deck: str,
     base_tags: list[str],
     headings: list[tuple[int, str]],
+    file: _File,
 ) -> list[CardSource | Diagnostic]:
     """The cards of `STARTI [Type] … ENDI` notes on one line (never inside inline code)."""
     masked = obsidian.mask_code_spans(visible)
@@ -437,7 +625,7 @@ def _inline_cards(
             return out
         content = visible[start + len(ota.begin_inline) : end].strip()
         position = end + len(ota.end_inline)
-        out.extend(_inline_card(note, number, content, ota, deck, base_tags, headings))
+        out.extend(_inline_card(note, number, content, ota, deck, base_tags, headings, file))
 
 
 def _inline_card(
@@ -448,6 +636,7 @@ def _inline_card(
     deck: str,
     base_tags: list[str],
     headings: list[tuple[int, str]],
+    file: _File,
 ) -> list[CardSource | Diagnostic]:
     anki_id = 0
     match = _ID.search(content)
@@ -480,7 +669,7 @@ def _inline_card(
     diagnostics: list[Diagnostic] = []
     card = _card(
         note, number, type_name, note_type, fields, ota, deck,
-        [*base_tags, *tags], headings, anki_id, diagnostics,
+        [*base_tags, *tags], headings, anki_id, diagnostics, file,
     )  # fmt: skip
     return [*diagnostics, *([card] if card else [])]
 
@@ -497,6 +686,7 @@ def _card(
     headings: list[tuple[int, str]],
     anki_id: int,
     diagnostics: list[Diagnostic],
+    file: _File | None = None,
 ) -> CardSource | None:
     """One card from a note's fields ([name, Markdown, line] each, in the type's order)."""
     if ota.obsidian_tags:
@@ -508,6 +698,8 @@ def _card(
     if "Cloze" in type_name:
         for entry in fields:
             entry[1] = _clozes(entry[1], ota)
+    if file is not None:
+        _append_extras(type_name, fields, headings, file, ota)
     if note_type.startswith("custom:") and "Cloze" in type_name and "{{c" in fields[0][1]:
         note_type = CLOZE  # a user's own cloze note type: Anki's cloze kind, their fields kept
     if note_type == CLOZE:
@@ -536,6 +728,236 @@ def _card(
         syntax="obsidian-to-anki",
         anki_id=anki_id,
     )
+
+
+# ---------------------------------------------------------------- frozen fields, link, context
+
+
+def _frozen_fields(
+    note: NoteText, scan: obsidian.Scan, ota: OtaSettings, diagnostics: list[Diagnostic]
+) -> dict[str, dict[str, str]]:
+    """The note's ``FROZEN - Type:`` blocks (up to a blank line): note type → field → text,
+    the last block of a type winning, as in the plugin."""
+    out: dict[str, dict[str, str]] = {}
+    marker = f"{ota.frozen_line} - "
+    rows = scan.lines
+    index = 0
+    while index < len(rows):
+        row = rows[index]
+        index += 1
+        text = row.visible.strip()
+        if row.code or row.hidden or not text.startswith(marker) or not text.endswith(":"):
+            continue
+        type_name = text[len(marker) : -1].strip()
+        body: list[tuple[int, str]] = []
+        while index < len(rows) and rows[index].visible.strip() and not rows[index].code:
+            body.append((rows[index].number, rows[index].visible))
+            index += 1
+        names = ota.fields.get(type_name) or STOCK.get(type_name, ((), ""))[0]
+        if not names or not body:
+            why = "its note type's fields are unknown" if body else "it holds no field"
+            message = f"'{ota.frozen_line} - {type_name}:' ignored: {why}"
+            diagnostics.append(Diagnostic(note.rel, row.number, "warning", message))
+            continue
+        fields = _block_fields(names, body)
+        out[type_name] = {name: text for name, text, _ in fields if text}
+    return out
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<])")
+
+
+def _append_extras(
+    type_name: str, fields: list[list], headings: list[tuple[int, str]], file: _File,
+    ota: OtaSettings,
+) -> None:  # fmt: skip
+    """Frozen fields, "Add File Link" and "Add Context", appended as the plugin appends them
+    (each as a paragraph of its own, where the plugin glues them to the field's last word)."""
+
+    def append(name: str, extra: str) -> None:
+        entry = next((e for e in fields if e[0] == name), fields[0])
+        entry[1] = f"{entry[1]}\n\n{extra}" if entry[1].strip() else extra
+
+    for name, extra in file.frozen.get(type_name, {}).items():
+        append(name, _clozes(extra, ota) if "Cloze" in type_name else extra)
+    if file.link:
+        append(ota.file_link_fields.get(type_name, ""), f"[Obsidian](<{file.link}>)")
+    if file.context:
+        path = " > ".join([file.rel, *(title for _, title in headings if title)])
+        append(ota.context_fields.get(type_name, ""), _MD_SPECIAL.sub(r"\\\1", path))
+
+
+# ---------------------------------------------------------------- regex notes
+
+# Each regex gets this long on one note (its four searches together); then it is stopped.
+REGEX_SECONDS = 1.0
+
+
+class _Spans:
+    """Character spans no regex note may lie inside: disjoint, sorted, merged as they grow."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_left(self.ends, start)  # first span ending at or after `start`
+        j = bisect.bisect_right(self.starts, end)  # spans from i to j touch [start, end]
+        if i < j:
+            start, end = min(start, self.starts[i]), max(end, self.ends[j - 1])
+        self.starts[i:j] = [start]
+        self.ends[i:j] = [end]
+
+    def holds(self, start: int, end: int) -> bool:
+        """Whether [start, end] lies inside one span, give or take one character (the
+        plugin's leeway)."""
+        i = bisect.bisect_right(self.starts, start + 1) - 1
+        return i >= 0 and self.ends[i] >= end - 1
+
+    def copy(self) -> _Spans:
+        other = _Spans()
+        other.starts, other.ends = list(self.starts), list(self.ends)
+        return other
+
+
+def _regex_cards(
+    note: NoteText, scan: obsidian.Scan, ota: OtaSettings, deck: str, base_tags: list[str],
+    file: _File, diagnostics: list[Diagnostic],
+) -> list[CardSource]:  # fmt: skip
+    """The note's regex notes: each CUSTOM_REGEXPS entry in turn, each of its four searches
+    in turn, a match lying inside code, math, a comment, another note or an earlier match
+    skipped (the plugin's rule), every regex stopped after REGEX_SECONDS on this note."""
+    text = "\n".join(note.lines)
+    starts = [0]
+    for line in note.lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def line_of(offset: int) -> int:
+        return bisect.bisect_right(starts, offset)
+
+    from .jsregex import finditer
+
+    spans = _ignored_spans(note, scan, ota, starts)
+    matches: list[tuple[int, RegexNoteType, Any, bool, bool]] = []
+    for entry in ota.regexps:
+        saved, found = spans.copy(), []
+        deadline = time.monotonic() + REGEX_SECONDS
+        try:
+            for pattern, has_tags, has_id in entry.searches:
+                for match in finditer(pattern, text, deadline):
+                    begin, end = match.span()
+                    if begin == end or spans.holds(begin, end):
+                        continue
+                    spans.add(begin, end)
+                    found.append((line_of(begin), entry, match, has_tags, has_id))
+        except TimeoutError:
+            spans = saved
+            message = (
+                f"CUSTOM_REGEXPS '{entry.note_type}' ({SETTINGS_FILE}) ran over "
+                f"{REGEX_SECONDS:g} s on this note and was stopped: no '{entry.note_type}' "
+                "regex note read from it (a regex that backtracks without end?)"
+            )
+            diagnostics.append(Diagnostic(note.rel, 1, "warning", message))
+            continue
+        matches.extend(found)
+    if not matches:
+        return []
+    matches.sort(key=lambda m: m[0])
+    heads = [
+        (row.number, *found)
+        for row in scan.lines
+        if not row.code and not row.hidden and (found := obsidian.heading(row.visible))
+    ]
+    cards: list[CardSource] = []
+    stack: list[tuple[int, str]] = []
+    h = 0
+    for number, entry, match, has_tags, has_id in matches:
+        while h < len(heads) and heads[h][0] < number:
+            _, level, title = heads[h]
+            stack = [*(x for x in stack if x[0] < level), (level, obsidian.plain_text(title))]
+            h += 1
+        card = _regex_card(note, entry, match, has_tags, has_id, line_of, ota, deck,
+                           base_tags, stack, file, diagnostics)  # fmt: skip
+        if card is not None:
+            cards.append(card)
+    return cards
+
+
+def _regex_card(
+    note: NoteText, entry: RegexNoteType, match: Any, has_tags: bool, has_id: bool,
+    line_of: Any, ota: OtaSettings, deck: str, base_tags: list[str],
+    headings: list[tuple[int, str]], file: _File, diagnostics: list[Diagnostic],
+) -> CardSource | None:  # fmt: skip
+    groups = list(match.groups())
+    anki_id = int(groups.pop()[:18]) if has_id else 0
+    tags = groups.pop()[len(_TAGS_PREFIX) :].split() if has_tags else []
+    fields = []
+    for index, name in enumerate(entry.names):
+        value = groups[index] if index < entry.groups else None
+        start = match.start(index + 1) if value else -1
+        fields.append([name, (value or "").strip(), line_of(start) if start >= 0 else 0])
+    _, note_type, _ = _note_type(entry.note_type, [], ota)
+    line = line_of(match.start())
+    card = _card(
+        note, line, entry.note_type, note_type, fields, ota, deck, [*base_tags, *tags],
+        headings, anki_id, diagnostics, file,
+    )  # fmt: skip
+    if card is None:
+        return None
+    return replace(card, end_line=line_of(max(match.end() - 1, match.start())), syntax=NAME_REGEX)
+
+
+NAME_REGEX = "obsidian-to-anki"
+
+
+def _ignored_spans(
+    note: NoteText, scan: obsidian.Scan, ota: OtaSettings, starts: list[int]
+) -> _Spans:
+    """Where no regex note is read: the frontmatter, fenced code, inline code, math, %%
+    comments, START/END and inline notes, FROZEN blocks and the deck and tags lines."""
+    spans = _Spans()
+
+    def lines(first: int, last: int) -> None:
+        end = starts[last - 1] + len(note.lines[last - 1]) + 1  # its line break too: the
+        spans.add(starts[first - 1], end)  # spans of lines that follow each other merge
+
+    if note.body_start:
+        lines(1, note.body_start)
+    block = 0
+    frozen = False
+    for row in scan.lines:
+        number, visible = row.number, row.visible
+        stripped = visible.strip()
+        if block:
+            if stripped == ota.end and not row.code:
+                lines(block, number)
+                block = 0
+            continue
+        if row.code or row.hidden or (row.comment_line and not stripped):
+            lines(number, number)  # code, a comment, a "%%" line opening or closing one
+            continue
+        if frozen and stripped:
+            lines(number, number)
+            continue
+        frozen = stripped.startswith(f"{ota.frozen_line} - ") and stripped.endswith(":")
+        if stripped == ota.begin:
+            block = number
+        elif frozen or (ota.begin_inline in visible and ota.end_inline in visible):
+            lines(number, number)
+        elif stripped.startswith((ota.deck_line, ota.tags_line)):
+            lines(number, min(number + 1, len(note.lines)))
+        base = starts[number - 1]
+        for start, end in [*obsidian.code_spans(visible), *obsidian.math_spans(visible)]:
+            spans.add(base + start, base + end)
+    text = "\n".join(note.lines)
+    at = text.find("$$")
+    while at >= 0:  # display math may span lines
+        close = text.find("$$", at + 2)
+        if close < 0:
+            break
+        spans.add(at, close + 2)
+        at = text.find("$$", close + 2)
+    return spans
 
 
 # ---------------------------------------------------------------- CurlyCloze
