@@ -7,7 +7,8 @@
                                                     (the packages `ankigen build` writes)
 
 A syntax folder may hold `data.json`: the plugin settings its notes are read with (the
-reader's plugin id → that plugin's data.json object).
+reader's plugin id → that plugin's data.json object), and `options.json`: other fields of
+SyntaxSettings (`{"callout_cards": ["question"]}`).
 
 Regenerate after a deliberate change, then review the diff it prints before committing:
 
@@ -63,9 +64,12 @@ def syntax_output(case: Case) -> str:
         json.loads(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
     )
     rel = f"{reader}/{case.source.name}"
-    note, diagnostics = read_note(
-        rel, case.source.read_text(encoding="utf-8"), SyntaxSettings((reader,), plugins)
-    )
+    options_file = case.source.parent / "options.json"
+    options = {}
+    if options_file.is_file():
+        options = {k: tuple(v) for k, v in json.loads(options_file.read_text("utf-8")).items()}
+    settings = SyntaxSettings((reader,), plugins, **options)
+    note, diagnostics = read_note(rel, case.source.read_text(encoding="utf-8"), settings)
     cards = []
     for card in note.cards:
         record = dataclasses.asdict(card)

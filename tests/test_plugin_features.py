@@ -35,8 +35,10 @@ SEED_REGEX = r"^#Question[ \t]+(.+)\n(?:See:.*\n)*Answer:[ \t]*\n?((?:.+\n)*.*)"
 
 
 def _cli(vault: Path, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # These vaults carry plugin note ids with no collection to adopt: built as new notes.
+    command = [sys.executable, str(REPO / "build_deck.py"), str(vault), "-o", str(out)]
     result = subprocess.run(
-        [sys.executable, str(REPO / "build_deck.py"), str(vault), "-o", str(out), *args],
+        [*command, "--new-notes", *args],
         capture_output=True,
         text=True,
         timeout=300,
