@@ -216,7 +216,7 @@ def _finish_folder(
         media = resolve_media(folder.media_fields, vault, options.media, fetched)
         diagnostics.extend(media.diagnostics)
         pictures, pictures_failed = media.local_files, bool(media.diagnostics)
-        drafts = card_drafts(folder, media.html, vault)
+        drafts = card_drafts(folder, media.html, vault, diagnostics)
         notes_read = [note.note.rel for note in folder.notes]
         notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
         notes = with_foreign_note_types(folder, notes, adopted, diagnostics=diagnostics)
