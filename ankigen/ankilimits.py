@@ -21,9 +21,12 @@ from .model import CLOZE, AnkiNote, Diagnostic
 # Anki refuses the whole package ("deck nesting level too deep") when one deck name has more
 # than this many "::"-separated parts; empty parts count (Anki names them "blank").
 MAX_DECK_DEPTH = 11
-# Anki reads a cloze number as a 16-bit number: c65536 and above are text, not clozes, and
-# c0 is a cloze that makes no card.
-MAX_CLOZE_NUMBER = 65535
+# Anki reads a cloze number as a 16-bit number (c65536 and above are text, not clozes; c0 is a
+# cloze that makes no card), but makes cards for c1 to c500 only: its own card generation gives
+# every higher number the card of c500, so a note with c501 would get duplicate cards the first
+# time it is edited in Anki.
+MAX_CLOZE_NUMBER = 500
+_CLOZE_NUMBER_BITS = 65535
 # Characters Anki removes from a field name at import (the templates then name a field that is
 # no longer there), and those a name may not start with (Mustache's section and delimiter tags).
 _FIELD_NAME_REMOVED = frozenset(':{}"')
@@ -119,7 +122,7 @@ def cloze_problem(fields: Iterable[str]) -> str:
     numbers, too_big = _clozes(fields)
     if too_big:
         return (
-            f"cloze number c{_shown(too_big)} is above c{MAX_CLOZE_NUMBER}: Anki shows it as text"
+            f"cloze number c{_shown(too_big)}: Anki makes cards for c1 to c{MAX_CLOZE_NUMBER} only"
         )
     if 0 in numbers:
         return "cloze number c0: Anki numbers clozes from c1 and makes no card for c0"
@@ -130,7 +133,7 @@ def cloze_problem(fields: Iterable[str]) -> str:
 
 def cloze_numbers(fields: Iterable[str]) -> set[int]:
     """The cloze numbers Anki reads in the fields: each `{{cN::` closed by its `}}`, nested
-    ones too; a number above MAX_CLOZE_NUMBER is text to Anki."""
+    ones too; a number too big for 16 bits is text to Anki."""
     return _clozes(fields)[0]
 
 
@@ -142,16 +145,23 @@ def _clozes(fields: Iterable[str]) -> tuple[set[int], str]:
         if "{{c" not in text and "{" not in CONTROLS.sub("", text):
             continue
         text = CONTROLS.sub("", text)  # as written into the package
-        open_: list[int] = []  # numbers of the clozes open here, innermost last
+        open_: list[tuple[int, int]] = []  # (number, where) of the clozes open, innermost last
+        closed: list[tuple[int, int]] = []  # (number, where it opened), in closing order
         for match in _CLOZE_TOKEN.finditer(text):
             digits = match.group(1)
             if digits is None:  # "}}"
                 if open_:
-                    numbers.add(open_.pop())
-            elif len(digits.lstrip("0")) <= 5 and int(digits) <= MAX_CLOZE_NUMBER:
-                open_.append(int(digits))
-            else:
+                    closed.append(open_.pop())
+                continue
+            number = int(digits) if len(digits.lstrip("0")) <= 5 else _CLOZE_NUMBER_BITS + 1
+            if number > MAX_CLOZE_NUMBER:
                 too_big = too_big or digits.lstrip("0")
+            if number <= _CLOZE_NUMBER_BITS:
+                open_.append((number, match.start()))
+        # A cloze never closed is text to Anki, with every cloze inside it: those that opened
+        # after the first one left open.
+        cutoff = open_[0][1] if open_ else len(text)
+        numbers.update(number for number, where in closed if where < cutoff)
     return numbers, too_big
 
 
