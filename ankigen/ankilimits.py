@@ -12,7 +12,6 @@ The limits were found by importing packages into a real collection with the `ank
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ _CLOZE_NUMBER_BITS = 65535
 # no longer there), and those a name may not start with (Mustache's section and delimiter tags).
 _FIELD_NAME_REMOVED = frozenset(':{}"')
 _FIELD_NAME_BAD_START = ("#", "/", "^", "=")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's control characters (Cc)
 _CLOZE_TOKEN = re.compile(r"\{\{c([0-9]+)::|\}\}")
 # C0 controls but tab, newline and carriage return, and DEL. U+001F is Anki's field separator:
 # one inside a field makes Anki reject the whole package; the others break its deck names.
@@ -108,7 +108,7 @@ def field_names_problem(names: Iterable[str]) -> str:
             return f"field name '{_shown(name)}' has spaces around it or one of : {{ }} \""
         if name.startswith(_FIELD_NAME_BAD_START):
             return f"field name '{_shown(name)}' starts with #, /, ^ or ="
-        if any(unicodedata.category(char) == "Cc" for char in name):
+        if _CONTROL.search(name):
             return f"field name '{_shown(name)}' holds a control character"
         key = name.casefold()
         if key in seen:

@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import ankiutil
@@ -29,11 +30,12 @@ from ankigen.ankilimits import (
     card_ords,
     cloze_numbers,
     cloze_problem,
+    deck_problem,
     field_names_problem,
 )
 from ankigen.model import CLOZE, AnkiNote, DeckPackage, ForeignNoteType
 from ankigen.package import package_bytes
-from ankigen.syntax import flashcards
+from ankigen.syntax import SyntaxSettings, flashcards, read_note
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID as OTA
 
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
@@ -309,3 +311,58 @@ def test_generated_vaults_import_in_full_with_the_count_the_build_reports(files)
         col.fix_integrity()
         assert col.card_count() == cards
         col.close()
+
+
+# ---------------------------------------------------------------- linear on hostile input
+
+
+def _seconds(run, argument) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        run(argument)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _linear(make, run, n: int) -> None:
+    """`run` on `make(10 n)` costs at most a generous multiple of `run` on `make(n)`."""
+    small, large = make(n), make(10 * n)
+    assert _seconds(run, large) < 40 * _seconds(run, small) + 0.05
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: "{{c1::" * n + "}}" * n,  # nested
+        lambda n: "{{c2::" * n,  # never closed
+        lambda n: "{{c1::a}}" * n,
+        lambda n: "{{c" + "9" * n + "::x}}",  # a huge number
+        lambda n: "".join(f"{{{{c{i % 600}::x" for i in range(n)) + "}}" * n,
+    ],
+)
+def test_cloze_check_is_linear(make):
+    _linear(make, lambda text: cloze_problem([text]), 5_000)
+
+
+def test_field_name_and_deck_checks_are_linear():
+    _linear(lambda n: [f"F{i}" for i in range(n)], field_names_problem, 5_000)
+    _linear(lambda n: ["a" * n, "a" * n], field_names_problem, 5_000)
+    _linear(lambda n: "::".join(["d"] * n), deck_problem, 5_000)
+
+
+def test_readers_new_checks_are_linear():
+    from ankigen.syntax.obsidian_to_anki import trailing_id
+
+    _linear(lambda n: "ID: 1 " * n, trailing_id, 20_000)
+    _linear(lambda n: "<!--ID: " * n + "1-->", trailing_id, 20_000)
+    settings_ = SyntaxSettings(plugins={OTA: {"settings": {}}})
+
+    def read(text: str) -> None:
+        read_note("N.md", text, settings_)
+
+    _linear(lambda n: "#flashcards\n\nq::a " + "<!--SR:" * n + "\n", read, 2_000)
+    _linear(lambda n: "#flashcards\n\nq::a <!--SR:" + "1," * n + "\n", read, 2_000)
+    # Blocks that never end, running over seed cards: one warning each, linear.
+    _linear(lambda n: "START\nBasic\nFront: a\n\n#Q b?\nAnswer: c\n\n" * n, read, 300)
+    _linear(lambda n: "```\n" + "q::a\n" * n, read, 2_000)
