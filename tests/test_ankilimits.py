@@ -366,3 +366,22 @@ def test_readers_new_checks_are_linear():
     # Blocks that never end, running over seed cards: one warning each, linear.
     _linear(lambda n: "START\nBasic\nFront: a\n\n#Q b?\nAnswer: c\n\n" * n, read, 300)
     _linear(lambda n: "```\n" + "q::a\n" * n, read, 2_000)
+
+
+def test_card_left_out_keeps_its_identity_and_is_never_listed_as_deleted(tmp_path: Path):
+    good = "#Q The {{c1::nucleus}} holds DNA\n\n#Q Neighbour?\nAnswer: stays\n"
+    vault = write_vault(tmp_path / "vault", {"Bio/Cell.md": good})
+    out = tmp_path / "dist"
+    col = ankiutil.new_collection(tmp_path)
+    run_build(vault, out)
+    ankiutil.import_package(col, out / "Bio.apkg")
+    guids = {col.get_note(n).guid for n in col.find_notes("")}
+    (vault / "Bio/Cell.md").write_text(good.replace("c1::", "c0::"), encoding="utf-8")
+    report = run_build(vault, out)
+    assert report.cards == 1 and not report.todo.deleted
+    assert [d.line for d in report.diagnostics if "card left out" in d.message] == [1]
+    (vault / "Bio/Cell.md").write_text(good, encoding="utf-8")
+    report = run_build(vault, out)
+    assert report.cards == 2 and not report.todo.deleted
+    ankiutil.import_package(col, out / "Bio.apkg")
+    assert {col.get_note(n).guid for n in col.find_notes("")} == guids
