@@ -108,6 +108,8 @@ def field_names_problem(names: Iterable[str]) -> str:
             return f"field name '{_shown(name)}' has spaces around it or one of : {{ }} \""
         if name.startswith(_FIELD_NAME_BAD_START):
             return f"field name '{_shown(name)}' starts with #, /, ^ or ="
+        if name == "FrontSide":  # a template's {{FrontSide}} is the card's front, not the field
+            return "field name 'FrontSide' is Anki's name for a card's front"
         if _CONTROL.search(name):
             return f"field name '{_shown(name)}' holds a control character"
         key = name.casefold()

@@ -85,6 +85,8 @@ def test_deck_depth_limit_is_ankis(tmp_path: Path):
 KEPT_NAMES = ["Front", "A B", "A=B", "!A", ">A", "&A", "A\u200b", "x" * 70, "Σ", "Back Extra"]
 CHANGED_NAMES = [" ", "\u3000", "\xa0", " A", "A ", "A:", "{A}", "A}", '"A"', "A\n", "A{"]
 BROKEN_NAMES = ["", "#A", "/A", "^A", "=A"]  # the packager's template engine fails on them
+CHANGED_NAMES += ["FrontSide"]  # the field is never shown: Anki's own {{FrontSide}} is
+KEPT_NAMES += ["frontside", "Tags", "Deck", "Card", "Type", "CardFlag"]
 
 
 @pytest.mark.parametrize("name", KEPT_NAMES + CHANGED_NAMES + BROKEN_NAMES)
