@@ -147,23 +147,29 @@ def _clozes(fields: Iterable[str]) -> tuple[set[int], str]:
         if "{{c" not in text and "{" not in CONTROLS.sub("", text):
             continue
         text = CONTROLS.sub("", text)  # as written into the package
-        open_: list[tuple[int, int]] = []  # (number, where) of the clozes open, innermost last
-        closed: list[tuple[int, int]] = []  # (number, where it opened), in closing order
+        # Clozes open, innermost last: their numbers and where they start (two lists of ints,
+        # not tuples, which the garbage collector would walk again and again).
+        open_numbers: list[int] = []
+        open_at: list[int] = []
+        closed: list[int] = []  # numbers of the clozes closed, and where each opened
+        closed_at: list[int] = []
         for match in _CLOZE_TOKEN.finditer(text):
             digits = match.group(1)
             if digits is None:  # "}}"
-                if open_:
-                    closed.append(open_.pop())
+                if open_numbers:
+                    closed.append(open_numbers.pop())
+                    closed_at.append(open_at.pop())
                 continue
             number = int(digits) if len(digits.lstrip("0")) <= 5 else _CLOZE_NUMBER_BITS + 1
             if number > MAX_CLOZE_NUMBER:
                 too_big = too_big or digits.lstrip("0")
             if number <= _CLOZE_NUMBER_BITS:
-                open_.append((number, match.start()))
+                open_numbers.append(number)
+                open_at.append(match.start())
         # A cloze never closed is text to Anki, with every cloze inside it: those that opened
         # after the first one left open.
-        cutoff = open_[0][1] if open_ else len(text)
-        numbers.update(number for number, where in closed if where < cutoff)
+        cutoff = open_at[0] if open_at else len(text)
+        numbers.update(n for n, where in zip(closed, closed_at, strict=True) if where < cutoff)
     return numbers, too_big
 
 

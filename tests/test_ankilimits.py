@@ -319,18 +319,20 @@ def test_generated_vaults_import_in_full_with_the_count_the_build_reports(files)
 
 
 def _seconds(run, argument) -> float:
+    """The least CPU time of three runs (CPU time: other processes on the machine do not count)."""
     best = float("inf")
     for _ in range(3):
-        start = time.perf_counter()
+        start = time.process_time()
         run(argument)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
 def _linear(make, run, n: int) -> None:
-    """`run` on `make(10 n)` costs at most a generous multiple of `run` on `make(n)`."""
+    """`run` on `make(10 n)` costs at most a generous multiple of `run` on `make(n)`: linear
+    work is 10 times as much, quadratic 100 times."""
     small, large = make(n), make(10 * n)
-    assert _seconds(run, large) < 40 * _seconds(run, small) + 0.05
+    assert _seconds(run, large) < 40 * _seconds(run, small) + 0.25
 
 
 @pytest.mark.parametrize(
@@ -344,7 +346,7 @@ def _linear(make, run, n: int) -> None:
     ],
 )
 def test_cloze_check_is_linear(make):
-    _linear(make, lambda text: cloze_problem([text]), 5_000)
+    _linear(make, lambda text: cloze_problem([text]), 10_000)
 
 
 def test_field_name_and_deck_checks_are_linear():
