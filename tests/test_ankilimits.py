@@ -260,6 +260,8 @@ def vaults(draw) -> dict[str, str]:
     limits: deep folders, TARGET DECK, flashcard tags and cards-deck, fields_dict names."""
     depth = st.integers(1, MAX_DECK_DEPTH + 2)
     cloze = st.lists(st.sampled_from(CLOZES), min_size=0, max_size=3).map(" ".join)
+    many = " ".join(f"{{{{c{n}::m}}}}" for n in range(1, draw(st.sampled_from([2, 500, 502]))))
+    cloze = cloze | st.just(many)
     fields = draw(st.lists(st.sampled_from(FIELD_NAMES), min_size=1, max_size=3))
     files: dict[str, str] = {
         f".obsidian/plugins/{OTA}/data.json": json.dumps(
@@ -271,7 +273,8 @@ def vaults(draw) -> dict[str, str]:
         f".obsidian/plugins/{flashcards.PLUGIN_ID}/data.json": "{}",
     }
     for i in range(draw(st.integers(1, 4))):
-        folder = "/".join(f"F{j}" for j in range(draw(depth) - 1)) or "Top"
+        parts = st.sampled_from(["F", "F", "a::b", "::", "Default", "x_*", " s "])
+        folder = "/".join(draw(parts) + str(j) for j in range(draw(depth) - 1)) or "Top"
         kind = draw(st.sampled_from(["seed", "sr", "ota", "fc"]))
         text = ""
         if kind == "seed":
