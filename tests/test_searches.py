@@ -94,7 +94,7 @@ def test_deleted_search_of_every_card_finds_each_alone(tmp_path: Path, text: str
         assert col.find_notes(deleted_search([guid])) == [nid]
 
 
-FOLDERS = ['q"x', "a*", "a_b", "c:d", "b\\s", "x OR y", "(p)", "-n"]
+FOLDERS = ['q"x', "a*", "a_b", "c:d", "b\\s", "x OR y", "(p)", "-n", " s ", "e::f", "t\tab"]
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
