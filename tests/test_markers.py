@@ -110,8 +110,9 @@ def test_every_card_is_a_card_or_a_message_in_every_syntax(generated, data):
         starts.append(line)
         line += piece.count("\n") + 2
     warnings = [d.line for d in diagnostics if d.severity == "warning"]
-    # "… the rest of the note …": a warning about everything below it.
-    rest = [d.line for d in diagnostics if "rest of the note" in d.message or "end" in d.message]
+    # "… the rest of the note …", "no card read from here …": about the text below it.
+    below = ("rest of the note", "no card read from here")
+    rest = [d.line for d in diagnostics if any(words in d.message for words in below)]
     for word in sorted(before - after):
         [index] = [i for i, piece in enumerate(hazarded) if word in piece]
         first = min(starts[index], hazard_line)
@@ -188,7 +189,17 @@ def test_unclosed_fence_hides_cards_of_every_syntax_with_a_warning():
 
 
 def test_block_without_its_end_running_over_another_card_is_warned():
-    text = "START\nBasic\nFront: a\nBack: b\nEND here\n\n#Q Seed?\nAnswer: s\n\nSTART\nBasic\nEND\n"
+    text = "START\nBasic\nFront: a\nBack: b\nEND here\n\n#Q Seed?\nAnswer: s\n\nEND\n"
     cards, messages = _cards_and_messages(text)
     assert [c.question for c in cards] == ["Seed?"]
     assert any(m.startswith("N.md:1: warning: card runs to line") for m in messages), messages
+
+
+def test_start_inside_a_block_ends_the_unclosed_one_with_a_warning():
+    text = "START\nBasic\nFront: lost\n\nSTART\nBasic\nFront: kept\nBack: k\nEND\n"
+    cards, messages = _cards_and_messages(text)
+    assert [c.question for c in cards] == ["kept"]
+    assert messages == [
+        "N.md:1: warning: 'START' without 'END' before the 'START' at line 5: no card read from "
+        "here to there"
+    ]

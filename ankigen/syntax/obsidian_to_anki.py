@@ -226,6 +226,16 @@ def _read(
                     cards.append(card)
                 block = None
                 continue
+            elif text.strip() == ota.begin and line.visible.strip() == ota.begin:
+                # A second START: the first has no END (the plugin would read both as one
+                # note, its type line being the first line after the first START).
+                message = (
+                    f"'{ota.begin}' without '{ota.end}' before the '{ota.begin}' at line "
+                    f"{line.number}: no card read from here to there"
+                )
+                diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
+                block = _Block(line.number)
+                continue
             else:
                 fence = obsidian.fence_open(text) or ""
             block.lines.append((line.number, text))
