@@ -7,6 +7,7 @@ find notes → split and render (rendered) → resolve media → identity (ident
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,7 @@ def _finish_folder(
     """Resolve media, give cards their identity, write the package.
 
     Returns the folder's diagnostics, the package written ("" for none) and its record."""
+    from .ankilimits import importable
     from .fields import card_drafts
     from .foreign import with_foreign_note_types
     from .media import resolve_media
@@ -230,15 +232,19 @@ def _finish_folder(
     pictures: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     pictures_failed = False
+    left_out: Counter[str] = Counter()
     try:
         media = resolve_media(folder.media_fields, vault, options.media, fetched)
         diagnostics.extend(media.diagnostics)
         pictures, missing, pictures_failed = media.local_files, media.missing, media.retry
-        drafts = card_drafts(folder, media.html, vault)
+        drafts = card_drafts(folder, media.html, vault, diagnostics)
         notes_read = [note.note.rel for note in folder.notes]
         notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
         notes = with_foreign_note_types(folder, notes, adopted, diagnostics=diagnostics)
-        package = DeckPackage(deck.deck, deck.package, notes, media.media)
+        checked = importable(notes, deck.deck)  # what Anki would refuse is left out, warned
+        diagnostics.extend(checked.diagnostics)
+        left_out = Counter(note.source for note in checked.left_out)
+        package = DeckPackage(deck.deck, deck.package, checked.notes, media.media)
         if package.notes:
             write_package(
                 package,
@@ -256,7 +262,7 @@ def _finish_folder(
     # A download that failed may pass next time, and so may an error: the folder is built
     # again then. A picture that is missing waits for what it misses (see _missing_now_there).
     retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
-    record = _record(folder, pictures, vault, diagnostics, retry)
+    record = _record(folder, pictures, vault, diagnostics, retry, left_out)
     record.missing = list(missing)
     return diagnostics, written, record
 
@@ -379,8 +385,18 @@ def _record(
     vault: Vault,
     diagnostics: list[Diagnostic],
     retry: bool,
+    left_out: Counter[str] | None = None,
 ) -> FolderRecord:
-    cards = [card.source for note in folder.notes for card in note.cards]
+    """The folder's record; `left_out` counts the cards ("rel:line") its package lacks."""
+    skip = Counter(left_out)
+    cards = []
+    for note in folder.notes:
+        for card in note.cards:
+            key = f"{note.note.rel}:{card.source.line}"
+            if skip[key] > 0:
+                skip[key] -= 1
+            else:
+                cards.append(card.source)
     stamps = {}
     for rel in pictures:
         try:

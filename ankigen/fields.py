@@ -7,7 +7,7 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .model import CardDraft, CardSource, SeeLink, Vault
+from .model import CardDraft, CardSource, Diagnostic, ParsedNote, SeeLink, Vault
 from .obsidian import is_link_url
 
 if TYPE_CHECKING:
@@ -69,12 +69,23 @@ def with_card_id(source: str, guid: str) -> str:
     return f'<span title="{card_id(guid)}">{source}</span>'
 
 
-def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> list[CardDraft]:
-    """Cards with their final fields, before identity; `html` in media_fields' order."""
+def card_drafts(
+    folder: RenderedFolder,
+    html: tuple[str, ...],
+    vault: Vault,
+    diagnostics: list[Diagnostic] | None = None,
+) -> list[CardDraft]:
+    """Cards with their final fields, before identity; `html` in media_fields' order.
+
+    A tag of the notes under ankigen::moved (the tag of moved cards, todo.py) is left out with
+    a warning: the search for moved cards would find its card too."""
     # Imported here: the identity stage imports this module, and a rebuild with nothing to do
     # needs neither the renderer nor Pillow.
     from .media import neutralise_sounds
     from .rendered import question_key
+    from .todo import MOVED_TAG
+
+    reserved = MOVED_TAG.casefold()
 
     drafts = []
     position = 0
@@ -105,10 +116,28 @@ def card_drafts(folder: RenderedFolder, html: tuple[str, ...], vault: Vault) -> 
                     question_key=question_key(source),
                     answer_key=source.answer,
                     fields=fields,
-                    tags=tuple(dict.fromkeys((*source.tags, *note.note.tags))),
+                    tags=_own_tags(source, note.note, reserved, diagnostics),
                     deck=source.deck,
                     source=source_hash(source, note.note.tags),
                 )
             )
         position += 1
     return drafts
+
+
+def _own_tags(
+    card: CardSource, note: ParsedNote, reserved: str, found: list[Diagnostic] | None
+) -> tuple[str, ...]:
+    """The card's tags once each, without those under ankigen's reserved tag (Anki compares
+    tags without case, and `tag:a` also finds `a::b`)."""
+    kept = []
+    rel, line = note.rel, card.line
+    for tag in dict.fromkeys((*card.tags, *note.tags)):
+        folded = tag.casefold()
+        if folded == reserved or folded.startswith(reserved + "::"):
+            if found is not None:
+                message = f"tag '{tag}' left out: ankigen tags moved cards with it (see {reserved})"
+                found.append(Diagnostic(rel, line, "warning", message))
+            continue
+        kept.append(tag)
+    return tuple(kept)

@@ -105,7 +105,9 @@ def _adopted(
 def _custom(note: AnkiNote, source: CardSource, render: Callable[[str], str]) -> AnkiNote:
     name = source.note_type[len(CUSTOM) :]
     names = tuple(field for field, _ in source.fields) or ("Front", "Back")
-    ours = tuple(n for n in OUR_FIELDS if n not in names)
+    # Anki compares field names without case: the user's "source" is our Source.
+    taken = {field.casefold() for field in names}
+    ours = tuple(n for n in OUR_FIELDS if n.casefold() not in taken)
     all_names = (*names, *ours)
     key = "\x1f".join(("custom", name, *all_names))
     foreign = ForeignNoteType(stable_id("model", key), f"ankigen {name}", all_names)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import atomic
+from .ankilimits import CONTROLS, cloze_problem
+from .ankilimits import card_ords as cloze_ords
 from .discover import is_package
 from .model import (
     CLOZE,
@@ -67,11 +69,15 @@ REVERSED_FIELDS = ("Front", "Back", "Context", "See", "References", "Source")
 CLOZE_NAME = "ankigen cloze"
 CLOZE_ID = stable_id("model", CLOZE_NAME)
 CLOZE_FIELDS = ("Text", "Extra", "Context", "See", "References", "Source")
-_CLOZE_NUMBER = re.compile(r"\{\{c(\d{1,4})::")
 
 
 def deck_id(deck: str) -> int:
-    """The deck's id, from its full name ("AWS::Compute")."""
+    """The deck's id, from its full name ("AWS::Compute").
+
+    Anki's own "Default" deck keeps its id 1: a second deck of that name in a package would be
+    imported as "Default_" (Anki compares deck names without case)."""
+    if deck.casefold() == "default":
+        return DEFAULT_DECK_ID
     return stable_id("deck", deck)
 
 
@@ -348,22 +354,25 @@ def _foreign_json(
 
 
 def card_ords(note: AnkiNote) -> list[int]:
-    """The template ordinals of a note's cards: one per cloze number for a cloze note."""
+    """The template ordinals of a note's cards: one per cloze number for a cloze note.
+
+    The note was checked (ankilimits.importable); an unchecked one Anki would refuse raises."""
     if note.foreign and note.foreign.cloze:
-        numbers = sorted({int(n) for f in note.fields for n in _CLOZE_NUMBER.findall(f)})
-        if not numbers or numbers[0] < 1:
-            raise ValueError(f"{note.source}: a cloze note without a cloze")
-        return [n - 1 for n in numbers]
+        return _cloze_ords(note, note.fields)
     if note.foreign:
         return [0, 1] if note.note_type == REVERSED and len(note.foreign.templates) > 1 else [0]
     if note.note_type == REVERSED:
         return [0, 1]
     if note.note_type == CLOZE:
-        numbers = sorted({int(n) for n in _CLOZE_NUMBER.findall(note.fields[0])})
-        if not numbers or numbers[0] < 1:
-            raise ValueError(f"{note.source}: a cloze note without a cloze")
-        return [n - 1 for n in numbers]
+        return _cloze_ords(note, note.fields[:1])
     return [0]
+
+
+def _cloze_ords(note: AnkiNote, fields: tuple[str, ...]) -> list[int]:
+    problem = cloze_problem(fields)
+    if problem:
+        raise ValueError(f"{note.source}: {problem}")
+    return cloze_ords(fields)
 
 
 def _card_row(
@@ -416,9 +425,7 @@ def _card_row(
 _EPOCH = datetime.date(1970, 1, 1)
 
 
-# C0 controls but tab, newline and carriage return, and DEL. U+001F is Anki's field separator:
-# one inside a field makes Anki reject the whole package; the others break its deck names.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROLS = CONTROLS  # see ankilimits
 
 
 _SURROGATES = re.compile(r"[\ud800-\udfff]")  # undecodable bytes of a file name

@@ -17,7 +17,7 @@ from pathlib import Path
 from . import atomic
 from .diagnostics import printable
 from .discover import package_name
-from .fields import card_id
+from .fields import with_card_id
 from .lock import REMEMBER_DELETED_DAYS, DeletedCard
 
 TODO_FILE = "ankigen-todo.txt"  # in the output folder, next to the packages
@@ -106,11 +106,19 @@ class AnkiTodo:
 
 
 def deleted_search(guids: Iterable[str], note_ids: Mapping[str, int] | None = None) -> str:
+    """The cards of these GUIDs and no other: an adopted card by its note id, any other by
+    the start of its Source field, which only ankigen writes (fields.with_card_id). The id
+    alone would also find a card whose note's path holds it (a note named "ankigen-…")."""
     note_ids = note_ids or {}
     return " OR ".join(
-        f"nid:{note_ids[guid]}" if guid in note_ids else f"Source:*{card_id(guid)}*"
+        f"nid:{note_ids[guid]}" if guid in note_ids else source_search(guid)
         for guid in sorted(guids)
     )
+
+
+def source_search(guid: str) -> str:
+    """The Anki search for the card whose Source field starts with this GUID's card id."""
+    return f'"Source:{quote(with_card_id("", guid).removesuffix("</span>"))}*"'
 
 
 def quote(text: str) -> str:

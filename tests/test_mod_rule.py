@@ -15,10 +15,10 @@ from conftest import write_vault
 
 from ankigen import build as build_module
 from ankigen.build import BuildOptions, BuildReport, build
-from ankigen.fields import card_id
 from ankigen.lock import load_lock
 from ankigen.media import MediaOptions
 from ankigen.package import load_card_model
+from ankigen.todo import source_search
 
 # Build times after the notes' file times (a new card's time) and after any edit in Anki.
 T1 = int(time.time()) + 1_000_000
@@ -196,7 +196,7 @@ def test_rule_deleted_question_is_in_no_package_and_found_by_one_search(tmp_path
         [deleted] = rule.report.todo.deleted
         assert (deleted.guid, deleted.deleted) == (guid, T2)
         search = rule.report.todo.deleted_search()
-        assert search == f"Source:*{card_id(guid)}*"
+        assert search == source_search(guid)
         ankiutil.import_package(col, rule.out / "AWS-Compute.apkg")
         assert [col.get_note(n).guid for n in col.find_notes(search)] == [guid]
         (tmp_path / "fresh").mkdir()

@@ -20,7 +20,7 @@ from ankigen.discover import package_name
 from ankigen.fields import card_id
 from ankigen.lock import load_lock
 from ankigen.media import MediaOptions
-from ankigen.todo import TODO_FILE, moved_tag
+from ankigen.todo import TODO_FILE, moved_tag, source_search
 
 VAULT = {
     "AWS/Storage/EBS.md": "#Q What is EBS?\nAnswer: Block storage for EC2.\n\n"
@@ -325,7 +325,7 @@ def test_the_summary_names_each_card_and_prints_the_searches_once(tmp_path: Path
     assert "renamed: B/renamed.md:1 Fourth?" in lines
     lock, _ = load_lock(vault / "ankigen.lock")
     [deleted] = lock.deleted
-    search = f"Source:*{card_id(deleted.guid)}*"
+    search = source_search(deleted.guid)
     assert f"  {search}" in lines
     assert '  "tag:ankigen::moved::C" (-"deck:C" OR "deck:C::*")' in lines
     todo = (out / TODO_FILE).read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -275,6 +275,27 @@ def _outside(found: list[CardSource], cards: list[CardSource], line_count: int) 
     return kept
 
 
+def _overlapping(
+    note: NoteText, found: list[CardSource], kept: list[CardSource], cards: list[CardSource]
+) -> list[Diagnostic]:
+    """Warnings for the cards left out by `_outside` that start outside the other cards (a
+    block whose end was not found runs over them): only a card that starts inside another
+    syntax's card is that card's text."""
+    left_out = [card for card in found if not any(card is other for other in kept)]
+    starts = [replace(card, end_line=card.line, answer="") for card in left_out]
+    outside = {id(card) for card in _outside(starts, cards, len(note.lines))}
+    problems = []
+    for card, start in zip(left_out, starts, strict=True):
+        if id(start) in outside:
+            last = _span(card)[1]
+            message = (
+                f"card runs to line {last}, over another syntax's card; left out (does it "
+                "end where you meant?)"
+            )
+            problems.append(Diagnostic(note.rel, card.line, "warning", message))
+    return problems
+
+
 def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote, list[Diagnostic]]:
     """Cards of one note from every enabled reader, in the order they stand in the note."""
     note = NoteText(rel, text)
@@ -288,10 +309,14 @@ def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote
         if cards and found:
             # A line inside another syntax's card belongs to that card ("a::b" in a #Question
             # card's answer is text): the reader that runs first wins.
-            found = _outside(found, cards, len(note.lines))
+            kept = _outside(found, cards, len(note.lines))
+            if len(kept) < len(found):
+                diagnostics.extend(_overlapping(note, found, kept, cards))
+            found = kept
         cards.extend(found)
     cards.sort(key=lambda card: card.line)  # stable: one reader's cards keep their order
     diagnostics.extend(note.diagnostics)
+    diagnostics.extend(_hidden_rest(note))
     parsed = ParsedNote(
         rel=rel,
         title=note.title,
@@ -301,3 +326,19 @@ def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote
         references_line=note.references_line,
     )
     return parsed, list(dict.fromkeys(diagnostics))
+
+
+def _hidden_rest(note: NoteText) -> list[Diagnostic]:
+    """A fence never closed makes the rest of the note code, in Obsidian and for every reader:
+    one warning, whatever the syntax of the cards it hides (a %% comment never closed is
+    warned by the seed reader, which reads every note)."""
+    if "```" not in note.text and "~~~" not in note.text:
+        return []
+    from .. import obsidian
+
+    start = note.body_start
+    scan = obsidian.scan(note.lines[start:], first=start + 1)
+    if not scan.unclosed_fence:
+        return []
+    message = "code block never closed: the rest of the note is code and makes no cards"
+    return [Diagnostic(note.rel, scan.unclosed_fence, "warning", message)]

@@ -51,9 +51,10 @@ STOCK: dict[str, tuple[tuple[str, ...], str]] = {
 _OPTIONAL_REVERSE = "Basic (optional reversed card)"
 
 # "<!--ID: 123-->" (or "ID: 123", when the plugin's ID Comments option is off).
-_ID = re.compile(r"(?:<!--)?ID: (\d{1,18})")
+_ID = re.compile(r"(?:<!--)?ID: (\d{1,18})(?:-->)?")
 _TAGS_PREFIX = "Tags: "
-_FIELD_NAME = re.compile(r"([^\s:][^:\n]{0,60}):")  # "Front:" at a line's start
+# "Front:" at a line's start; "https://…" is a link, not a field.
+_FIELD_NAME = re.compile(r"([^\s:][^:\n]{0,60}):(?!//)")
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,16 @@ def _read(
                     cards.append(card)
                 block = None
                 continue
+            elif text.strip() == ota.begin and line.visible.strip() == ota.begin:
+                # A second START: the first has no END (the plugin would read both as one
+                # note, its type line being the first line after the first START).
+                message = (
+                    f"'{ota.begin}' without '{ota.end}' before the '{ota.begin}' at line "
+                    f"{line.number}: no card read from here to there"
+                )
+                diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
+                block = _Block(line.number)
+                continue
             else:
                 fence = obsidian.fence_open(text) or ""
             block.lines.append((line.number, text))
@@ -531,9 +542,9 @@ def _block_card(
             deleted.append((number, nid))
             return None
     anki_id = 0
-    match = _ID.search(lines[-1][1])
-    if match:
-        anki_id = int(match.group(1))
+    rest, found = trailing_id(lines[-1][1])
+    if found and not rest.strip():  # the ID line the plugin wrote
+        anki_id = found
         lines = lines[:-1]
     tags: list[str] = []
     if lines and lines[-1][1].startswith(_TAGS_PREFIX):
@@ -551,6 +562,21 @@ def _block_card(
         note, block.start, type_name, note_type, fields, ota, deck,
         [*base_tags, *tags], headings, anki_id, diagnostics, file,
     )  # fmt: skip
+
+
+def trailing_id(text: str) -> tuple[str, int]:
+    """(the text before it, the note id) when `text` ends with the ID the plugin writes
+    (`<!--ID: n-->`, or `ID: n` without ID comments); else (text, 0)."""
+    stripped = text.rstrip()
+    at = stripped.rfind("ID: ")
+    if at < 0:
+        return text, 0
+    if stripped.endswith("<!--", 0, at):
+        at -= 4
+    match = _ID.fullmatch(stripped, at)
+    if match is None or not int(match.group(1)):
+        return text, 0
+    return stripped[:at], int(match.group(1))
 
 
 def _trimmed(lines: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -638,11 +664,8 @@ def _inline_card(
     headings: list[tuple[int, str]],
     file: _File,
 ) -> list[CardSource | Diagnostic]:
-    anki_id = 0
-    match = _ID.search(content)
-    if match:
-        anki_id = int(match.group(1))
-        content = content[: match.start()].strip()
+    content, anki_id = trailing_id(content)  # an "ID: 0" inside the text is text
+    content = content.strip()
     tags: list[str] = []
     at = content.find(_TAGS_PREFIX)
     if at >= 0:

@@ -335,7 +335,8 @@ def _group(text: str, at: int, pre: str, post: str, limit: int) -> tuple[str | N
 
 # ---------------------------------------------------------------- schedules
 
-_SR_COMMENT = re.compile(r"<!--SR:([^>\n]{0,4000}?)-->")
+_SR_COMMENT_MAX = 4000
+_SR_COMMENT = re.compile(rf"<!--SR:([^>\n]{{0,{_SR_COMMENT_MAX}}}?)-->")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMBER = re.compile(r"-?\d{1,9}(?:\.\d{1,17})?")
 MAX_INTERVAL = 36500
@@ -425,8 +426,11 @@ class _Row:
     heading: tuple[int, str] | None = None
 
 
-def _rows(note: NoteText) -> list[_Row]:
-    """The note's lines after its frontmatter, comments and code resolved."""
+def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row]:
+    """The note's lines after its frontmatter, comments and code resolved; comments that hide
+    text without a word (never closed, a scheduling comment too long) are warned in `problems`."""
+    problems = [] if problems is None else problems
+    opened = 0  # line where the HTML comment still open began
     start = note.body_start
     scan = obsidian.scan(note.lines[start:], first=start + 1)
     rows: list[_Row] = []
@@ -436,6 +440,17 @@ def _rows(note: NoteText) -> list[_Row]:
             rows.append(_Row(line.number, line.text, "code"))
             continue
         text, in_html, schedule = _strip_html_comments(line.visible, in_html)
+        if in_html and not opened:
+            opened = line.number
+        elif not in_html:
+            opened = 0
+        if schedule is None:
+            schedule = ""
+            message = (
+                f"scheduling comment '<!--SR:…' longer than {_SR_COMMENT_MAX:,} characters or"
+                " not closed on its line: read as an ordinary comment (the card starts new)"
+            )
+            problems.append(Diagnostic(note.rel, line.number, "warning", message))
         # A line that only holds a comment ends a paragraph, as a blank line does (Markdown
         # starts an HTML block there; the plugin instead swallows the line after it).
         if not text.strip():
@@ -446,14 +461,18 @@ def _rows(note: NoteText) -> list[_Row]:
             rows.append(_Row(line.number, text, "heading", schedule, head))
             continue
         rows.append(_Row(line.number, text.rstrip(), "text", schedule))
+    if in_html:
+        message = "'<!--' never closed: the rest of the note is a comment and makes no cards"
+        problems.append(Diagnostic(note.rel, opened, "warning", message))
     return rows
 
 
-def _strip_html_comments(text: str, in_comment: bool) -> tuple[str, bool, str]:
-    """(the line without HTML comments, still inside one at its end, an SR comment's text)."""
+def _strip_html_comments(text: str, in_comment: bool) -> tuple[str, bool, str | None]:
+    """(the line without HTML comments, still inside one at its end, an SR comment's text);
+    the text is None when a comment starts like one but cannot be read as one."""
     if not in_comment and "<!--" not in text:
         return text, False, ""
-    schedule = ""
+    schedule: str | None = ""
     out: list[str] = []
     pos = 0
     masked = obsidian.mask_code_spans(text)
@@ -475,6 +494,8 @@ def _strip_html_comments(text: str, in_comment: bool) -> tuple[str, bool, str]:
             schedule = found.group(1)
             pos = found.end()
             continue
+        if text.startswith("<!--SR:", opening):
+            schedule = None
         pos = opening + 4
         in_comment = True
     return "".join(out), False, schedule
@@ -507,8 +528,8 @@ class SpacedRepetitionReader:
             lowered = note.text.lower()
             if not any(tag in lowered for tag in sr.tags):
                 return [], list(sr.diagnostics)  # fast path: no flashcard tag anywhere
-        rows = _rows(note)
         reading = _Reading(note, sr)
+        rows = _rows(note, reading.diagnostics)
         if not sr.folders_to_decks:
             first = _note_decks(note, rows, sr)
             if not first:
