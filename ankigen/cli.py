@@ -125,6 +125,14 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         help="do not read or write <vault>/ankigen.lock (card identities and modification "
         "times then come from git or file times only)",
     )
+    p.add_argument(
+        "--vault-name",
+        type=_vault_name,
+        default=None,
+        metavar="NAME",
+        help="the vault's name in Obsidian (root deck, obsidian:// links), recorded in "
+        "ankigen.lock (default: the recorded name, else the vault folder's name)",
+    )
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when there are warnings")
     verbosity = p.add_mutually_exclusive_group()
     verbosity.add_argument(
@@ -311,6 +319,7 @@ def _build(args: argparse.Namespace) -> int:
         lock=not args.no_lock,
         exclude=tuple(args.exclude),
         syntax=tuple(name for names in args.syntax for name in names),
+        vault_name=args.vault_name or "",
     )
     started = time.perf_counter()
     progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
@@ -438,6 +447,14 @@ def _syntax_names(text: str) -> tuple[str, ...]:
             f"unknown syntax {', '.join(unknown) or repr(text)}; choose from {', '.join(known)}"
         )
     return names
+
+
+def _vault_name(text: str) -> str:
+    from .lock import vault_name_ok
+
+    if not vault_name_ok(text):
+        raise argparse.ArgumentTypeError(f"not a vault name (one line, no '/'): {text!r}")
+    return text
 
 
 def _size(text: str) -> int:

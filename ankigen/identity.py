@@ -31,6 +31,7 @@ from .lock import (
     lock_location,
     save_lock,
     valid_time,
+    vault_name_ok,
 )
 from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
 from .todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
@@ -74,6 +75,8 @@ class Identities:
         self.model_mod: int | None = None  # without a lock the note type carries `created`
         if self.enabled:
             self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
+            if vault_name_ok(vault.name):  # recorded once, for every clone of the vault
+                self.lock = replace(self.lock, vault=vault.name)
         self.fallback_mod = ModTimes(vault.root)
 
     def assign(

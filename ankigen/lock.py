@@ -14,6 +14,7 @@ names ankigen.lock and its line, never trusted and never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -100,6 +101,9 @@ class Lock:
     notes: Mapping[str, tuple[LockEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
     model: ModelStamp | None = None
     deleted: tuple[DeletedCard, ...] = ()
+    # The vault's name (its root deck, the obsidian:// links), recorded at its first build so
+    # that a checkout under another folder name builds the same packages ("" = not recorded).
+    vault: str = ""
 
     def updated(self, part: Lock) -> Lock:
         """This lock with the notes of `part` replaced by part's entries (none → dropped)."""
@@ -110,7 +114,10 @@ class Lock:
             else:
                 notes.pop(rel, None)
         return Lock(
-            MappingProxyType(dict(sorted(notes.items()))), part.model or self.model, self.deleted
+            MappingProxyType(dict(sorted(notes.items()))),
+            part.model or self.model,
+            self.deleted,
+            self.vault,
         )
 
     def pruned(self, existing_notes: Iterable[str]) -> tuple[Lock, tuple[str, ...]]:
@@ -123,7 +130,7 @@ class Lock:
             for entry in entries
         )
         notes = {rel: entries for rel, entries in self.notes.items() if rel in keep}
-        return Lock(MappingProxyType(notes), self.model, self.deleted), removed
+        return Lock(MappingProxyType(notes), self.model, self.deleted, self.vault), removed
 
     def with_model(self, fingerprint: str, now: int) -> tuple[Lock, int]:
         """Stamp the note type: (new lock, the mod to give it). The mod moves forward only
@@ -132,7 +139,7 @@ class Lock:
         if old is not None and old.fingerprint == fingerprint:
             return self, old.mod
         mod = now if old is None else max(now, old.mod + 1)
-        return Lock(self.notes, ModelStamp(fingerprint, mod), self.deleted), mod
+        return Lock(self.notes, ModelStamp(fingerprint, mod), self.deleted, self.vault), mod
 
     def with_deleted(self, new: Iterable[DeletedCard], now: int) -> Lock:
         """This lock remembering the `new` deleted cards as well, and forgetting deleted cards
@@ -144,7 +151,7 @@ class Lock:
             if card.guid not in live and card.deleted >= oldest:
                 kept.setdefault(card.guid, card)  # the first time it was found gone counts
         deleted = tuple(sorted(kept.values(), key=lambda c: (c.note, c.line, c.guid)))
-        return Lock(self.notes, self.model, deleted)
+        return Lock(self.notes, self.model, deleted, self.vault)
 
 
 @dataclass(frozen=True)
@@ -570,6 +577,38 @@ def lock_location(root: Path) -> tuple[Path | None, tuple[Diagnostic, ...]]:
     return path, ()
 
 
+def vault_name_ok(name: str) -> bool:
+    """A name usable as the vault's: one printable line, no folder separator, not too long."""
+    return 0 < len(name) <= 255 and name.isprintable() and "/" not in name and name == name.strip()
+
+
+# The line lock_text() writes for the vault's name, near the end of the file.
+_VAULT_LINE = re.compile(r'^  "vault": ("[^"\\\n]*(?:\\.[^"\\\n]*)*"),?$', re.MULTILINE)
+
+
+def recorded_vault_name(root: Path) -> str:
+    """The vault's name recorded in its lock, "" when none (read before the vault is walked:
+    only the end of the file is searched, where ankigen writes it)."""
+    path, _ = lock_location(root)
+    if path is None:
+        return ""
+    try:
+        data = atomic.read_regular(path)
+    except (OSError, ValueError):
+        return ""
+    tail = data[-65536:].decode("utf-8", "replace")
+    found = _VAULT_LINE.findall(tail)
+    name = ""
+    if found:
+        with contextlib.suppress(ValueError):
+            name = json.loads(found[-1])
+    elif b'"vault"' in data:  # written by hand elsewhere in the file: read it all
+        with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
+            parsed = json.loads(data)
+            name = parsed.get("vault", "") if isinstance(parsed, dict) else ""
+    return name if isinstance(name, str) and vault_name_ok(name) else ""
+
+
 def _lock_warning(what: str) -> Diagnostic:
     message = f"{what}: not read and not written; every card is treated as new"
     return Diagnostic(LOCK_FILENAME, 0, "warning", message)
@@ -651,7 +690,11 @@ class _LockReader:
             if entries:
                 notes[rel] = tuple(entries)
         deleted = self.deleted(data.get("deleted", []), owner)
-        return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted)
+        vault = data.get("vault", "")
+        if not isinstance(vault, str) or (vault and not vault_name_ok(vault)):
+            self.warn("vault", "the vault's name is not valid; the folder's name is used")
+            vault = ""
+        return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted, vault)
 
     def entry(self, rel: str, raw: object) -> LockEntry | None:
         if not isinstance(raw, dict) or not _guid_like(raw.get("guid")):
@@ -789,7 +832,10 @@ def _lock_pieces(lock: Lock) -> Iterator[str]:
             )
             lines.append(f"      {row}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")
-    lines.extend(["  },", f'  "version": {LOCK_VERSION}', "}", ""])
+    lines.append("  },")
+    if lock.vault:
+        lines.append(f'  "vault": {_string(lock.vault)},')
+    lines.extend([f'  "version": {LOCK_VERSION}', "}", ""])
     yield "\n".join(lines)
 
 
