@@ -26,7 +26,9 @@ VAULT = {
     "B/Lower.md": (
         "TARGET DECK: default\nSTARTI [Basic] Is the deck name's case kept? Back: no ENDI\n"
     ),
-    "C/Spaced.md": "TARGET DECK:  Physics :: Waves \nSTARTI [Basic] What is a node? Back: rest ENDI\n",
+    "C/Spaced.md": (
+        "TARGET DECK:  Physics :: Waves \nSTARTI [Basic] What is a node? Back: rest ENDI\n"
+    ),
     "D/Mixed.md": (
         "TARGET DECK: physics::waves\nSTARTI [Basic] What is an antinode? Back: most ENDI\n"
     ),
