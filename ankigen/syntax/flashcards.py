@@ -92,7 +92,10 @@ class FlashcardsReader:
         diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in options.problems]
         if f"#{options.tag}".lower() not in note.text.lower() and "cards-deck" not in note.text:
             return [], diagnostics
-        return _Reader(note, options).cards(), diagnostics
+        reader = _Reader(note, options)
+        cards = reader.cards()
+        note.markup[self.name] = reader.markup()  # lines no other syntax may read as a card
+        return cards, diagnostics
 
 
 @dataclass
@@ -178,6 +181,16 @@ class _Reader:
                 cards.append(card)
         cards.sort(key=lambda c: c.line)
         return cards
+
+    def markup(self) -> list[tuple[int, int, str]]:
+        """The plugin's own lines: card tag lines, its Anki id lines, the note's tags line."""
+        marks = []
+        for line in self.lines:
+            if self._tag_in(line.text) is not None:
+                marks.append((line.number, line.number, f"a Flashcards #{self.options.tag} line"))
+            elif _ID_LINE.match(line.text.strip()) or _GLOBAL_TAGS.match(line.text):
+                marks.append((line.number, line.number, "a Flashcards id or tags line"))
+        return marks
 
     def _kinds(self) -> dict[str, str]:
         tag = self.options.tag.lower()

@@ -30,6 +30,7 @@ from . import CheckedValues, NoteText, SyntaxSettings
 from .cloze import anki_clozes_to_marks
 
 PLUGIN_ID = "obsidian-to-anki-plugin"
+_LABEL = "Obsidian_to_Anki"
 SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
 
 # Anki's stock note types (English names, as AnkiConnect reports them): fields, our note type.
@@ -168,7 +169,10 @@ class ObsidianToAnkiReader:
             return [], diagnostics
         if ota.begin not in note.text and ota.begin_inline not in note.text:
             return [], diagnostics
-        return _read(note, ota, diagnostics, []), diagnostics
+        marks: list[tuple[int, int, str]] = []
+        cards = _read(note, ota, diagnostics, [], marks)
+        note.markup[self.name] = marks  # lines no other syntax may read as a card
+        return cards, diagnostics
 
 
 def deletions(note: NoteText, settings: SyntaxSettings) -> list[tuple[int, int]]:
@@ -201,8 +205,11 @@ def _read(
     ota: OtaSettings,
     diagnostics: list[Diagnostic],
     deleted: list[tuple[int, int]],
+    marks: list[tuple[int, int, str]] | None = None,
 ) -> list[CardSource]:
-    """The note's cards; its diagnostics and `DELETE` marks (line, note id) are appended."""
+    """The note's cards; its diagnostics, `DELETE` marks (line, note id) and, when `marks` is
+    given, the plugin's markup (first line, last line, what it is) are appended."""
+    marks = [] if marks is None else marks
     first = note.body_start
     scan = obsidian.scan(note.lines[first:], first=first + 1)
     deck, file_tags = _file_deck_and_tags(scan, ota)
@@ -218,6 +225,9 @@ def _read(
             if fence:
                 fence = "" if obsidian.fence_closes(text, fence) else fence
             elif text.strip() == ota.end:
+                marks.append(
+                    (block.start, line.number, f"in the {_LABEL} note at line {block.start}")
+                )
                 card = _block_card(
                     note, block, ota, deck, base_tags, headings, diagnostics, deleted
                 )
@@ -239,7 +249,13 @@ def _read(
                 mark = _ID.match(below.visible.strip())
             if mark is not None:
                 deleted.append((line.number, int(mark.group(1))))
+                below_id = 1 if visible[len(ota.delete_line) :].strip() == "" else 0
+                marks.append((line.number, line.number + below_id, f"{_LABEL}'s DELETE line"))
                 continue
+        for marker in (ota.deck_line, ota.tags_line):
+            bare = visible.rstrip() == marker
+            if bare or visible.startswith(marker + ": "):
+                marks.append((line.number, line.number + bare, f"{_LABEL}'s {marker} line"))
         if visible.strip() == ota.begin and text.strip() == ota.begin:
             block = _Block(line.number)
             fence = ""
@@ -251,12 +267,15 @@ def _read(
             headings.append((level, obsidian.plain_text(title)))
             continue
         if ota.begin_inline in visible:
+            marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
             for card in _inline_cards(note, line.number, visible, ota, deck, base_tags, headings):
                 if isinstance(card, Diagnostic):
                     diagnostics.append(card)
                 else:
                     cards.append(card)
     if block is not None:
+        last = scan.lines[-1].number if scan.lines else block.start
+        marks.append((block.start, last, f"in the {_LABEL} note at line {block.start}"))
         message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
         diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
     return cards
