@@ -36,7 +36,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
         "--strict), 2 usage error, 130 interrupted. Coming from Obsidian_to_Anki or "
         "Flashcards? Run `ankigen adopt VAULT --collection PATH` once first (see `ankigen "
-        "adopt --help`). `ankigen cache info|clear` shows or empties the picture cache.",
+        "adopt --help`). `ankigen plan --collection PATH` says what an import would do. "
+        "`ankigen cache info|clear` shows or empties the picture cache.",
     )
     p.add_argument(
         "vault",
@@ -154,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         from .adopt import main as adopt_main
 
         return adopt_main(args[1:], prog="ankigen adopt")
+    if args[:1] == ["plan"]:
+        from .plan import main as plan_main
+
+        return plan_main(args[1:], prog="ankigen plan")
     if args[:1] == ["build"]:
         args = args[1:]
     return run(args, prog="ankigen build")
