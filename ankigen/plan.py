@@ -54,6 +54,7 @@ class PackagePlan:
     duplicates: int = 0  # added notes whose first field equals a note's in the same deck
     conflicts: int = 0  # notes not updated: their note type differs from the collection's
     note_types: list[str] = field(default_factory=list)  # note types in conflict, by name
+    duplicate_of: list[str] = field(default_factory=list)  # "deck: first field" of each duplicate
 
 
 @dataclass
@@ -192,8 +193,10 @@ def plan_package(col: _Collection, apkg: Path) -> PackagePlan:
         if old is None:
             plan.added += 1
             text = _first_field(note)
-            if text and any(col.first_fields.get((deck, text)) for deck in note.decks):
+            twins = sorted(deck for deck in note.decks if col.first_fields.get((deck, text)))
+            if text and twins:
                 plan.duplicates += 1
+                plan.duplicate_of.append(f"{twins[0]}: {text}")
             if note.notetype in conflicting:
                 note.notetype = -note.notetype  # the copy's id: never the original's
             col.notes[guid] = note  # its first field is not "existing": only the collection's
@@ -350,6 +353,8 @@ def _print_text(plan: Plan, collection: Path) -> None:
         if package.note_types:
             names = ", ".join(package.note_types)
             print(printable(f"  note types in conflict: {names}"), file=out)
+        for twin in package.duplicate_of:
+            print(printable(f"  would duplicate a note of the collection, in {twin}"), file=out)
     print(printable(f"total: {_line(plan.total())}"), file=out)
     if plan.deletions:
         print(f"still to delete in Anki: {plan.deletions} notes; Notes > Delete on:", file=out)
