@@ -68,6 +68,17 @@ def test_target_deck_line_is_no_flashcards_card() -> None:
     assert any("TARGET DECK line" in p for p in problems)
 
 
+def test_a_target_deck_line_without_plugin_notes_is_no_card() -> None:
+    text = "TARGET DECK\nCode::C++\n\nWhat is a template #card\nA pattern for code\n"
+    cards, problems = _read(text)
+    assert [c.question for c in cards] == ["What is a template"]
+    assert any(":2: warning: Flashcards card not made: line 2 is" in p for p in problems)
+    cards, _ = _read("#flashcards\nTARGET DECK\nCode::C++\n\nx::y\n")
+    assert [c.question for c in cards] == ["x"]
+    cards, _ = _read("#flashcards\nTARGET DECK\nCode::C++\n", ("spaced-repetition",))
+    assert [c.question for c in cards] == ["Code"]  # the plugin's reading, when it is alone
+
+
 def test_file_tags_and_start_lines_are_no_cards() -> None:
     text = (
         "#flashcards\nFILE TAGS\nlang::cpp\n\nSTART\nBasic\nFront: Q::A?\nBack: yes\nEND\n\na::b\n"

@@ -168,6 +168,12 @@ class ObsidianToAnkiReader:
         if ota.scan_directory and not (note.rel + "/").startswith(ota.scan_directory + "/"):
             return [], diagnostics
         if ota.begin not in note.text and ota.begin_inline not in note.text:
+            if ota.deck_line in note.text or ota.tags_line in note.text:
+                # No note of the plugin here, but its TARGET DECK / FILE TAGS lines: no other
+                # syntax reads them as cards ("Code::C++" below a bare TARGET DECK line).
+                marks = []
+                _read(note, ota, [], [], marks)
+                note.markup[self.name] = marks
             return [], diagnostics
         marks: list[tuple[int, int, str]] = []
         cards = _read(note, ota, diagnostics, [], marks)
