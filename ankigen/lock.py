@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
+import stat
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -582,31 +584,40 @@ def vault_name_ok(name: str) -> bool:
     return 0 < len(name) <= 255 and name.isprintable() and "/" not in name and name == name.strip()
 
 
-# The line lock_text() writes for the vault's name, near the end of the file.
-_VAULT_LINE = re.compile(r'^  "vault": ("[^"\\\n]*(?:\\.[^"\\\n]*)*"),?$', re.MULTILINE)
+# The vault's name as a top-level key ("vault" is no key of a card's entry, and a quote inside
+# a text is escaped): lock_text() writes it near the end, a hand edit may put it first.
+_VAULT_KEY = re.compile(r'(?<!\\)"vault"\s{0,9}:\s{0,9}("[^"\\\n]*(?:\\.[^"\\\n]*)*")')
+_VAULT_WINDOW = 1 << 16
 
 
 def recorded_vault_name(root: Path) -> str:
-    """The vault's name recorded in its lock, "" when none (read before the vault is walked:
-    only the end of the file is searched, where ankigen writes it)."""
+    """The vault's name recorded in its lock, "" when none. Read before the vault is walked,
+    from the first and last 64 KiB of the file only (a lock may hold 30 MB)."""
     path, _ = lock_location(root)
     if path is None:
         return ""
     try:
-        data = atomic.read_regular(path)
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe never hangs
+    except OSError:
         return ""
-    tail = data[-65536:].decode("utf-8", "replace")
-    found = _VAULT_LINE.findall(tail)
-    name = ""
-    if found:
-        with contextlib.suppress(ValueError):
-            name = json.loads(found[-1])
-    elif b'"vault"' in data:  # written by hand elsewhere in the file: read it all
-        with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
-            parsed = json.loads(data)
-            name = parsed.get("vault", "") if isinstance(parsed, dict) else ""
-    return name if isinstance(name, str) and vault_name_ok(name) else ""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return ""
+        size = info.st_size
+        head = os.pread(fd, _VAULT_WINDOW, 0)
+        tail = os.pread(fd, _VAULT_WINDOW, max(len(head), size - _VAULT_WINDOW))
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    for part in (tail, head):
+        found = _VAULT_KEY.findall(part.decode("utf-8", "replace"))
+        if found:
+            with contextlib.suppress(ValueError):
+                name = json.loads(found[-1])
+                return name if isinstance(name, str) and vault_name_ok(name) else ""
+    return ""
 
 
 def _lock_warning(what: str) -> Diagnostic:

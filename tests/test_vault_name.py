@@ -129,3 +129,19 @@ def test_recorded_name_round_trips(tmp_path_factory, name: str, first: bool) -> 
         text = json.dumps({"vault": data.pop("vault"), **data}, ensure_ascii=False)
     (root / LOCK_FILENAME).write_text(text, encoding="utf-8")
     assert recorded_vault_name(root) == name
+
+
+def test_name_found_in_a_big_lock_and_never_from_a_pipe(tmp_path: Path) -> None:
+    root = tmp_path / "v"
+    root.mkdir()
+    filler = ", ".join(f'"n{i}": "{"x" * 90}"' for i in range(3000))  # about 300 KB
+    (root / LOCK_FILENAME).write_text(
+        f'{{"vault": "Top \\"quoted\\" name", {filler}, "version": 1}}', encoding="utf-8"
+    )
+    assert recorded_vault_name(root) == 'Top "quoted" name'
+    text = lock_text(Lock(vault="End"))
+    (root / LOCK_FILENAME).write_text("{" + filler + "," + text[1:], encoding="utf-8")
+    assert recorded_vault_name(root) == "End"
+    (root / LOCK_FILENAME).unlink()
+    os.mkfifo(root / LOCK_FILENAME)  # a pipe with no writer: no wait, no name
+    assert recorded_vault_name(root) == ""
