@@ -153,6 +153,19 @@ def test_plan_totals_equal_the_real_import_at_every_step(tmp_path: Path) -> None
     plan = _plan(vault, out, collection)
     assert plan["deletions"] == 0
 
+    # A note moved to another folder: Anki keeps its cards in the old deck until moved there.
+    (vault / "Languages").mkdir()
+    (vault / "Lang/French.md").rename(vault / "Languages/French.md")
+    plan, _ = _step(vault, out, collection, tmp_path)
+    assert plan["moves"] == 2 and plan["total"]["updated"] == 2
+    col = ankiutil.Collection(str(collection))
+    todo = (out / "ankigen-todo.txt").read_text(encoding="utf-8")
+    search = next(line.strip() for line in todo.splitlines() if "tag:" in line)
+    assert len(col.find_notes(search)) == 2
+    col.set_deck(col.find_cards(search), col.decks.id("Languages"))
+    col.close()
+    assert _plan(vault, out, collection)["moves"] == 0
+
     # A note type changed in Anki (a field added): its notes are in conflict, as Anki says.
     col = ankiutil.Collection(str(collection))
     model = col.models.by_name("ankigen")
