@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import ankiutil
 import pytest
 from conftest import REPO, write_vault
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ankigen.package import DEFAULT_DECK_ID, DeckTable, anki_deck_name
 from ankigen.syntax import flashcards
@@ -35,6 +38,7 @@ VAULT = {
     "E/Card.md": "What is the plugin's default deck? #card\nDefault, unless the folder\n",
     "F/Child.md": "TARGET DECK: Default::Sub\nSTARTI [Basic] A child of Default? Back: yes ENDI\n",
 }
+EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 DEFAULT_QUESTIONS = ("Which deck has no name?", "Is the deck name", "plugin's default deck")
 
 
@@ -101,3 +105,19 @@ def test_one_deck_per_name_anki_compares() -> None:
     assert anki_deck_name(" x ::  :: y\x07 ") == "x::y"
     for order in itertools.permutations(["B", "b", "Default"]):  # the same table in any order
         assert DeckTable(order).names == DeckTable(["B", "b", "Default"]).names
+
+
+_PART = st.sampled_from(["Default", "default", " DEFAULT", "A", "a ", "Ä", "A\u0308", "", "x\x07"])
+
+
+@settings(max_examples=EXAMPLES or 200, deadline=None, derandomize=not EXAMPLES)
+@given(st.lists(st.lists(_PART, min_size=1, max_size=3).map("::".join), min_size=1, max_size=8))
+def test_deck_table_never_holds_two_names_anki_takes_as_one(names: list[str]) -> None:
+    table = DeckTable(names)
+    shown = list(table.names.values())
+    assert len({anki_deck_name(n).casefold() for n in shown}) == len(shown)
+    assert table.names[DEFAULT_DECK_ID] == "Default"
+    for name in names:
+        did = table.ids[name]
+        assert anki_deck_name(table.names[did]).casefold() == anki_deck_name(name).casefold()
+        assert (did == DEFAULT_DECK_ID) == (anki_deck_name(name).casefold() == "default")
