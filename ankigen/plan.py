@@ -258,9 +258,27 @@ def _in_deck(deck: str, target: str) -> bool:
 
 
 def main(argv: list[str], prog: str = "ankigen plan") -> int:
+    """The command line; a message and an exit status, never a traceback."""
+    from .cli import EXIT_FAILED, EXIT_INTERRUPTED, say
+
+    try:
+        return _main(argv, prog)
+    except KeyboardInterrupt:
+        say("ankigen: interrupted", sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # the last guard
+        say(f"ankigen: error: internal error: {error!r} (please report it)", sys.stderr)
+        return EXIT_FAILED
+
+
+def _main(argv: list[str], prog: str) -> int:
     from .cli import EXAMPLE_VAULT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, parser, say
 
     p = parser(prog)
+    p.epilog = (
+        "Exit status: 0 planned, 1 the collection cannot be read or the build had errors (or "
+        "warnings, with --strict), 2 usage error, 130 interrupted."
+    )
     p.description = (
         "Say what importing the packages into an Anki collection would do, without importing "
         "and without writing to the collection: notes added, updated, unchanged, skipped as "
@@ -305,8 +323,8 @@ def main(argv: list[str], prog: str = "ankigen plan") -> int:
         print(json.dumps(plan.as_json(), indent=2, ensure_ascii=False))
     else:
         _print_text(plan, args.collection)
-    errors = any(d.severity == "error" for d in report.diagnostics)
-    return EXIT_FAILED if errors else EXIT_OK
+    failed = {"error", "warning"} if args.strict else {"error"}
+    return EXIT_FAILED if any(d.severity in failed for d in report.diagnostics) else EXIT_OK
 
 
 def _build(args: argparse.Namespace):
