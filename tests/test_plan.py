@@ -15,6 +15,7 @@ from pathlib import Path
 import ankiutil
 from anki.collection import ImportAnkiPackageOptions, ImportAnkiPackageRequest
 from conftest import REPO, write_vault
+from test_adopt import plugin_collection  # noqa: F401  (a fixture)
 
 NOTES = {
     "Cloud/EC2.md": (
@@ -197,3 +198,27 @@ def test_plan_text_and_errors(tmp_path: Path) -> None:
     assert "not an Anki collection" in bad.stderr
     usage = _cli("plan", str(vault))
     assert usage.returncode == 2 and "--collection" in usage.stderr
+
+
+def test_plan_equals_the_import_after_adopting_plugin_notes(
+    plugin_collection,  # noqa: F811  (the fixture of test_adopt)
+    tmp_path: Path,
+) -> None:
+    """Notes Obsidian_to_Anki put into Anki, adopted: the packages carry the user's own note
+    types (Basic, reversed, Cloze); plan still says exactly what the import does."""
+    vault, collection, _ = plugin_collection
+    adopted = _cli("adopt", str(vault), "--collection", str(collection))
+    assert adopted.returncode == 0, adopted.stderr
+    out = tmp_path / "dist"
+    plan, real = _step(vault, out, collection, tmp_path)
+    assert plan["total"]["updated"] == real["updated"] >= 4  # adopted: updated in place
+    assert plan["total"]["conflicts"] == 0
+    plan, _ = _step(vault, out, collection, tmp_path)  # imported: nothing left to do
+    assert plan["total"]["added"] == plan["total"]["updated"] == 0
+    time.sleep(1.1)
+    rivers = vault / "Geography" / "Rivers.md"
+    rivers.write_text(
+        rivers.read_text(encoding="utf-8").replace("6,650 km", "about 6,650 km"), encoding="utf-8"
+    )
+    plan, _ = _step(vault, out, collection, tmp_path)
+    assert plan["total"]["updated"] == 1
