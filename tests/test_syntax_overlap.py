@@ -79,6 +79,11 @@ def test_a_target_deck_line_without_plugin_notes_is_no_card() -> None:
     assert [c.question for c in cards] == ["Code"]  # the plugin's reading, when it is alone
 
 
+def test_a_cards_deck_line_is_no_spaced_repetition_card() -> None:
+    cards, _ = _read("#flashcards\n\ncards-deck: Space::Sky\n\nWhat is the Sun #card\nA star\n")
+    assert [(c.syntax, c.question) for c in cards] == [("flashcards", "What is the Sun")]
+
+
 def test_file_tags_and_start_lines_are_no_cards() -> None:
     text = (
         "#flashcards\nFILE TAGS\nlang::cpp\n\nSTART\nBasic\nFront: Q::A?\nBack: yes\nEND\n\na::b\n"
@@ -143,6 +148,7 @@ _CHUNKS = st.sampled_from(
         "==High {i}== light",
         "^1712345678{i:03d}",
         "tags: x{i}",
+        "cards-deck: Deck{i}::Sub",
     ]
 )
 

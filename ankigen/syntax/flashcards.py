@@ -190,6 +190,8 @@ class _Reader:
                 marks.append((line.number, line.number, f"a Flashcards #{self.options.tag} line"))
             elif _ID_LINE.match(line.text.strip()) or _GLOBAL_TAGS.match(line.text):
                 marks.append((line.number, line.number, "a Flashcards id or tags line"))
+            elif line.text.lstrip().lower().startswith("cards-deck"):
+                marks.append((line.number, line.number, "a Flashcards cards-deck line"))
         return marks
 
     def _kinds(self) -> dict[str, str]:
