@@ -95,9 +95,11 @@ def vault_name(root: Path, chosen: str = "", *, lock: bool = True) -> str:
     """The vault's name: `chosen` (--vault-name), else the one its lock recorded at the first
     build, else its folder's name. Never taken again from the folder once recorded, so a clone
     under another folder name (a CI checkout) gives the same decks and links."""
-    from .lock import recorded_vault_name
+    from .lock import recorded_vault_name, vault_name_from_entries
 
-    return chosen or (recorded_vault_name(root) if lock else "") or root.resolve().name
+    if chosen or not lock:
+        return chosen or root.resolve().name
+    return recorded_vault_name(root) or vault_name_from_entries(root) or root.resolve().name
 
 
 def is_excluded(rel: str, exclude: tuple[str, ...]) -> bool:

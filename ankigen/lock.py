@@ -620,6 +620,24 @@ def recorded_vault_name(root: Path) -> str:
     return ""
 
 
+def vault_name_from_entries(root: Path) -> str:
+    """For a lock from before the vault's name was recorded: the deck its cards of notes at the
+    vault root were first built for, which was the vault's name then ("" when none)."""
+    path, _ = lock_location(root)
+    if path is None:
+        return ""
+    lock, _ = load_lock(path)
+    decks = Counter(
+        entry.deck
+        for rel, entries in lock.notes.items()
+        if "/" not in rel
+        for entry in entries
+        if entry.deck and not entry.target and "::" not in entry.deck
+    )
+    found = [name for name, _ in decks.most_common() if vault_name_ok(name)]
+    return found[0] if found else ""
+
+
 def _lock_warning(what: str) -> Diagnostic:
     message = f"{what}: not read and not written; every card is treated as new"
     return Diagnostic(LOCK_FILENAME, 0, "warning", message)

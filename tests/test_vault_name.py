@@ -95,6 +95,20 @@ def test_an_old_lock_records_the_folder_name_once(tmp_path: Path) -> None:
     assert _packages(tmp_path / "out-clone") == _packages(tmp_path / "out")
 
 
+def test_a_clone_with_a_lock_from_before_the_name_was_recorded(tmp_path: Path) -> None:
+    home = write_vault(tmp_path / "Home", FILES)
+    _build(home, tmp_path / "out-home")
+    data = json.loads((home / LOCK_FILENAME).read_text(encoding="utf-8"))
+    del data["vault"]  # an old lock: the root note's cards still say which deck they are in
+    (home / LOCK_FILENAME).write_text(json.dumps(data), encoding="utf-8")
+    clone = tmp_path / "checkout"
+    shutil.copytree(home, clone)
+    stdout = _build(clone, tmp_path / "out-clone")
+    assert _recorded(clone) == "Home"
+    assert "moved" not in stdout
+    assert _packages(tmp_path / "out-clone") == _packages(tmp_path / "out-home")
+
+
 def test_vault_name_option_sets_and_records_the_name(tmp_path: Path) -> None:
     home = write_vault(tmp_path / "folder", FILES)
     _build(home, tmp_path / "a", "--vault-name", "My Vault")
