@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .adopted import Adopted, load_adopted
 from .diagnostics import Diagnostics, internal_error
-from .discover import LOCK_FILE, discover_vault
+from .discover import LOCK_FILE, discover_vault, vault_name
 from .identity import Identities
 from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages
@@ -47,6 +47,7 @@ class BuildOptions:
     new_notes: bool = False  # build cards with a plugin's note id that adopt has not seen
     callout_cards: tuple[str, ...] = ()  # callout names read as cards (--callout-cards)
     callout_cards_reversed: tuple[str, ...] = ()  # ... as two cards each
+    vault_name: str = ""  # --vault-name; "" = the name the lock recorded, else the folder's
 
 
 def _media_options() -> MediaOptions:
@@ -75,7 +76,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     report = Diagnostics()
     out_dir = options.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    vault, found = discover_vault(options.vault, options.exclude)  # find notes
+    name = vault_name(options.vault, options.vault_name, lock=options.lock)
+    vault, found = discover_vault(options.vault, options.exclude, name)  # find notes
     report.extend(found)
     model = load_card_model()
     syntax, found = load_syntax_settings(
@@ -194,7 +196,7 @@ def _plan(
     if state.vault and state.vault != str(vault.root):
         report.warn("", 0, other_vault_message(options.out_dir, state.vault))
     previous_packages = {r.package for r in state.folders.values() if r.package}
-    key = f"{_options_key(options, model)}|{syntax.fingerprint}|{adopted_key}"
+    key = f"{_options_key(options, model)}|{syntax.fingerprint}|{adopted_key}|{vault.name}"
     built_with = f"{key}|{_lock_stamp(vault, options)}"
     if state.key != built_with or options.force or state.vault != str(vault.root):
         state = BuildState(key=key, vault=str(vault.root))

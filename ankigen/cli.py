@@ -37,7 +37,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
         "--strict), 2 usage error, 130 interrupted. Coming from Obsidian_to_Anki or "
         "Flashcards? Run `ankigen adopt VAULT --collection PATH` once first (see `ankigen "
-        "adopt --help`). `ankigen cache info|clear` shows or empties the picture cache.",
+        "adopt --help`). `ankigen plan --collection PATH` says what an import would do. "
+        "`ankigen cache info|clear` shows or empties the picture cache.",
     )
     p.add_argument(
         "vault",
@@ -153,6 +154,14 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         "(<!--ID: n-->, ^n) although `ankigen adopt` has not seen it, as new notes: importing "
         "them adds a second note beside the plugin's (without it such a build is refused)",
     )
+    p.add_argument(
+        "--vault-name",
+        type=_vault_name,
+        default=None,
+        metavar="NAME",
+        help="the vault's name in Obsidian (root deck, obsidian:// links), recorded in "
+        "ankigen.lock (default: the recorded name, else the vault folder's name)",
+    )
     p.add_argument("--strict", action="store_true", help="fail (exit 1) when there are warnings")
     verbosity = p.add_mutually_exclusive_group()
     verbosity.add_argument(
@@ -174,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         from .adopt import main as adopt_main
 
         return adopt_main(args[1:], prog="ankigen adopt")
+    if args[:1] == ["plan"]:
+        from .plan import main as plan_main
+
+        return plan_main(args[1:], prog="ankigen plan")
     if args[:1] == ["build"]:
         args = args[1:]
     return run(args, prog="ankigen build")
@@ -344,6 +357,7 @@ def _build(args: argparse.Namespace) -> int:
         callout_cards_reversed=tuple(
             name for names in args.callout_cards_reversed for name in names
         ),
+        vault_name=args.vault_name or "",
     )
     started = time.perf_counter()
     progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
@@ -489,6 +503,12 @@ def _callout_names(text: str) -> tuple[str, ...]:
             f"not a callout name: {shown} (letters, digits, '-' and '_', e.g. question,faq)"
         )
     return names
+def _vault_name(text: str) -> str:
+    from .lock import vault_name_ok
+
+    if not vault_name_ok(text):
+        raise argparse.ArgumentTypeError(f"not a vault name (one line, no '/'): {text!r}")
+    return text
 
 
 def _size(text: str) -> int:

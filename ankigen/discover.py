@@ -24,8 +24,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 PACKAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,250}\.apkg")
 
 
-def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, list[Diagnostic]]:
+def discover_vault(
+    root: Path, exclude: tuple[str, ...] = (), name: str | None = None
+) -> tuple[Vault, list[Diagnostic]]:
     """Walk `root`: notes grouped by folder (sorted), attachments, Obsidian settings.
+
+    `name` is the vault's name (its root deck, its obsidian:// links); by default the one its
+    lock recorded, else the folder's name (see vault_name).
 
     Only regular files are listed (a named pipe or device would block or never end), and a
     symbolic link is followed only when it leads to a file, or to a folder outside the vault
@@ -74,15 +79,27 @@ def discover_vault(root: Path, exclude: tuple[str, ...] = ()) -> tuple[Vault, li
                 attachments.append(rel)
 
     walk(root, "")
-    folders = _folders(root.name, notes_by_folder)
+    name = name or vault_name(root)
+    folders = _folders(name, notes_by_folder)
     vault = Vault(
         root=root,
-        name=root.name,
+        name=name,
         folders=folders,
         attachments=tuple(sorted(attachments)),
         attachment_folder=settings.attachment_folder(),
     )
     return vault, diagnostics
+
+
+def vault_name(root: Path, chosen: str = "", *, lock: bool = True) -> str:
+    """The vault's name: `chosen` (--vault-name), else the one its lock recorded at the first
+    build, else its folder's name. Never taken again from the folder once recorded, so a clone
+    under another folder name (a CI checkout) gives the same decks and links."""
+    from .lock import recorded_vault_name, vault_name_from_entries
+
+    if chosen or not lock:
+        return chosen or root.resolve().name
+    return recorded_vault_name(root) or vault_name_from_entries(root) or root.resolve().name
 
 
 def is_excluded(rel: str, exclude: tuple[str, ...]) -> bool:

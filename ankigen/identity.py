@@ -34,6 +34,7 @@ from .lock import (
     save_lock,
     text_words,
     valid_time,
+    vault_name_ok,
     written_in,
 )
 from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
@@ -79,6 +80,8 @@ class Identities:
         self.model_mod: int | None = None  # without a lock the note type carries `created`
         if self.enabled:
             self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
+            if vault_name_ok(vault.name):  # recorded once, for every clone of the vault
+                self.lock = replace(self.lock, vault=vault.name)
         self.fallback_mod = ModTimes(vault.root)
         self.syntax = SyntaxSettings()  # for the DELETE marks of Obsidian_to_Anki
         self._words: tuple[str, str | None, set[int]] = ("", None, set())

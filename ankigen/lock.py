@@ -14,9 +14,12 @@ names ankigen.lock and its line, never trusted and never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
+import stat
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -103,6 +106,9 @@ class Lock:
     notes: Mapping[str, tuple[LockEntry, ...]] = field(default_factory=lambda: MappingProxyType({}))
     model: ModelStamp | None = None
     deleted: tuple[DeletedCard, ...] = ()
+    # The vault's name (its root deck, the obsidian:// links), recorded at its first build so
+    # that a checkout under another folder name builds the same packages ("" = not recorded).
+    vault: str = ""
 
     def updated(self, part: Lock) -> Lock:
         """This lock with the notes of `part` replaced by part's entries (none → dropped)."""
@@ -113,7 +119,10 @@ class Lock:
             else:
                 notes.pop(rel, None)
         return Lock(
-            MappingProxyType(dict(sorted(notes.items()))), part.model or self.model, self.deleted
+            MappingProxyType(dict(sorted(notes.items()))),
+            part.model or self.model,
+            self.deleted,
+            self.vault,
         )
 
     def pruned(self, existing_notes: Iterable[str]) -> tuple[Lock, tuple[str, ...]]:
@@ -126,7 +135,7 @@ class Lock:
             for entry in entries
         )
         notes = {rel: entries for rel, entries in self.notes.items() if rel in keep}
-        return Lock(MappingProxyType(notes), self.model, self.deleted), removed
+        return Lock(MappingProxyType(notes), self.model, self.deleted, self.vault), removed
 
     def with_model(self, fingerprint: str, now: int) -> tuple[Lock, int]:
         """Stamp the note type: (new lock, the mod to give it). The mod moves forward only
@@ -135,7 +144,7 @@ class Lock:
         if old is not None and old.fingerprint == fingerprint:
             return self, old.mod
         mod = now if old is None else max(now, old.mod + 1)
-        return Lock(self.notes, ModelStamp(fingerprint, mod), self.deleted), mod
+        return Lock(self.notes, ModelStamp(fingerprint, mod), self.deleted, self.vault), mod
 
     def with_deleted(self, new: Iterable[DeletedCard], now: int) -> Lock:
         """This lock remembering the `new` deleted cards as well, and forgetting deleted cards
@@ -147,7 +156,7 @@ class Lock:
             if card.guid not in live and card.deleted >= oldest:
                 kept.setdefault(card.guid, card)  # the first time it was found gone counts
         deleted = tuple(sorted(kept.values(), key=lambda c: (c.note, c.line, c.guid)))
-        return Lock(self.notes, self.model, deleted)
+        return Lock(self.notes, self.model, deleted, self.vault)
 
 
 @dataclass(frozen=True)
@@ -639,6 +648,65 @@ def lock_location(root: Path) -> tuple[Path | None, tuple[Diagnostic, ...]]:
     return path, ()
 
 
+def vault_name_ok(name: str) -> bool:
+    """A name usable as the vault's: one printable line, no folder separator, not too long."""
+    return 0 < len(name) <= 255 and name.isprintable() and "/" not in name and name == name.strip()
+
+
+# The vault's name as a top-level key ("vault" is no key of a card's entry, and a quote inside
+# a text is escaped): lock_text() writes it near the end, a hand edit may put it first.
+_VAULT_KEY = re.compile(r'(?<!\\)"vault"\s{0,9}:\s{0,9}("[^"\\\n]*(?:\\.[^"\\\n]*)*")')
+_VAULT_WINDOW = 1 << 16
+
+
+def recorded_vault_name(root: Path) -> str:
+    """The vault's name recorded in its lock, "" when none. Read before the vault is walked,
+    from the first and last 64 KiB of the file only (a lock may hold 30 MB)."""
+    path, _ = lock_location(root)
+    if path is None:
+        return ""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe never hangs
+    except OSError:
+        return ""
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return ""
+        size = info.st_size
+        head = os.pread(fd, _VAULT_WINDOW, 0)
+        tail = os.pread(fd, _VAULT_WINDOW, max(len(head), size - _VAULT_WINDOW))
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    for part in (tail, head):
+        found = _VAULT_KEY.findall(part.decode("utf-8", "replace"))
+        if found:
+            with contextlib.suppress(ValueError):
+                name = json.loads(found[-1])
+                return name if isinstance(name, str) and vault_name_ok(name) else ""
+    return ""
+
+
+def vault_name_from_entries(root: Path) -> str:
+    """For a lock from before the vault's name was recorded: the deck its cards of notes at the
+    vault root were first built for, which was the vault's name then ("" when none)."""
+    path, _ = lock_location(root)
+    if path is None:
+        return ""
+    lock, _ = load_lock(path)
+    decks = Counter(
+        entry.deck
+        for rel, entries in lock.notes.items()
+        if "/" not in rel
+        for entry in entries
+        if entry.deck and not entry.target and "::" not in entry.deck
+    )
+    found = [name for name, _ in decks.most_common() if vault_name_ok(name)]
+    return found[0] if found else ""
+
+
 def _lock_warning(what: str) -> Diagnostic:
     message = f"{what}: not read and not written; every card is treated as new"
     return Diagnostic(LOCK_FILENAME, 0, "warning", message)
@@ -720,7 +788,11 @@ class _LockReader:
             if entries:
                 notes[rel] = tuple(entries)
         deleted = self.deleted(data.get("deleted", []), owner)
-        return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted)
+        vault = data.get("vault", "")
+        if not isinstance(vault, str) or (vault and not vault_name_ok(vault)):
+            self.warn("vault", "the vault's name is not valid; the folder's name is used")
+            vault = ""
+        return Lock(MappingProxyType(notes), self.model(data.get("model")), deleted, vault)
 
     def entry(self, rel: str, raw: object) -> LockEntry | None:
         if not isinstance(raw, dict) or not _guid_like(raw.get("guid")):
@@ -858,7 +930,10 @@ def _lock_pieces(lock: Lock) -> Iterator[str]:
             )
             lines.append(f"      {row}{',' if k < len(entries) - 1 else ''}")
         lines.append(f"    ]{',' if n < len(notes) - 1 else ''}")
-    lines.extend(["  },", f'  "version": {LOCK_VERSION}', "}", ""])
+    lines.append("  },")
+    if lock.vault:
+        lines.append(f'  "vault": {_string(lock.vault)},')
+    lines.extend([f'  "version": {LOCK_VERSION}', "}", ""])
     yield "\n".join(lines)
 
 

@@ -15,7 +15,9 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -42,6 +44,7 @@ ASSETS = _HERE / "assets" if (_HERE / "assets").is_dir() else _HERE.parent / "as
 MODEL_NAME = "ankigen"
 FIELDS = ("Question", "Answer", "Context", "See", "References", "Source")
 DEFAULT_DECK_ID = 1
+DEFAULT_DECK_NAME = "Default"  # Anki's deck id 1, in every collection
 
 # Entry date for every zip member: the earliest date zip can store.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -79,6 +82,32 @@ def deck_id(deck: str) -> int:
     if deck.casefold() == "default":
         return DEFAULT_DECK_ID
     return stable_id("deck", deck)
+
+
+def anki_deck_name(name: str) -> str:
+    """A deck name as Anki keeps it: each `::` part NFC, without control characters and
+    trimmed, empty parts dropped; "" (nothing left) is Anki's Default deck."""
+    parts = (unicodedata.normalize("NFC", _without_controls(p)).strip() for p in name.split("::"))
+    return "::".join(part for part in parts if part) or DEFAULT_DECK_NAME
+
+
+class DeckTable:
+    """The decks of one package: one id and one name for every name Anki takes as the same.
+
+    Anki compares deck names without case, after the normalisation of anki_deck_name. Two
+    decks of one name in a package make its importer rename one (`Default_`, `Physics_`), so
+    names that are one deck for Anki get one deck here, and `Default` is always Anki's own
+    Default deck (id 1): the user's, never a second deck of that name."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.ids: dict[str, int] = {}  # name as the notes give it → deck id
+        self.names: dict[int, str] = {DEFAULT_DECK_ID: DEFAULT_DECK_NAME}  # deck id → name
+        by_key = {DEFAULT_DECK_NAME.casefold(): DEFAULT_DECK_ID}
+        for raw in sorted(set(names)):
+            name = anki_deck_name(raw)
+            did = by_key.setdefault(name.casefold(), deck_id(name))
+            self.names.setdefault(did, name)
+            self.ids[raw] = did
 
 
 @dataclass(frozen=True)
@@ -234,7 +263,8 @@ def _write_collection(
 ) -> None:
     """Write the collection.anki2 database (Anki's schema 11) to `path`, a new file."""
     model = model or load_card_model()
-    did = deck_id(pkg.deck)
+    decks = DeckTable({note.deck or pkg.deck for note in pkg.notes} or {pkg.deck})
+    did = decks.ids.get(pkg.deck) or deck_id(anki_deck_name(pkg.deck))
     note_types = {
         note_type: model.note_type_json(note_type, model_mod, did)
         for note_type in sorted(
@@ -244,7 +274,6 @@ def _write_collection(
     for note in pkg.notes:
         if note.foreign and _type_key(note) not in note_types:
             note_types[_type_key(note)] = _foreign_json(note.foreign, model, model_mod, did)
-    decks = sorted({note.deck or pkg.deck for note in pkg.notes} or {pkg.deck})
     conn = sqlite3.connect(path)
     try:
         conn.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
@@ -266,7 +295,7 @@ def _write_collection(
             ),
         )
         ids = {key: mid for key, (mid, _) in note_types.items()}
-        notes, cards = _rows(pkg, ids, _day_start(created))
+        notes, cards = _rows(pkg, ids, _day_start(created), decks)
         conn.executemany("INSERT INTO notes VALUES (?,?,?,?,?,?,?,?,?,?,?)", notes)
         del notes
         conn.executemany("INSERT INTO cards VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", cards)
@@ -283,7 +312,9 @@ def _day_start(created: int) -> int:
     return created - created % 86400
 
 
-def _rows(pkg: DeckPackage, model_ids: dict[str, int], crt: int) -> tuple[list[tuple], list[tuple]]:
+def _rows(
+    pkg: DeckPackage, model_ids: dict[str, int], crt: int, decks: DeckTable
+) -> tuple[list[tuple], list[tuple]]:
     note_rows: list[tuple] = []
     card_rows: list[tuple] = []
     note_ids: set[int] = set()
@@ -311,7 +342,7 @@ def _rows(pkg: DeckPackage, model_ids: dict[str, int], crt: int) -> tuple[list[t
                 "",
             )
         )
-        did = deck_id(note.deck or pkg.deck)
+        did = decks.ids[note.deck or pkg.deck]
         for index, ord_ in enumerate(card_ords(note)):
             key = note.guid if ord_ == 0 else f"{note.guid}\x1f{ord_}"
             cid = _free_id(stable_id("card", key), card_ids)
@@ -525,12 +556,8 @@ def _deck_json(did: int, name: str, mod: int) -> dict:
     }
 
 
-def _decks(names: list[str], created: int) -> dict:
-    decks = {str(DEFAULT_DECK_ID): _deck_json(DEFAULT_DECK_ID, "Default", created)}
-    for name in names:
-        did = deck_id(name)
-        decks[str(did)] = _deck_json(did, _without_controls(name), created)
-    return decks
+def _decks(table: DeckTable, created: int) -> dict:
+    return {str(did): _deck_json(did, name, created) for did, name in table.names.items()}
 
 
 _DECK_CONF = {

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +38,9 @@ class NoteText:
     references_line: int = 0
     # Diagnostics about the note itself (its frontmatter), reported once by read_note.
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Each reader's own markup, by reader name: (first line, last line, what it is). No other
+    # syntax reads a card there (Obsidian_to_Anki's TARGET DECK and START/END, a #card line).
+    markup: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
 
     @cached_property
     def lines(self) -> list[str]:
@@ -254,66 +257,88 @@ def _span(card: CardSource) -> tuple[int, int]:
     return card.line, max(card.line, end)
 
 
-def _outside(found: list[CardSource], cards: list[CardSource], line_count: int) -> list[CardSource]:
-    """The cards of `found` that share no line with `cards` (linear in the note's length)."""
-    covered = [0] * (line_count + 2)
-    for card in cards:
-        first, last = _span(card)
-        covered[min(first, line_count + 1)] += 1
-        covered[min(last + 1, line_count + 1)] -= 1
-    running = 0
-    inside = [0] * (line_count + 2)  # prefix count of covered lines
-    for number in range(1, line_count + 2):
-        running += covered[number]
-        inside[number] = inside[number - 1] + (running > 0)
-    kept = []
-    for card in found:
-        first, last = _span(card)
-        last = min(last, line_count + 1)
-        if inside[last] - inside[max(first, 1) - 1] == 0:
-            kept.append(card)
-    return kept
+# When one note is written in several syntaxes and their cards share a line, the card of the
+# syntax first here is made: explicit markers (#Question, START/END, #card) before the Spaced
+# Repetition plugin's separators (`::`, `?`, `==`), which are ordinary text in code and prose.
+PRIORITY = ("seed", "callouts", "obsidian-to-anki", "flashcards", "spaced-repetition")
+_LABELS = {
+    "seed": "#Question",
+    "callouts": "Callout",
+    "obsidian-to-anki": "Obsidian_to_Anki",
+    "flashcards": "Flashcards",
+    "spaced-repetition": "Spaced Repetition",
+}
+# A card of these syntaxes read over another syntax's card or markup is not what its author
+# wrote (`std::cout` in an Obsidian_to_Anki back): it goes without a warning (README rule).
+_IMPLICIT = frozenset({"spaced-repetition"})
 
 
-def _overlapping(
-    note: NoteText, found: list[CardSource], kept: list[CardSource], cards: list[CardSource]
-) -> list[Diagnostic]:
-    """Warnings for the cards left out by `_outside` that start outside the other cards (a
-    block whose end was not found runs over them): only a card that starts inside another
-    syntax's card is that card's text."""
-    left_out = [card for card in found if not any(card is other for other in kept)]
-    starts = [replace(card, end_line=card.line, answer="") for card in left_out]
-    outside = {id(card) for card in _outside(starts, cards, len(note.lines))}
-    problems = []
-    for card, start in zip(left_out, starts, strict=True):
-        if id(start) in outside:
-            last = _span(card)[1]
-            message = (
-                f"card runs to line {last}, over another syntax's card; left out (does it "
-                "end where you meant?)"
+def _resolve(
+    note: NoteText, found: dict[str, list[CardSource]], diagnostics: list[Diagnostic]
+) -> list[CardSource]:
+    """One syntax's reading of each line: a card touching another syntax's markup, or a line
+    of a card of a syntax before it in PRIORITY, is not made (with a `file:line` warning,
+    but for the Spaced Repetition plugin's cards, which are text there by rule)."""
+    if sum(bool(cards) for cards in found.values()) == 1 and not any(
+        marks for name, marks in note.markup.items() if not found.get(name)
+    ):
+        return next(cards for cards in found.values() if cards)  # one syntax: nothing to decide
+    last_line = len(note.lines) + 1
+    held: dict[int, tuple[str, str]] = {}  # line → (syntax, what holds it)
+    for name, marks in note.markup.items():
+        if name in found:
+            for first, last, what in marks:
+                for number in range(max(first, 1), min(last, last_line) + 1):
+                    held.setdefault(number, (name, what))
+    kept: list[CardSource] = []
+    order = [name for name in PRIORITY if name in found]
+    order += [name for name in found if name not in order]
+    for name in order:
+        claimed: dict[int, tuple[str, str]] = {}
+        for card in found[name]:
+            first, last = _span(card)
+            lines = range(max(first, 1), min(last, last_line) + 1)
+            clash = next(
+                (n for n in lines if n in held and held[n][0] != name),
+                None,
             )
-            problems.append(Diagnostic(note.rel, card.line, "warning", message))
-    return problems
+            if clash is not None:
+                if name not in _IMPLICIT:
+                    label = _LABELS.get(name, name)
+                    message = (
+                        f"{label} card not made: line {clash} is {held[clash][1]}, and one "
+                        f"line is read by one syntax only (see the README's order)"
+                    )
+                    diagnostics.append(Diagnostic(note.rel, card.line, "warning", message))
+                elif card.line not in held:
+                    # It starts in plain text and runs into another syntax's card: an end
+                    # marker missing, most likely, and not text of that card.
+                    message = (
+                        f"card runs to line {last}, over another syntax's card; left out "
+                        "(does it end where you meant?)"
+                    )
+                    diagnostics.append(Diagnostic(note.rel, card.line, "warning", message))
+                continue
+            kept.append(card)
+            what = f"in the {_LABELS.get(name, name)} card at line {card.line}"
+            for number in lines:
+                claimed.setdefault(number, (name, what))
+        for number, holder in claimed.items():
+            held.setdefault(number, holder)
+    return kept
 
 
 def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote, list[Diagnostic]]:
     """Cards of one note from every enabled reader, in the order they stand in the note."""
     note = NoteText(rel, text)
-    cards: list[CardSource] = []
+    found: dict[str, list[CardSource]] = {}
     diagnostics: list[Diagnostic] = []
     for name, reader in readers().items():
         if not settings.is_enabled(name):
             continue
-        found, messages = reader.read(note, settings)
+        found[name], messages = reader.read(note, settings)
         diagnostics.extend(messages)
-        if cards and found:
-            # A line inside another syntax's card belongs to that card ("a::b" in a #Question
-            # card's answer is text): the reader that runs first wins.
-            kept = _outside(found, cards, len(note.lines))
-            if len(kept) < len(found):
-                diagnostics.extend(_overlapping(note, found, kept, cards))
-            found = kept
-        cards.extend(found)
+    cards = _resolve(note, found, diagnostics) if any(found.values()) else []
     cards.sort(key=lambda card: card.line)  # stable: one reader's cards keep their order
     diagnostics.extend(note.diagnostics)
     diagnostics.extend(_hidden_rest(note))

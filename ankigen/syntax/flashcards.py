@@ -164,7 +164,10 @@ class FlashcardsReader:
             and "[!card" not in lowered
         ):
             return [], diagnostics
-        return _Reader(note, options).cards(), diagnostics
+        reader = _Reader(note, options)
+        cards = reader.cards()
+        note.markup[self.name] = reader.markup()  # lines no other syntax may read as a card
+        return cards, diagnostics
 
 
 @dataclass
@@ -267,6 +270,18 @@ class _Reader:
                 cards.append(card)
         cards.sort(key=lambda c: c.line)
         return cards
+
+    def markup(self) -> list[tuple[int, int, str]]:
+        """The plugin's own lines: card tag lines, its Anki id lines, the note's tags line."""
+        marks = []
+        for line in self.lines:
+            if self._tag_in(line.text) is not None:
+                marks.append((line.number, line.number, f"a Flashcards #{self.options.tag} line"))
+            elif _ID_LINE.match(line.text.strip()) or _GLOBAL_TAGS.match(line.text):
+                marks.append((line.number, line.number, "a Flashcards id or tags line"))
+            elif line.text.lstrip().lower().startswith("cards-deck"):
+                marks.append((line.number, line.number, "a Flashcards cards-deck line"))
+        return marks
 
     def _kinds(self) -> dict[str, str]:
         tag = self.options.tag.lower()

@@ -38,6 +38,7 @@ from . import CheckedValues, NoteText, SyntaxSettings
 from .cloze import anki_clozes_to_marks
 
 PLUGIN_ID = "obsidian-to-anki-plugin"
+_LABEL = "Obsidian_to_Anki"
 SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
 
 # Anki's stock note types (English names, as AnkiConnect reports them): fields, our note type.
@@ -259,11 +260,21 @@ class ObsidianToAnkiReader:
         data = settings.plugin(PLUGIN_ID)
         ota = _cached_settings(data)
         diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in ota.problems]
-        if ota.begin not in note.text and ota.begin_inline not in note.text and not ota.regexps:
+        text = note.text
+        notes_here = ota.begin in text or ota.begin_inline in text or bool(ota.regexps)
+        # No note of the plugin here, but its TARGET DECK / FILE TAGS lines: no other syntax
+        # reads them as cards ("Code::C++" below a bare TARGET DECK line).
+        lines_only = not notes_here and (ota.deck_line in text or ota.tags_line in text)
+        if not (notes_here or lines_only) or not _scanned(note.rel, ota):
             return [], diagnostics
-        if not _scanned(note.rel, ota):
+        marks: list[tuple[int, int, str]] = []
+        if lines_only:
+            _read(note, ota, [], [], settings.vault_name, regex=False, marks=marks)
+            note.markup[self.name] = marks
             return [], diagnostics
-        return _read(note, ota, diagnostics, [], settings.vault_name), diagnostics
+        cards = _read(note, ota, diagnostics, [], settings.vault_name, marks=marks)
+        note.markup[self.name] = marks  # lines no other syntax may read as a card
+        return cards, diagnostics
 
 
 def deletions(note: NoteText, settings: SyntaxSettings) -> list[tuple[int, int]]:
@@ -375,8 +386,11 @@ def _read(
     vault_name: str = "",
     *,
     regex: bool = True,
+    marks: list[tuple[int, int, str]] | None = None,
 ) -> list[CardSource]:
-    """The note's cards; its diagnostics and `DELETE` marks (line, note id) are appended."""
+    """The note's cards; its diagnostics, `DELETE` marks (line, note id) and, when `marks` is
+    given, the plugin's markup (first line, last line, what it is) are appended."""
+    marks = [] if marks is None else marks
     first = note.body_start
     scan = obsidian.scan(note.lines[first:], first=first + 1)
     deck, file_tags = _file_deck_and_tags(scan, ota)
@@ -400,6 +414,9 @@ def _read(
             if fence:
                 fence = "" if obsidian.fence_closes(text, fence) else fence
             elif text.strip() == ota.end:
+                marks.append(
+                    (block.start, line.number, f"in the {_LABEL} note at line {block.start}")
+                )
                 card = _block_card(
                     note, block, ota, deck, base_tags, headings, diagnostics, deleted, file
                 )
@@ -429,7 +446,13 @@ def _read(
             nid = delete_mark(visible, below.visible if below else None, ota.delete_line)
             if nid:
                 deleted.append((line.number, nid))
+                below_id = 1 if visible.strip() == ota.delete_line else 0
+                marks.append((line.number, line.number + below_id, f"{_LABEL}'s DELETE line"))
                 continue
+        for marker in (ota.deck_line, ota.tags_line):
+            bare = visible.rstrip() == marker
+            if bare or visible.startswith(marker + ": "):
+                marks.append((line.number, line.number + bare, f"{_LABEL}'s {marker} line"))
         if visible.strip() == ota.begin and text.strip() == ota.begin:
             block = _Block(line.number)
             fence = ""
@@ -441,6 +464,7 @@ def _read(
             headings.append((level, obsidian.plain_text(title)))
             continue
         if ota.begin_inline in visible:
+            marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
             for card in _inline_cards(
                 note, line.number, visible, ota, deck, base_tags, headings, file
             ):
@@ -449,6 +473,8 @@ def _read(
                 else:
                     cards.append(card)
     if block is not None:
+        last = scan.lines[-1].number if scan.lines else block.start
+        marks.append((block.start, last, f"in the {_LABEL} note at line {block.start}"))
         message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
         diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
     if ota.regexps and regex:
