@@ -503,6 +503,8 @@ def _callout_names(text: str) -> tuple[str, ...]:
             f"not a callout name: {shown} (letters, digits, '-' and '_', e.g. question,faq)"
         )
     return names
+
+
 def _vault_name(text: str) -> str:
     from .lock import vault_name_ok
 
