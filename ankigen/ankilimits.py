@@ -12,6 +12,7 @@ The limits were found by importing packages into a real collection with the `ank
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from .model import CLOZE, AnkiNote, Diagnostic
 # Anki refuses the whole package ("deck nesting level too deep") when one deck name has more
 # than this many "::"-separated parts; empty parts count (Anki names them "blank").
 MAX_DECK_DEPTH = 11
+DEFAULT_DECK_NAME = "Default"
+_SURROGATES = re.compile(r"[\ud800-\udfff]")  # undecodable bytes of a file name
 # Anki reads a cloze number as a 16-bit number (c65536 and above are text, not clozes; c0 is a
 # cloze that makes no card), but makes cards for c1 to c500 only: its own card generation gives
 # every higher number the card of c500, so a note with c501 would get duplicate cards the first
@@ -69,9 +72,23 @@ def importable(notes: Iterable[AnkiNote], package_deck: str) -> Checked:
     return Checked(tuple(kept), tuple(left_out), tuple(diagnostics))
 
 
+def anki_deck_name(name: str) -> str:
+    """A deck name as Anki keeps it: each `::` part NFC, without control characters and
+    trimmed, empty parts dropped; "" (nothing left) is Anki's Default deck."""
+    parts = (
+        unicodedata.normalize("NFC", without_controls(part)).strip() for part in name.split("::")
+    )
+    return "::".join(part for part in parts if part) or DEFAULT_DECK_NAME
+
+
+def without_controls(text: str) -> str:
+    """The text without the control characters Anki refuses (undecodable bytes shown)."""
+    return _SURROGATES.sub("\ufffd", CONTROLS.sub("", text))
+
+
 def deck_problem(deck: str) -> str:
     """Why Anki would refuse a package holding this deck ("" when it would not)."""
-    depth = CONTROLS.sub("", deck).count("::") + 1  # as written into the package
+    depth = anki_deck_name(deck).count("::") + 1  # as the packager writes it
     if depth > MAX_DECK_DEPTH:
         shown = deck if len(deck) <= 120 else deck[:117] + "…"
         return (

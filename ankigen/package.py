@@ -15,7 +15,6 @@ import re
 import shutil
 import sqlite3
 import tempfile
-import unicodedata
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import atomic
-from .ankilimits import CONTROLS, cloze_problem
+from .ankilimits import DEFAULT_DECK_NAME, anki_deck_name, cloze_problem, without_controls
 from .ankilimits import card_ords as cloze_ords
 from .discover import is_package
 from .model import (
@@ -44,7 +43,6 @@ ASSETS = _HERE / "assets" if (_HERE / "assets").is_dir() else _HERE.parent / "as
 MODEL_NAME = "ankigen"
 FIELDS = ("Question", "Answer", "Context", "See", "References", "Source")
 DEFAULT_DECK_ID = 1
-DEFAULT_DECK_NAME = "Default"  # Anki's deck id 1, in every collection
 
 # Entry date for every zip member: the earliest date zip can store.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -82,13 +80,6 @@ def deck_id(deck: str) -> int:
     if deck.casefold() == "default":
         return DEFAULT_DECK_ID
     return stable_id("deck", deck)
-
-
-def anki_deck_name(name: str) -> str:
-    """A deck name as Anki keeps it: each `::` part NFC, without control characters and
-    trimmed, empty parts dropped; "" (nothing left) is Anki's Default deck."""
-    parts = (unicodedata.normalize("NFC", _without_controls(p)).strip() for p in name.split("::"))
-    return "::".join(part for part in parts if part) or DEFAULT_DECK_NAME
 
 
 class DeckTable:
@@ -323,8 +314,8 @@ def _rows(
         expected = len(note.foreign.fields) if note.foreign else len(FIELDS)
         if len(note.fields) != expected:
             raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {expected}")
-        fields = [_without_controls(field) for field in note.fields]
-        tags = [tag for tag in map(_without_controls, note.tags) if tag]
+        fields = [without_controls(field) for field in note.fields]
+        tags = [tag for tag in map(without_controls, note.tags) if tag]
         nid = _free_id(stable_id("note", note.guid), note_ids)
         sort_field = _plain_text(fields[0])
         note_rows.append(
@@ -454,16 +445,6 @@ def _card_row(
 
 
 _EPOCH = datetime.date(1970, 1, 1)
-
-
-_CONTROLS = CONTROLS  # see ankilimits
-
-
-_SURROGATES = re.compile(r"[\ud800-\udfff]")  # undecodable bytes of a file name
-
-
-def _without_controls(text: str) -> str:
-    return _SURROGATES.sub("\ufffd", _CONTROLS.sub("", text))
 
 
 def _free_id(candidate: int, taken: set[int]) -> int:

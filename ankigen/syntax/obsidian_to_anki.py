@@ -464,7 +464,8 @@ def _read(
             headings.append((level, obsidian.plain_text(title)))
             continue
         if ota.begin_inline in visible:
-            marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
+            if ota.end_inline in visible:  # an inline note; a STARTI alone is text to the plugin
+                marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
             for card in _inline_cards(
                 note, line.number, visible, ota, deck, base_tags, headings, file
             ):
