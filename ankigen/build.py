@@ -79,11 +79,13 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
 
     if plan.stale:
+        from .embed import EmbedContext
         from .rendered import iter_rendered
 
         # The workers start here, before the lock is read and the media stage imported.
+        embeds = EmbedContext.of(vault, options.media.cache_path)
         rendered = iter_rendered(
-            plan.stale, out_dir, plan.reuse, syntax, options.processes, progress
+            plan.stale, out_dir, plan.reuse, syntax, options.processes, progress, embeds
         )
         from .media import remote_urls
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
@@ -233,7 +235,8 @@ def _finish_folder(
     except Exception as error:  # a bug must cost one folder, not the build
         diagnostics.append(internal_error(deck.rel or ".", 0, "folder skipped", error))
     # A picture that was missing or failed may be there next time: try the folder again then.
-    retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
+    retry = pictures_failed or folder.embeds_missing
+    retry = retry or any(d.severity == "error" for d in diagnostics)
     return diagnostics, written, _record(folder, pictures, vault, diagnostics, retry)
 
 
@@ -334,6 +337,13 @@ def _record(
         except OSError:
             continue
     has_cards = bool(cards)
+    embeds = {}
+    for rel in folder.depends_on:  # a change in an embedded note rebuilds the folder
+        try:
+            info = (vault.root / rel).stat()
+            embeds[rel] = (info.st_size, info.st_mtime_ns, "")
+        except OSError:
+            continue
     return FolderRecord(
         package=folder.folder.package if has_cards else "",
         notes={note.note.rel: note.stamp for note in folder.notes},
@@ -342,6 +352,7 @@ def _record(
         use_cases=sum(c.kind == "usecase" for c in cards),
         diagnostics=[(d.path, d.line, d.severity, d.message) for d in diagnostics],
         retry=retry,
+        embeds=embeds,
     )
 
 

@@ -32,6 +32,7 @@ class FolderRecord:
     use_cases: int
     diagnostics: list[tuple[str, int, str, str]] = field(default_factory=list)
     retry: bool = False  # a remote picture failed: try again next time
+    embeds: dict[str, FileStamp] = field(default_factory=dict)  # other notes the cards show
 
 
 @dataclass
@@ -116,7 +117,11 @@ class BuildState:
             return False
         return all(
             _unchanged(vault.root / rel, stamp)
-            for rel, stamp in (*record.notes.items(), *record.pictures.items())
+            for rel, stamp in (
+                *record.notes.items(),
+                *record.pictures.items(),
+                *record.embeds.items(),
+            )
         )
 
     @staticmethod
@@ -137,9 +142,10 @@ def _record_from_json(raw: object) -> FolderRecord | None:
     cards, use_cases = raw.get("cards"), raw.get("use_cases")
     diagnostics = raw.get("diagnostics")
     retry = raw.get("retry")
+    embeds = _stamps(raw.get("embeds", {}))
     if not (isinstance(package, str) and (package == "" or PACKAGE_NAME.fullmatch(package))):
         return None
-    if notes is None or pictures is None or not isinstance(retry, bool):
+    if notes is None or pictures is None or embeds is None or not isinstance(retry, bool):
         return None
     if not (_count(cards) and _count(use_cases) and isinstance(diagnostics, list)):
         return None
@@ -153,7 +159,9 @@ def _record_from_json(raw: object) -> FolderRecord | None:
         if severity not in _SEVERITIES:
             return None
         checked.append((where, line, severity, message))
-    return FolderRecord(package, notes, pictures, cards, use_cases, checked, retry)  # type: ignore[arg-type]
+    record = FolderRecord(package, notes, pictures, cards, use_cases, checked, retry)  # type: ignore[arg-type]
+    record.embeds = embeds
+    return record
 
 
 def _count(value: object) -> bool:
