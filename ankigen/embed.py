@@ -31,7 +31,7 @@ from .model import Diagnostic, Vault
 
 # Obsidian draws nested embeds several levels deep and stops on its own; the depth it stops at
 # is not documented, so ours is stated: an embed inside an embed inside … at most MAX_DEPTH.
-MAX_DEPTH = 4
+MAX_DEPTH = 4  # embeds inside the card's own: 4 levels of notes shown
 MAX_EMBEDS = 100  # embeds expanded in one field, all depths together
 MAX_EMBED_CHARS = 200_000  # text one field may take in from other notes
 MAX_NOTE_BYTES = 5 * 1024 * 1024  # an embedded note larger than this is not read
@@ -98,6 +98,7 @@ class _Budget:
     def __init__(self) -> None:
         self.embeds = 0
         self.chars = 0
+        self.warned = False  # the budget ran out: said once a field
 
 
 def expand(context: EmbedContext, note_rel: str, markdown: str, first_line: int) -> Expansion:
@@ -226,8 +227,10 @@ def _embed(
         return None
     budget.embeds += 1
     if budget.embeds > MAX_EMBEDS:
-        message = f"more than {MAX_EMBEDS} embeds in one card; {where!r} not expanded"
-        _warn(result, note_rel, line, message)
+        if not budget.warned:
+            budget.warned = True
+            message = f"more than {MAX_EMBEDS} embeds in one card; {where!r} and the embeds "
+            _warn(result, note_rel, line, message + "after it not expanded")
         return None
     result.depends_on.add(found)
     text = _read_note(context, found)
@@ -245,8 +248,10 @@ def _embed(
     first, body = part
     budget.chars += len(body)
     if budget.chars > MAX_EMBED_CHARS:
-        message = f"embeds take in more than {MAX_EMBED_CHARS:,} characters; {where!r} left out"
-        _warn(result, note_rel, line, message)
+        if not budget.warned:
+            budget.warned = True
+            message = f"embeds take in more than {MAX_EMBED_CHARS:,} characters; {where!r} "
+            _warn(result, note_rel, line, message + "and the embeds after it left out")
         return None
     body = _rebase_pictures(body, found, note_rel)
     body = _expand(context, found, body, first + 1, (*chain, found), budget, result)
