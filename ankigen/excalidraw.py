@@ -28,16 +28,17 @@ MAX_ELEMENTS = 10_000
 MAX_POINTS = 200_000  # all lines, arrows and strokes together
 MAX_SVG_BYTES = 1024 * 1024  # what the media stage accepts as a data: URL
 MAX_COORDINATE = 1e7
-_FORMAT = 1  # of the drawing code: change it when the output changes
+# The cache key holds this file's own hash: a change to the drawing code draws anew.
+_FORMAT = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 _FONTS = {
-    1: "Virgil, 'Comic Sans MS', cursive",
+    1: "Virgil, Excalifont, 'Comic Sans MS', 'Comic Neue', sans-serif",
     2: "Helvetica, Arial, sans-serif",
     3: "Cascadia, 'Courier New', monospace",
-    5: "Excalifont, 'Comic Sans MS', cursive",
+    5: "Excalifont, Virgil, 'Comic Sans MS', 'Comic Neue', sans-serif",
     6: "Nunito, Arial, sans-serif",
     7: "'Lilita One', Arial, sans-serif",
-    8: "'Comic Shanns', 'Comic Sans MS', cursive",
+    8: "'Comic Shanns', 'Comic Sans MS', 'Comic Neue', sans-serif",
     9: "'Liberation Sans', Arial, sans-serif",
 }
 _SKIPPED = frozenset(("selection",))  # editor state, never drawn
@@ -492,4 +493,8 @@ def _element(
     body = drawer(element, box=box, points_left=points_left, pictures=pictures, markers=markers)
     if body == "":
         return ""
+    if kind == "text":  # the box holds every line, whatever height the file says
+        lines = str(element.get("text", "")).count("\n") + 1
+        size = _num(element.get("fontSize"), 20) * _num(element.get("lineHeight"), 1.25)
+        element = {**element, "height": max(_num(element.get("height")), lines * size)}
     return _group(element, box, body)

@@ -26,7 +26,9 @@ from typing import IO
 MAX_SOURCE_CHARS = 20_000  # a longer diagram is kept as code
 MAX_SVG_BYTES = 1024 * 1024  # what the media stage accepts as a data: URL
 TIMEOUT_SECONDS = 60.0  # one diagram; the engine is ended past it
-_FORMAT = 1  # of the drawing: change it when the config or the post-processing changes
+# The cache key holds this file's own hash: a change to the config or the post-processing
+# draws anew.
+_FORMAT = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 # Labels as SVG text, not HTML in <foreignObject> (which the picture sanitiser drops and some
 # Anki clients do not draw inside an <img>); ids that do not depend on the time.
