@@ -83,7 +83,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         from .rendered import iter_rendered
 
         # The workers start here, before the lock is read and the media stage imported.
-        embeds = EmbedContext.of(vault, options.media.cache_path)
+        embeds = EmbedContext.of(vault, options.exclude, options.media.cache_path)
         rendered = iter_rendered(
             plan.stale, out_dir, plan.reuse, syntax, options.processes, progress, embeds
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import posixpath
 import re
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from html import escape
@@ -42,30 +43,62 @@ _HEADING_NOISE = re.compile(r"[#|^:%\[\]\\]")
 _BLOCK_ID_END = re.compile(r"(?:^|[ \t])\^([A-Za-z0-9-]++)[ \t]*+$")
 
 
+_Listing = tuple[tuple[str, ...], tuple[str, ...], str]  # notes, other files, attachment folder
+_LISTINGS: dict[tuple[Path, tuple[str, ...], int], _Listing] = {}
+
+
 @dataclass(frozen=True)
 class EmbedContext:
-    """What the render stage needs to expand embeds: the vault's notes and files, the cache."""
+    """What the render stage needs to expand embeds: where the vault is, the picture cache.
+
+    It travels to every worker with each folder, so it stays small: the vault's list of notes
+    and files is the build's own (remembered in this process, inherited by forked workers) or,
+    in a worker that has not got it, found again once when an embed first needs it."""
 
     root: Path
-    notes: tuple[str, ...]  # every note, vault-relative
-    attachments: tuple[str, ...]
-    attachment_folder: str = ""
+    exclude: tuple[str, ...] = ()
     cache_dir: Path | None = None  # generated pictures are remembered here (None: not at all)
     mermaid: bool = True  # draw ```mermaid blocks
+    build: int = 0  # which build: a listing is never used by another build
+    listing: _Listing | None = None  # given outright (tests), else as above
 
     @classmethod
-    def of(cls, vault: Vault, cache_dir: Path | None) -> EmbedContext:
+    def of(cls, vault: Vault, exclude: tuple[str, ...], cache_dir: Path | None) -> EmbedContext:
+        """The context of this build, its vault's listing remembered for its workers."""
+        context = cls(vault.root, exclude, cache_dir, build=time.time_ns())
         notes = tuple(note.rel for folder in vault.folders for note in folder.notes)
-        return cls(vault.root, notes, vault.attachments, vault.attachment_folder, cache_dir)
+        _LISTINGS.clear()
+        _LISTINGS[context._key] = (notes, vault.attachments, vault.attachment_folder)
+        return context
+
+    @property
+    def _key(self) -> tuple[Path, tuple[str, ...], int]:
+        return (self.root, self.exclude, self.build)
+
+    def _listing(self) -> _Listing:
+        if self.listing is not None:
+            return self.listing
+        found = _LISTINGS.get(self._key)
+        if found is None:  # a worker that was not forked from the build: find the files again
+            from .discover import discover_vault
+
+            vault, _ = discover_vault(self.root, self.exclude)
+            notes = tuple(note.rel for folder in vault.folders for note in folder.notes)
+            found = (notes, vault.attachments, vault.attachment_folder)
+            _LISTINGS.clear()
+            _LISTINGS[self._key] = found
+        return found
 
     @cached_property
     def _note_vault(self) -> Vault:
         # media._locate finds a file among a vault's attachments: here the notes are the files.
-        return Vault(self.root, "", (), tuple(sorted(self.notes)), self.attachment_folder)
+        notes, _, folder = self._listing()
+        return Vault(self.root, "", (), tuple(sorted(notes)), folder)
 
     @cached_property
     def _file_vault(self) -> Vault:
-        return Vault(self.root, "", (), self.attachments, self.attachment_folder)
+        _, files, folder = self._listing()
+        return Vault(self.root, "", (), files, folder)
 
     def find_note(self, from_rel: str, target: str) -> str | None:
         """The note a link names, as Obsidian resolves it (None when there is none)."""

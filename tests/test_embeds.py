@@ -478,7 +478,7 @@ def test_hostile_drawings_cost_a_warning_never_a_crash(text):
 def _vault_context(tmp_path: Path, files: dict[str, str]) -> EmbedContext:
     write_vault(tmp_path, files)
     notes = tuple(sorted(rel for rel in files if rel.endswith(".md")))
-    return EmbedContext(tmp_path, notes, (), "", None, mermaid=False)
+    return EmbedContext(tmp_path, mermaid=False, listing=(notes, (), ""))
 
 
 @settings(
@@ -547,7 +547,7 @@ def test_expansion_scales_linearly(tmp_path):
     def run(n: int) -> None:
         body = "".join(f"## Heading {i}\nline ^b{i}\n" for i in range(n))
         (tmp_path / "Big.md").write_text(body, encoding="utf-8")
-        context = EmbedContext(tmp_path, ("Big.md",), (), "", None, mermaid=False)
+        context = EmbedContext(tmp_path, mermaid=False, listing=(("Big.md",), (), ""))
         expand(context, "X.md", f"![[Big#Heading {n - 1}]] ![[Big#^b{n - 1}]]", 1)
         expand(context, "X.md", "- " * n + "![[" * n + "x ![[Big#^zz]]", 1)
 
@@ -575,3 +575,22 @@ def test_drawing_limits():
         excalidraw.draw_scene({"elements": [{"type": "line", "x": 0, "y": 0, "points": points}]})
     _, problems = excalidraw.draw_scene({"elements": [{"type": "rectangle", "x": 1e300}]})
     assert problems == ["rectangle element not valid; left out"]
+
+
+def test_embeds_in_worker_processes_and_in_a_worker_that_must_find_the_notes(
+    tmp_path, cache, capsys
+):
+    files: dict[str, str | bytes] = {"R/Shared.md": "## Part\nshared words\n"}
+    for index in range(45):  # enough notes for worker processes
+        files[f"F{index % 3}/n{index}.md"] = f"#Question q{index}?\nAnswer: ![[Shared#Part]]\n"
+    vault = write_vault(tmp_path / "v", files)
+    code, _ = build(vault, tmp_path / "out", cache, capsys, "--no-lock")
+    assert code == 0
+    for folder in ("F0", "F1", "F2"):
+        (tmp_path / folder).mkdir()
+        cards, _ = answers(tmp_path / folder, tmp_path / f"out/{folder}.apkg")
+        assert all("shared words" in answer for answer in cards.values()) and len(cards) == 15
+    # A worker started afresh (not forked from the build) lists the vault itself.
+    embed._LISTINGS.clear()
+    context = EmbedContext(vault, build=1, mermaid=False)
+    assert "shared words" in expand(context, "F0/n0.md", "![[Shared#Part]]", 2).markdown
