@@ -245,8 +245,15 @@ def _embed(
     if "." in posixpath.basename(path) and not lower.endswith(".md"):
         # ![[doc.pdf]] or another file that is no note: Obsidian shows a viewer.
         return None
-    found = context.find_note(note_rel, path) if link.path else note_rel
     where = obsidian.wikilink_label(link.target)
+    budget.embeds += 1  # found or not: a line of a thousand embeds costs one warning
+    if budget.embeds > MAX_EMBEDS:
+        if not budget.warned:
+            budget.warned = True
+            message = f"more than {MAX_EMBEDS} embeds in one card; {where!r} and the embeds "
+            _warn(result, note_rel, line, message + "after it not expanded")
+        return None
+    found = context.find_note(note_rel, path) if link.path else note_rel
     if found is None:
         result.missing = True
         _warn(result, note_rel, line, f"embedded note {where!r} not found; shown as a link")
@@ -257,13 +264,6 @@ def _embed(
     if len(chain) > MAX_DEPTH:
         message = f"embed of {where!r} nested more than {MAX_DEPTH} deep; not expanded"
         _warn(result, note_rel, line, message)
-        return None
-    budget.embeds += 1
-    if budget.embeds > MAX_EMBEDS:
-        if not budget.warned:
-            budget.warned = True
-            message = f"more than {MAX_EMBEDS} embeds in one card; {where!r} and the embeds "
-            _warn(result, note_rel, line, message + "after it not expanded")
         return None
     result.depends_on.add(found)
     text = _read_note(context, found)

@@ -28,6 +28,7 @@ MAX_ELEMENTS = 10_000
 MAX_POINTS = 200_000  # all lines, arrows and strokes together
 MAX_SVG_BYTES = 1024 * 1024  # what the media stage accepts as a data: URL
 MAX_COORDINATE = 1e7
+MAX_TEXT_CHARS = 100_000  # one text element
 # The cache key holds this file's own hash: a change to the drawing code draws anew.
 _FORMAT = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
@@ -234,6 +235,7 @@ def draw_scene(
     box = _Box()
     points_left = [MAX_POINTS]
     markers: dict[str, str] = {}  # arrowhead colour → marker id
+    size = 0
     background = scene.get("appState", {}) if isinstance(scene.get("appState"), dict) else {}
     for element in elements:
         kind = element.get("type")
@@ -252,6 +254,9 @@ def draw_scene(
             problems.setdefault("picture element without its picture; left out", 0)
             continue
         parts.append(drawn)
+        size += len(drawn)
+        if size > MAX_SVG_BYTES:  # stop drawing now, not after building all of it
+            raise DrawingError(f"drawing larger than {MAX_SVG_BYTES // 1024} KB")
     if points_left[0] < 0:
         raise DrawingError(f"more than {MAX_POINTS:,} points in lines and strokes")
     x0, y0, x1, y1 = box.bounds()
@@ -437,6 +442,8 @@ def _text(e: dict[str, Any], **_: Any) -> str:
     size = max(1.0, min(_num(e.get("fontSize"), 20), 1000))
     line_height = max(0.5, min(_num(e.get("lineHeight"), 1.25), 5))
     text = e.get("text") if isinstance(e.get("text"), str) else ""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError("text too long")
     align = e.get("textAlign") if e.get("textAlign") in ("left", "center", "right") else "left"
     anchor, ax = {"left": ("start", x), "center": ("middle", x + w / 2), "right": ("end", x + w)}[
         align

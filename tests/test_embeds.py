@@ -594,3 +594,38 @@ def test_embeds_in_worker_processes_and_in_a_worker_that_must_find_the_notes(
     embed._LISTINGS.clear()
     context = EmbedContext(vault, build=1, mermaid=False)
     assert "shared words" in expand(context, "F0/n0.md", "![[Shared#Part]]", 2).markdown
+
+
+def test_hostile_embeds_and_drawings_cost_a_warning(tmp_path, cache, capsys):
+    ghosts = " ".join(f"![[ghost {i}]]" for i in range(5000))
+    long_text = {"type": "text", "x": 0, "y": 0, "text": "x\n" * 100_000}
+    big = {"elements": [{"type": "text", "x": 0, "y": 0, "text": "y" * 90_000}] * 20}
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "H/n.md": (
+                "#Question ghosts?\nAnswer: " + ghosts + "\n\n"
+                "#Question long text?\nAnswer: ![[Long.excalidraw]]\n\n"
+                "#Question big drawing?\nAnswer: ![[Big.excalidraw]]\n\n"
+                "#Question itself?\nAnswer: ![[n]]\n"
+            ),
+            "H/Long.excalidraw.md": _drawing_note({"elements": [long_text]}, compressed=False),
+            "H/Big.excalidraw.md": _drawing_note(big, compressed=True),
+        },
+    )
+    code, messages = build(vault, tmp_path / "out", cache, capsys, "--no-lock")
+    assert code == 0
+    warnings = [m for m in messages if ": warning: " in m]
+    assert len(warnings) == embed.MAX_EMBEDS + 4
+    assert "H/n.md:2: warning: more than 100 embeds in one card; 'ghost 100' and the embeds " in (
+        "\n".join(warnings)
+    )
+    assert "H/n.md:5: warning: drawing H/Long.excalidraw.md: text element not valid" in (
+        "\n".join(warnings)
+    )
+    assert "H/n.md:8: warning: drawing H/Big.excalidraw.md: drawing larger than 1024 KB" in (
+        "\n".join(warnings)
+    )
+    assert "H/n.md:11: warning: embed of 'n' leads back to itself; not expanded" in warnings
+    cards, _ = answers(tmp_path, tmp_path / "out/H.apkg")
+    assert cards["ghosts?"].count("wikilink embed") == 5000
