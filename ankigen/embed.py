@@ -483,7 +483,14 @@ def _drawing(
     except (OSError, ValueError) as error:
         _warn(result, note_rel, line, f"drawing {found} cannot be read ({error}); shown as a link")
         return None
-    svg, problems = excalidraw.draw_file(data, context.cache_dir, context.root, found)
+
+    def find_picture(name: str) -> str | None:  # a picture pasted into the drawing
+        rel = context.find_file(found, name)
+        if rel:
+            result.depends_on.add(rel)
+        return rel
+
+    svg, problems = excalidraw.draw_file(data, context.cache_dir, context.root, find_picture)
     for problem in problems:
         _warn(result, note_rel, line, f"drawing {found}: {problem}")
     if svg is None:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,10 @@ class DrawingError(ValueError):
 
 
 def draw_file(
-    data: bytes, cache_dir: Path | None, root: Path | None = None, rel: str = ""
+    data: bytes,
+    cache_dir: Path | None,
+    root: Path | None = None,
+    find: Callable[[str], str | None] | None = None,
 ) -> tuple[bytes | None, list[str]]:
     """(SVG or None, problems) for a drawing file's bytes, cached by their hash."""
     key = f"excalidraw|{_FORMAT}|{hashlib.sha256(data).hexdigest()}"
@@ -74,7 +78,7 @@ def draw_file(
     try:
         text = data.decode("utf-8", errors="replace")
         scene = read_scene(text)
-        pictures = _embedded_files(text, root, rel) if root is not None else {}
+        pictures = _embedded_files(text, root, find) if root and find else {}
         svg, problems = draw_scene(scene, pictures)
     except DrawingError as error:
         svg, problems = None, [f"{error}; shown as a link"]
@@ -193,23 +197,22 @@ def lz_decompress_base64(text: str) -> str:
 # ---------------------------------------------------------------- embedded pictures
 
 
-def _embedded_files(text: str, root: Path, rel: str) -> dict[str, str]:
-    """The plugin's ``## Embedded Files`` list (``fileId: [[picture.png]]``) as data: URLs."""
+def _embedded_files(text: str, root: Path, find: Callable[[str], str | None]) -> dict[str, str]:
+    """The plugin's ``# Embedded files`` list (``fileId: [[picture.png]]``) as data: URLs;
+    `find` locates a vault file as a picture link would."""
     from . import atomic
 
     found: dict[str, str] = {}
-    folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
     for m in _EMBEDDED_FILE.finditer(text):
         name = m.group(2).split("|", 1)[0].strip()
         ext = name.rsplit(".", 1)[-1].lower()
-        mime = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif", "webp": "webp"}.get(ext)
-        if mime is None or ".." in name.split("/"):
+        mime = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "gif": "gif"}.get(ext)
+        rel = find(name) if mime else None
+        if rel is None:
             continue
-        for candidate in (f"{folder}/{name}" if folder else name, name):
-            with contextlib.suppress(OSError, ValueError):
-                data = atomic.read_regular(root / candidate, MAX_SVG_BYTES)
-                found[m.group(1)] = f"data:image/{mime};base64," + base64.b64encode(data).decode()
-                break
+        with contextlib.suppress(OSError, ValueError):
+            data = atomic.read_regular(root / rel, MAX_SVG_BYTES)
+            found[m.group(1)] = f"data:image/{mime};base64," + base64.b64encode(data).decode()
     return found
 
 

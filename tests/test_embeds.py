@@ -629,3 +629,55 @@ def test_hostile_embeds_and_drawings_cost_a_warning(tmp_path, cache, capsys):
     assert "H/n.md:11: warning: embed of 'n' leads back to itself; not expanded" in warnings
     cards, _ = answers(tmp_path, tmp_path / "out/H.apkg")
     assert cards["ghosts?"].count("wikilink embed") == 5000
+
+
+def test_a_drawing_shaped_as_the_plugin_saves_it_with_a_pasted_picture(tmp_path, cache, capsys):
+    """The layout the Excalidraw plugin (2.x) writes: tab-indented JSON, a lower-case
+    "# Embedded files" list naming a pasted picture kept in the attachment folder."""
+    scene = {
+        "type": "excalidraw",
+        "version": 2,
+        "source": "https://github.com/zsviczian/obsidian-excalidraw-plugin/releases/tag/2.0.10",
+        "elements": [
+            {"type": "image", "id": "img1", "x": -300.5, "y": -120.25, "width": 200,
+             "height": 100, "angle": 0, "opacity": 100, "strokeColor": "transparent",
+             "backgroundColor": "transparent", "fileId": "0123abcd0123abcd", "scale": [1, 1],
+             "status": "pending", "isDeleted": False, "groupIds": [], "roundness": None},
+            {"type": "text", "id": "t1", "x": 10, "y": -120, "width": 300, "height": 60,
+             "fontSize": 20, "fontFamily": 2, "lineHeight": 1.15, "textAlign": "left",
+             "verticalAlign": "top", "containerId": None, "strokeColor": "#1e1e1e",
+             "text": "1. first step\n2. second step", "isDeleted": False},
+            {"type": "rectangle", "id": "r1", "x": 5, "y": -125, "width": 310, "height": 70,
+             "strokeColor": "#e03131", "backgroundColor": "transparent",
+             "roundness": {"type": 3}, "strokeWidth": 2, "isDeleted": False},
+        ],
+        "appState": {"theme": "light", "viewBackgroundColor": "#ffffff", "gridSize": None},
+        "files": {},
+    }  # fmt: skip
+    note = (
+        "---\n\nexcalidraw-plugin: parsed\ntags: [excalidraw]\n\n---\n"
+        "==⚠  Switch to EXCALIDRAW VIEW in the MORE OPTIONS menu of this document. ⚠==\n\n\n"
+        "# Text Elements\n1. first step\n2. second step ^t1\n\n\n"
+        "# Embedded files\n0123abcd0123abcd: [[Pasted Image 20250101120000_001.png]]\n\n"
+        "%%\n# Drawing\n```json\n" + json.dumps(scene, indent="\t") + "\n```\n%%"
+    )
+    vault = write_vault(
+        tmp_path / "v",
+        {
+            "Notes/Steps.md": "#Question steps?\nAnswer:\n![[Steps drawing.excalidraw]]\n",
+            "Excalidraw/Steps drawing.excalidraw.md": note,
+            "Attachments/Pasted Image 20250101120000_001.png": png("green", (20, 10)),
+        },
+    )
+    code, messages = build(vault, tmp_path / "out", cache, capsys)
+    assert code == 0 and not [m for m in messages if ": warning: " in m]
+    cards, col = answers(tmp_path, tmp_path / "out/Notes.apkg")
+    svg = media_file(col, media_names(cards["steps?"])[0])
+    assert b"<image" in svg and b"data:image/png;base64," in svg and b"first step" in svg
+    assert b'rx="' in svg and b'stroke="#e03131"' in svg
+    # The pasted picture is something the card shows: changing it rebuilds the folder.
+    picture = vault / "Attachments/Pasted Image 20250101120000_001.png"
+    picture.write_bytes(png("purple", (20, 10)))
+    os.utime(picture, ns=(time.time_ns(), time.time_ns() + 2_000_000_000))
+    code, messages = build(vault, tmp_path / "out", cache, capsys)
+    assert "(1 written, 0 unchanged)" in messages[-1]
