@@ -68,7 +68,7 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(VENV)/bin/python pyproject.toml
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[mermaid]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml

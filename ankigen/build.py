@@ -100,11 +100,13 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                                refused=refused)  # fmt: skip
 
     if plan.stale:
+        from .embed import EmbedContext
         from .rendered import iter_rendered
 
         # The workers start here, before the lock is read and the media stage imported.
+        embeds = EmbedContext.of(vault, options.exclude, options.media.cache_path)
         rendered = iter_rendered(
-            plan.stale, out_dir, plan.reuse, syntax, options.processes, progress
+            plan.stale, out_dir, plan.reuse, syntax, options.processes, progress, embeds
         )
         from .media import remote_urls
     identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
@@ -263,7 +265,9 @@ def _finish_folder(
         diagnostics.append(internal_error(deck.rel or ".", 0, "folder skipped", error))
     # A download that failed may pass next time, and so may an error: the folder is built
     # again then. A picture that is missing waits for what it misses (see _missing_now_there).
-    retry = pictures_failed or any(d.severity == "error" for d in diagnostics)
+    # An embedded note not found is looked for again at the next build.
+    retry = pictures_failed or folder.embeds_missing
+    retry = retry or any(d.severity == "error" for d in diagnostics)
     record = _record(folder, pictures, vault, diagnostics, retry, left_out)
     record.missing = list(missing)
     return diagnostics, written, record
@@ -407,6 +411,13 @@ def _record(
         except OSError:
             continue
     has_cards = bool(cards)
+    embeds = {}
+    for rel in folder.depends_on:  # a change in an embedded note rebuilds the folder
+        try:
+            info = (vault.root / rel).stat()
+            embeds[rel] = (info.st_size, info.st_mtime_ns, "")
+        except OSError:
+            continue
     return FolderRecord(
         package=folder.folder.package if has_cards else "",
         notes={note.note.rel: note.stamp for note in folder.notes},
@@ -415,6 +426,7 @@ def _record(
         use_cases=sum(c.kind == "usecase" for c in cards),
         diagnostics=[(d.path, d.line, d.severity, d.message) for d in diagnostics],
         retry=retry,
+        embeds=embeds,
     )
 
 

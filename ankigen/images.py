@@ -384,7 +384,8 @@ XLINK_NS = "http://www.w3.org/1999/xlink"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 
 # Drawing elements only: no script, foreignObject, iframe, animate/set (they can rewrite
-# attributes into javascript:), no <a> (links), no <style> (CSS can load URLs).
+# attributes into javascript:), no <a> (links). A <style> is kept only when its CSS loads
+# nothing (no @import, every url() a #reference): Mermaid's diagrams are styled by one.
 # fmt: off
 SVG_ELEMENTS = frozenset((
     "svg", "g", "defs", "desc", "title", "symbol", "use", "switch", "path", "rect", "circle",
@@ -444,6 +445,9 @@ def _depth(root: ET.Element) -> int:
 
 def _clean_element(element: ET.Element) -> None:
     for child in list(element):
+        if child.tag == f"{{{SVG_NS}}}style" and _safe_css(child):
+            child.attrib.clear()
+            continue
         if not isinstance(child.tag, str) or not _allowed_tag(child.tag):
             element.remove(child)  # comments, processing instructions, unknown elements
         else:
@@ -451,6 +455,19 @@ def _clean_element(element: ET.Element) -> None:
     for name, value in list(element.attrib.items()):
         if not _allowed_attribute(element.tag, name, value):
             del element.attrib[name]
+
+
+def _safe_css(style: ET.Element) -> bool:
+    """A <style> whose CSS loads nothing: text only, no @import, every url() a #reference."""
+    if len(style):
+        return False
+    css = style.text or ""
+    lowered = css.lower()
+    if "\\" in css or "@import" in lowered or "expression(" in lowered or "image-set(" in lowered:
+        return False
+    return lowered.count("url(") == len(URL_REFERENCE.findall(css)) and all(
+        ref.startswith("#") for ref in URL_REFERENCE.findall(css)
+    )
 
 
 def _allowed_tag(tag: str) -> bool:

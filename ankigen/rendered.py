@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import atomic
 from .diagnostics import internal_error
+from .embed import EmbedContext, expand
 from .media import FieldHtml
 from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
@@ -51,6 +52,8 @@ class RenderedFolder:
     notes: tuple[RenderedNote, ...]
     diagnostics: tuple[Diagnostic, ...]
     cache_dropped: int = 0  # records of the render cache that did not check out
+    depends_on: tuple[str, ...] = ()  # other vault files the cards show (embedded notes)
+    embeds_missing: bool = False  # an embedded note was not found: build again next time
 
     @cached_property
     def media_fields(self) -> list[FieldHtml]:
@@ -70,7 +73,7 @@ class RenderedFolder:
         return fields
 
 
-Job = tuple[Folder, Path, bool, SyntaxSettings]
+Job = tuple[Folder, Path, bool, SyntaxSettings, EmbedContext | None]
 
 
 def iter_rendered(
@@ -80,6 +83,7 @@ def iter_rendered(
     syntax: SyntaxSettings,
     processes: int,
     progress: Progress | None,
+    embeds: EmbedContext | None = None,
 ) -> Iterator[RenderedFolder]:
     """Split and render every note of the folders, one folder at a time, in their order; in
     worker processes when there is enough work. With `reuse`, fragments whose HTML the last
@@ -89,7 +93,7 @@ def iter_rendered(
     worker's memory counts what the caller held then) and go on rendering while the caller uses
     what they yielded; a folder's result is let go once yielded.
     """
-    jobs = [(folder, out_dir, reuse, syntax) for folder in folders]
+    jobs = [(folder, out_dir, reuse, syntax, embeds) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
     if progress:
         progress("reading notes", 0, note_count)
@@ -156,12 +160,23 @@ def _in_order(
 
 def render_folder(job: Job) -> RenderedFolder:
     """Read, split and render one folder's notes (runs in a worker process)."""
-    folder, out_dir, reuse, syntax = job
+    folder, out_dir, reuse, syntax, embeds = job
     trim_memory()  # what the worker's previous folder left
     known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
     fragments: dict[str, str] = {}
+    embed_problems: set[Diagnostic] = set()
+    depends_on: set[str] = set()
+    missing = False
 
-    def render(markdown: str) -> str:
+    def render(markdown: str, rel: str = "", line: int = 1) -> str:
+        nonlocal missing
+        if embeds is not None and rel:
+            # Embedded notes and drawings in place: the render cache is keyed by the result.
+            expansion = expand(embeds, rel, markdown, line)
+            markdown = expansion.markdown
+            embed_problems.update(expansion.diagnostics)
+            depends_on.update(expansion.depends_on)
+            missing = missing or expansion.missing
         html = known.get(markdown)
         if html is None:
             html = render_markdown(markdown)
@@ -191,21 +206,39 @@ def render_folder(job: Job) -> RenderedFolder:
         except Exception as error:  # one broken note must not stop the others
             diagnostics.append(internal_error(note_file.rel, 1, "note skipped", error))
     save_rendered(out_dir, folder.rel, fragments)
-    return RenderedFolder(folder, tuple(notes), tuple(diagnostics), dropped)
+    diagnostics.extend(sorted(embed_problems))
+    return RenderedFolder(
+        folder,
+        tuple(notes),
+        tuple(diagnostics),
+        dropped,
+        tuple(sorted(depends_on - {note.rel for note in folder.notes})),
+        missing,
+    )
+
+
+Render = Callable[[str, str, int], str]  # (Markdown, note, its first line) → HTML
 
 
 def _render_note(
-    note: ParsedNote, file_stamp: tuple[int, int, str], render: Callable[[str], str]
+    note: ParsedNote, file_stamp: tuple[int, int, str], render: Render
 ) -> RenderedNote:
     cards = tuple(
-        RenderedCard(card, _front_html(card, render), render(card.answer)) for card in note.cards
+        RenderedCard(
+            card,
+            _front_html(card, render, note.rel),
+            render(card.answer, note.rel, card.answer_line),
+        )
+        for card in note.cards
     )
-    references = render(note.references) if note.references and cards else ""
+    references = (
+        render(note.references, note.rel, note.references_line) if note.references and cards else ""
+    )
     return RenderedNote(note, cards, references, file_stamp)
 
 
-def _front_html(card: CardSource, render: Callable[[str], str]) -> str:
-    html = render(front_markdown(card))
+def _front_html(card: CardSource, render: Render, rel: str) -> str:
+    html = render(front_markdown(card), rel, card.question_line or card.line)
     return marks_to_anki(html) if card.note_type == CLOZE else html
 
 

@@ -38,6 +38,7 @@ class FolderRecord:
     # holds that URL, "offline:<URL>" until a build is online or the cache holds it. A folder
     # with only these is not rebuilt: it has nothing new to try.
     missing: list[str] = field(default_factory=list)
+    embeds: dict[str, FileStamp] = field(default_factory=dict)  # other notes the cards show
 
 
 @dataclass
@@ -131,7 +132,11 @@ class BuildState:
             return False
         return all(
             _unchanged(vault.root / rel, stamp)
-            for rel, stamp in (*record.notes.items(), *record.pictures.items())
+            for rel, stamp in (
+                *record.notes.items(),
+                *record.pictures.items(),
+                *record.embeds.items(),
+            )
         )
 
     @staticmethod
@@ -155,9 +160,10 @@ def _record_from_json(raw: object) -> FolderRecord | None:
     missing = raw.get("missing", [])
     if not (isinstance(missing, list) and all(isinstance(m, str) for m in missing)):
         return None
+    embeds = _stamps(raw.get("embeds", {}))
     if not (isinstance(package, str) and (package == "" or PACKAGE_NAME.fullmatch(package))):
         return None
-    if notes is None or pictures is None or not isinstance(retry, bool):
+    if notes is None or pictures is None or embeds is None or not isinstance(retry, bool):
         return None
     if not (_count(cards) and _count(use_cases) and isinstance(diagnostics, list)):
         return None
@@ -171,7 +177,9 @@ def _record_from_json(raw: object) -> FolderRecord | None:
         if severity not in _SEVERITIES:
             return None
         checked.append((where, line, severity, message))
-    return FolderRecord(package, notes, pictures, cards, use_cases, checked, retry, missing)  # type: ignore[arg-type]
+    record = FolderRecord(package, notes, pictures, cards, use_cases, checked, retry, missing)  # type: ignore[arg-type]
+    record.embeds = embeds
+    return record
 
 
 def _count(value: object) -> bool:
