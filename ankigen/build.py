@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,10 @@ class BuildOptions:
     exclude: tuple[str, ...] = ()
     processes: int = os.cpu_count() or 1
     syntax: tuple[str, ...] = ()  # the flashcard syntaxes read (reader names); () = all
+    write: bool = True  # False (`ankigen check`): the lock, state and todo file are not written
+    deck_prefix: str = ""  # every folder's deck goes under this one ("Study" → "Study::AWS")
+    vault_name: str = ""  # the vault's name in Obsidian; "" = its folder's name
+    plugins: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # ankigen.toml
 
 
 def _media_options() -> MediaOptions:
@@ -71,9 +75,12 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     out_dir.mkdir(parents=True, exist_ok=True)
     vault, found = discover_vault(options.vault, options.exclude)  # find notes
     report.extend(found)
+    vault = _named(vault, options)
     model = load_card_model()
     syntax, found = load_syntax_settings(vault.root, options.syntax)
     report.extend(found)
+    if options.plugins:  # ankigen.toml's [plugins."<id>"] tables stand for their data.json
+        syntax = replace(syntax, plugins={**syntax.plugins, **options.plugins})
     adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
     report.extend(found)
     plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
@@ -128,6 +135,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     removed = _remove_stale(plan, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     identities.finish()  # cards deleted from the notes are remembered
+    if not options.write:  # `ankigen check`: everything is reported, nothing is kept
+        return _report(plan, vault, tuple(written), removed, report, identities, None)
     identities.save(report)
     # The lock as this build left it: replaced or deleted by hand, every folder is identified again.
     plan.state.key = f"{plan.key}|{_lock_stamp(vault, options)}"
@@ -301,6 +310,19 @@ def _fetch_pictures(
 # ---------------------------------------------------------------- incremental state
 
 
+def _named(vault: Vault, options: BuildOptions) -> Vault:
+    """The vault with its configured name and deck prefix (ankigen.toml, --deck-prefix)."""
+    name = options.vault_name or vault.name
+    prefix = options.deck_prefix.strip(":")
+    if name == vault.name and not prefix:
+        return vault
+    folders = []
+    for folder in vault.folders:
+        deck = folder.deck if folder.rel else name
+        folders.append(replace(folder, deck=f"{prefix}::{deck}" if prefix else deck))
+    return replace(vault, name=name, folders=tuple(folders))
+
+
 def _lock_stamp(vault: Vault, options: BuildOptions) -> str:
     """Size, time and inode of ankigen.lock: changes whenever anything but ankigen writes it."""
     if not options.lock:
@@ -315,7 +337,8 @@ def _lock_stamp(vault: Vault, options: BuildOptions) -> str:
 def _options_key(options: BuildOptions, model: CardModel) -> str:
     """What, beside the notes and pictures, shapes the packages: version, options, templates."""
     media = options.media
-    return f"{__version__}|{model.fingerprint}|{media.max_image_width}|{options.lock}"
+    named = f"{options.deck_prefix}|{options.vault_name}"
+    return f"{__version__}|{model.fingerprint}|{media.max_image_width}|{options.lock}|{named}"
 
 
 def _record(
