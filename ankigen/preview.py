@@ -197,7 +197,10 @@ def _plain(node: Any) -> str:
 
 
 def _has(nodes: Iterable[Any], number: int) -> bool:
-    return any(isinstance(n, _Cloze) and (n.number == number or _has(n.parts, number)) for n in nodes)
+    return any(
+        isinstance(node, _Cloze) and (node.number == number or _has(node.parts, number))
+        for node in nodes
+    )
 
 
 def render_cloze(text: str, number: int, question: bool) -> str:
@@ -362,11 +365,20 @@ def _cards(database: Path) -> list[PreviewCard]:
         front, back = render_card(template["qfmt"], template["afmt"], ctx)
         found = _SOURCE.search(values.get("Source", ""))
         source = f"{html.unescape(found.group(1))}:{found.group(2)}" if found else ""
+        css = model.get("css", "")
         cards.append(
             PreviewCard(
-                deck, model["name"], template["name"], ctx.tags, front, back, source,
-                model.get("css", ""), guid, ord_,
-            )  # fmt: skip
+                deck,
+                model["name"],
+                template["name"],
+                ctx.tags,
+                front,
+                back,
+                source,
+                css,
+                guid,
+                ord_,
+            )
         )
     return cards
 

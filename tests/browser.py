@@ -46,7 +46,7 @@ class Browser:
         ]
         self.process = subprocess.Popen(
             [CHROMIUM, *flags, "about:blank"],
-            preexec_fn=fds,  # noqa: PLW1509  (dup2 only)
+            preexec_fn=fds,  # dup2 only: safe in the child
             close_fds=False,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
