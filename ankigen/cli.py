@@ -522,7 +522,9 @@ def _build(args: argparse.Namespace) -> int:
             preview = write_preview(args.out, report, args.vault, diagnostics)
         elapsed = time.perf_counter() - started
 
-    formatter = Formatter(args.format, sys.stdout, sys.stderr, verbose=args.verbose)
+    formatter = Formatter(
+        args.format, sys.stdout, sys.stderr, verbose=args.verbose, prefix=_repo_prefix(args.vault)
+    )
     formatter.emit(diagnostics)
     errors = sum(d.severity == "error" for d in diagnostics)
     warnings = sum(d.severity == "warning" for d in diagnostics)
@@ -544,6 +546,15 @@ def _build(args: argparse.Namespace) -> int:
         if preview is not None:
             say(f"preview: {preview}", sys.stdout)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _repo_prefix(vault: Path) -> str:
+    """The vault's path from the current folder (the repository in CI), "" outside it."""
+    try:
+        rel = vault.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return ""
+    return "" if rel == Path() else f"{rel.as_posix()}/"
 
 
 def _check_summary(report: BuildReport, warnings: int, errors: int, elapsed: float) -> None:

@@ -46,6 +46,9 @@ class Diagnostics:
 
     def sorted(self) -> list[Diagnostic]:
         """By file, then line, then text: the order a user reads them in."""
+        if os.environ.get("ANKIGEN_UNCODED_LOG"):  # the test suite: every message gets a code
+            for item in self._items:
+                code_of(item)
         return sorted(self._items, key=lambda d: (d.path, d.line, d.message))
 
 
@@ -101,10 +104,10 @@ CODES: tuple[Code, ...] = (
     Code("AG312", "is unknown: not one of Anki's stock", "an unknown note type"),
     # media
     Code("AG402", "using the copy cached on", "a download failed; the cached copy is used"),
+    Code("AG405", "pictures and sounds are carried", "media in a field that cannot carry it"),
     Code("AG401", "picture", "a picture not included (missing, failed download, too large)"),
     Code("AG403", "inside an HTML attribute cannot be played", "a [sound:…] inside HTML"),
     Code("AG404", "sound", "a sound not included"),
-    Code("AG405", "pictures and sounds are carried", "media in a field that cannot carry it"),
     # identity and the lock
     Code("AG501", "already belongs to a card", "a GUID already used by another card"),
     Code("AG502", "every card is treated as new", "the lock file cannot be used"),
@@ -252,10 +255,13 @@ class Formatter:
     text: `file:line: severity: message [CODE]` lines on stderr; github: one workflow command
     a diagnostic on stdout; json: nothing until `finish`, which prints one object on stdout."""
 
-    def __init__(self, fmt: str, out: TextIO, err: TextIO, *, verbose: bool = False) -> None:
+    def __init__(
+        self, fmt: str, out: TextIO, err: TextIO, *, verbose: bool = False, prefix: str = ""
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}")
         self.format, self.out, self.err, self.verbose = fmt, out, err, verbose
+        self.prefix = prefix  # github: the vault's path in the repository, "notes/"
         self.items: list[Diagnostic] = []
 
     def emit(self, items: Iterable[Diagnostic]) -> None:
@@ -267,7 +273,7 @@ class Formatter:
                     for line in item.detail.rstrip().splitlines():
                         print(printable(line), file=self.err)
             elif self.format == "github":
-                print(github_line(item), file=self.out)
+                print(github_line(item, self.prefix), file=self.out)
 
     def finish(self, summary: Mapping[str, object]) -> None:
         """json: the one object; the other formats printed as they went."""
@@ -284,12 +290,13 @@ def text_line(item: Diagnostic) -> str:
     return f"{where}: {item.severity}: {item.message} [{code_of(item)}]"
 
 
-def github_line(item: Diagnostic) -> str:
-    """A workflow command: ::warning file=F,line=L,title=CODE::message."""
+def github_line(item: Diagnostic, prefix: str = "") -> str:
+    """A workflow command: ::warning file=F,line=L,title=CODE::message; `prefix` makes the
+    vault-relative path relative to the repository, where GitHub shows the annotation."""
     command = {"error": "error", "warning": "warning"}.get(item.severity, "notice")
     props = [f"title={_escape_property(code_of(item))}"]
     if item.path:
-        props.insert(0, f"file={_escape_property(item.path)}")
+        props.insert(0, f"file={_escape_property(prefix + item.path)}")
         if item.line:
             props.insert(1, f"line={item.line}")
     message = item.message if item.path else f"ankigen: {item.message}"
