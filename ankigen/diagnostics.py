@@ -124,6 +124,8 @@ CODES: tuple[Code, ...] = (
     Code("AG704", "cannot save the build state", "the build state cannot be saved"),
     Code("AG705", "no cards in", "the vault has no card"),
     Code("AG706", "was last built from another vault", "the output folder served another vault"),
+    Code("AG707", "; building everything", "the build state cannot be read; all is rebuilt"),
+    Code("AG708", "is not a folder (a link?); not used", "the build state folder is not one"),
 )
 _KNOWN = {code.code for code in CODES}
 
@@ -144,12 +146,13 @@ def code_of(diagnostic: Diagnostic) -> str:
 
 def fallback_code(message: str) -> str:
     """ "AGX" and four hex digits of the message's family: the same for every message made by
-    one f-string, whatever its file names and numbers."""
-    family = message.split(":", 1)[0].split("(", 1)[0]
-    family = "".join(c for c in family if not c.isdigit())
+    one f-string, whatever its file names and numbers (its words before the first colon or
+    parenthesis, without paths, quoted parts and digits)."""
     for quote in ("'", '"'):
-        parts = family.split(quote)
-        family = "".join(parts[::2])
+        message = "".join(message.split(quote)[::2])
+    words = [word for word in message.split() if "/" not in word and "\\" not in word]
+    family = " ".join(words).split(":", 1)[0].split("(", 1)[0]
+    family = "".join(c for c in family if not c.isdigit())
     digest = hashlib.sha256(family.strip().encode()).hexdigest()[:4].upper()
     return f"AGX{digest}"
 
