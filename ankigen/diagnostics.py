@@ -150,9 +150,9 @@ def fallback_code(message: str) -> str:
     parenthesis, without paths, quoted parts and digits)."""
     for quote in ("'", '"'):
         message = "".join(message.split(quote)[::2])
-    words = [word for word in message.split() if "/" not in word and "\\" not in word]
-    family = " ".join(words).split(":", 1)[0].split("(", 1)[0]
-    family = "".join(c for c in family if not c.isdigit())
+    head = message.split(":", 1)[0].split("(", 1)[0]
+    words = [word for word in head.split() if "/" not in word and "\\" not in word]
+    family = "".join(c for c in " ".join(words) if not c.isdigit())
     digest = hashlib.sha256(family.strip().encode()).hexdigest()[:4].upper()
     return f"AGX{digest}"
 

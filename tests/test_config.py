@@ -147,17 +147,6 @@ def test_key_line_finds_top_level_keys_only():
     assert key_line(text, "b") == 0
 
 
-def test_key_line_scales_linearly():
-    """No backtracking: 10x the text takes about 10x the work (a generous bound, no clock)."""
-    import timeit
-
-    small = "x = 1\n" * 2000
-    large = small * 10
-    time_small = min(timeit.repeat(lambda: key_line(small, "y"), number=3, repeat=3))
-    time_large = min(timeit.repeat(lambda: key_line(large, "y"), number=3, repeat=3))
-    assert time_large < time_small * 40
-
-
 # ---------------------------------------------------------------- first contact
 
 
