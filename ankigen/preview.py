@@ -135,6 +135,7 @@ def _replacement(tag: str, ctx: CardContext, question: bool, front: str) -> str:
 # ---------------------------------------------------------------- clozes
 
 _OPEN = "{{c"
+MAX_CLOZE_DEPTH = 32  # deeper clozes are shown as text (no note nests them so deep)
 
 
 @dataclass
@@ -157,7 +158,7 @@ def _parse_clozes(text: str) -> list[Any]:
             buffer.clear()
 
     while at < len(text):
-        if text.startswith(_OPEN, at):
+        if text.startswith(_OPEN, at) and len(stack) < MAX_CLOZE_DEPTH:
             digits_end = at + 3
             while digits_end < len(text) and text[digits_end].isdigit():
                 digits_end += 1
@@ -216,7 +217,6 @@ def _render_nodes(nodes: list[Any], number: int, question: bool) -> Iterable[str
         if isinstance(node, str):
             yield node
             continue
-        inner = "".join(_render_nodes(node.parts, number, question))
         if node.number == number and question:
             content = _cloze_answer_text(node, number)
             shown = f"[{node.hint}]" if node.hint else "[...]"
@@ -224,10 +224,10 @@ def _render_nodes(nodes: list[Any], number: int, question: bool) -> Iterable[str
                 f'<span class="cloze" data-cloze="{_encode_attribute(content)}" '
                 f'data-ordinal="{node.number}">{shown}</span>'
             )
-        elif node.number == number:
-            yield f'<span class="cloze" data-ordinal="{node.number}">{inner}</span>'
         else:
-            yield f'<span class="cloze-inactive" data-ordinal="{node.number}">{inner}</span>'
+            inner = "".join(_render_nodes(node.parts, number, question))
+            kind = "cloze" if node.number == number else "cloze-inactive"
+            yield f'<span class="{kind}" data-ordinal="{node.number}">{inner}</span>'
 
 
 def _cloze_answer_text(node: _Cloze, number: int) -> str:
@@ -294,6 +294,16 @@ def for_page(text: str, media: Mapping[str, str]) -> str:
         return f'<audio controls preload="none" src="{html.escape(media[name])}"></audio>'
 
     return _SOUND.sub(sound, _SRC.sub(src, text))
+
+
+_TAG = re.compile(r"<[^<>]*>")
+_STYLE = re.compile(r"<(style|script)\b[^<>]*>[^<]*</\1>", re.IGNORECASE)
+
+
+def plain_text(text: str) -> str:
+    """The words of rendered HTML, for the search box."""
+    text = _TAG.sub(" ", _STYLE.sub(" ", text))
+    return " ".join(html.unescape(text).split())
 
 
 # ---------------------------------------------------------------- reading a package
@@ -431,6 +441,7 @@ def write_preview(
                     "css": css_id,
                     "front": for_page(card.front, media),
                     "back": for_page(card.back, media),
+                    "text": plain_text(f"{card.front} {card.back}"),
                 }
             )
         payload = json.dumps({"package": name, "cards": records, "css": styles})

@@ -57,19 +57,47 @@
   const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
   const cardRoots = [];
 
-  function side(label, html, card) {
+  // A card's sides are rendered when it comes near the screen: a vault of 10,000 cards opens
+  // at once, and the search reads the plain text the build wrote beside the HTML.
+  let nightOn = false;
+  function side(label) {
     const box = el("div", "side");
     box.append(el("div", "side-label", label));
-    const host = el("div", "card-host");
-    const root = host.attachShadow({ mode: "open" });
-    root.adoptedStyleSheets = [frame, sheets.get(card.css)].filter(Boolean);
-    const body = el("div", "card");
-    body.innerHTML = html;
-    root.append(body);
-    cardRoots.push(body);
+    const host = el("div", "card-host pending");
     box.append(host);
-    return [box, body.textContent];
+    return [box, host];
   }
+
+  function render(card) {
+    if (card.rendered) return;
+    card.rendered = true;
+    for (const [host, html] of [[card.hosts[0], card.front], [card.hosts[1], card.back]]) {
+      const root = host.attachShadow({ mode: "open" });
+      root.adoptedStyleSheets = [frame, sheets.get(card.css)].filter(Boolean);
+      const body = el("div", "card");
+      body.innerHTML = html;
+      body.classList.toggle("nightMode", nightOn);
+      body.classList.toggle("night_mode", nightOn);
+      root.append(body);
+      cardRoots.push(body);
+      host.classList.remove("pending");
+    }
+  }
+  const observer =
+    "IntersectionObserver" in window
+      ? new IntersectionObserver(
+          (entries) => {
+            for (const entry of entries) {
+              if (entry.isIntersecting) {
+                render(entry.target.card);
+                observer.unobserve(entry.target);
+              }
+            }
+          },
+          { rootMargin: "1500px 0px" },
+        )
+      : null;
+  data.renderAll = () => cards.forEach(render);
 
   function warningList(items) {
     const list = el("ul", "warnings");
@@ -96,8 +124,9 @@
     for (const card of decks.get(name)) {
       const item = el("article", "item card-item");
       const sides = el("div", "sides");
-      const [front, frontText] = side("Front", card.front, card);
-      const [back, backText] = side("Back", card.back, card);
+      const [front, frontHost] = side("Front");
+      const [back, backHost] = side("Back");
+      card.hosts = [frontHost, backHost];
       sides.append(front, back);
       const meta = el("div", "meta");
       meta.append(el("span", "type", `${card.type} · ${card.template}`));
@@ -109,10 +138,11 @@
         item.append(warningList(card.warnings));
       }
       card.item = item;
-      card.text = [frontText, backText, card.tags.join(" "), card.source, card.deck]
-        .join(" ")
-        .toLowerCase();
+      item.card = card;
+      card.text = [card.text, card.tags.join(" "), card.source, card.deck].join(" ").toLowerCase();
       section.append(item);
+      if (observer) observer.observe(item);
+      else render(card);
     }
     sections.push({ section, count, cards: decks.get(name) });
     main.append(section);
@@ -181,6 +211,7 @@
 
   function night() {
     const on = $("night").checked;
+    nightOn = on;
     document.body.classList.toggle("night", on);
     for (const body of cardRoots) {
       body.classList.toggle("nightMode", on);

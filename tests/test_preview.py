@@ -219,7 +219,12 @@ def test_the_page_loads_from_a_file_with_every_card_and_no_console_error(site, b
         "flashcards::botany (4 cards)",  # the Spaced Repetition plugin's deck tag
         "Warnings without a card (2 notes)",  # Empty.md, and Rome.md's card with no answer
     ]
-    # Every picture loads.
+    # The cards near the screen are rendered as they come into view, without being asked.
+    browser.evaluate("new Promise(r => setTimeout(r, 300))")
+    assert browser.evaluate("document.querySelector('.card-host').shadowRoot !== null")
+    # Every picture loads (the cards near the screen are rendered first; here all of them).
+    browser.evaluate("ankigenPreview.renderAll()")
+    browser.evaluate("new Promise(r => setTimeout(r, 300))")
     sizes = browser.evaluate(
         f"{SHADOW}.flatMap(r => [...r.querySelectorAll('img')]).map(i => i.naturalWidth)"
     )
@@ -264,6 +269,7 @@ def test_a_cloze_front_hides_its_deletion_and_its_back_shows_it(site, browser, t
     browser.resize(1200, 900)
     browser.open((site / "preview" / "index.html").as_uri())
     set_value(browser, "search", "nucleus keeps")
+    browser.evaluate("ankigenPreview.renderAll()")
     sides = browser.evaluate(
         "[...document.querySelectorAll('article.card-item:not([hidden]) .card-host')]"
         ".map(h => h.shadowRoot.querySelector('.card').innerText)"
@@ -283,6 +289,7 @@ def test_night_mode_applies_to_the_cards(site, browser, tmp_path):
     browser.open((site / "preview" / "index.html").as_uri())
     background = f"{SHADOW}.map(r => getComputedStyle(r.querySelector('.card')).backgroundColor)[0]"
     assert set_value(browser, "night", "off") > 0
+    browser.evaluate("ankigenPreview.renderAll()")
     assert browser.evaluate(background) == "rgb(255, 255, 255)"
     set_value(browser, "night", "on")
     assert browser.evaluate(background) == "rgb(30, 30, 30)"  # card.css's night colour
@@ -294,6 +301,7 @@ def test_night_mode_applies_to_the_cards(site, browser, tmp_path):
 def test_no_horizontal_scroll_at_phone_width(site, browser, tmp_path):
     browser.resize(390, 844, mobile=True)
     browser.open((site / "preview" / "index.html").as_uri())
+    browser.evaluate("ankigenPreview.renderAll()")
     width = browser.evaluate("document.documentElement.clientWidth")
     assert width == 390
     assert browser.evaluate("document.documentElement.scrollWidth") <= width
@@ -340,3 +348,43 @@ def test_the_preview_is_rebuilt_incrementally(tmp_path):
     shutil.rmtree(vault / "History")
     assert run_cli("preview", vault, *args).returncode == 0
     assert sorted(path.name for path in cards.iterdir()) == ["Biology.js"]
+
+
+# ---------------------------------------------------------------- hostile fields
+
+
+HOSTILE = {
+    "clozes": lambda n: "{{c1::" * n + "x" + "}}" * n,
+    "open clozes": lambda n: "{{c1::a::" * n,
+    "tags": lambda n: "<" * n + "<style" * n + "<a src='" * n,
+    "sounds": lambda n: "[sound:" * n + "]" * n,
+    "braces": lambda n: "{{" * n + "}}" * n + "{{#" * n,
+}
+
+
+def _work(make, n: int) -> float:
+    import time
+
+    from ankigen.preview import CardContext, for_page, plain_text, render_card
+
+    text = make(n)
+    ctx = CardContext({"Text": text, "Extra": text}, 0, True)
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        _front, back = render_card(
+            "{{cloze:Text}}" + text, "{{FrontSide}}{{#Extra}}{{Extra}}{{/Extra}}", ctx
+        )
+        plain_text(back)
+        for_page(back, {"x": "media/x"})
+        best = min(best, time.process_time() - started)
+    return best
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_rendering_hostile_fields_scales_linearly(name):
+    """No regular expression backtracks and no parser recurses without bound: 10x the input
+    costs about 10x (a generous bound, never a fixed time)."""
+    small = _work(HOSTILE[name], 2_000)
+    large = _work(HOSTILE[name], 20_000)
+    assert large < max(small, 0.005) * 40, (small, large)
