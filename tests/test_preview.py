@@ -236,7 +236,7 @@ def test_the_page_loads_from_a_file_with_every_card_and_no_console_error(site, b
 
 
 @needs_chromium
-def test_search_and_each_filter(site, browser):
+def test_search_and_each_filter(site, browser, tmp_path):
     browser.resize(1200, 900)
     browser.open((site / "preview" / "index.html").as_uri())
     total = browser.evaluate(COUNT)
@@ -261,6 +261,7 @@ def test_search_and_each_filter(site, browser):
     assert any("History/Rome.md:2" in text and "coin.png" in text for text in warned)
     assert any("History/Rome.md:6" in text and "no answer" in text for text in warned)
     assert any("History/Empty.md:1" in text for text in warned)
+    screenshot(browser, "preview-warnings.png", tmp_path)
     assert set_value(browser, "warned", "off") == total
 
 
