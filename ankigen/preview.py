@@ -421,7 +421,10 @@ def write_preview(
             kept[name] = old
             sources.update(old[3])
             continue
-        package = read_package(path)
+        try:
+            package = read_package(path)
+        except (OSError, ValueError, KeyError, sqlite3.Error, zipfile.BadZipFile) as error:
+            raise OSError(f"cannot read {path} for the preview: {error}") from error
         media = {}
         for media_name, data in package.media.items():
             media[media_name] = _write_media(site, media_name, data)
