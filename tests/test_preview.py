@@ -389,3 +389,16 @@ def test_rendering_hostile_fields_scales_linearly(name):
     small = _work(HOSTILE[name], 2_000)
     large = _work(HOSTILE[name], 20_000)
     assert large < max(small, 0.005) * 40, (small, large)
+
+
+def test_a_package_the_preview_cannot_read_is_one_error_line(tmp_path):
+    vault = write_vault(tmp_path / "Vault", {"A/a.md": "#Question q\nAnswer: a\n"})
+    out = tmp_path / "out"
+    args = ("-o", out, "--offline", "--cache-dir", tmp_path / "cache")
+    assert run_cli("build", vault, *args).returncode == 0
+    (out / "A.apkg").write_bytes(b"not a zip")  # kept by the build: its note did not change
+    result = run_cli("preview", vault, *args)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"ankigen: error: cannot read {out / 'A.apkg'} for the preview: File is not a zip file"
+    ]
