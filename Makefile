@@ -42,18 +42,21 @@ fuzz-vault: $(VENV)/.installed-test
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
 		--hypothesis-show-statistics tests/test_fuzz_vault.py $(ARGS)
 
+# zizmor (a GitHub Actions linter, from PyPI) checks the workflows and action.yml: actions
+# pinned by commit, no persisted credentials, no cache in the release job, no injection.
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/zizmor --offline --no-progress --quiet .github/workflows action.yml
 
 # The peer, pinned, in a venv of the benchmark's own (misaka, its Markdown parser, is built
 # from source: a C compiler is needed).
 BENCH_VENV      ?= bench/.venv
 ANKDOWN_VERSION ?= 0.7.1
-GEN_VAULT       ?=  # the shared workload generator; found beside the clone (../shared) if unset
+GEN_VAULT       ?= bench/gen_vault.py  # the workload generator, part of the repository
 
 bench: $(VENV)/.installed $(BENCH_VENV)/.installed
-	$(PY) bench/run.py --ankdown $(BENCH_VENV)/bin/ankdown $(if $(strip $(GEN_VAULT)),--gen-vault $(GEN_VAULT)) $(ARGS)
+	$(PY) bench/run.py --ankdown $(BENCH_VENV)/bin/ankdown --gen-vault $(GEN_VAULT) $(ARGS)
 
 $(BENCH_VENV)/.installed:
 	$(PYTHON) -m venv $(BENCH_VENV)

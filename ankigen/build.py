@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +48,9 @@ class BuildOptions:
     callout_cards: tuple[str, ...] = ()  # callout names read as cards (--callout-cards)
     callout_cards_reversed: tuple[str, ...] = ()  # ... as two cards each
     vault_name: str = ""  # --vault-name; "" = the name the lock recorded, else the folder's
+    write: bool = True  # False (`ankigen check`): the lock, state and todo file are not written
+    deck_prefix: str = ""  # every folder's deck goes under this one ("Study" → "Study::AWS")
+    plugins: Mapping[str, Mapping[str, object]] = field(default_factory=dict)  # ankigen.toml
 
 
 def _media_options() -> MediaOptions:
@@ -79,6 +82,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     name = vault_name(options.vault, options.vault_name, lock=options.lock)
     vault, found = discover_vault(options.vault, options.exclude, name)  # find notes
     report.extend(found)
+    vault = _named(vault, options)
     model = load_card_model()
     syntax, found = load_syntax_settings(
         vault.root,
@@ -87,6 +91,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         callout_cards_reversed=options.callout_cards_reversed,
     )
     report.extend(found)
+    if options.plugins:  # ankigen.toml's [plugins."<id>"] tables stand for their data.json
+        syntax = replace(syntax, plugins={**syntax.plugins, **options.plugins})
     adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
     report.extend(found)
     plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
@@ -152,6 +158,8 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     removed = _remove_stale(plan, vault, out_dir)
     forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
     identities.finish()  # cards deleted from the notes are remembered
+    if not options.write:  # `ankigen check`: everything is reported, nothing is kept
+        return _report(plan, vault, tuple(written), removed, report, identities, None)
     identities.save(report)
     # The lock as this build left it: replaced or deleted by hand, every folder is identified again.
     plan.state.key = f"{plan.key}|{_lock_stamp(vault, options)}"
@@ -365,6 +373,16 @@ def _missing_now_there(vault: Vault, options: BuildOptions) -> Callable[[str], b
     return now_there
 
 
+def _named(vault: Vault, options: BuildOptions) -> Vault:
+    """The vault with its deck prefix (ankigen.toml, --deck-prefix); its name was settled by
+    discovery (the option, else the name the lock recorded, else the folder's)."""
+    prefix = options.deck_prefix.strip(":")
+    if not prefix:
+        return vault
+    folders = tuple(replace(folder, deck=f"{prefix}::{folder.deck}") for folder in vault.folders)
+    return replace(vault, folders=folders)
+
+
 def _lock_stamp(vault: Vault, options: BuildOptions) -> str:
     """Size, time and inode of ankigen.lock: changes whenever anything but ankigen writes it."""
     if not options.lock:
@@ -379,10 +397,8 @@ def _lock_stamp(vault: Vault, options: BuildOptions) -> str:
 def _options_key(options: BuildOptions, model: CardModel) -> str:
     """What, beside the notes and pictures, shapes the packages: version, options, templates."""
     media = options.media
-    return (
-        f"{__version__}|{model.fingerprint}|{media.max_image_width}|{options.lock}"
-        f"|{options.new_notes}"
-    )
+    named = f"{options.deck_prefix}|{options.vault_name}|{options.new_notes}"
+    return f"{__version__}|{model.fingerprint}|{media.max_image_width}|{options.lock}|{named}"
 
 
 def _record(

@@ -1,14 +1,16 @@
-"""Command line: `ankigen build [VAULT] [-o OUT]` (also `python build_deck.py [VAULT] [-o OUT]`)."""
+"""Command line: `ankigen build|check|preview|plan|adopt|cache …` (`build_deck.py` is build)."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
 import math
 import os
 import re
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -17,7 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
-from .diagnostics import printable
+from .config import CONFIG_FILE, ConfigError, key_line, load_config
+from .diagnostics import (
+    FORMATS,
+    IGNORE_KEY,
+    Formatter,
+    default_format,
+    plural,
+    printable,
+    without_ignored,
+)
 
 if TYPE_CHECKING:
     from .build import BuildReport
@@ -27,19 +38,60 @@ EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
+COMMANDS = ("build", "check", "preview", "plan", "adopt", "cache")
+_ABOUT = (
+    "Turn a vault of Obsidian notes into Anki packages: one .apkg per folder that holds cards "
+    "(#Question / #UseCase, and the Spaced Repetition, Obsidian_to_Anki and Flashcards "
+    "plugins' syntaxes), deck named after the folder path unless the syntax chooses one."
+)
+_EXIT = (
+    "Exit status: 0 built (warnings are printed), 1 errors (or warnings with --strict), "
+    "2 usage error, 130 interrupted."
+)
+
+
+def top_parser() -> argparse.ArgumentParser:
+    """`ankigen COMMAND …`: one parser, a subcommand each."""
+    p = argparse.ArgumentParser(
+        prog="ankigen",
+        description=_ABOUT,
+        epilog=f"`ankigen VAULT` alone is `ankigen build VAULT`. {_EXIT} Coming from "
+        "Obsidian_to_Anki or Flashcards? Run `ankigen adopt VAULT --collection PATH` once "
+        "first. Options can also live in VAULT/ankigen.toml (see the README).",
+    )
+    p.add_argument("--version", action="version", version=f"ankigen {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    helps = {
+        "build": "write one .apkg per folder of the vault (the default command)",
+        "check": "report everything a build would, write nothing (same exit status)",
+        "preview": "build, then write OUT/preview/index.html showing every card",
+    }
+    for name, text in helps.items():
+        add_build_options(sub.add_parser(name, help=text, description=text), name)
+    sub.add_parser("plan", help="show what a build would change in Anki", add_help=False)
+    sub.add_parser(
+        "adopt", help="take over the cards a plugin already put into Anki", add_help=False
+    )
+    cache = sub.add_parser("cache", help="show or empty the cache of downloaded pictures")
+    _cache_options(cache)
+    return p
+
+
+def parser(prog: str = "ankigen build", command: str = "build") -> argparse.ArgumentParser:
+    """The parser of one command (build, check or preview) on its own."""
     p = argparse.ArgumentParser(
         prog=prog,
-        description="Turn a vault of Obsidian notes into Anki packages: one .apkg per folder "
-        "that holds cards (#Question / #UseCase, and the Spaced Repetition, Obsidian_to_Anki "
-        "and Flashcards plugins' syntaxes), deck named after the folder path unless the "
-        "syntax chooses one.",
-        epilog="Exit status: 0 built (warnings are printed), 1 errors (or warnings with "
-        "--strict), 2 usage error, 130 interrupted. Coming from Obsidian_to_Anki or "
-        "Flashcards? Run `ankigen adopt VAULT --collection PATH` once first (see `ankigen "
-        "adopt --help`). `ankigen plan --collection PATH` says what an import would do. "
-        "`ankigen cache info|clear` shows or empties the picture cache.",
+        description=_ABOUT,
+        epilog=f"{_EXIT} Other commands: `ankigen --help`.",
     )
+    add_build_options(p, command)
+    p.add_argument("--version", action="version", version=f"ankigen {__version__}")
+    return p
+
+
+def add_build_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The options of build, check and preview. Defaults are None: a value not given on the
+    command line comes from VAULT/ankigen.toml, else from config.OPTIONS."""
     p.add_argument(
         "vault",
         nargs="?",
@@ -47,13 +99,13 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
         default=None,
         help="the Obsidian vault folder (default, in a checkout of ankigen: its example vault)",
     )
-    p.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        default=Path("dist"),
-        help="where to write the .apkg files (default: dist)",
-    )
+    if command != "check":
+        p.add_argument(
+            "-o",
+            "--out",
+            type=Path,
+            help="where to write the .apkg files (default: ankigen.toml's out, else dist)",
+        )
     p.add_argument(
         "--cache-dir",
         type=Path,
@@ -63,33 +115,30 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     p.add_argument(
         "--offline",
         action="store_true",
+        default=None,
         help="no network: use cached pictures only, warn about the others",
     )
     p.add_argument(
         "--timeout",
         type=_bounded(float, 0.0, 3600.0, low_open=True),
-        default=10.0,
         metavar="SECONDS",
         help="connect and read timeout for each picture download (default: 10)",
     )
     p.add_argument(
         "--jobs",
         type=_bounded(int, 1, 256),
-        default=32,
         metavar="N",
         help="pictures downloaded at once, all servers together (default: 32)",
     )
     p.add_argument(
         "--jobs-per-host",
         type=_bounded(int, 1, 256),
-        default=16,
         metavar="N",
         help="pictures downloaded at once from one server (default: 16)",
     )
     p.add_argument(
         "--cache-max-size",
         type=_size,
-        default="500M",
         metavar="SIZE",
         help="the picture cache keeps at most this much; the least recently used files "
         "beyond are deleted after a build (e.g. 200M, 2G; default: 500M)",
@@ -97,21 +146,18 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     p.add_argument(
         "--max-image-width",
         type=_bounded(int, 1, 65535),
-        default=1600,
         metavar="PIXELS",
         help="wider pictures are scaled down to this width (default: 1600)",
     )
     p.add_argument(
         "--exclude",
         action="append",
-        default=[],
         metavar="GLOB",
         help="skip vault paths matching GLOB (relative to the vault, e.g. 'Drafts/*'); repeatable",
     )
     p.add_argument(
         "--syntax",
         action="append",
-        default=[],
         type=_syntax_names,
         metavar="NAMES",
         help="read only these flashcard syntaxes, comma-separated (default: all): "
@@ -122,7 +168,6 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     p.add_argument(
         "--callout-cards",
         action="append",
-        default=[],
         type=_callout_names,
         metavar="NAMES",
         help="read callouts of these names as cards, comma-separated (e.g. question,faq): "
@@ -132,37 +177,63 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     p.add_argument(
         "--callout-cards-reversed",
         action="append",
-        default=[],
         type=_callout_names,
         metavar="NAMES",
         help="like --callout-cards, but each such callout makes two cards (front→back and "
         "back→front); repeatable",
+    )
+    p.add_argument("--deck-prefix", metavar="DECK", help="put every folder's deck under DECK")
+    p.add_argument(
+        "--vault-name",
+        type=_vault_name,
+        metavar="NAME",
+        help="the vault's name in Obsidian (root deck, obsidian:// links), recorded in "
+        "ankigen.lock (default: the recorded name, else the vault folder's name)",
     )
     p.add_argument(
         "--force", action="store_true", help="rebuild every folder, even the unchanged ones"
     )
     p.add_argument(
         "--no-lock",
-        action="store_true",
+        dest="lock",
+        action="store_false",
+        default=None,
         help="do not read or write <vault>/ankigen.lock (card identities and modification "
         "times then come from git or file times only)",
     )
     p.add_argument(
         "--new-notes",
         action="store_true",
+        default=None,
         help="build cards that carry an Anki note id Obsidian_to_Anki or Flashcards wrote "
         "(<!--ID: n-->, ^n) although `ankigen adopt` has not seen it, as new notes: importing "
         "them adds a second note beside the plugin's (without it such a build is refused)",
     )
     p.add_argument(
-        "--vault-name",
-        type=_vault_name,
+        "--strict",
+        action="store_true",
         default=None,
-        metavar="NAME",
-        help="the vault's name in Obsidian (root deck, obsidian:// links), recorded in "
-        "ankigen.lock (default: the recorded name, else the vault folder's name)",
+        help="fail (exit 1) when there are warnings",
     )
-    p.add_argument("--strict", action="store_true", help="fail (exit 1) when there are warnings")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="how diagnostics are printed: text lines, one json object, or GitHub workflow "
+        "annotations (default: github when GITHUB_ACTIONS=true, else text)",
+    )
+    p.add_argument(
+        "--ignore",
+        action="append",
+        metavar="CODE",
+        help="silence diagnostics with this code (e.g. AG401; listed in the README); "
+        f"repeatable; a note silences its own with `{IGNORE_KEY}: [CODE]` in its frontmatter",
+    )
+    if command == "build":
+        p.add_argument(
+            "--preview",
+            action="store_true",
+            help="also write OUT/preview/index.html, every card as Anki shows it",
+        )
     verbosity = p.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-q", "--quiet", action="store_true", help="print only warnings and errors"
@@ -170,41 +241,44 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
     verbosity.add_argument(
         "-v", "--verbose", action="store_true", help="also list every package and card change"
     )
-    p.add_argument("--version", action="version", version=f"ankigen {__version__}")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`ankigen build …`; `ankigen …` without the word build works too."""
+    """`ankigen COMMAND …`; `ankigen VAULT …` without a command is `ankigen build VAULT …`."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["cache"]:
-        return cache_command(args[1:])
-    if args[:1] == ["adopt"]:
+    first = args[0] if args else ""
+    if first == "adopt":
         from .adopt import main as adopt_main
 
         return adopt_main(args[1:], prog="ankigen adopt")
-    if args[:1] == ["plan"]:
-        from .plan import main as plan_main
-
-        return plan_main(args[1:], prog="ankigen plan")
-    if args[:1] == ["build"]:
-        args = args[1:]
+    if first == "plan":
+        return _plan_command(args[1:])
+    if first in ("-h", "--help", "--version") or first == "cache":
+        try:
+            options = top_parser().parse_args(args)
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        return cache_command(options)
+    if first in ("build", "check", "preview"):
+        return run(args[1:], prog=f"ankigen {first}", command=first)
     return run(args, prog="ankigen build")
 
 
-def cache_command(argv: list[str]) -> int:
+def _plan_command(argv: list[str]) -> int:
+    from .plan import main as plan_main
+
+    return int(plan_main(argv, prog="ankigen plan"))
+
+
+def _cache_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("info", "clear"))
+    p.add_argument("--cache-dir", type=Path, help="the cache folder (default: as for build)")
+
+
+def cache_command(args: argparse.Namespace) -> int:
     """`ankigen cache info|clear [--cache-dir DIR]`: show or empty the picture cache."""
     from .fetch import MediaOptions, cache_info, clear_cache
 
-    p = argparse.ArgumentParser(
-        prog="ankigen cache", description="Show or empty the cache of downloaded pictures."
-    )
-    p.add_argument("action", choices=("info", "clear"))
-    p.add_argument("--cache-dir", type=Path, help="the cache folder (default: as for build)")
-    try:
-        args = p.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
     root = MediaOptions(cache_dir=args.cache_dir).cache_path
     if args.action == "clear":
         freed = clear_cache(root)
@@ -213,7 +287,10 @@ def cache_command(argv: list[str]) -> int:
     info = cache_info(root)
     limit = _megabytes(MediaOptions().cache_max_bytes)
     say(f"cache: {info.path}", sys.stdout)
-    print(f"size: {_megabytes(info.size)} in {info.files} files ({info.urls} downloaded pictures)")
+    print(
+        f"size: {_megabytes(info.size)} in {plural(info.files, 'file')} "
+        f"({plural(info.urls, 'downloaded picture')})"
+    )
     print(f"limit: {limit} (change with `ankigen build --cache-max-size`)")
     return EXIT_OK
 
@@ -222,31 +299,19 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def run(argv: list[str], prog: str) -> int:
+def run(argv: list[str], prog: str, command: str = "build") -> int:
+    """build, check or preview (`build_deck.py` runs build)."""
     try:
-        options = parser(prog).parse_args(argv)
+        options = parser(prog, command).parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    options.command = command
     for stream in (sys.stdout, sys.stderr):  # a file name must never stop the printing
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-    if options.vault is None:
-        if not EXAMPLE_VAULT.is_dir():
-            say(
-                f"{prog}: error: no vault given: pass your Obsidian vault's folder, "
-                f"e.g. `{prog} ~/Notes -o decks`",
-                sys.stderr,
-            )
-            return EXIT_USAGE
-        options.vault = EXAMPLE_VAULT
-    if not options.vault.is_dir():
-        say(f"{prog}: error: vault folder not found: {options.vault}", sys.stderr)
-        return EXIT_USAGE
-    try:
-        options.out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        say(f"{prog}: error: cannot use output folder {options.out}: {error}", sys.stderr)
-        return EXIT_FAILED
+    problem = _settle(options, prog)
+    if problem is not None:
+        return problem
     interrupts = _Interrupts()
     try:
         status = _build(options)
@@ -271,6 +336,107 @@ def run(argv: list[str], prog: str) -> int:
         return EXIT_FAILED
     finally:
         interrupts.restore()
+
+
+def _settle(options: argparse.Namespace, prog: str) -> int | None:
+    """Vault, ankigen.toml and output folder checked, every option given its value; the exit
+    status when something is wrong (one line said why), else None."""
+    if options.vault is None:
+        if not EXAMPLE_VAULT.is_dir():
+            say(
+                f"{prog}: error: no vault given: pass your Obsidian vault's folder, "
+                f"e.g. `{prog} ~/Notes -o decks`",
+                sys.stderr,
+            )
+            return EXIT_USAGE
+        options.vault = EXAMPLE_VAULT
+    vault: Path = options.vault
+    if vault.is_file():
+        hint = f" (its folder is {vault.parent})" if vault.suffix.lower() == ".md" else ""
+        say(
+            f"{prog}: error: {vault} is a file; pass the vault's folder, the one that "
+            f"holds your notes and .obsidian{hint}",
+            sys.stderr,
+        )
+        return EXIT_USAGE
+    if not vault.is_dir():
+        say(f"{prog}: error: vault folder not found: {vault}", sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(vault)
+    except ConfigError as error:
+        say(str(error), sys.stderr)
+        return EXIT_USAGE
+    options.plugins = config.plugins
+    given = config.values
+    defaults = {
+        "timeout": 10.0,
+        "jobs": 32,
+        "jobs_per_host": 16,
+        "cache_max_size": 500 * 1024**2,
+        "max_image_width": 1600,
+        "exclude": [],
+        "syntax": [],
+        "deck_prefix": "",
+        "vault_name": "",
+        "callout_cards": [],
+        "callout_cards_reversed": [],
+        "new_notes": False,
+        "offline": False,
+        "lock": True,
+        "strict": False,
+        "ignore": [],
+    }
+    for key, default in defaults.items():
+        if getattr(options, key) is not None:
+            continue
+        value = given.get(key, default)
+        try:
+            if key == "cache_max_size" and key in given:
+                value = _size(str(value))
+            if key == "syntax" and key in given:
+                value = [_syntax_names(",".join(value))]
+            if key in ("callout_cards", "callout_cards_reversed") and key in given:
+                value = [_callout_names(",".join(value))] if value else []
+            if key == "vault_name" and key in given:
+                value = _vault_name(value)
+        except argparse.ArgumentTypeError as error:
+            line = key_line(config.path.read_text("utf-8-sig"), key) if config.path else 0
+            say(f"{CONFIG_FILE}:{line}: error: '{key}': {error}", sys.stderr)
+            return EXIT_USAGE
+        setattr(options, key, value)
+    if options.format is None:
+        options.format = default_format()
+    if options.command == "check":
+        options.out = None
+        return None
+    if options.out is None:
+        options.out = vault / given["out"] if "out" in given else Path("dist")
+    return _check_out(options.out, vault, prog, options.exclude)
+
+
+def _check_out(out: Path, vault: Path, prog: str, exclude: list[str]) -> int | None:
+    """The output folder: not a file, not inside the vault, writable."""
+    if out.exists() and not out.is_dir():
+        say(f"{prog}: error: -o {out} is a file; pass a folder for the packages", sys.stderr)
+        return EXIT_USAGE
+    if _read_by_build(out, vault, exclude):
+        say(
+            f"{prog}: error: the output folder {out} is inside the vault, where the build "
+            "reads notes; choose a folder outside it (e.g. -o ../decks) or exclude it "
+            "(--exclude)",
+            sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        say(f"{prog}: error: cannot write to the output folder {out}: {why}", sys.stderr)
+        return EXIT_FAILED
+    return None
 
 
 class _Interrupts:
@@ -331,6 +497,18 @@ class _Interrupts:
                 signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
+def _read_by_build(out: Path, vault: Path, exclude: list[str]) -> bool:
+    """True when `out` is a folder of the vault that discovery walks (not hidden, excluded)."""
+    root, folder = vault.resolve(), out.resolve()
+    if not folder.is_relative_to(root):
+        return False
+    parts = folder.relative_to(root).parts
+    if not parts or any(part.startswith(".") for part in parts):
+        return not parts
+    paths = ["/".join(parts[: end + 1]) for end in range(len(parts))]
+    return not any(fnmatch.fnmatch(path, pattern) for path in paths for pattern in exclude)
+
+
 def _build(args: argparse.Namespace) -> int:
     from .build import BuildOptions, build  # imported here: --help and --version stay quick
     from .fetch import MediaOptions  # not .media: that one imports the Markdown plugins
@@ -344,45 +522,92 @@ def _build(args: argparse.Namespace) -> int:
         max_image_width=args.max_image_width,
         cache_max_bytes=args.cache_max_size,
     )
-    options = BuildOptions(
-        vault=args.vault,
-        out_dir=args.out,
-        media=media,
-        force=args.force,
-        lock=not args.no_lock,
-        exclude=tuple(args.exclude),
-        syntax=tuple(name for names in args.syntax for name in names),
-        new_notes=args.new_notes,
-        callout_cards=tuple(name for names in args.callout_cards for name in names),
-        callout_cards_reversed=tuple(
-            name for names in args.callout_cards_reversed for name in names
-        ),
-        vault_name=args.vault_name or "",
-    )
-    started = time.perf_counter()
-    progress = ProgressLine(sys.stderr) if not args.quiet and sys.stderr.isatty() else None
-    try:
-        report = build(options, progress)
-    finally:
-        if progress:
-            progress.clear()
-    elapsed = time.perf_counter() - started
-    if report.refused:  # one line: what to run
-        say(f"ankigen: error: {report.refused}", sys.stderr)
-        return EXIT_FAILED
+    checking = args.command == "check"
+    with contextlib.ExitStack() as stack:
+        if checking:  # the packages are written where nothing is kept, then thrown away
+            args.out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ankigen-")))
+        options = BuildOptions(
+            vault=args.vault,
+            out_dir=args.out,
+            media=media,
+            force=args.force,
+            lock=args.lock,
+            exclude=tuple(args.exclude),
+            syntax=tuple(name for names in args.syntax for name in names),
+            new_notes=args.new_notes,
+            callout_cards=tuple(name for names in args.callout_cards for name in names),
+            callout_cards_reversed=tuple(
+                name for names in args.callout_cards_reversed for name in names
+            ),
+            write=not checking,
+            deck_prefix=args.deck_prefix,
+            vault_name=args.vault_name,
+            plugins=args.plugins,
+        )
+        started = time.perf_counter()
+        quiet = args.quiet or args.format != "text"
+        progress = ProgressLine(sys.stderr) if not quiet and sys.stderr.isatty() else None
+        try:
+            report = build(options, progress)
+        finally:
+            if progress:
+                progress.clear()
+        if report.refused:  # one line: what to run
+            say(f"ankigen: error: {report.refused}", sys.stderr)
+            return EXIT_FAILED
+        diagnostics = without_ignored(report.diagnostics, args.ignore, args.vault)
+        preview = None
+        if args.command == "preview" or getattr(args, "preview", False):
+            from .preview import write_preview
 
-    for diagnostic in report.diagnostics:
-        say(str(diagnostic), sys.stderr)
-        if args.verbose and diagnostic.detail:
-            for line in diagnostic.detail.rstrip().splitlines():
-                say(line, sys.stderr)
-    errors = sum(d.severity == "error" for d in report.diagnostics)
-    warnings = sum(d.severity == "warning" for d in report.diagnostics)
-    if not args.quiet:
-        _summary(report, args, warnings, errors, elapsed)
-    if errors or (args.strict and warnings):
-        return EXIT_FAILED
-    return EXIT_OK
+            preview = write_preview(args.out, report, args.vault, diagnostics)
+        elapsed = time.perf_counter() - started
+
+    formatter = Formatter(
+        args.format, sys.stdout, sys.stderr, verbose=args.verbose, prefix=_repo_prefix(args.vault)
+    )
+    formatter.emit(diagnostics)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = sum(d.severity == "warning" for d in diagnostics)
+    failed = bool(errors or (args.strict and warnings))
+    formatter.finish(
+        {
+            "command": args.command,
+            "packages": len(report.written) + len(report.unchanged),
+            "cards": report.cards,
+            "use_cases": report.use_cases,
+            "failed": failed,
+        }
+    )
+    if not args.quiet and args.format == "text":
+        if checking:
+            _check_summary(report, warnings, errors, elapsed)
+        else:
+            _summary(report, args, warnings, errors, elapsed)
+        if preview is not None:
+            say(f"preview: {preview}", sys.stdout)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _repo_prefix(vault: Path) -> str:
+    """The vault's path from the current folder (the repository in CI), "" outside it."""
+    try:
+        rel = vault.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return ""
+    return "" if rel == Path() else f"{rel.as_posix()}/"
+
+
+def _check_summary(report: BuildReport, warnings: int, errors: int, elapsed: float) -> None:
+    packages = len(report.written) + len(report.unchanged)
+    parts = [
+        f"{plural(packages, 'package')} would be written",
+        f"{plural(report.cards, 'question card')}, {plural(report.use_cases, 'use case')}",
+        plural(warnings, "warning"),
+    ]
+    if errors:
+        parts.append(plural(errors, "error"))
+    say(f"ankigen check: {'; '.join(parts)}; nothing written, in {elapsed:.2f} s", sys.stdout)
 
 
 def _summary(
@@ -410,9 +635,9 @@ def _summary(
     _todo(report, out, args.verbose)
     packages = len(report.written) + len(report.unchanged)
     parts = [
-        f"{packages} package{'s' * (packages != 1)} in {args.out}"
+        f"{plural(packages, 'package')} in {args.out}"
         f" ({len(report.written)} written, {len(report.unchanged)} unchanged)",
-        f"{report.cards} question cards, {report.use_cases} use cases",
+        f"{plural(report.cards, 'question card')}, {plural(report.use_cases, 'use case')}",
     ]
     if report.changes is not None:
         counts = [
@@ -423,11 +648,11 @@ def _summary(
         if report.changes.kept:  # their questions are still in the notes: never deleted
             counts.append(f"{len(report.changes.kept)} not built this time")
         if report.moved:
-            counts.append(f"{len(report.moved)} note{'s' * (len(report.moved) != 1)} moved")
+            counts.append(f"{plural(len(report.moved), 'note')} moved")
         parts.append(", ".join(counts) if counts else "no card changed")
-    parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    parts.append(plural(warnings, "warning"))
     if errors:
-        parts.append(f"{errors} error{'s' * (errors != 1)}")
+        parts.append(plural(errors, "error"))
     say(f"ankigen: {'; '.join(parts)} in {elapsed:.2f} s", out)
 
 
@@ -440,7 +665,7 @@ def _todo(report: BuildReport, out: TextIO, verbose: bool) -> None:
         return
     if todo.deleted:
         print(
-            f"in Anki: {len(todo.deleted)} deleted card{'s' * (len(todo.deleted) != 1)}; "
+            f"in Anki: {plural(len(todo.deleted), 'deleted card')}; "
             "Browse, search for the line below, select all, Notes > Delete:",
             file=out,
         )

@@ -42,6 +42,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 GENERATOR_PLACES = (
+    REPO / "bench" / "gen_vault.py",  # the copy in the repository
     REPO.parent / "shared" / "bench" / "gen_vault.py",
     REPO.parent.parent / "shared" / "bench" / "gen_vault.py",
 )

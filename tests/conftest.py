@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,36 @@ def write_vault(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     return root
+
+
+# Every diagnostic the suite sees must have a code of its own in diagnostics.CODES: the
+# messages that got only a fallback code are logged (by every process, CLI runs included) and
+# listed at the end, and the run fails, so that a merge that adds messages gives them codes.
+UNCODED_LOG = "ANKIGEN_UNCODED_LOG"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and not os.environ.get(UNCODED_LOG):
+        folder = Path(tempfile.mkdtemp(prefix="ankigen-uncoded-"))
+        os.environ[UNCODED_LOG] = str(folder / "uncoded.log")
+
+
+def _uncoded() -> list[str]:
+    try:
+        lines = Path(os.environ[UNCODED_LOG]).read_text(encoding="utf-8").splitlines()
+    except (KeyError, OSError):
+        return []
+    return sorted(set(lines))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not hasattr(session.config, "workerinput") and _uncoded() and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    found = _uncoded()
+    if found and not hasattr(config, "workerinput"):
+        terminalreporter.section("diagnostics without a code of their own (diagnostics.CODES)")
+        for line in found[:200]:
+            terminalreporter.write_line(line)

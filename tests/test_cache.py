@@ -45,7 +45,7 @@ def test_a_stale_cached_picture_is_used_with_a_note_naming_its_date(
     [line] = err.splitlines()
     match = re.fullmatch(
         rf"A/a\.md:4: note: picture {re.escape(url)}: HTTP 503 Service Unavailable; "
-        r"using the copy cached on (\d{4}-\d\d-\d\d \d\d:\d\d)",
+        r"using the copy cached on (\d{4}-\d\d-\d\d \d\d:\d\d) \[AG402\]",
         line,
     )
     assert match, line

@@ -283,7 +283,7 @@ def _check(root: Path, vault: Path, out: Path, code: int, stdout: str, stderr: s
     assert "internal error" not in stderr and "failed on it" not in stderr, stderr
     for line in (stdout + stderr).splitlines():
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", line), repr(line)
-    counted = re.search(r"(\d+) question cards, (\d+) use cases", stdout)
+    counted = re.search(r"(\d+) question cards?, (\d+) use cases?", stdout)
     expected = int(counted[1]) + int(counted[2]) if counted else 0
     imported = 0
     anki = root / f"anki-{len(list(root.glob('anki-*')))}"

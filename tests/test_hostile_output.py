@@ -198,14 +198,15 @@ def test_state_diagnostics_are_printed_escaped(tmp_path):
 
     def poison(data):
         data["folders"]["A"]["diagnostics"] = [
-            ["A/a.md", 1, "warning", "\x1b[2J\x1b]0;owned\x07 fake\nankigen: 0 warnings"]
+            ["A/a.md", 1, "warning", "question is empty\x1b[2J\x1b]0;owned\x07 fake\nankigen: 0"]
         ]
 
     _edit_state(out, poison)
     result = _rebuild(tmp_path, vault, out)
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
-    assert "A/a.md:1: warning: \\x1b[2J\\x1b]0;owned\\x07 fake\\nankigen: 0 warnings" in (
-        result.stderr.splitlines()
+    assert (
+        "A/a.md:1: warning: question is empty\\x1b[2J\\x1b]0;owned\\x07 fake\\nankigen: 0 [AG204]"
+        in (result.stderr.splitlines())
     )
 
 

@@ -34,7 +34,7 @@ def test_wheel_holds_every_package_and_the_assets(wheel: Path) -> None:
     packages = {str(init.relative_to(REPO)) for init in (REPO / "ankigen").rglob("__init__.py")}
     assert packages <= names, packages - names
     for asset in (REPO / "assets").iterdir():
-        if asset.suffix in {".html", ".css"}:
+        if asset.suffix in {".html", ".css", ".js", ".json"}:
             assert f"ankigen/assets/{asset.name}" in names
 
 
