@@ -31,7 +31,7 @@ from .diagnostics import (
 )
 
 if TYPE_CHECKING:
-    from .build import BuildReport
+    from .build import BuildOptions, BuildReport
 
 # In a checkout the example vault is the default; an installed ankigen has none beside it.
 EXAMPLE_VAULT = Path(__file__).resolve().parent.parent / "examples" / "vault"
@@ -509,8 +509,9 @@ def _read_by_build(out: Path, vault: Path, exclude: list[str]) -> bool:
     return not any(fnmatch.fnmatch(path, pattern) for path in paths for pattern in exclude)
 
 
-def _build(args: argparse.Namespace) -> int:
-    from .build import BuildOptions, build  # imported here: --help and --version stay quick
+def build_options(args: argparse.Namespace, out: Path, *, write: bool = True) -> BuildOptions:
+    """The BuildOptions of settled command-line options (see _settle); plan uses it too."""
+    from .build import BuildOptions  # imported here: --help and --version stay quick
     from .fetch import MediaOptions  # not .media: that one imports the Markdown plugins
 
     media = MediaOptions(
@@ -522,28 +523,34 @@ def _build(args: argparse.Namespace) -> int:
         max_image_width=args.max_image_width,
         cache_max_bytes=args.cache_max_size,
     )
+    return BuildOptions(
+        vault=args.vault,
+        out_dir=out,
+        media=media,
+        force=args.force,
+        lock=args.lock,
+        exclude=tuple(args.exclude),
+        syntax=tuple(name for names in args.syntax for name in names),
+        new_notes=args.new_notes,
+        callout_cards=tuple(name for names in args.callout_cards for name in names),
+        callout_cards_reversed=tuple(
+            name for names in args.callout_cards_reversed for name in names
+        ),
+        write=write,
+        deck_prefix=args.deck_prefix,
+        vault_name=args.vault_name,
+        plugins=args.plugins,
+    )
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .build import build
+
     checking = args.command == "check"
     with contextlib.ExitStack() as stack:
         if checking:  # the packages are written where nothing is kept, then thrown away
             args.out = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ankigen-")))
-        options = BuildOptions(
-            vault=args.vault,
-            out_dir=args.out,
-            media=media,
-            force=args.force,
-            lock=args.lock,
-            exclude=tuple(args.exclude),
-            syntax=tuple(name for names in args.syntax for name in names),
-            new_notes=args.new_notes,
-            callout_cards=tuple(name for names in args.callout_cards for name in names),
-            callout_cards_reversed=tuple(
-                name for names in args.callout_cards_reversed for name in names
-            ),
-            write=not checking,
-            deck_prefix=args.deck_prefix,
-            vault_name=args.vault_name,
-            plugins=args.plugins,
-        )
+        options = build_options(args, args.out, write=not checking)
         started = time.perf_counter()
         quiet = args.quiet or args.format != "text"
         progress = ProgressLine(sys.stderr) if not quiet and sys.stderr.isatty() else None

@@ -153,7 +153,7 @@ def fallback_code(message: str) -> str:
     head = message.split(":", 1)[0].split("(", 1)[0]
     words = [word for word in head.split() if "/" not in word and "\\" not in word]
     family = "".join(c for c in " ".join(words) if not c.isdigit())
-    digest = hashlib.sha256(family.strip().encode()).hexdigest()[:4].upper()
+    digest = hashlib.sha256(family.strip().encode("utf-8", "surrogatepass")).hexdigest()[:4].upper()
     return f"AGX{digest}"
 
 

@@ -16,7 +16,6 @@ fields and tags are the same, else skipped as older: an edit made in Anki is kep
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import re
@@ -272,9 +271,12 @@ def main(argv: list[str], prog: str = "ankigen plan") -> int:
 
 
 def _main(argv: list[str], prog: str) -> int:
-    from .cli import EXAMPLE_VAULT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, parser, say
+    from .build import build
+    from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _repo_prefix, _settle, build_options, say
+    from .cli import parser as build_parser
+    from .diagnostics import Formatter, as_record, counts, without_ignored
 
-    p = parser(prog)
+    p = build_parser(prog, "plan")
     p.epilog = (
         "Exit status: 0 planned, 1 the collection cannot be read or the build had errors (or "
         "warnings, with --strict), 2 usage error, 130 interrupted."
@@ -293,65 +295,45 @@ def _main(argv: list[str], prog: str) -> int:
         help="the Anki collection (collection.anki2 in the profile folder, or a .colpkg "
         "backup); only a copy is read",
     )
-    p.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
     try:
         args = p.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    vault = args.vault if args.vault is not None else EXAMPLE_VAULT
-    if not vault.is_dir():
-        say(f"{prog}: error: vault folder not found: {vault}", sys.stderr)
-        return EXIT_USAGE
+    args.command = "plan"
+    problem = _settle(args, prog)
+    if problem is not None:
+        return problem
     if not args.collection.is_file():
         say(f"{prog}: error: collection not found: {args.collection}", sys.stderr)
         return EXIT_USAGE
-    args.vault = vault
-    try:
-        report = _build(args)
-    except OSError as error:
-        say(f"ankigen: error: {error}", sys.stderr)
+    report = build(build_options(args, args.out))
+    if report.refused:  # one line: what to run
+        say(f"ankigen: error: {report.refused}", sys.stderr)
         return EXIT_FAILED
-    for diagnostic in report.diagnostics:
-        say(str(diagnostic), sys.stderr)
+    diagnostics = without_ignored(report.diagnostics, args.ignore, args.vault)
+    formatter = Formatter(
+        args.format, sys.stdout, sys.stderr, verbose=args.verbose, prefix=_repo_prefix(args.vault)
+    )
+    if args.format != "json":
+        formatter.emit(diagnostics)
     packages = [args.out / name for name in sorted((*report.written, *report.unchanged))]
     try:
         plan = make_plan(args.collection, packages, report.todo)
     except CollectionError as error:
         say(f"{prog}: error: {error}", sys.stderr)
         return EXIT_FAILED
-    if args.format == "json":
-        print(json.dumps(plan.as_json(), indent=2, ensure_ascii=False))
+    failed = {"error", "warning"} if args.strict else {"error"}
+    status = EXIT_FAILED if any(d.severity in failed for d in diagnostics) else EXIT_OK
+    if args.format == "json":  # one object: the plan, with the build's diagnostics
+        document = {
+            **plan.as_json(),
+            "diagnostics": [as_record(item) for item in diagnostics],
+            "summary": {**counts(diagnostics), "command": "plan", "failed": bool(status)},
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         _print_text(plan, args.collection)
-    failed = {"error", "warning"} if args.strict else {"error"}
-    return EXIT_FAILED if any(d.severity in failed for d in report.diagnostics) else EXIT_OK
-
-
-def _build(args: argparse.Namespace):
-    from .build import BuildOptions, build
-    from .fetch import MediaOptions
-
-    media = MediaOptions(
-        cache_dir=args.cache_dir,
-        offline=args.offline,
-        timeout=args.timeout,
-        jobs=args.jobs,
-        jobs_per_host=args.jobs_per_host,
-        max_image_width=args.max_image_width,
-        cache_max_bytes=args.cache_max_size,
-    )
-    args.out.mkdir(parents=True, exist_ok=True)
-    options = BuildOptions(
-        vault=args.vault,
-        out_dir=args.out,
-        media=media,
-        force=args.force,
-        lock=not args.no_lock,
-        exclude=tuple(args.exclude),
-        syntax=tuple(name for names in args.syntax for name in names),
-        vault_name=args.vault_name or "",
-    )
-    return build(options)
+    return status
 
 
 def _line(counts: PackagePlan | dict) -> str:

@@ -55,7 +55,8 @@ def test_the_file_sets_the_vault_options(tmp_path):
     result = run("build", vault, "--cache-dir", tmp_path / "cache")
     assert result.returncode == 0, result.stderr
     decks = tmp_path / "decks"
-    assert sorted(p.name for p in decks.glob("*.apkg")) == ["A.apkg", "v.apkg"]
+    # The root package is named after the vault, whatever its folder is called.
+    assert sorted(p.name for p in decks.glob("*.apkg")) == ["A.apkg", "Brain.apkg"]
     notes = ankiutil.notes(ankiutil.load(tmp_path, *sorted(decks.glob("*.apkg"))))
     assert sorted(d for n in notes for d in n.decks) == ["Study::A", "Study::Brain"]
     assert all("vault=Brain" in n.fields["Source"] for n in notes)
