@@ -80,7 +80,7 @@ def test_folder_mode_reads_every_note_into_its_folder_deck():
 
 
 def test_single_line_cards_first_separator_counts_not_in_code():
-    found, _ = cards(
+    found, problems = cards(
         """
         #flashcards
         a::b::c
@@ -89,12 +89,16 @@ def test_single_line_cards_first_separator_counts_not_in_code():
         only `a::b` here
         """
     )
+    # As the plugin reads it: only the first "::" of a line counts, and one in code is none.
     assert [(c.question, c.answer, c.note_type) for c in found] == [
         ("a", "b::c", QUESTION),
-        ("`x::y` is code", "it is", QUESTION),
         ("dog", "chien", REVERSED),
     ]
-    assert [c.line for c in found] == [2, 3, 4]
+    assert [c.line for c in found] == [2, 4]
+    assert problems == [
+        "Deck/Note.md:3: warning: '::' after inline code holding '::': the plugin reads only "
+        "the first one, which is code; no card made"
+    ]
 
 
 def test_multiline_cards_end_at_a_blank_line():
@@ -145,14 +149,14 @@ def test_end_marker_allows_blank_lines_and_code_inside():
     assert found[0].answer == "Line one\n\n```python\nx = 1\n\n```"
     assert [s.interval for s in found[0].schedule] == [51]
     assert (found[1].question, found[1].answer) == ("after", "card")
-    # No end marker before the note ends: the card ends at a blank line, as the plugin reads it.
+    # No end marker before the note ends: the card runs on to the note's end, as the plugin's.
     assert (found[2].question, found[2].answer) == ("Second", "never ends")
     assert diagnostics == []
 
 
-def test_end_marker_only_when_one_comes_before_the_next_card():
-    # Adapted from the plugin's parser tests (MIT): with an end marker set, a card without one
-    # before the next card ends at a blank line; clozes run on to the marker too.
+def test_end_marker_runs_a_card_on_past_blank_lines():
+    # As the plugin's own parser reads it (checked against it in test_sr_oracle.py): with an end
+    # marker set, a card runs on past blank lines up to the marker, whatever cards it swallows.
     plugin = {"settings": {"multilineCardEndMarker": "---"}}
     found, diagnostics = cards(
         """
@@ -183,15 +187,18 @@ def test_end_marker_only_when_one_comes_before_the_next_card():
         plugin,
     )
     assert [(c.note_type, c.line, c.end_line) for c in found] == [
-        (QUESTION, 3, 5),
-        (REVERSED, 9, 15),
-        (CLOZE, 17, 21),
+        (REVERSED, 3, 14),
+        (CLOZE, 17, 20),
         (CLOZE, 23, 23),
     ]
-    assert found[1].answer == "Answer2\n\nmore of Answer2"
-    assert [s.interval for s in found[1].schedule] == [5, 6]
-    assert shown(found[2])[0] == "Question3 with a {{c1::cloze}}\nAnswer3\n\nAnswer3 again"
-    assert diagnostics == []
+    assert found[0].question == "Question1\n?\nAnswer1\n\nText after card\n\nQuestion2"
+    assert found[0].answer == "Answer2\n\nmore of Answer2"
+    assert [s.interval for s in found[0].schedule] == [5, 6]
+    assert shown(found[1])[0] == "Question3 with a {{c1::cloze}}\nAnswer3\n\nAnswer3 again"
+    assert diagnostics == [
+        "Deck/Note.md:4: warning: '?' is inside the card of line 3, which runs on to the end "
+        "marker '---' past blank lines (as the plugin reads it); it makes no card of its own"
+    ]
 
 
 # ---------------------------------------------------------------- never cards
@@ -357,7 +364,7 @@ def test_scheduling_comments_both_forms_and_bad_ones():
     )
     assert fourth == (None,)
     assert any(":6: warning: scheduling comment not understood" in d for d in diagnostics)
-    assert any(":10: warning: scheduling comment is not right below" in d for d in diagnostics)
+    assert any(":10: warning: scheduling comment, but no card here" in d for d in diagnostics)
     assert all("SR:" not in c.question + c.answer for c in found)
 
 
