@@ -8,6 +8,7 @@ differences that no deliberate, documented difference (`DELIBERATE`) explains.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -123,6 +124,9 @@ class Deliberate:
     lines: Callable[[list[str], list[Card], list[str]], set[int]]
 
 
+_SR = re.compile(r"<!--SR:.*?-->")
+
+
 def _html_comment_lines(lines: list[str], _cards: list[Card], _warnings: list[str]) -> set[int]:
     """The plugin skips a line starting with `<!--` and the line after it, or every line after
     it when `-->` is not on that line; it reads other comments as text. ankigen hides the
@@ -133,10 +137,11 @@ def _html_comment_lines(lines: list[str], _cards: list[Card], _warnings: list[st
             if "-->" not in line:
                 return found | set(range(index, len(lines)))
             found.update((index, index + 1))
-        elif "<!--" in line.replace("<!--SR:", "") or "-->" in line.replace("<!--SR:", ""):
+        elif "<!--" in _SR.sub("", line) or "-->" in _SR.sub("", line):
             found.add(index)
     inside = False
-    for index, line in enumerate(lines):  # lines inside a comment that spans lines
+    for index, written in enumerate(lines):  # lines inside a comment that spans lines
+        line = _SR.sub("", written)
         if inside or "<!--" in line:
             found.add(index)
         opened = line.rfind("<!--")
@@ -154,36 +159,66 @@ def _percent_comment_lines(lines: list[str], _cards: list[Card], _warnings: list
     return {line.number for line in scan.lines if line.comment_line or "%%" in line.text}
 
 
-def _indented_fence_lines(lines: list[str], _cards: list[Card], _warnings: list[str]) -> set[int]:
-    """The plugin knows only fences at the start of a line, closed by a line starting with the
-    same backticks or tildes; Markdown also fences code in lists, quotes and indented by up to
-    three spaces. Lines of fenced code (either way) and the fences' lines."""
-    scan = obsidian.scan(lines, first=0)
-    found = {line.number for line in scan.lines if line.code}
-    for index, line in enumerate(lines):
+def _fence_lines(lines: list[str], _cards: list[Card], _warnings: list[str]) -> set[int]:
+    """The plugin knows only fences at the start of a line, closed by the first line that
+    starts with the same backticks or tildes (or never); Markdown also fences code in lists,
+    in quotes and indented by up to three spaces, and closes it by its own rules. The lines of
+    fenced code either way, and the fences' lines."""
+    found = {line.number for line in obsidian.scan(lines, first=0).lines if line.code}
+    index = 0
+    while index < len(lines):
+        line = lines[index]
         if "```" in line or "~~~" in line:
             found.add(index)
+        if line.startswith(("```", "~~~")):
+            close = line[: len(line) - len(line.lstrip(line[0]))]
+            end = index + 1
+            while end < len(lines) and not lines[end].startswith(close):
+                end += 1
+            found.update(range(index, end + 1))
+            index = end + 1
+            continue
+        index += 1
     return found
 
 
-def _no_card_made(lines: list[str], cards: list[Card], warnings: list[str]) -> set[int]:
-    """A card with an empty side or only tags: the plugin shows it, ankigen warns and makes no
-    card (Anki refuses an empty front). The lines of the plugin's cards ankigen warned about."""
-    reasons = ("card has an empty front", "card has an empty back", "card holds only tags")
-    warned = set()
-    for warning in warnings:
-        _, line, rest = warning.split(":", 2)
-        if any(reason in rest for reason in reasons):
-            warned.add(int(line) - 1)
-    spans = [set(range(c.first, c.last + 1)) for c in cards]
-    return set().union(*(span for span in spans if warned & span))
+def _warned(*reasons: str) -> Callable[[list[str], list[Card], list[str]], set[int]]:
+    """The paragraphs where ankigen warned that it made no card, for one of these reasons."""
+
+    def lines_warned(lines: list[str], _cards: list[Card], warnings: list[str]) -> set[int]:
+        found: set[int] = set()
+        for warning in warnings:
+            _, number, rest = warning.split(":", 2)
+            if "no card made" not in rest or not any(reason in rest for reason in reasons):
+                continue
+            start = end = int(number) - 1
+            while start > 0 and lines[start - 1].strip():
+                start -= 1
+            while end + 1 < len(lines) and lines[end + 1].strip():
+                end += 1
+            found.update(range(start, end + 1))
+        return found
+
+    return lines_warned
 
 
 DELIBERATE: tuple[Deliberate, ...] = (
-    Deliberate("HTML comment line swallows the next line", _html_comment_lines),
+    # The plugin skips a line starting with "<!--" and the line after it (every line after it
+    # when "-->" is not on that line) and reads comments elsewhere as text; ankigen hides the
+    # comment, wherever it stands, and nothing else.
+    Deliberate("an HTML comment line hides the next line", _html_comment_lines),
+    # Obsidian hides %% comments; the plugin reads cards in them.
     Deliberate("cards inside %% comments", _percent_comment_lines),
-    Deliberate("fenced code the plugin does not see", _indented_fence_lines),
-    Deliberate("card with an empty side", _no_card_made),
+    # Fenced code in a list, a quote or indented: the plugin reads cards in it.
+    Deliberate("fenced code the plugin does not see", _fence_lines),
+    # A card with an empty side (tags are no text): the plugin shows it; ankigen warns and
+    # makes none (Anki refuses an empty front).
+    Deliberate(
+        "card with an empty side",
+        _warned("card has an empty front", "card has an empty back", "card holds only tags"),
+    ),
+    # A cloze inside inline code: the plugin makes a card; ankigen warns, code is code.
+    Deliberate("cloze inside inline code", _warned("cloze inside inline code")),
 )
 
 
@@ -192,15 +227,20 @@ def normalise(cards: list[Card], lines: list[str]) -> list[Card]:
 
     - A card right below a single-line card, in the same paragraph, is counted by the plugin
       from that single-line card's line: it starts on the line after the card above.
-    - A card still open at the end of the note counts the empty line after the note's final
-      line break as its last line."""
+    - A card whose paragraph starts with scheduling comments (the review progress of the card
+      above, or of none) counts them as its first lines; ankigen says where they belong.
+    - A card still open at the end of the note (an end marker is set) counts the empty lines at
+      the note's end, and the one after its final line break, as its own."""
     out: list[Card] = []
     for card in cards:
         first, last = card.first, card.last
         if out and first <= out[-1].last:
             first = out[-1].last + 1
-        while last > first and last == len(lines) - 1 and not lines[last].strip():
-            last -= 1
+        while first < last and lines[first].startswith("<!--SR:"):
+            first += 1
+        if last == len(lines) - 1:
+            while last > first and not lines[last].strip():
+                last -= 1
         out.append(Card(card.type, first, last))
     return out
 

@@ -266,6 +266,11 @@ def find_clozes(line: str, patterns: tuple[ClozePattern, ...]) -> list[_Cloze]:
     return found
 
 
+def _cloze_in_code(line: str, sr: SrSettings) -> bool:
+    """Whether the line holds a cloze inside inline code (the plugin reads it as a cloze)."""
+    return "`" in line and any(_pattern_clozes(line, line, p) for p in sr.clozes)
+
+
 def _pattern_clozes(line: str, masked: str, pattern: ClozePattern) -> list[_Cloze]:
     out = []
     pos = 0
@@ -489,6 +494,7 @@ class _Reading:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     decks: list[str] = field(default_factory=list)  # flashcard tags in force (tag paths)
     contexts: list[tuple[str, ...]] = field(default_factory=list)  # by row: headings above
+    code_cloze: int = 0  # line of a cloze in inline code in the paragraph being read
     last_card_row: int = -1  # index in rows of the last card's last row
 
     def warn(self, line: int, message: str) -> None:
@@ -581,6 +587,7 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
                 _separator_in_code(reading, row)
             else:
                 _ended_by_single_line(reading, rows, para[:-1], kind, row.number)
+                reading.code_cloze = 0
                 last = i + 1 if i + 1 < len(rows) and rows[i + 1].kind == "schedule" else i
                 _single_line(reading, rows, i, last, *split)
                 para, kind = [], None
@@ -595,9 +602,11 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
                     reading.warn(row.number, f"'{stripped}' has no text above it; no card made")
             elif kind is None and find_clozes(row.text, sr.clozes):
                 kind = CLOZE
+            elif kind is None and not reading.code_cloze and _cloze_in_code(row.text, sr):
+                reading.code_cloze = row.number
         i += 1
     last = len(rows) - 1
-    while para and last > para[0] and rows[last].kind in ("blank", "hidden"):
+    while para and last > para[0] and not rows[last].raw.strip():
         last -= 1  # a card still open at the end of the note ends at its last written line
     _finish(reading, rows, para, kind, last, ends=-1)
 
@@ -654,16 +663,20 @@ def _stray_schedules(reading: _Reading, rows: list[_Row], para: list[int]) -> No
         row = rows[k]
         if not row.schedule:
             continue
-        above = k - 2 if k >= 2 and _is_end_marker(reading.settings, rows[k - 1]) else k - 1
+        marker = k >= 2 and _is_end_marker(reading.settings, rows[k - 1])
+        above = k - 2 if marker else k - 1
         if (
             k == para[0]
+            and row.kind == "schedule"
             and reading.cards
             and above == reading.last_card_row
             and not reading.cards[-1].schedule
         ):
             card = reading.cards[-1]
             schedule = _schedule(reading, row, card.note_type, card.question)
-            reading.cards[-1] = replace(card, schedule=schedule, end_line=row.number)
+            # Below the end marker it is no line of the card's (as the plugin counts them).
+            end_line = card.end_line if marker else row.number
+            reading.cards[-1] = replace(card, schedule=schedule, end_line=end_line)
             continue
         reading.warn(
             row.number,
@@ -676,9 +689,16 @@ def _finish(
     reading: _Reading, rows: list[_Row], para: list[int], kind: str | None, last: int, ends: int
 ) -> None:
     """The paragraph is over (a blank line, the end marker `ends`, the note's end): its card."""
+    code_cloze, reading.code_cloze = reading.code_cloze, 0
     if not para:
         return
     if kind is None:
+        if code_cloze:
+            reading.warn(
+                code_cloze,
+                "cloze inside inline code: code is never a cloze (the plugin makes a card of "
+                "it); no card made",
+            )
         for k in para:
             _take_deck_tags(reading, rows[k].text)
         _stray_schedules(reading, rows, para)
