@@ -224,25 +224,30 @@ def _span(card: CardSource) -> tuple[int, int]:
     return card.line, max(card.line, end)
 
 
-def _outside(found: list[CardSource], cards: list[CardSource], line_count: int) -> list[CardSource]:
-    """The cards of `found` that share no line with `cards` (linear in the note's length)."""
-    covered = [0] * (line_count + 2)
+def _outside(
+    found: list[CardSource], cards: list[CardSource], line_count: int
+) -> tuple[list[CardSource], list[tuple[CardSource, CardSource]]]:
+    """The cards of `found` that share no line with `cards`, and the others with a card of
+    `cards` they share a line with (linear in the note's length)."""
+    owner: list[CardSource | None] = [None] * (line_count + 2)
     for card in cards:
         first, last = _span(card)
-        covered[min(first, line_count + 1)] += 1
-        covered[min(last + 1, line_count + 1)] -= 1
-    running = 0
-    inside = [0] * (line_count + 2)  # prefix count of covered lines
-    for number in range(1, line_count + 2):
-        running += covered[number]
-        inside[number] = inside[number - 1] + (running > 0)
+        for number in range(max(first, 1), min(last, line_count + 1) + 1):
+            if owner[number] is None:
+                owner[number] = card
     kept = []
+    dropped = []
     for card in found:
         first, last = _span(card)
-        last = min(last, line_count + 1)
-        if inside[last] - inside[max(first, 1) - 1] == 0:
+        inside = next(
+            (owner[n] for n in range(max(first, 1), min(last, line_count + 1) + 1) if owner[n]),
+            None,
+        )
+        if inside is None:
             kept.append(card)
-    return kept
+        else:
+            dropped.append((card, inside))
+    return kept, dropped
 
 
 def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote, list[Diagnostic]]:
@@ -257,8 +262,16 @@ def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote
         diagnostics.extend(messages)
         if cards and found:
             # A line inside another syntax's card belongs to that card ("a::b" in a #Question
-            # card's answer is text): the reader that runs first wins.
-            found = _outside(found, cards, len(note.lines))
+            # card's answer is text): the reader that runs first wins, and says so.
+            found, dropped = _outside(found, cards, len(note.lines))
+            for card, inside in dropped:
+                if card.line == inside.line:
+                    continue  # the same line read by two syntaxes: it is a card
+                message = (
+                    f"{card.syntax} card not made: its lines are part of the {inside.syntax} "
+                    f"card of line {inside.line}"
+                )
+                diagnostics.append(Diagnostic(rel, card.line, "warning", message))
         cards.extend(found)
     cards.sort(key=lambda card: card.line)  # stable: one reader's cards keep their order
     diagnostics.extend(note.diagnostics)
