@@ -112,16 +112,22 @@ def plugin_options(plugin: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- deliberate differences
 #
-# Each is a row of the README's table "Where ankigen reads differently from the plugin". A
-# filter gets the note's lines, the plugin's cards and ankigen's warnings; it returns the lines
-# where its quirk applies. A card found by one side only is forgiven when its lines meet those
-# lines, or when they meet a forgiven card of the other side (the quirk moved both).
+# Each is a row of the README's table "Where ankigen reads differently from the plugin", and
+# they are all in DELIBERATE below. A `lines` filter gets the note's lines, the plugin's cards
+# and ankigen's warnings; it returns the lines where its quirk applies. A card found by one
+# side only is forgiven when its lines meet those lines, or when they meet a forgiven card of
+# the other side (the quirk moved both).
 
 
 @dataclass(frozen=True)
 class Deliberate:
+    """A deliberate difference: either `fix`, which corrects a line-counting slip of the plugin
+    in one of its cards (given the card above, already corrected), or `lines`, which names the
+    lines where the plugin's quirk applies."""
+
     name: str
-    lines: Callable[[list[str], list[Card], list[str]], set[int]]
+    lines: Callable[[list[str], list[Card], list[str]], set[int]] | None = None
+    fix: Callable[[Card, Card | None, list[str]], Card] | None = None
 
 
 _SR = re.compile(r"<!--SR:.*?-->")
@@ -202,7 +208,38 @@ def _warned(*reasons: str) -> Callable[[list[str], list[Card], list[str]], set[i
     return lines_warned
 
 
+def _after_single_line(card: Card, above: Card | None, _lines: list[str]) -> Card:
+    """The plugin counts a card right below a single-line card, in the same paragraph, from
+    that card's line; it starts on the line after the card above."""
+    if above is not None and card.first <= above.last:
+        return Card(card.type, above.last + 1, card.last)
+    return card
+
+
+def _leading_schedules(card: Card, _above: Card | None, lines: list[str]) -> Card:
+    """The plugin counts scheduling comments at the top of a paragraph as its card's first
+    lines; ankigen gives them to the card above (below an end marker) or warns."""
+    first = card.first
+    while first < card.last and lines[first].startswith("<!--SR:"):
+        first += 1
+    return Card(card.type, first, card.last)
+
+
+def _open_at_the_end(card: Card, _above: Card | None, lines: list[str]) -> Card:
+    """A card still open at the end of the note (an end marker is set): the plugin counts the
+    empty lines at the note's end, and the one after its final line break, as its own."""
+    last = card.last
+    if last == len(lines) - 1:
+        while last > card.first and not lines[last].strip():
+            last -= 1
+    return Card(card.type, card.first, last)
+
+
+# The README's table "Where ankigen reads differently from the plugin", row for row.
 DELIBERATE: tuple[Deliberate, ...] = (
+    Deliberate("a card below a single-line card starts at its own line", fix=_after_single_line),
+    Deliberate("scheduling comments above a card are no lines of it", fix=_leading_schedules),
+    Deliberate("a card open at the note's end ends at its last text", fix=_open_at_the_end),
     # The plugin skips a line starting with "<!--" and the line after it (every line after it
     # when "-->" is not on that line) and reads comments elsewhere as text; ankigen hides the
     # comment, wherever it stands, and nothing else.
@@ -223,25 +260,13 @@ DELIBERATE: tuple[Deliberate, ...] = (
 
 
 def normalise(cards: list[Card], lines: list[str]) -> list[Card]:
-    """The plugin's cards with its line-counting slips corrected (README table, first rows).
-
-    - A card right below a single-line card, in the same paragraph, is counted by the plugin
-      from that single-line card's line: it starts on the line after the card above.
-    - A card whose paragraph starts with scheduling comments (the review progress of the card
-      above, or of none) counts them as its first lines; ankigen says where they belong.
-    - A card still open at the end of the note (an end marker is set) counts the empty lines at
-      the note's end, and the one after its final line break, as its own."""
+    """The plugin's cards with its line-counting slips (the `fix` rows) corrected."""
     out: list[Card] = []
     for card in cards:
-        first, last = card.first, card.last
-        if out and first <= out[-1].last:
-            first = out[-1].last + 1
-        while first < last and lines[first].startswith("<!--SR:"):
-            first += 1
-        if last == len(lines) - 1:
-            while last > first and not lines[last].strip():
-                last -= 1
-        out.append(Card(card.type, first, last))
+        for deliberate in DELIBERATE:
+            if deliberate.fix is not None:
+                card = deliberate.fix(card, out[-1] if out else None, lines)
+        out.append(card)
     return out
 
 
@@ -263,7 +288,8 @@ def compare(
         return [], [], warnings
     quirk_lines: set[int] = set()
     for deliberate in DELIBERATE:
-        quirk_lines |= deliberate.lines(lines, theirs, warnings)
+        if deliberate.lines is not None:
+            quirk_lines |= deliberate.lines(lines, theirs, warnings)
 
     def meets(card: Card, numbers: set[int]) -> bool:
         return any(n in numbers for n in range(card.first, card.last + 1))

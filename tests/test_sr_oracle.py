@@ -26,7 +26,7 @@ VAULT = Path(__file__).resolve().parents[1] / "examples" / "vault"
 pytestmark = pytest.mark.skipif(bool(sroracle.unavailable()), reason=sroracle.unavailable())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def oracle():
     running = sroracle.Oracle()
     yield running
