@@ -85,7 +85,8 @@ def test_a_card_inside_another_syntaxs_card_is_warned_about(tmp_path: Path) -> N
     from ankigen.syntax import SyntaxSettings, read_note
 
     text = NOTE.replace("STARTI [Basic] What is cheval? Back: the horse ENDI\n\n", "") + (
-        "\n#Q What is a mule?\nAnswer: half horse\nSTARTI [Basic] What is cheval? Back: horse ENDI\n"
+        "\n#Q What is a mule?\nAnswer: half horse\n"
+        "STARTI [Basic] What is cheval? Back: horse ENDI\n"
     )
     settings = SyntaxSettings(plugins={obsidian_to_anki.PLUGIN_ID: {}, flashcards.PLUGIN_ID: {}})
     parsed, diagnostics = read_note("Languages/French Basics.md", text, settings)

@@ -740,3 +740,94 @@ def test_due_dates_in_any_time_zone(tmp_path, zone):
         check=True,
     )
     assert result.stdout.split() == ["40", "2031-03-04"]
+
+
+# ---------------------------------------------------------------- as the plugin reads (issue 18)
+
+
+def test_a_heading_right_above_the_separator_is_the_front():
+    found, problems = cards(
+        """
+        #flashcards
+        # Optics
+
+        ### Why is the sky blue?
+        ?
+        Blue light scatters most.
+        <!--SR:!2024-08-16,5,250-->
+
+        ## Waves
+        A wave that needs a medium
+        ??
+        a mechanical wave
+        ### Loose heading
+        Some ==cloze== below it
+        """
+    )
+    assert problems == []
+    assert [(c.question, c.line, c.end_line, c.context) for c in found] == [
+        ("### Why is the sky blue?", 4, 7, ("Optics",)),
+        ("## Waves\nA wave that needs a medium", 9, 14, ("Optics",)),
+    ]
+    assert found[0].answer == "Blue light scatters most." and found[0].schedule[0].interval == 5
+    assert found[1].note_type == REVERSED
+    assert found[1].answer == "a mechanical wave\n### Loose heading\nSome ==cloze== below it"
+
+
+def test_lost_cards_are_warned_about_with_their_scheduling_comments():
+    found, problems = cards(
+        """
+        #flashcards
+
+        Front of a card
+        ?
+        its back
+        <!--SR:!2024-08-16,5,250-->
+        then::a single-line card
+
+        A ==cloze== paragraph
+        cat::chat
+
+        ?
+        nothing above
+
+        Text with no card
+        <!--SR:!2024-08-16,5,250-->
+
+        Empty back
+        ?
+        <!--SR:!2024-08-16,5,250-->
+        """
+    )
+    assert [(c.question, c.line) for c in found] == [("then", 7), ("cat", 10)]
+    assert problems == [
+        "Deck/Note.md:3: warning: multi-line card not made: the single-line card on line 7 "
+        "ends it (the plugin reads a line with a card separator as a card of its own; put a "
+        "blank line above it); the review progress in its scheduling comment (line 6) is not "
+        "used",
+        "Deck/Note.md:9: warning: cloze card not made: the single-line card on line 10 ends it "
+        "(the plugin reads a line with a card separator as a card of its own; put a blank line "
+        "above it)",
+        "Deck/Note.md:12: warning: '?' has no text above it; no card made",
+        "Deck/Note.md:16: warning: scheduling comment, but no card here (no card separator or "
+        "cloze in its paragraph); its review progress is not used",
+        "Deck/Note.md:19: warning: card has an empty back; no card made; the review progress "
+        "in its scheduling comment (line 20) is not used",
+    ]
+
+
+def test_reading_is_linear_in_the_note():
+    """n and 10n lines of the shapes that make a reader go back over a paragraph: the time
+    grows about tenfold (a generous bound, not a timing)."""
+    import time
+
+    shapes = ["?\n", "a\n?\n", "==a==\n", "x\n\n", "`a::` b::c\n", "<!--SR:!2024-01-01,1,250-->\n"]
+    for plugin in ({}, {"settings": {"multilineCardEndMarker": "---"}}):
+        for shape in shapes:
+            spent = []
+            for n in (1_000, 10_000):
+                text = "#flashcards\n" + shape * n
+                start = time.perf_counter()
+                cards(text, plugin, enabled=("spaced-repetition",))
+                spent.append(time.perf_counter() - start)
+            assert spent[1] < 40 * max(spent[0], 1e-3), (shape, plugin, spent)

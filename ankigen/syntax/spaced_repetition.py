@@ -568,6 +568,7 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
     reading.contexts = _contexts(rows)
     para: list[int] = []  # rows of the paragraph being read (comment-only rows left out)
     kind: str | None = None  # None, CLOZE, QUESTION or REVERSED (a multi-line card)
+    written = 0  # the length of the paragraph's lines joined, as the plugin measures its text
     i = 0
     while i < len(rows):
         row = rows[i]
@@ -577,9 +578,10 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
         blank = row.kind == "blank"
         if (blank and (not sr.end_marker or kind is None)) or _is_end_marker(sr, row):
             _finish(reading, rows, para, kind, i - 1, ends=i)
-            para, kind = [], None
+            para, kind, written = [], None, 0
             i += 1
             continue
+        written += len(row.raw.rstrip()) + (1 if para else 0)
         para.append(i)
         if row.kind == "text":
             split = _single_line_split(row.text, sr)
@@ -590,13 +592,13 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
                 reading.code_cloze = 0
                 last = i + 1 if i + 1 < len(rows) and rows[i + 1].kind == "schedule" else i
                 _single_line(reading, rows, i, last, *split)
-                para, kind = [], None
+                para, kind, written = [], None, 0
                 i = last + 1
                 continue
             stripped = row.text.strip()
             if stripped and stripped in (sr.multi, sr.multi_reversed):
                 # The plugin's test: any text above the separator in the paragraph.
-                if len("\n".join(rows[k].raw.rstrip() for k in para)) > 1:
+                if written > 1:
                     kind = QUESTION if stripped == sr.multi else REVERSED
                 else:
                     reading.warn(row.number, f"'{stripped}' has no text above it; no card made")
@@ -612,17 +614,18 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
 
 
 def _contexts(rows: list[_Row]) -> list[tuple[str, ...]]:
-    """For each row, the headings above it (outermost first): a card's Context."""
+    """For each row, the headings above it (outermost first): the Context of a card starting
+    there. A card starting with a heading has that heading's parents as its Context."""
     out: list[tuple[str, ...]] = []
     headings: list[tuple[int, str]] = []
-    current: tuple[str, ...] = ()
     for row in rows:
-        out.append(current)
         if row.heading is not None:
             level, text = row.heading
             headings = [h for h in headings if h[0] < level]
+            out.append(tuple(t for _, t in headings if t))
             headings.append((level, obsidian.plain_text(text)))
-            current = tuple(text for _, text in headings if text)
+        else:
+            out.append(tuple(t for _, t in headings if t))
     return out
 
 
