@@ -250,3 +250,17 @@ def test_every_flashcard_note_of_the_example_vault(oracle):
     assert len(notes) >= 2
     for rel, text in notes:
         assert_agrees(oracle, rel, text, plugin)
+
+
+def test_every_note_of_the_example_vault_read_as_flashcard_notes(oracle):
+    """Every note, read as the plugin reads a vault with `convertFoldersToDecks` on (every note
+    is a flashcard note): notes in other syntaxes are good mixed material."""
+    plugin = json.loads(
+        (VAULT / ".obsidian/plugins/obsidian-spaced-repetition/data.json").read_text()
+    )
+    plugin["settings"]["convertFoldersToDecks"] = True
+    plugin["settings"]["noteFoldersToIgnore"] = []
+    paths = sorted(VAULT.rglob("*.md"))
+    assert len(paths) >= 15
+    for path in paths:
+        assert_agrees(oracle, path.relative_to(VAULT).as_posix(), path.read_text("utf-8"), plugin)
