@@ -121,9 +121,11 @@ def plugin_options(plugin: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Deliberate:
-    """A deliberate difference: either `fix`, which corrects a line-counting slip of the plugin
-    in one of its cards (given the card above, already corrected), or `lines`, which names the
-    lines where the plugin's quirk applies."""
+    """A deliberate difference, `name` being the first cell of its row in the README's table:
+    either `fix`, which corrects a line-counting slip of the plugin in one of its cards (given
+    the card above, already corrected), or `lines`, which names the lines where the plugin's
+    quirk applies; neither for a difference in what a card holds, which the oracle does not
+    show (it is tested in test_spaced_repetition.py)."""
 
     name: str
     lines: Callable[[list[str], list[Card], list[str]], set[int]] | None = None
@@ -237,25 +239,35 @@ def _open_at_the_end(card: Card, _above: Card | None, lines: list[str]) -> Card:
 
 # The README's table "Where ankigen reads differently from the plugin", row for row.
 DELIBERATE: tuple[Deliberate, ...] = (
-    Deliberate("a card below a single-line card starts at its own line", fix=_after_single_line),
-    Deliberate("scheduling comments above a card are no lines of it", fix=_leading_schedules),
-    Deliberate("a card open at the note's end ends at its last text", fix=_open_at_the_end),
+    Deliberate(
+        "a card right below a single-line card, in the same paragraph", fix=_after_single_line
+    ),
+    Deliberate(
+        "`<!--SR:…-->` lines at the top of a paragraph that is a card", fix=_leading_schedules
+    ),
+    Deliberate("a card still open at the note's end (end marker set)", fix=_open_at_the_end),
     # The plugin skips a line starting with "<!--" and the line after it (every line after it
     # when "-->" is not on that line) and reads comments elsewhere as text; ankigen hides the
     # comment, wherever it stands, and nothing else.
-    Deliberate("an HTML comment line hides the next line", _html_comment_lines),
+    Deliberate("a line starting with `<!--`", _html_comment_lines),
     # Obsidian hides %% comments; the plugin reads cards in them.
-    Deliberate("cards inside %% comments", _percent_comment_lines),
+    Deliberate("`%% comments %%`", _percent_comment_lines),
     # Fenced code in a list, a quote or indented: the plugin reads cards in it.
-    Deliberate("fenced code the plugin does not see", _fence_lines),
+    Deliberate(
+        "fenced code in a list item, a quote or indented; a fence closed the Markdown way",
+        _fence_lines,
+    ),
     # A card with an empty side (tags are no text): the plugin shows it; ankigen warns and
     # makes none (Anki refuses an empty front).
     Deliberate(
-        "card with an empty side",
+        "a card with an empty side (`::back`, `??` with nothing above, a front of tags only)",
         _warned("card has an empty front", "card has an empty back", "card holds only tags"),
     ),
     # A cloze inside inline code: the plugin makes a card; ankigen warns, code is code.
-    Deliberate("cloze inside inline code", _warned("cloze inside inline code")),
+    Deliberate("a cloze inside inline code (`` `==x==` ``)", _warned("cloze inside inline code")),
+    # Differences in what a card holds, not in which cards there are.
+    Deliberate("a card tagged for several decks (`#flashcards/a #flashcards/b`)"),
+    Deliberate("overlapping clozes (`==ash;;x==`)"),
 )
 
 

@@ -264,3 +264,14 @@ def test_every_note_of_the_example_vault_read_as_flashcard_notes(oracle):
     assert len(paths) >= 15
     for path in paths:
         assert_agrees(oracle, path.relative_to(VAULT).as_posix(), path.read_text("utf-8"), plugin)
+
+
+def test_the_readme_table_lists_the_deliberate_differences_and_no_other():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    table = readme.split("| the note holds | the plugin | ankigen |\n| --- | --- | --- |\n")[1]
+    rows = []
+    for row in table.split("\n"):
+        if not row.startswith("| "):
+            break
+        rows.append(row[2:].split(" | ")[0])
+    assert rows == [d.name for d in sroracle.DELIBERATE]

@@ -717,6 +717,8 @@ def _finish(
 def _separator_in_code(reading: _Reading, row: _Row) -> None:
     """Warn about a card separator that the plugin does not see: one that follows the same
     separator inside inline code (the plugin looks at the first one only)."""
+    if "`" not in row.text:
+        return
     sr = reading.settings
     masked = obsidian.mask_code_spans(row.text)
     for separator in (sr.single_reversed, sr.single):
