@@ -6,13 +6,16 @@ Read as the plugin reads a vault, from its settings in
 - notes carrying a flashcard tag (`#flashcards`, `#flashcards/sub/deck`), in the frontmatter
   or the text; or every note when `convertFoldersToDecks` is on;
 - `front::back` (basic) and `front:::back` (reversed: two cards), one line each;
-- a paragraph, a line that is exactly `?` (or `??`, reversed), then the back up to a blank
-  line (or up to `multilineCardEndMarker`, when set, which allows blank lines inside);
+- a paragraph (headings are lines of it), a line that is exactly `?` (or `??`, reversed), then
+  the back up to a blank line (or up to `multilineCardEndMarker`, when set: the card then runs
+  on past blank lines);
 - a paragraph holding clozes (`clozePatterns`, default `==[123;;]answer[;;hint]==`);
 - `<!--SR:!2024-08-16,51,230-->` after a card: its review progress, one `!` part per card.
 
-Never cards: fenced and inline code, frontmatter, HTML and `%%` comments. Where ankigen reads
-differently from the plugin, the README says so.
+Cards are found line by line as the plugin's own parser (its `src/parser.ts`) finds them; the
+tests check that against the parser itself (tests/test_sr_oracle.py). Never cards: fenced and
+inline code, frontmatter, HTML and `%%` comments. Where ankigen reads differently from the
+plugin, the README's table says so; a card marker that gives no card is a warning saying why.
 """
 
 from __future__ import annotations
