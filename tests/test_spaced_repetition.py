@@ -829,9 +829,9 @@ def test_reading_is_linear_in_the_note():
             for n in (500, 5_000):
                 text = "#flashcards\n" + shape * n
                 best = float("inf")
-                for _ in range(3):  # the best of three: other processes share the machine
-                    start = time.perf_counter()
+                for _ in range(3):  # CPU time, the best of three: the machine is shared
+                    start = time.process_time()
                     read_note("Deck/Note.md", text, settings)
-                    best = min(best, time.perf_counter() - start)
+                    best = min(best, time.process_time() - start)
                 spent.append(best)
-            assert spent[1] < 40 * max(spent[0], 0.01), (shape, plugin, spent)
+            assert spent[1] < 40 * max(spent[0], 0.02), (shape, plugin, spent)
