@@ -835,3 +835,28 @@ def test_reading_is_linear_in_the_note():
                     best = min(best, time.process_time() - start)
                 spent.append(best)
             assert spent[1] < 40 * max(spent[0], 0.02), (shape, plugin, spent)
+
+
+def test_heading_cards_with_their_progress_in_anki(tmp_path, capsys):
+    """The vault style of issue 18: `### Heading` right above `?`, a scheduling comment below
+    each card; every card reaches Anki with its review progress, and no warning is printed."""
+    today = _anki_today()
+    due = (today + datetime.timedelta(days=4)).isoformat()
+    lines = ["#flashcards/Biology", "# Cells", ""]
+    for n in range(1, 6):
+        lines += [f"### Organelle {n}", "?", f"Answer {n}", f"<!--SR:!{due},{n + 2},250-->", ""]
+    vault = write_vault(tmp_path / "Vault", {"Bio/Cells.md": "\n".join(lines)})
+    out = tmp_path / "dist"
+    assert run([str(vault), "-o", str(out)], prog="ankigen") == 0
+    assert "warning" not in capsys.readouterr().err
+    col = ankiutil.new_collection(tmp_path)
+    _age_collection(col, 10)
+    ankiutil.import_package(col, out / "Bio.apkg", with_scheduling=True)
+    found = sorted(_cards(col).items())
+    assert [first for (first, _), _ in found] == [f"<h3>Organelle {n}</h3>\n" for n in range(1, 6)]
+    assert [(card.ivl, card.due - col.sched.today) for _, card in found] == [
+        (n + 2, 4) for n in range(1, 6)
+    ]
+    notes = ankiutil.notes(col)
+    # "# Cells" repeats the note's title: the Context is the title alone, not "Cells › Cells".
+    assert {n.fields["Context"] for n in notes} == {"Cells"}
