@@ -15,8 +15,13 @@ if TYPE_CHECKING:
 
 
 def context_html(title: str, headings: tuple[str, ...]) -> str:
-    """ "AMI › AMI Image Builder › Use Cases": where the card stands in its note."""
-    return escape(" › ".join((title, *headings)), quote=False)
+    """ "AMI › AMI Image Builder › Use Cases": where the card stands in its note.
+
+    A heading that repeats the note's title (a note often starts with `# Its title`) is left
+    out, whichever reader found the card: the title is already the Context's first part."""
+    own = " ".join(title.split()).casefold()
+    kept = [h for h in headings if " ".join(h.split()).casefold() != own]
+    return escape(" › ".join((title, *kept)), quote=False)
 
 
 def see_html(links: tuple[SeeLink, ...]) -> str:

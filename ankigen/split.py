@@ -138,14 +138,14 @@ def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
             if question := _QUESTION.match(line):
                 close()
                 in_references = False
-                block = _Block("question", number, _context(headings, title), indent=_indent(line))
+                block = _Block("question", number, _context(headings), indent=_indent(line))
                 if question.group(1).strip():
                     block.question.append((number, question.group(1)))
                 continue
             if usecase := _USECASE.match(line):
                 close()
                 in_references = False
-                block = _Block("usecase", number, _context(headings, title), indent=_indent(line))
+                block = _Block("usecase", number, _context(headings), indent=_indent(line))
                 block.question.append((number, usecase.group(1).strip()))
                 block.answer_line = number + 1
                 continue
@@ -401,9 +401,6 @@ def _push_heading(
     return [*(h for h in headings if h[0] < level), (level, obsidian.plain_text(text))]
 
 
-def _context(headings: list[tuple[int, str]], title: str) -> tuple[str, ...]:
-    """The headings above a card; a first heading that repeats the note's title is left out."""
-    texts = [text for _, text in headings if text]
-    if texts and texts[0].casefold() == title.strip().casefold():
-        texts = texts[1:]
-    return tuple(texts)
+def _context(headings: list[tuple[int, str]]) -> tuple[str, ...]:
+    """The headings above a card (fields.context_html leaves out one repeating the title)."""
+    return tuple(text for _, text in headings if text)

@@ -6,13 +6,16 @@ Read as the plugin reads a vault, from its settings in
 - notes carrying a flashcard tag (`#flashcards`, `#flashcards/sub/deck`), in the frontmatter
   or the text; or every note when `convertFoldersToDecks` is on;
 - `front::back` (basic) and `front:::back` (reversed: two cards), one line each;
-- a paragraph, a line that is exactly `?` (or `??`, reversed), then the back up to a blank
-  line (or up to `multilineCardEndMarker`, when set, which allows blank lines inside);
+- a paragraph (headings are lines of it), a line that is exactly `?` (or `??`, reversed), then
+  the back up to a blank line (or up to `multilineCardEndMarker`, when set: the card then runs
+  on past blank lines);
 - a paragraph holding clozes (`clozePatterns`, default `==[123;;]answer[;;hint]==`);
 - `<!--SR:!2024-08-16,51,230-->` after a card: its review progress, one `!` part per card.
 
-Never cards: fenced and inline code, frontmatter, HTML and `%%` comments. Where ankigen reads
-differently from the plugin, the README says so.
+Cards are found line by line as the plugin's own parser (its `src/parser.ts`) finds them; the
+tests check that against the parser itself (tests/test_sr_oracle.py). Never cards: fenced and
+inline code, frontmatter, HTML and `%%` comments. Where ankigen reads differently from the
+plugin, the README's table says so; a card marker that gives no card is a warning saying why.
 """
 
 from __future__ import annotations
@@ -266,6 +269,11 @@ def find_clozes(line: str, patterns: tuple[ClozePattern, ...]) -> list[_Cloze]:
     return found
 
 
+def _cloze_in_code(line: str, sr: SrSettings) -> bool:
+    """Whether the line holds a cloze inside inline code (the plugin reads it as a cloze)."""
+    return "`" in line and any(_pattern_clozes(line, line, p) for p in sr.clozes)
+
+
 def _pattern_clozes(line: str, masked: str, pattern: ClozePattern) -> list[_Cloze]:
     out = []
     pos = 0
@@ -421,7 +429,10 @@ class _Row:
 
     number: int
     text: str  # without comments (HTML, %%, the SR comment)
-    kind: str  # "text", "code", "blank", "heading", "schedule" (a line holding only <!--SR:-->)
+    # "text", "code" (fenced), "blank", "schedule" (holds only <!--SR:-->), "hidden" (holds
+    # only comments: read as if it were not there, as the plugin skips a comment line)
+    kind: str
+    raw: str = ""  # as written
     schedule: str = ""  # the SR comment's contents on this line
     heading: tuple[int, str] | None = None
 
@@ -437,7 +448,7 @@ def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row
     in_html = False
     for line in scan.lines:
         if line.code:
-            rows.append(_Row(line.number, line.text, "code"))
+            rows.append(_Row(line.number, line.text, "code", line.text))
             continue
         text, in_html, schedule = _strip_html_comments(line.visible, in_html)
         if in_html and not opened:
@@ -451,16 +462,14 @@ def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row
                 " not closed on its line: read as an ordinary comment (the card starts new)"
             )
             problems.append(Diagnostic(note.rel, line.number, "warning", message))
-        # A line that only holds a comment ends a paragraph, as a blank line does (Markdown
-        # starts an HTML block there; the plugin instead swallows the line after it).
         if not text.strip():
-            rows.append(_Row(line.number, "", "schedule" if schedule else "blank", schedule))
+            kind = "schedule" if schedule else "hidden" if line.text.strip() else "blank"
+            rows.append(_Row(line.number, "", kind, line.text, schedule))
             continue
+        # A heading is a line of its paragraph, as the plugin reads it ("### Heading" right
+        # above "?" is the card's front); it also sets the Context of the cards below.
         head = obsidian.heading(text)
-        if head is not None:
-            rows.append(_Row(line.number, text, "heading", schedule, head))
-            continue
-        rows.append(_Row(line.number, text.rstrip(), "text", schedule))
+        rows.append(_Row(line.number, text.rstrip(), "text", line.text, schedule, head))
     if in_html:
         message = "'<!--' never closed: the rest of the note is a comment and makes no cards"
         problems.append(Diagnostic(note.rel, opened, "warning", message))
@@ -508,7 +517,8 @@ class _Reading:
     cards: list[CardSource] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     decks: list[str] = field(default_factory=list)  # flashcard tags in force (tag paths)
-    headings: list[tuple[int, str]] = field(default_factory=list)
+    contexts: list[tuple[str, ...]] = field(default_factory=list)  # by row: headings above
+    code_cloze: int = 0  # line of a cloze in inline code in the paragraph being read
     last_card_row: int = -1  # index in rows of the last card's last row
 
     def warn(self, line: int, message: str) -> None:
@@ -567,7 +577,7 @@ def _note_decks(note: NoteText, rows: list[_Row], sr: SrSettings) -> list[str]:
     if decks:
         return decks
     for row in rows:
-        if row.kind in ("text", "heading"):
+        if row.kind == "text":
             tags = _flashcard_tags(row.text, sr)
             if tags:
                 return [name for _, _, name in tags]
@@ -575,68 +585,191 @@ def _note_decks(note: NoteText, rows: list[_Row], sr: SrSettings) -> list[str]:
 
 
 def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
+    """The plugin's parser, line by line, on the note as Obsidian shows it: a card is a
+    paragraph (up to a blank line, or up to the end marker when one is set and a card is
+    open) holding `?`/`??` or clozes; a line with `::`/`:::` is a card of its own."""
     sr = reading.settings
-    paragraph: list[int] = []  # indices of the rows of the paragraph being read
+    reading.contexts = _contexts(rows)
+    para: list[int] = []  # rows of the paragraph being read (comment-only rows left out)
+    kind: str | None = None  # None, CLOZE, QUESTION or REVERSED (a multi-line card)
+    written = 0  # the length of the paragraph's lines joined, as the plugin measures its text
     i = 0
     while i < len(rows):
         row = rows[i]
-        if _is_end_marker(sr, row):  # right below a cloze paragraph, or a stray one
-            _paragraph_done(reading, rows, paragraph, end=i)
+        if row.kind == "hidden":
             i += 1
             continue
-        if row.kind == "blank":
-            marker = _cloze_runs_on(reading, rows, paragraph, i)
-            if marker is not None:  # a cloze card with blank lines, up to the end marker
-                paragraph.extend(range(i, marker))
-                _paragraph_done(reading, rows, paragraph, end=marker)
-                i = marker + 1
-                continue
-            _paragraph_done(reading, rows, paragraph)
+        blank = row.kind == "blank"
+        if (blank and (not sr.end_marker or kind is None)) or _is_end_marker(sr, row):
+            _finish(reading, rows, para, kind, i - 1, ends=i)
+            para, kind, written = [], None, 0
             i += 1
             continue
-        if row.kind == "heading":
-            _paragraph_done(reading, rows, paragraph)
-            level, text = row.heading or (1, "")
-            reading.headings = [h for h in reading.headings if h[0] < level]
-            reading.headings.append((level, obsidian.plain_text(text)))
-            _take_deck_tags(reading, row.text)
-            i += 1
-            continue
-        if row.kind == "schedule":
-            _paragraph_done(reading, rows, paragraph)
-            _attach_schedule(reading, rows, i)
-            i += 1
-            continue
+        written += len(row.raw.rstrip()) + (1 if para else 0)
+        para.append(i)
         if row.kind == "text":
-            stripped = row.text.strip()
-            if stripped in (sr.multi_reversed, sr.multi) and stripped and paragraph:
-                i = _multiline(reading, rows, paragraph, i, stripped == sr.multi_reversed)
-                paragraph = []
-                continue
             split = _single_line_split(row.text, sr)
-            if split is not None:
-                for k in paragraph:  # the text above is no card; its tags still count
-                    _take_deck_tags(reading, rows[k].text)
-                paragraph = []
-                _single_line(reading, rows, i, *split)
-                i += 1
+            if split is None:
+                _separator_in_code(reading, row)
+            else:
+                _ended_by_single_line(reading, rows, para[:-1], kind, row.number)
+                reading.code_cloze = 0
+                last = i + 1 if i + 1 < len(rows) and rows[i + 1].kind == "schedule" else i
+                _single_line(reading, rows, i, last, *split)
+                para, kind, written = [], None, 0
+                i = last + 1
                 continue
-        paragraph.append(i)
+            stripped = row.text.strip()
+            if stripped and stripped in (sr.multi, sr.multi_reversed):
+                # The plugin's test: any text above the separator in the paragraph.
+                if written > 1:
+                    kind = QUESTION if stripped == sr.multi else REVERSED
+                else:
+                    reading.warn(row.number, f"'{stripped}' has no text above it; no card made")
+            elif kind is None and find_clozes(row.text, sr.clozes):
+                kind = CLOZE
+            elif kind is None and not reading.code_cloze and _cloze_in_code(row.text, sr):
+                reading.code_cloze = row.number
         i += 1
-    _paragraph_done(reading, rows, paragraph)
+    last = len(rows) - 1
+    while para and last > para[0] and not rows[last].raw.strip():
+        last -= 1  # a card still open at the end of the note ends at its last written line
+    _finish(reading, rows, para, kind, last, ends=-1)
+
+
+def _contexts(rows: list[_Row]) -> list[tuple[str, ...]]:
+    """For each row, the headings above it (outermost first): the Context of a card starting
+    there. A card starting with a heading has that heading's parents as its Context."""
+    out: list[tuple[str, ...]] = []
+    headings: list[tuple[int, str]] = []
+    for row in rows:
+        if row.heading is not None:
+            level, text = row.heading
+            headings = [h for h in headings if h[0] < level]
+            out.append(tuple(t for _, t in headings if t))
+            headings.append((level, obsidian.plain_text(text)))
+        else:
+            out.append(tuple(t for _, t in headings if t))
+    return out
+
+
+def _schedules_lost(rows: list[_Row], para: list[int]) -> str:
+    """The words a lost card's warning adds about the scheduling comments it held."""
+    held = [str(rows[k].number) for k in para if rows[k].schedule]
+    if not held:
+        return ""
+    where = f"line {held[0]}" if len(held) == 1 else f"lines {', '.join(held)}"
+    return f"; the review progress in its scheduling comment ({where}) is not used"
+
+
+def _ended_by_single_line(
+    reading: _Reading, rows: list[_Row], para: list[int], kind: str | None, line: int
+) -> None:
+    """The paragraph above a `::` line, which the plugin drops: a card it held is lost (said
+    so); its tags still choose the deck of the cards below."""
+    for k in para:
+        _take_deck_tags(reading, rows[k].text)
+    if not para:
+        return
+    if kind is None:
+        _stray_schedules(reading, rows, para)
+        return
+    what = "cloze card" if kind == CLOZE else "multi-line card"
+    reading.warn(
+        rows[para[0]].number,
+        f"{what} not made: the single-line card on line {line} ends it (the plugin reads a "
+        f"line with a card separator as a card of its own; put a blank line above it)"
+        + _schedules_lost(rows, para),
+    )
+
+
+def _stray_schedules(reading: _Reading, rows: list[_Row], para: list[int]) -> None:
+    """Scheduling comments in a paragraph that is no card: the review progress of a card that
+    is no longer there (or one right below a card that ends with an end marker)."""
+    for k in para:
+        row = rows[k]
+        if not row.schedule:
+            continue
+        marker = k >= 2 and _is_end_marker(reading.settings, rows[k - 1])
+        above = k - 2 if marker else k - 1
+        if (
+            k == para[0]
+            and row.kind == "schedule"
+            and reading.cards
+            and above == reading.last_card_row
+            and not reading.cards[-1].schedule
+        ):
+            card = reading.cards[-1]
+            schedule = _schedule(reading, row, card.note_type, card.question)
+            # Below the end marker it is no line of the card's (as the plugin counts them).
+            end_line = card.end_line if marker else row.number
+            reading.cards[-1] = replace(card, schedule=schedule, end_line=end_line)
+            continue
+        reading.warn(
+            row.number,
+            "scheduling comment, but no card here (no card separator or cloze in its "
+            "paragraph); its review progress is not used",
+        )
+
+
+def _finish(
+    reading: _Reading, rows: list[_Row], para: list[int], kind: str | None, last: int, ends: int
+) -> None:
+    """The paragraph is over (a blank line, the end marker `ends`, the note's end): its card."""
+    code_cloze, reading.code_cloze = reading.code_cloze, 0
+    if not para:
+        return
+    if kind is None:
+        if code_cloze:
+            reading.warn(
+                code_cloze,
+                "cloze inside inline code: code is never a cloze (the plugin makes a card of "
+                "it); no card made",
+            )
+        for k in para:
+            _take_deck_tags(reading, rows[k].text)
+        _stray_schedules(reading, rows, para)
+        return
+    if kind == CLOZE:
+        _cloze_card(reading, rows, para, max(last, para[0]))
+    else:
+        _multiline(reading, rows, para, kind, max(last, para[0]))
+    if ends >= 0 and _is_end_marker(reading.settings, rows[ends]):
+        reading.last_card_row = ends - 1  # a scheduling comment may stand below the marker
+
+
+def _separator_in_code(reading: _Reading, row: _Row) -> None:
+    """Warn about a card separator that the plugin does not see: one that follows the same
+    separator inside inline code (the plugin looks at the first one only)."""
+    if "`" not in row.text:
+        return
+    sr = reading.settings
+    masked = obsidian.mask_code_spans(row.text)
+    for separator in (sr.single_reversed, sr.single):
+        if separator and separator in row.text and separator in masked:
+            reading.warn(
+                row.number,
+                f"'{separator}' after inline code holding '{separator}': the plugin reads only "
+                "the first one, which is code; no card made",
+            )
+            return
 
 
 def _single_line_split(text: str, sr: SrSettings) -> tuple[int, int, bool] | None:
-    """(separator start, end, reversed) of the first card separator outside inline code."""
-    masked = obsidian.mask_code_spans(text)
-    best: tuple[int, int, bool] | None = None
-    for separator, reversed_ in ((sr.single_reversed, True), (sr.single, False)):
+    """(separator start, end, reversed) of a single-line card, as the plugin decides: the
+    longest separator first, at its first place in the line, unless that place is inside
+    inline code (an odd number of backticks before it and after it)."""
+    separators = sorted(((sr.single, False), (sr.single_reversed, True)), key=lambda s: -len(s[0]))
+    for separator, reversed_ in separators:
         if not separator:
             continue
-        at = masked.find(separator)
-        if at >= 0 and (best is None or at < best[0]):
-            best = (at, at + len(separator), reversed_)
-    return best
+        at = text.find(separator)
+        if at < 0:
+            continue
+        if text.count("`", 0, at) % 2 and text.count("`", at + len(separator)) % 2:
+            continue
+        return at, at + len(separator), reversed_
+    return None
 
 
 def _card_tags(reading: _Reading, first_line: str) -> tuple[str, list[str]]:
@@ -677,10 +810,6 @@ def _deck(reading: _Reading, own: list[str], line: int) -> str:
     return obsidian.anki_tag(decks[0])
 
 
-def _context(reading: _Reading) -> tuple[str, ...]:
-    return tuple(text for _, text in reading.headings if text)
-
-
 def _add(
     reading: _Reading,
     rows: list[_Row],
@@ -712,7 +841,7 @@ def _add(
             answer=answer.strip("\n"),
             answer_line=answer_line,
             tags=tuple(dict.fromkeys((*question_tags, *answer_tags))),
-            context=_context(reading),
+            context=reading.contexts[first],
             note_type=note_type,
             deck=_deck(reading, own, line),
             schedule=schedule,
@@ -747,20 +876,8 @@ def _card_count(note_type: str, question: str) -> int:
     return 1
 
 
-def _attach_schedule(reading: _Reading, rows: list[_Row], index: int) -> None:
-    """A line holding only `<!--SR:…-->`: the schedule of the card just above it."""
-    row = rows[index]
-    previous = index - 1
-    if reading.cards and previous == reading.last_card_row and not reading.cards[-1].schedule:
-        card = reading.cards[-1]
-        schedule = _schedule(reading, row, card.note_type, card.question)
-        reading.cards[-1] = replace(card, schedule=schedule, end_line=row.number)
-    else:
-        reading.warn(row.number, "scheduling comment is not right below a card; ignored")
-
-
 def _single_line(
-    reading: _Reading, rows: list[_Row], index: int, at: int, end: int, rev: bool
+    reading: _Reading, rows: list[_Row], index: int, last: int, at: int, end: int, rev: bool
 ) -> None:
     row = rows[index]
     text, own = _card_tags(reading, row.text)
@@ -768,106 +885,96 @@ def _single_line(
     front, back = text[: at - shift], text[end - shift :]
     if not front.strip() or not back.strip():
         side = "front" if not front.strip() else "back"
-        reading.warn(row.number, f"card has an empty {side}; no card made")
+        lost = _schedules_lost(rows, list(range(index, last + 1)))
+        reading.warn(row.number, f"card has an empty {side}; no card made{lost}")
         return
     kind = REVERSED if rev else QUESTION
-    _add(reading, rows, index, index, kind, front.strip(), back.strip(), row.number, own)
+    _add(reading, rows, index, last, kind, front.strip(), back.strip(), row.number, own)
 
 
 def _is_end_marker(sr: SrSettings, row: _Row) -> bool:
     return bool(sr.end_marker) and row.kind == "text" and row.text.strip() == sr.end_marker
 
 
-def _end_marker_ahead(reading: _Reading, rows: list[_Row], start: int) -> int | None:
-    """The end marker's row when one comes before the next card starts, else None (the card
-    then ends at a blank line, as the plugin reads it)."""
-    sr = reading.settings
-    if not sr.end_marker:
-        return None
-    for k in range(start, len(rows)):
-        row = rows[k]
-        if row.kind != "text":
-            continue
-        stripped = row.text.strip()
-        if stripped == sr.end_marker:
-            return k
-        if (
-            stripped in (sr.multi, sr.multi_reversed)
-            or _single_line_split(row.text, sr) is not None
-            or find_clozes(row.text, sr.clozes)
-        ):
-            return None
-    return None
+def _leading_schedules(reading: _Reading, rows: list[_Row], para: list[int]) -> list[int]:
+    """The paragraph without scheduling-comment rows above its first line of text (they
+    belong to the card above, or to none)."""
+    start = 0
+    while start < len(para) and rows[para[start]].kind == "schedule":
+        start += 1
+    if start:
+        _stray_schedules(reading, rows, para[:start])
+    return para[start:]
 
 
-def _multiline(
-    reading: _Reading, rows: list[_Row], paragraph: list[int], index: int, rev: bool
-) -> int:
-    """A `?` / `??` card: the paragraph above is the front; returns the row after the card."""
+def _multiline(reading: _Reading, rows: list[_Row], para: list[int], kind: str, last: int) -> None:
+    """A `?` / `??` card: the lines above the separator are the front, the lines below the
+    back (the last separator line chooses the type, as in the plugin)."""
     sr = reading.settings
-    first_line, own = _card_tags(reading, rows[paragraph[0]].text)
-    front = [first_line, *(rows[k].text for k in paragraph[1:])]
-    if not any(line.strip() for line in front):  # only tags above the "?"
-        reading.warn(rows[index].number, "card has an empty front; no card made")
-        _take_deck_tags(reading, rows[paragraph[0]].text)
-        return index + 1
-    back: list[int] = []
-    marker = _end_marker_ahead(reading, rows, index + 1)
-    if marker is not None:  # the back runs to the end marker, blank lines and all
-        back = [k for k in range(index + 1, marker) if rows[k].kind != "schedule"]
-        j = marker + 1
-    else:  # the back ends at a blank line
-        j = index + 1
-        while j < len(rows) and rows[j].kind not in ("blank", "heading", "schedule"):
-            if _is_end_marker(sr, rows[j]):
-                break  # "---" right below the back, whatever the lines after it
-            back.append(j)
-            j += 1
-    if not back or not any(rows[k].text.strip() for k in back):
-        reading.warn(rows[index].number, "card has an empty back; no card made")
-        return j
-    last = marker if marker is not None else back[-1]
-    if marker is None and j < len(rows) and _is_end_marker(sr, rows[j]):
-        last, j = j, j + 1
-    answer = "\n".join(rows[k].text if rows[k].kind != "blank" else "" for k in back)
-    kind = REVERSED if rev else QUESTION
-    _add(
-        reading, rows, paragraph[0], last, kind, "\n".join(front), answer, rows[back[0]].number, own
+    para = _leading_schedules(reading, rows, para)
+    separator = sr.multi if kind == QUESTION else sr.multi_reversed
+    at = next(
+        (k for k in para if rows[k].kind == "text" and rows[k].text.strip() == separator),
+        para[-1] if para else 0,
     )
-    return j
-
-
-def _cloze_runs_on(
-    reading: _Reading, rows: list[_Row], paragraph: list[int], blank: int
-) -> int | None:
-    """The end marker's row when the paragraph is a cloze card that goes on past this blank
-    line up to an end marker (none comes before the next card starts), else None."""
-    sr = reading.settings
-    if not sr.end_marker or not paragraph:
-        return None
-    if not any(rows[k].kind == "text" and find_clozes(rows[k].text, sr.clozes) for k in paragraph):
-        return None
-    return _end_marker_ahead(reading, rows, blank)
-
-
-def _paragraph_done(
-    reading: _Reading, rows: list[_Row], paragraph: list[int], end: int | None = None
-) -> None:
-    """A paragraph that held no `::` or `?` card: a cloze card when it holds clozes. `end` is
-    the end marker's row when the card ends with one."""
-    if not paragraph:
+    for k in para:
+        stripped = rows[k].text.strip() if rows[k].kind == "text" else ""
+        if k != at and stripped and stripped in (sr.multi, sr.multi_reversed):
+            reading.warn(
+                rows[k].number,
+                f"'{stripped}' is inside the card of line {rows[para[0]].number}, which runs on "
+                f"to the end marker '{sr.end_marker}' past blank lines (as the plugin reads it); "
+                "it makes no card of its own"
+                if sr.end_marker
+                else f"'{stripped}' is inside the card of line {rows[para[0]].number} (one "
+                "separator line per card); it makes no card of its own",
+            )
+    front_rows = [k for k in para if k < at and rows[k].kind != "schedule"]
+    back_rows = [k for k in para if k > at and rows[k].kind != "schedule"]
+    while back_rows and rows[back_rows[-1]].kind == "blank":
+        back_rows.pop()
+    if not front_rows:
+        reading.warn(
+            rows[at].number, "card has an empty front; no card made" + _schedules_lost(rows, para)
+        )
         return
-    indices = [k for k in paragraph if rows[k].kind != "schedule"]
-    last_row = end if end is not None else paragraph[-1]
-    paragraph.clear()
+    first_line, own = _card_tags(reading, rows[front_rows[0]].text)
+    front = [first_line, *(rows[k].text for k in front_rows[1:])]
+    if not any(line.strip() for line in front):  # only tags above the separator
+        reading.warn(
+            rows[at].number, "card has an empty front; no card made" + _schedules_lost(rows, para)
+        )
+        _take_deck_tags(reading, rows[front_rows[0]].text)
+        return
+    if not any(rows[k].text.strip() for k in back_rows):
+        reading.warn(
+            rows[at].number, "card has an empty back; no card made" + _schedules_lost(rows, para)
+        )
+        return
+    answer = "\n".join(rows[k].text for k in back_rows)
+    _add(
+        reading,
+        rows,
+        front_rows[0],
+        last,
+        kind,
+        "\n".join(front),
+        answer,
+        rows[back_rows[0]].number,
+        own,
+    )
+
+
+def _cloze_card(reading: _Reading, rows: list[_Row], para: list[int], last: int) -> None:
+    """A paragraph holding clozes (and no separator): one cloze card."""
+    para = _leading_schedules(reading, rows, para)
+    indices = [k for k in para if rows[k].kind != "schedule"]
+    while indices and rows[indices[-1]].kind == "blank":
+        indices.pop()
     if not indices:
         return
     sr = reading.settings
     found = {k: find_clozes(rows[k].text, sr.clozes) for k in indices if rows[k].kind == "text"}
-    if not any(found.values()):
-        for k in indices:
-            _take_deck_tags(reading, rows[k].text)
-        return
     first_text, own = _card_tags(reading, rows[indices[0]].text)
     numbers = _cloze_numbers(reading, rows, found)
     lines = []
@@ -885,7 +992,7 @@ def _paragraph_done(
     for k in indices[1:]:  # tags inside the card count for the cards below
         _take_deck_tags(reading, rows[k].text)
     text = "\n".join(lines).strip("\n")
-    _add(reading, rows, indices[0], last_row, CLOZE, text, "", 0, own)
+    _add(reading, rows, indices[0], last, CLOZE, text, "", 0, own)
 
 
 def _cloze_numbers(
