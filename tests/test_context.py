@@ -80,8 +80,9 @@ def test_context_leaves_out_only_headings_that_are_the_title() -> None:
 
 
 def test_a_card_inside_another_syntaxs_card_is_warned_about(tmp_path: Path) -> None:
-    """A card marker of one syntax inside another syntax's card: no card, and a warning that
-    says so (the same line read as a card by two syntaxes is one card, and no warning)."""
+    """Another syntax's markup inside a card: one syntax reads each line (README's rule), so
+    the Obsidian_to_Anki inline note is made and the #Question card around it is not, with a
+    warning that says so."""
     from ankigen.syntax import SyntaxSettings, read_note
 
     text = NOTE.replace("STARTI [Basic] What is cheval? Back: the horse ENDI\n\n", "") + (
@@ -90,8 +91,10 @@ def test_a_card_inside_another_syntaxs_card_is_warned_about(tmp_path: Path) -> N
     )
     settings = SyntaxSettings(plugins={obsidian_to_anki.PLUGIN_ID: {}, flashcards.PLUGIN_ID: {}})
     parsed, diagnostics = read_note("Languages/French Basics.md", text, settings)
-    assert [c.syntax for c in parsed.cards].count("obsidian-to-anki") == 0
+    assert [c.syntax for c in parsed.cards].count("obsidian-to-anki") == 1
+    assert "What is a mule?" not in [c.question for c in parsed.cards]
     assert [str(d) for d in diagnostics] == [
-        "Languages/French Basics.md:22: warning: obsidian-to-anki card not made: its lines are "
-        "part of the seed card of line 20"
+        "Languages/French Basics.md:20: warning: #Question card not made: line 22 is "
+        "Obsidian_to_Anki's STARTI line, and one line is read by one syntax only (see the "
+        "README's order)"
     ]
