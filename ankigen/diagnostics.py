@@ -72,6 +72,10 @@ class Code:
 
 CODES: tuple[Code, ...] = (
     Code("AG001", "ankigen failed on it", "internal error caught by a guard (please report it)"),
+    # what Anki would refuse at import (ankilimits): the card is left out
+    Code("AG801", "levels deep; Anki refuses a package", "a deck nested deeper than Anki allows"),
+    Code("AG802", "Anki makes cards for c1 to c500", "a cloze number Anki makes no card for"),
+    Code("AG803", "(Anki would not import it as written)", "a field or name Anki would refuse"),
     # vault and discovery
     Code("AG101", "cannot read folder", "a folder of the vault cannot be read"),
     Code("AG102", "skipped: its name is not valid UTF-8", "a file name is not valid UTF-8"),
@@ -89,6 +93,10 @@ CODES: tuple[Code, ...] = (
     Code("AG208", "duplicate question", "the same question twice in a note"),
     Code("AG209", "opens a comment that is never closed", "an unclosed %% comment"),
     Code("AG210", "marker inside the", "a card marker inside frontmatter, a comment or code"),
+    Code("AG211", "code block never closed", "a fence never closed hides the rest of the note"),
+    Code("AG212", "card not made: line", "one line is read by one syntax only: a card not made"),
+    Code("AG213", "over another syntax's card", "a card runs into another syntax's card"),
+    Code("AG214", "ankigen tags moved cards with it", "a tag ankigen keeps for moved cards"),
     # flashcard syntaxes
     Code("AG301", "plugin settings ignored", "a plugin's data.json cannot be read"),
     Code("AG302", "", "a plugin setting is not valid", path_suffix="/data.json"),
@@ -102,12 +110,20 @@ CODES: tuple[Code, ...] = (
     Code("AG310", "without a [note type]", "an inline note without a note type"),
     Code("AG311", "note without a cloze", "a cloze note type without a cloze"),
     Code("AG312", "is unknown: not one of Anki's stock", "an unknown note type"),
+    Code("AG313", "on this note and was stopped", "a user's regex ran over its time limit"),
+    Code("AG314", "callout without a", "a card callout without a front or a back"),
     # media
     Code("AG402", "using the copy cached on", "a download failed; the cached copy is used"),
     Code("AG405", "pictures and sounds are carried", "media in a field that cannot carry it"),
     Code("AG401", "picture", "a picture not included (missing, failed download, too large)"),
     Code("AG403", "inside an HTML attribute cannot be played", "a [sound:…] inside HTML"),
     Code("AG404", "sound", "a sound not included"),
+    Code("AG406", "embedded note", "an embedded note not found"),
+    Code("AG407", " not found in ", "an embedded heading or block not found"),
+    Code("AG408", "leads back to itself", "an embed that embeds itself (a cycle)"),
+    Code("AG409", "embeds in one card", "more embeds in a card than are expanded"),
+    Code("AG410", "Mermaid diagram not drawn", "a Mermaid diagram that could not be drawn"),
+    Code("AG411", "drawing ", "an Excalidraw drawing or element that could not be drawn"),
     # identity and the lock
     Code("AG501", "already belongs to a card", "a GUID already used by another card"),
     Code("AG502", "every card is treated as new", "the lock file cannot be used"),
