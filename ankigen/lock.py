@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -380,6 +380,7 @@ def _identify_note(
             revived[i] = revivable.pop(keys[i])
             taken.add(revived[i].guid)
     moved_from = context.moved_from.get(rel)
+    tried: dict[tuple[str, bool], int] = {}
     old_by_guid = {e.guid: e for e in old}
     notes: list[AnkiNote] = []
     entries: list[LockEntry] = []
@@ -402,8 +403,8 @@ def _identify_note(
             if back:
                 guid, deck = back.guid, back.deck
             else:
-                natural = _free_guid(rel, keys[i], taken)
-                guid = _free_guid(rel, keys[i], taken, foreign)
+                natural = _free_guid(rel, keys[i], taken, _no_owner, tried)
+                guid = _free_guid(rel, keys[i], taken, foreign, tried)
                 if guid != natural:
                     diagnostics.append(_guid_clash(rel, draft.line, natural, foreign))
                 deck = target
@@ -453,12 +454,12 @@ def _match(keys: list[str], answers: list[str], old: tuple[LockEntry, ...]) -> d
     """Which old entry each new card is: draft index → old entry index."""
     # 1. Same question (the k-th card with a question matches the k-th entry with it).
     match: dict[int, int] = {}
-    old_by_key: dict[str, list[int]] = defaultdict(list)
+    old_by_key: dict[str, deque[int]] = defaultdict(deque)
     for j, entry in enumerate(old):
         old_by_key[entry.question].append(j)
     for i, key in enumerate(keys):
         if old_by_key.get(key):
-            match[i] = old_by_key[key].pop(0)
+            match[i] = old_by_key[key].popleft()
 
     # 2. Reworded, same answer: only when that answer is unambiguous on both sides.
     exact_old = set(match.values())
@@ -510,14 +511,28 @@ def _gaps(
     return groups
 
 
+def _no_owner(_: str) -> str | None:
+    return None
+
+
 def _free_guid(
-    rel: str, key: str, taken: set[str], foreign: Callable[[str], str | None] = lambda _: None
+    rel: str,
+    key: str,
+    taken: set[str],
+    foreign: Callable[[str], str | None] = _no_owner,
+    tried: dict[tuple[str, bool], int] | None = None,
 ) -> str:
-    guid = _genanki_guid("ankigen", rel, key)
-    n = 2
+    """The first of the key's GUIDs (natural, then suffixed 2, 3, …) not taken. `tried`
+    remembers, per key, the suffixes found taken before in this note: `taken` only grows, so
+    they stay taken, and n copies of one question cost n GUIDs, not n²/2."""
+    memo = (key, foreign is not _no_owner)
+    n = tried.get(memo, 1) if tried is not None else 1
+    guid = _genanki_guid("ankigen", rel, key, *((n,) if n > 1 else ()))
     while guid in taken or foreign(guid):
-        guid = _genanki_guid("ankigen", rel, key, n)
         n += 1
+        guid = _genanki_guid("ankigen", rel, key, n)
+    if tried is not None:
+        tried[memo] = n
     return guid
 
 
