@@ -206,7 +206,7 @@ def run(argv: list[str], prog: str) -> int:
     except OSError as error:
         say(f"{prog}: error: cannot use output folder {options.out}: {error}", sys.stderr)
         return EXIT_FAILED
-    interrupts = _Interrupts()
+    interrupts = Interrupts()
     try:
         status = _build(options)
         if interrupts.fired:  # the KeyboardInterrupt was swallowed on the way
@@ -232,7 +232,7 @@ def run(argv: list[str], prog: str) -> int:
         interrupts.restore()
 
 
-class _Interrupts:
+class Interrupts:
     """Ctrl-C and SIGTERM (kill, a CI timeout) stop a build: KeyboardInterrupt, temporaries
     removed, one line, exit 130.
 
@@ -243,14 +243,22 @@ class _Interrupts:
     The handler itself only sets a flag and raises: starting a thread there can deadlock."""
 
     GRACE_SECONDS = 3.0
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, message: str = "ankigen: interrupted") -> None:
+        self.message = message
         self.fired = False
         self.done = False
         self.reported = False
         self.lock = threading.Lock()
         self.previous: dict[int, Any] = {}
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in self.SIGNALS:
+            if signum == getattr(signal, "SIGHUP", None) and (
+                signal.getsignal(signum) == signal.SIG_IGN
+            ):
+                continue  # started with nohup: a closed terminal does not stop it
             try:
                 self.previous[signum] = signal.signal(signum, self._interrupt)
             except ValueError:  # not the main thread (ankigen called from a thread): leave it
@@ -280,7 +288,7 @@ class _Interrupts:
         with self.lock:
             if not self.reported:
                 self.reported = True
-                say("ankigen: interrupted", sys.stderr)
+                say(self.message, sys.stderr)
                 sys.stderr.flush()
 
     def restore(self) -> None:

@@ -31,9 +31,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_holds_every_package_and_the_assets(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    packages = {
-        str(init.relative_to(REPO)) for init in (REPO / "ankigen").rglob("__init__.py")
-    }
+    packages = {str(init.relative_to(REPO)) for init in (REPO / "ankigen").rglob("__init__.py")}
     assert packages <= names, packages - names
     for asset in (REPO / "assets").iterdir():
         if asset.suffix in {".html", ".css"}:

@@ -548,17 +548,28 @@ READER = SpacedRepetitionReader()
 
 def _ignore_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
     """Whether a note's path is ignored: a glob matches the path, a plain path is the note or
-    a folder above it. Built once: the globs are one regular expression (fnmatch's, which
-    never backtracks), the plain paths a set looked up per folder of the note."""
-    globs = [p for p in patterns if any(c in p for c in "*?[")]
-    plain = frozenset(p for p in patterns if p not in globs)
-    joined = "|".join(fnmatch.translate(p.replace("**/", "*").replace("**", "*")) for p in globs)
-    compiled = re.compile(joined) if globs else None
+    a folder above it. Built once: plain paths are a set looked up per folder of the note,
+    globs are grouped by their first folder when it is written out ("Archive/*"), so a note
+    is tried only against the globs that can match it (fnmatch's patterns never backtrack)."""
+    plain: set[str] = set()
+    by_folder: dict[str, list[re.Pattern[str]]] = {}
+    anywhere: list[re.Pattern[str]] = []
+    for pattern in patterns:
+        if not any(c in pattern for c in "*?["):
+            plain.add(pattern)
+            continue
+        compiled = re.compile(fnmatch.translate(pattern.replace("**/", "*").replace("**", "*")))
+        first, slash, _ = pattern.partition("/")
+        if slash and not any(c in first for c in "*?["):
+            by_folder.setdefault(first, []).append(compiled)
+        else:
+            anywhere.append(compiled)
 
     def ignored(rel: str) -> bool:
         if rel in plain or any(rel[:at] in plain for at in _slashes(rel)):
             return True
-        return compiled is not None and compiled.match(rel) is not None
+        candidates = [*by_folder.get(rel.partition("/")[0], ()), *anywhere]
+        return any(glob.match(rel) for glob in candidates)
 
     return ignored
 
