@@ -16,4 +16,7 @@ if __name__ == "__main__":
             file=sys.stderr,
         )
         sys.exit(2)
+    from ankigen.cli import stop_quietly_on_interrupt
+
+    stop_quietly_on_interrupt()
     sys.exit(run(sys.argv[1:], prog="build_deck.py"))

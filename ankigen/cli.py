@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import math
@@ -140,6 +141,8 @@ def parser(prog: str = "ankigen build") -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """`ankigen build …`; `ankigen …` without the word build works too."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the command itself, not a caller in Python: Ctrl-C from the very start
+        stop_quietly_on_interrupt("ankigen adopt" if args[:1] == ["adopt"] else "ankigen")
     if args[:1] == ["cache"]:
         return cache_command(args[1:])
     if args[:1] == ["adopt"]:
@@ -206,14 +209,18 @@ def run(argv: list[str], prog: str) -> int:
     except OSError as error:
         say(f"{prog}: error: cannot use output folder {options.out}: {error}", sys.stderr)
         return EXIT_FAILED
-    interrupts = Interrupts()
+    interrupts = None
     try:
+        interrupts = Interrupts()
         status = _build(options)
         if interrupts.fired:  # the KeyboardInterrupt was swallowed on the way
             raise KeyboardInterrupt
         return status
     except KeyboardInterrupt:
-        interrupts.report()
+        if interrupts is None:
+            say("ankigen: interrupted", sys.stderr)
+        else:
+            interrupts.report()
         return EXIT_INTERRUPTED
     except OSError as error:  # a disk problem outside any one note (output folder, cache)
         say(f"ankigen: error: {error}", sys.stderr)
@@ -229,7 +236,25 @@ def run(argv: list[str], prog: str) -> int:
         )
         return EXIT_FAILED
     finally:
-        interrupts.restore()
+        if interrupts is not None:
+            interrupts.restore()
+
+
+def stop_quietly_on_interrupt(prog: str = "ankigen") -> None:
+    """Until a command sets its own handlers (and again once they are restored, while Python
+    shuts down): a signal ends the process with one line and exit 130, never a traceback from
+    an import or from the interpreter's exit. Nothing is on disk to remove at those times."""
+
+    def stop(signum: int, frame: object) -> None:
+        if not Interrupts.said:  # the line is printed once, whoever prints it
+            with contextlib.suppress(OSError, ValueError):
+                os.write(2, f"{prog}: interrupted\n".encode())
+        os._exit(EXIT_INTERRUPTED)
+
+    for signum in Interrupts.SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(signum) != signal.SIG_IGN:
+                signal.signal(signum, stop)
 
 
 class Interrupts:
@@ -254,6 +279,11 @@ class Interrupts:
         self.reported = False
         self.lock = threading.Lock()
         self.previous: dict[int, Any] = {}
+        self.lost = False  # a KeyboardInterrupt swallowed where Python cannot raise it
+        # The watchdog first: once the handlers are set, a signal may arrive at any moment.
+        threading.Thread(target=self._watch, name="ankigen-interrupt", daemon=True).start()
+        self.previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
         for signum in self.SIGNALS:
             if signum == getattr(signal, "SIGHUP", None) and (
                 signal.getsignal(signum) == signal.SIG_IGN
@@ -263,13 +293,26 @@ class Interrupts:
                 self.previous[signum] = signal.signal(signum, self._interrupt)
             except ValueError:  # not the main thread (ankigen called from a thread): leave it
                 return
-        threading.Thread(target=self._watch, name="ankigen-interrupt", daemon=True).start()
 
     def _interrupt(self, signum: int, frame: object) -> None:
-        if self.fired:  # a second Ctrl-C while stopping: the first one is being handled
+        if self.fired and not self.lost:  # a second Ctrl-C while stopping: ignored
             return
         self.fired = True
+        self.lost = False
         raise KeyboardInterrupt
+
+    def _unraisable(self, unraisable: Any) -> None:
+        """Python cannot raise an exception in a finaliser, a weak reference's callback or
+        a generator being collected, and prints "Exception ignored in …" instead. Our
+        KeyboardInterrupt landing there is not printed; it is raised again in the main
+        thread's next plain line, where it stops the build as usual."""
+        if self.fired and isinstance(unraisable.exc_value, KeyboardInterrupt):
+            import traceback as _tb, os as _os  # DIAGNOSIS
+            with open("/tmp/hb/unraisable.log", "a") as _f:
+                _f.write(f"{_os.getpid()} {unraisable.err_msg} {unraisable.object!r}\n" + "".join(_tb.format_tb(unraisable.exc_traceback)) + "\n")
+            self.lost = True  # the watchdog raises it again, from outside this hook
+            return
+        self.previous_hook(unraisable)
 
     def _watch(self) -> None:
         while not self.fired:
@@ -280,19 +323,26 @@ class Interrupts:
         while time.monotonic() < deadline:
             if self.done:
                 return
-            time.sleep(0.1)
+            if self.lost:  # swallowed in a finaliser: raised again in the main thread
+                _thread.interrupt_main()  # runs the SIGINT handler (ours) there
+            time.sleep(0.02 if self.lost else 0.1)
         self.report()
         os._exit(EXIT_INTERRUPTED)
+
+    said = False  # "interrupted" printed, by any instance
 
     def report(self) -> None:
         with self.lock:
             if not self.reported:
                 self.reported = True
+                Interrupts.said = True
                 say(self.message, sys.stderr)
                 sys.stderr.flush()
 
     def restore(self) -> None:
         self.done = True
+        if sys.unraisablehook == self._unraisable:
+            sys.unraisablehook = self.previous_hook
         for signum, handler in self.previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

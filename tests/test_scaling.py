@@ -207,7 +207,9 @@ def test_huge_flashcard_tag_lists_are_bounded_and_named():
 def test_spaced_repetition_settings_lists_cost_linear_time(key, entry):
     """A settings list of n entries over a vault of n lines costs about n, not n²: each entry
     is not tried on every note or line."""
-    text = "#flashcards\n" + "".join(f"q{i}::a ==c== #flashcards\n" for i in range(10))
+    text = "#flashcards\n" + "".join(
+        f"q{i}::a #flashcards\n\nsee ==c{i}== here\n\n" for i in range(5)
+    )
 
     def make(n: int) -> tuple[dict, int]:
         values = [entry(i) for i in range(n)]
