@@ -74,6 +74,9 @@ ADVERSARIAL: list[tuple[str, dict | None, Callable[[int], str]]] = [
     ("curly and highlights", None, lambda n: "#card\n" + "{a} ==b== " * n + "\n"),
     ("math between clozes", None, lambda n: "#card\n{a} " + "$x$ " * n + "\n"),
     ("card tags", None, lambda n: "q #card " + "#t " * n + "\nback\n"),
+    ("card tags then a word", None, lambda n: "#card " * n + "x\n"),
+    ("reverse tags then a word", None, lambda n: "q " + "#card/reverse " * n + "x\n"),
+    ("only card tags", None, lambda n: "q " + "#card-spaced " * n + "\n"),
     # Spaced Repetition
     ("sr basic", SR, lambda n: "#flashcards\n" + "q::a\n" * n),
     ("sr clozes", SR, lambda n: "#flashcards\n" + "==a== " * n + "\n"),

@@ -206,11 +206,27 @@ class _Reader:
         if "#" not in text:
             return None
         kinds = self._kinds()
-        for start, end, name in obsidian.line_tags(text):
-            kind = kinds.get(name.lower())
-            if kind and not _untagged_rest(text[end:]):
-                return kind, start, end
-        return None
+        candidates = [
+            (kinds[name.lower()], start, end)
+            for start, end, name in obsidian.line_tags(text)
+            if name.lower() in kinds
+        ]
+        if len(candidates) <= 8:
+            for found in candidates:
+                if not _untagged_rest(text[found[2] :]):
+                    return found
+            return None
+        # Many card tags on one line: only tags may follow the one that counts, and what may
+        # follow one may follow the next, so the first that counts is found by halving
+        # (each check reads the rest of the line: n log n, not n²).
+        low, high = 0, len(candidates)
+        while low < high:
+            middle = (low + high) // 2
+            if _untagged_rest(text[candidates[middle][2] :]):
+                low = middle + 1
+            else:
+                high = middle
+        return candidates[low] if low < len(candidates) else None
 
     def _untagged(self, text: str) -> str:
         found = self._tag_in(text)
