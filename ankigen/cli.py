@@ -302,14 +302,12 @@ class Interrupts:
         raise KeyboardInterrupt
 
     def _unraisable(self, unraisable: Any) -> None:
-        """Python cannot raise an exception in a finaliser, a weak reference's callback or
-        a generator being collected, and prints "Exception ignored in …" instead. Our
-        KeyboardInterrupt landing there is not printed; it is raised again in the main
-        thread's next plain line, where it stops the build as usual."""
+        """Python cannot raise an exception out of a callback from native code (nh3 calls
+        render._filter_attribute for every attribute it cleans), a finaliser or a weak
+        reference's callback, and prints "Exception ignored in …" instead. Our
+        KeyboardInterrupt landing there is not printed; the watchdog raises it again in the
+        main thread, where it stops the build as usual."""
         if self.fired and isinstance(unraisable.exc_value, KeyboardInterrupt):
-            import traceback as _tb, os as _os  # DIAGNOSIS
-            with open("/tmp/hb/unraisable.log", "a") as _f:
-                _f.write(f"{_os.getpid()} {unraisable.err_msg} {unraisable.object!r}\n" + "".join(_tb.format_tb(unraisable.exc_traceback)) + "\n")
             self.lost = True  # the watchdog raises it again, from outside this hook
             return
         self.previous_hook(unraisable)
