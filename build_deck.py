@@ -4,6 +4,8 @@
 import sys
 
 if __name__ == "__main__":
+    import ankigen.__main__  # first: Ctrl-C while importing is one line, exit 130
+
     try:
         import ankigen.build  # noqa: F401  (imports every dependency)
         from ankigen.cli import run
