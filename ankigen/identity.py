@@ -24,11 +24,12 @@ from .lock import (
     DeletedCard,
     FolderContext,
     Lock,
-    adopt_moved_notes,
     assign_identities,
     deleted_card,
     load_lock,
     lock_location,
+    moved_notes,
+    orphan_index,
     save_lock,
     valid_time,
 )
@@ -63,6 +64,7 @@ class Identities:
             if rel not in self.folder_of and not _kept_out(vault.root, rel, exclude)
         }
         self.lock, _ = lock.pruned(rel for rel in lock.notes if rel not in self.orphans)
+        self.orphan_questions = orphan_index(self.orphans)
         self.owner = {e.guid: rel for rel, entries in self.lock.notes.items() for e in entries}
         self.changes: list[Changes] = []
         self.moved: list[str] = []
@@ -74,6 +76,10 @@ class Identities:
         self.model_mod: int | None = None  # without a lock the note type carries `created`
         if self.enabled:
             self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
+        # The lock's notes, updated in place folder by folder (a new sorted copy per folder
+        # would cost the whole lock each time); the lock file is written sorted.
+        self.notes = dict(self.lock.notes)
+        self.lock = self._lock_view(self.lock)
         self.fallback_mod = ModTimes(vault.root)
 
     def assign(
@@ -85,7 +91,8 @@ class Identities:
     ) -> tuple[AnkiNote, ...]:
         """Identify the drafts of one folder. `notes_read` are its notes that could be read:
         the lock entries of the others stay as they are."""
-        self.lock, moves = adopt_moved_notes(self.lock, self.orphans, drafts)
+        adopted, moves = moved_notes(self.notes, self.orphans, drafts, self.orphan_questions)
+        self.notes.update(adopted)
         for old, new in moves:
             self.moved.append(f"{old} → {new}")
             for entry in self.lock.notes[new]:
@@ -100,7 +107,12 @@ class Identities:
         identified = assign_identities(
             drafts, self.lock, self.fallback_mod, self.now, scope=notes_read, context=context
         )
-        self.lock = self.lock.updated(identified.lock)
+        for rel, entries in identified.lock.notes.items():
+            if entries:
+                self.notes[rel] = entries
+            else:
+                self.notes.pop(rel, None)
+        self.lock = self._lock_view(identified.lock)
         for rel, entries in identified.lock.notes.items():
             for entry in entries:
                 self.owner[entry.guid] = rel
@@ -108,6 +120,10 @@ class Identities:
         self.deleted.extend(identified.deleted)
         diagnostics.extend(identified.diagnostics)
         return identified.notes
+
+    def _lock_view(self, part: Lock) -> Lock:
+        """The lock as it stands: the notes updated in place, part's model if it has one."""
+        return Lock(MappingProxyType(self.notes), part.model or self.lock.model, self.lock.deleted)
 
     def finish(self) -> None:
         """Remember the cards deleted in this build (notes gone, questions gone)."""

@@ -242,21 +242,50 @@ def adopt_moved_notes(
     """
     if not orphans:  # no gone note to take over (a first build): nothing to compare
         return lock, []
+    adopted, moves = moved_notes(lock.notes, orphans, drafts, orphan_index(orphans))
+    if not adopted:
+        return lock, moves
+    return lock.updated(Lock(MappingProxyType(adopted), None)), moves
+
+
+def orphan_index(orphans: Mapping[str, tuple[LockEntry, ...]]) -> dict[str, set[str]]:
+    """Question → the gone notes that had it: made once per build, so that finding where a
+    note came from costs its own questions, not a comparison with every gone note."""
+    index: dict[str, set[str]] = defaultdict(set)
+    for rel, entries in orphans.items():
+        for entry in entries:
+            index[entry.question].add(rel)
+    return index
+
+
+def moved_notes(
+    notes: Mapping[str, tuple[LockEntry, ...]],
+    orphans: dict[str, tuple[LockEntry, ...]],
+    drafts: Sequence[CardDraft],
+    index: Mapping[str, set[str]],
+) -> tuple[dict[str, tuple[LockEntry, ...]], list[tuple[str, str]]]:
+    """adopt_moved_notes' work: (new path → adopted entries, moves); `index` from
+    orphan_index (notes adopted since are skipped: they are no longer in `orphans`)."""
+    if not orphans:
+        return {}, []
     questions: dict[str, set[str]] = defaultdict(set)
     for draft in drafts:
-        if draft.note_rel not in lock.notes:
+        if draft.note_rel not in notes:
             questions[draft.note_rel].add(normalise_question(draft.question_key))
     adopted: dict[str, tuple[LockEntry, ...]] = {}
     moves = []
     for rel, keys in sorted(questions.items()):
-        shared = {old: len(keys & {e.question for e in orphans[old]}) for old in sorted(orphans)}
-        best = max(shared, key=lambda old: shared[old], default=None)
-        if best is not None and shared[best] and 2 * shared[best] >= len(keys):
+        shared: Counter[str] = Counter(
+            old for key in keys for old in index.get(key, ()) if old in orphans
+        )
+        if not shared:
+            continue
+        most = max(shared.values())
+        best = min(old for old, count in shared.items() if count == most)  # as sorted first
+        if 2 * most >= len(keys):
             adopted[rel] = orphans.pop(best)
             moves.append((best, rel))
-    if not adopted:
-        return lock, moves
-    return lock.updated(Lock(MappingProxyType(adopted), None)), moves
+    return adopted, moves
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,33 @@ def test_duplicate_guids_are_the_same_as_before():
     assert [note.guid for note in found.notes] == expected
 
 
+def test_a_renamed_folder_of_many_notes_is_recognised_in_linear_time():
+    """Every note of a folder moved: each finds the gone note it came from by its questions,
+    not by comparing itself with every gone note."""
+    from ankigen.lock import LockEntry, adopt_moved_notes
+
+    def make(n: int) -> tuple[dict, list[CardDraft]]:
+        orphans = {
+            f"Old/n{i}.md": tuple(
+                LockEntry(f"g{i}-{k}", f"question {i} {k}", "c", "a", 1, k + 1) for k in range(3)
+            )
+            for i in range(n)
+        }
+        drafts = [
+            CardDraft(f"New/n{i}.md", k + 1, f"Question {i} {k}", "a", ("q", "a", ""), ())
+            for i in range(n)
+            for k in range(3)
+        ]
+        return orphans, drafts
+
+    def run(made: tuple[dict, list[CardDraft]]) -> None:
+        orphans, drafts = made
+        _, moves = adopt_moved_notes(Lock(), dict(orphans), drafts)
+        assert len(moves) == len(orphans)
+
+    assert_scales_linearly(make, run, 300)
+
+
 # ---------------------------------------------------------------- settings lists
 
 
