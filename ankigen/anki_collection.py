@@ -240,9 +240,12 @@ class _Prefixed:
 def _copy_limited(source: Any, target: Any, limit: int, path: Path) -> None:
     """Copy at most `limit` bytes (never written beyond it); the copy must be SQLite."""
     total = 0
+    head = b""
     while chunk := source.read(1 << 20):
-        if not total and not chunk.startswith(SQLITE_MAGIC):
-            raise CollectionError(f"{path} holds no SQLite collection (not a .colpkg backup)")
+        if len(head) < len(SQLITE_MAGIC):  # the first bytes, however the reads fall
+            head += chunk[: len(SQLITE_MAGIC) - len(head)]
+            if not SQLITE_MAGIC.startswith(head):
+                raise CollectionError(f"{path} holds no SQLite collection (not a .colpkg backup)")
         total += len(chunk)
         if total > limit:
             raise CollectionError(
@@ -250,6 +253,8 @@ def _copy_limited(source: Any, target: Any, limit: int, path: Path) -> None:
                 f"{MAX_UNPACK_RATIO} times the backup; refused"
             )
         target.write(chunk)
+    if len(head) < len(SQLITE_MAGIC):
+        raise CollectionError(f"{path} holds no SQLite collection (not a .colpkg backup)")
 
 
 def sweep_stale_copies() -> None:

@@ -350,3 +350,35 @@ def test_a_copy_left_by_sigkill_goes_at_the_next_run(big_collection, tmp_path):
     result = adopt_cli(vault, tmp_path / "missing.anki2", tmp)
     assert result.returncode == 1
     assert _copies(tmp) == [other]
+
+
+class _Trickle:
+    """A stream that hands out a few bytes per read, as a decompressor may."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, size: int = -1) -> bytes:
+        piece, self.data = self.data[:3], self.data[3:]
+        return piece
+
+
+@pytest.mark.parametrize(
+    ("data", "accepted"),
+    [
+        (b"SQLite format 3\x00rest of the file", True),
+        (b"SQLite format 3\x00", True),
+        (b"SQLite form", False),  # too short to be a database
+        (b"SQLite format 4\x00rest", False),
+        (b"", False),
+    ],
+)
+def test_the_unpacked_collection_is_checked_however_the_reads_fall(tmp_path, data, accepted):
+    target = io.BytesIO()
+    copy = anki_collection._copy_limited
+    if accepted:
+        copy(_Trickle(data), target, 1 << 20, tmp_path / "b.colpkg")
+        assert target.getvalue() == data
+    else:
+        with pytest.raises(CollectionError, match="holds no SQLite collection"):
+            copy(_Trickle(data), target, 1 << 20, tmp_path / "b.colpkg")
