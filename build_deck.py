@@ -7,7 +7,7 @@ if __name__ == "__main__":
     import ankigen.__main__  # first: Ctrl-C while importing is one line, exit 130
 
     try:
-        import ankigen.build  # noqa: F401  (imports every dependency)
+        import ankigen.build  # imports every dependency
         from ankigen.cli import run
     except ImportError as error:
         print(
@@ -21,4 +21,4 @@ if __name__ == "__main__":
     from ankigen.cli import stop_quietly_on_interrupt
 
     stop_quietly_on_interrupt()
-    sys.exit(run(sys.argv[1:], prog="build_deck.py"))
+    ankigen.__main__.exit_with(run(sys.argv[1:], prog="build_deck.py"))

@@ -1,5 +1,6 @@
 """`python -m ankigen build …`, and the `ankigen` command."""
 
+import contextlib
 import os
 import signal
 import sys
@@ -22,7 +23,19 @@ for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
 def entry() -> None:
     from .cli import main
 
-    sys.exit(main())
+    exit_with(main())
+
+
+def exit_with(status: int) -> None:
+    """Exit with the status. Interrupted (130), what had to be removed is removed by then:
+    exit at once, for Python's own exit would wait for the worker pool's threads, which may
+    wait for ever on a worker ended in the middle of handing back its result."""
+    if status == 130:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(130)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
