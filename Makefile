@@ -28,8 +28,10 @@ dist: $(VENV)/.installed-test
 	$(VENV)/bin/twine check --strict $(DIST)/*
 
 # `make fuzz` runs every property test (hypothesis) with thousands of examples: generated notes,
-# Markdown, clozes, syntaxes and sounds (ANKIGEN_FUZZ_EXAMPLES each), then hostile vault trees
-# through the whole build (FUZZ_EXAMPLES). `make test` runs a few hundred, always the same.
+# Markdown, clozes, syntaxes and sounds, the plugins' settings files (data.json), review comments,
+# clozes in every syntax and crafted collections for `adopt` (tests/test_fuzz_surfaces.py)
+# (ANKIGEN_FUZZ_EXAMPLES each), then hostile vault trees through the whole build
+# (FUZZ_EXAMPLES). `make test` runs a few hundred, always the same.
 PROPERTY_EXAMPLES ?= 5000
 FUZZ_EXAMPLES ?= 1000
 fuzz: fuzz-properties fuzz-vault

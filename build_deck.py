@@ -4,8 +4,10 @@
 import sys
 
 if __name__ == "__main__":
+    import ankigen.__main__  # first: Ctrl-C while importing is one line, exit 130
+
     try:
-        import ankigen.build  # noqa: F401  (imports every dependency)
+        import ankigen.build  # imports every dependency
         from ankigen.cli import run
     except ImportError as error:
         print(
@@ -16,4 +18,7 @@ if __name__ == "__main__":
             file=sys.stderr,
         )
         sys.exit(2)
-    sys.exit(run(sys.argv[1:], prog="build_deck.py"))
+    from ankigen.cli import stop_quietly_on_interrupt
+
+    stop_quietly_on_interrupt()
+    ankigen.__main__.exit_with(run(sys.argv[1:], prog="build_deck.py"))

@@ -456,22 +456,31 @@ def main(argv: list[str], prog: str = "ankigen adopt") -> int:
             file=sys.stderr,
         )
         return 2
+    from .cli import Interrupts
+
+    # Ctrl-C, SIGTERM or SIGHUP: KeyboardInterrupt, so that the copy of the collection in the
+    # temporary folder is removed on the way out (a copy left by SIGKILL goes at the next run).
+    interrupts = Interrupts(message=f"{prog}: interrupted")
     try:
         report = adopt(
             args.vault, args.collection, syntax, tuple(args.exclude), write=not args.dry_run
         )
-    except CollectionError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
+        if interrupts.fired:  # swallowed on the way (inside SQLite's progress handler)
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        interrupts.report()
         return 130
-    except OSError as error:  # the lock or ankigen.adopted cannot be written
+    except (CollectionError, OSError) as error:  # OSError: the lock cannot be written
+        if interrupts.fired:
+            interrupts.report()
+            return 130
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
     except Exception as error:  # a bug: one line, never a traceback
         print(f"{prog}: internal error, nothing adopted: {error!r}", file=sys.stderr)
         return 1
+    finally:
+        interrupts.restore()
     for diagnostic in report.diagnostics:
         print(str(diagnostic).translate(_CONTROL), file=sys.stderr)
     for outcome in report.outcomes:

@@ -11,16 +11,31 @@ are read.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-# A .colpkg is untrusted input: never inflate it beyond this.
-MAX_COLLECTION_BYTES = 8 << 30
+# A collection is untrusted input: the work spent on it is bounded by its size.
+MAX_COLLECTION_BYTES = 8 << 30  # a collection (or the one inside a .colpkg), after unpacking
+# A .colpkg's collection unpacks to at most this many times the backup's size (SQLite text
+# compresses some 3 to 10 times), and never beyond MAX_COLLECTION_BYTES.
+MAX_UNPACK_RATIO = 100
+MIN_UNPACK_BYTES = 256 << 20  # a small backup may still unpack to this much
+MAX_VALUE_BYTES = 256 << 20  # one value (a note's fields, a JSON column): SQLite refuses more
+MAX_CONFIG_BYTES = 1 << 20  # a note type's configuration (a protobuf message)
+# SQLite virtual-machine steps allowed per byte of collection (reading a real one takes a few).
+WORK_PER_BYTE = 100
 _COLPKG_NAMES = ("collection.anki21b", "collection.anki21", "collection.anki2")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a file's header; an empty archive's
+TEMP_PREFIX = "ankigen-adopt-"
 
 
 class CollectionError(Exception):
@@ -56,46 +71,148 @@ class AnkiCollection:
 
 
 def read_collection(path: Path) -> AnkiCollection:
-    """The collection's notes and note types; CollectionError when it cannot be read."""
-    if not path.is_file():
+    """The collection's notes and note types; CollectionError when it cannot be read.
+
+    What is read is decided by the file's first bytes (a SQLite database or a zip), never by
+    its name or by bytes found further in; a .colpkg is unpacked within MAX_UNPACK_RATIO of
+    its size; the copy is read with SQLite's limits set and plain tables only."""
+    sweep_stale_copies()
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise CollectionError(f"no such file: {path}") from error
+    if not stat.S_ISREG(info.st_mode):
         raise CollectionError(f"no such file: {path}")
-    with tempfile.TemporaryDirectory(prefix="ankigen-adopt-") as temp:
+    head = _head(path)
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as temp:
         copy = Path(temp) / "collection.sqlite"
         try:
-            if zipfile.is_zipfile(path):
-                _extract_colpkg(path, copy)
+            if head.startswith(_ZIP_MAGICS):
+                _extract_colpkg(path, copy, _unpack_limit(info.st_size))
+            elif head.startswith(SQLITE_MAGIC):
+                _copy_sqlite(path, copy, info.st_size)
             else:
-                shutil.copyfile(path, copy)
-                wal = path.with_name(path.name + "-wal")
-                if wal.is_file():  # changes Anki has not checkpointed yet
-                    shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+                raise CollectionError(
+                    f"{path} is not an Anki collection: it is neither a SQLite database "
+                    "(collection.anki2) nor a zip (.colpkg backup)"
+                )
         except OSError as error:
             raise CollectionError(f"cannot read {path}: {error}") from error
+        return _read_copy(path, copy)
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_MAGIC))
+    except OSError as error:
+        raise CollectionError(f"cannot read {path}: {error}") from error
+
+
+def _unpack_limit(packed_size: int) -> int:
+    return min(MAX_COLLECTION_BYTES, max(MIN_UNPACK_BYTES, MAX_UNPACK_RATIO * packed_size))
+
+
+def _copy_sqlite(path: Path, copy: Path, size: int) -> None:
+    wal = path.with_name(path.name + "-wal")  # changes Anki has not checkpointed yet
+    wal_size = wal.stat().st_size if wal.is_file() else 0
+    if size + wal_size > MAX_COLLECTION_BYTES:
+        raise CollectionError(f"{path} is implausibly large for an Anki collection")
+    shutil.copyfile(path, copy)
+    if wal_size:
+        shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+
+
+def _read_copy(path: Path, copy: Path) -> AnkiCollection:
+    size = sum(p.stat().st_size for p in copy.parent.iterdir())
+    budget = _Budget(WORK_PER_BYTE * size + 10_000_000)
+    try:
+        db = sqlite3.connect(copy)
         try:
-            db = sqlite3.connect(copy)
-            try:
-                return _read(db)
-            finally:
-                db.close()
-        except (sqlite3.Error, ValueError, KeyError, TypeError) as error:
-            raise CollectionError(f"{path} is not an Anki collection ({error})") from error
+            _limit(db, budget)
+            _check_schema(db)
+            return _read(db)
+        finally:
+            db.close()
+    except CollectionError as error:
+        raise CollectionError(f"{path} is not an Anki collection: {error}") from None
+    except (sqlite3.Error, ValueError, KeyError, TypeError, RecursionError) as error:
+        if budget.spent:
+            raise CollectionError(
+                f"{path} is not an Anki collection: reading it takes far more work than its "
+                "size; refused"
+            ) from None
+        raise CollectionError(f"{path} is not an Anki collection ({error})") from error
 
 
-def _extract_colpkg(path: Path, out: Path) -> None:
+class _Budget:
+    """SQLite's progress handler: stops a query that does more work than the file's size
+    allows (a crafted file can make one query loop for ever)."""
+
+    STEP = 1000  # virtual-machine instructions between calls
+
+    def __init__(self, instructions: int) -> None:
+        self.left = instructions // self.STEP
+        self.spent = False
+
+    def __call__(self) -> int:
+        self.left -= 1
+        if self.left < 0:
+            self.spent = True
+            return 1  # non-zero: SQLite interrupts the query
+        return 0
+
+
+def _limit(db: sqlite3.Connection, budget: _Budget) -> None:
+    db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    db.set_progress_handler(budget, _Budget.STEP)
+    db.execute("pragma query_only = on")
+    db.execute("pragma trusted_schema = off")  # no SQL function runs from the schema
+
+
+def _check_schema(db: sqlite3.Connection) -> None:
+    """Plain tables only: Anki's own schema has no view, trigger, virtual table or generated
+    column, and one of those in a collection is a trap (a view can loop for ever or build a
+    gigabyte value), so any is refused before a row is read."""
+    for kind, name, sql in db.execute("select type, name, sql from sqlite_master"):
+        if kind in ("view", "trigger"):
+            raise CollectionError(f"it holds a {kind} ({name!r}), which Anki never writes")
+        if kind == "table" and str(sql or "").lstrip()[:20].upper().startswith("CREATE VIRTUAL"):
+            raise CollectionError(f"it holds a virtual table ({name!r}), which Anki never writes")
+    tables = [row[0] for row in db.execute("select name from sqlite_master where type='table'")]
+    for table in tables:
+        for name, hidden in db.execute("select name, hidden from pragma_table_xinfo(?)", (table,)):
+            if hidden in (2, 3):  # 2: a virtual generated column, 3: a stored one
+                raise CollectionError(
+                    f"its table {table!r} has a generated column ({name!r}), "
+                    "which Anki never writes"
+                )
+
+
+def _extract_colpkg(path: Path, out: Path, limit: int) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
+            names = {info.filename: info for info in archive.infolist()}
             name = next((n for n in _COLPKG_NAMES if n in names), None)
             if name is None:
                 raise CollectionError(f"{path} holds no collection (not a .colpkg backup)")
+            if names[name].file_size > limit:  # as the archive says: checked before unpacking
+                raise CollectionError(f"{path}: the collection inside is implausibly large")
             with archive.open(name) as source, out.open("wb") as target:
                 if name.endswith("b"):
                     import zstandard
 
-                    reader = zstandard.ZstdDecompressor().stream_reader(source)
-                    _copy_limited(reader, target)
+                    head = source.read(18)  # a zstd frame header is at most 18 bytes
+                    if not head.startswith(ZSTD_MAGIC):
+                        raise CollectionError(f"{path}: {name} is not zstd-compressed")
+                    declared = zstandard.frame_content_size(head)
+                    if declared > limit:  # -1 when the frame does not say
+                        raise CollectionError(f"{path}: the collection inside is implausibly large")
+                    decompressor = zstandard.ZstdDecompressor(max_window_size=1 << 27)
+                    reader = decompressor.stream_reader(_Prefixed(head, source))
+                    _copy_limited(reader, target, limit, path)
                 else:
-                    _copy_limited(source, target)
+                    _copy_limited(source, target, limit, path)
     except (zipfile.BadZipFile, ImportError) as error:
         raise CollectionError(f"cannot open {path}: {error}") from error
     except Exception as error:
@@ -104,13 +221,70 @@ def _extract_colpkg(path: Path, out: Path) -> None:
         raise CollectionError(f"cannot unpack {path}: {error}") from error
 
 
-def _copy_limited(source, target) -> None:
+class _Prefixed:
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self.head = head
+        self.rest = rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            if size < 0:
+                data, self.head = self.head + self.rest.read(), b""
+                return data
+            data, self.head = self.head[:size], self.head[size:]
+            return data
+        return self.rest.read(size)
+
+
+def _copy_limited(source: Any, target: Any, limit: int, path: Path) -> None:
+    """Copy at most `limit` bytes (never written beyond it); the copy must be SQLite."""
     total = 0
+    head = b""
     while chunk := source.read(1 << 20):
+        if len(head) < len(SQLITE_MAGIC):  # the first bytes, however the reads fall
+            head += chunk[: len(SQLITE_MAGIC) - len(head)]
+            if not SQLITE_MAGIC.startswith(head):
+                raise CollectionError(f"{path} holds no SQLite collection (not a .colpkg backup)")
         total += len(chunk)
-        if total > MAX_COLLECTION_BYTES:
-            raise CollectionError("the collection inside the backup is implausibly large")
+        if total > limit:
+            raise CollectionError(
+                f"{path}: the collection inside unpacks to more than {limit >> 20} MB, "
+                f"{MAX_UNPACK_RATIO} times the backup; refused"
+            )
         target.write(chunk)
+    if len(head) < len(SQLITE_MAGIC):
+        raise CollectionError(f"{path} holds no SQLite collection (not a .colpkg backup)")
+
+
+def sweep_stale_copies() -> None:
+    """Remove the temporary copies a killed `adopt` left behind (its process is gone)."""
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{TEMP_PREFIX}*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        try:
+            info = entry.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
 
 
 def _read(db: sqlite3.Connection) -> AnkiCollection:
@@ -145,6 +319,13 @@ def _current_schema(db: sqlite3.Connection) -> tuple[dict[int, AnkiNotetype], di
     for ntid, name in db.execute("select ntid, name from templates order by ntid, ord"):
         templates.setdefault(int(ntid), []).append(str(name))
     notetypes = {}
+    for ntid, kind, size in db.execute("select id, typeof(config), length(config) from notetypes"):
+        # Sizes and types first: an integer or a huge value where the protobuf message
+        # belongs is refused before a byte of it is decoded.
+        if kind not in ("blob", "null") or (size or 0) > MAX_CONFIG_BYTES:
+            raise CollectionError(
+                f"note type {ntid}'s configuration is not a protobuf message ({kind}, {size} bytes)"
+            )
     for ntid, name, mtime, config in db.execute(
         "select id, name, mtime_secs, config from notetypes"
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import fnmatch
@@ -246,6 +247,8 @@ def add_build_options(p: argparse.ArgumentParser, command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`ankigen COMMAND …`; `ankigen VAULT …` without a command is `ankigen build VAULT …`."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the command itself, not a caller in Python: Ctrl-C from the very start
+        stop_quietly_on_interrupt("ankigen adopt" if args[:1] == ["adopt"] else "ankigen")
     first = args[0] if args else ""
     if first == "adopt":
         from .adopt import main as adopt_main
@@ -312,14 +315,18 @@ def run(argv: list[str], prog: str, command: str = "build") -> int:
     problem = _settle(options, prog)
     if problem is not None:
         return problem
-    interrupts = _Interrupts()
+    interrupts = None
     try:
+        interrupts = Interrupts()
         status = _build(options)
         if interrupts.fired:  # the KeyboardInterrupt was swallowed on the way
             raise KeyboardInterrupt
         return status
     except KeyboardInterrupt:
-        interrupts.report()
+        if interrupts is None:
+            say("ankigen: interrupted", sys.stderr)
+        else:
+            interrupts.report()
         return EXIT_INTERRUPTED
     except OSError as error:  # a disk problem outside any one note (output folder, cache)
         say(f"ankigen: error: {error}", sys.stderr)
@@ -335,7 +342,8 @@ def run(argv: list[str], prog: str, command: str = "build") -> int:
         )
         return EXIT_FAILED
     finally:
-        interrupts.restore()
+        if interrupts is not None:
+            interrupts.restore()
 
 
 def _settle(options: argparse.Namespace, prog: str) -> int | None:
@@ -439,7 +447,24 @@ def _check_out(out: Path, vault: Path, prog: str, exclude: list[str]) -> int | N
     return None
 
 
-class _Interrupts:
+def stop_quietly_on_interrupt(prog: str = "ankigen") -> None:
+    """Until a command sets its own handlers (and again once they are restored, while Python
+    shuts down): a signal ends the process with one line and exit 130, never a traceback from
+    an import or from the interpreter's exit. Nothing is on disk to remove at those times."""
+
+    def stop(signum: int, frame: object) -> None:
+        if not Interrupts.said:  # the line is printed once, whoever prints it
+            with contextlib.suppress(OSError, ValueError):
+                os.write(2, f"{prog}: interrupted\n".encode())
+        os._exit(EXIT_INTERRUPTED)
+
+    for signum in Interrupts.SIGNALS:
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(signum) != signal.SIG_IGN:
+                signal.signal(signum, stop)
+
+
+class Interrupts:
     """Ctrl-C and SIGTERM (kill, a CI timeout) stop a build: KeyboardInterrupt, temporaries
     removed, one line, exit 130.
 
@@ -450,25 +475,49 @@ class _Interrupts:
     The handler itself only sets a flag and raises: starting a thread there can deadlock."""
 
     GRACE_SECONDS = 3.0
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, message: str = "ankigen: interrupted") -> None:
+        self.message = message
         self.fired = False
         self.done = False
         self.reported = False
         self.lock = threading.Lock()
         self.previous: dict[int, Any] = {}
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        self.lost = False  # a KeyboardInterrupt swallowed where Python cannot raise it
+        # The watchdog first: once the handlers are set, a signal may arrive at any moment.
+        threading.Thread(target=self._watch, name="ankigen-interrupt", daemon=True).start()
+        self.previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
+        for signum in self.SIGNALS:
+            if signum == getattr(signal, "SIGHUP", None) and (
+                signal.getsignal(signum) == signal.SIG_IGN
+            ):
+                continue  # started with nohup: a closed terminal does not stop it
             try:
                 self.previous[signum] = signal.signal(signum, self._interrupt)
             except ValueError:  # not the main thread (ankigen called from a thread): leave it
                 return
-        threading.Thread(target=self._watch, name="ankigen-interrupt", daemon=True).start()
 
     def _interrupt(self, signum: int, frame: object) -> None:
-        if self.fired:  # a second Ctrl-C while stopping: the first one is being handled
+        if self.fired and not self.lost:  # a second Ctrl-C while stopping: ignored
             return
         self.fired = True
+        self.lost = False
         raise KeyboardInterrupt
+
+    def _unraisable(self, unraisable: Any) -> None:
+        """Python cannot raise an exception out of a callback from native code (nh3 calls
+        render._filter_attribute for every attribute it cleans), a finaliser or a weak
+        reference's callback, and prints "Exception ignored in …" instead. Our
+        KeyboardInterrupt landing there is not printed; the watchdog raises it again in the
+        main thread, where it stops the build as usual."""
+        if self.fired and isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.lost = True  # the watchdog raises it again, from outside this hook
+            return
+        self.previous_hook(unraisable)
 
     def _watch(self) -> None:
         while not self.fired:
@@ -479,19 +528,26 @@ class _Interrupts:
         while time.monotonic() < deadline:
             if self.done:
                 return
-            time.sleep(0.1)
+            if self.lost:  # swallowed in a finaliser: raised again in the main thread
+                _thread.interrupt_main()  # runs the SIGINT handler (ours) there
+            time.sleep(0.02 if self.lost else 0.1)
         self.report()
         os._exit(EXIT_INTERRUPTED)
+
+    said = False  # "interrupted" printed, by any instance
 
     def report(self) -> None:
         with self.lock:
             if not self.reported:
                 self.reported = True
-                say("ankigen: interrupted", sys.stderr)
+                Interrupts.said = True
+                say(self.message, sys.stderr)
                 sys.stderr.flush()
 
     def restore(self) -> None:
         self.done = True
+        if sys.unraisablehook == self._unraisable:
+            sys.unraisablehook = self.previous_hook
         for signum, handler in self.previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -26,11 +26,12 @@ from .lock import (
     FolderContext,
     Lock,
     LockEntry,
-    adopt_moved_notes,
     assign_identities,
     deleted_card,
     load_lock,
     lock_location,
+    moved_notes,
+    orphan_index,
     save_lock,
     text_words,
     valid_time,
@@ -69,6 +70,7 @@ class Identities:
             if rel not in self.folder_of and not _kept_out(vault.root, rel, exclude)
         }
         self.lock, _ = lock.pruned(rel for rel in lock.notes if rel not in self.orphans)
+        self.orphan_questions = orphan_index(self.orphans)
         self.owner = {e.guid: rel for rel, entries in self.lock.notes.items() for e in entries}
         self.changes: list[Changes] = []
         self.moved: list[str] = []
@@ -82,6 +84,10 @@ class Identities:
             self.lock, self.model_mod = self.lock.with_model(model_fingerprint, self.now)
             if vault_name_ok(vault.name):  # recorded once, for every clone of the vault
                 self.lock = replace(self.lock, vault=vault.name)
+        # The lock's notes, updated in place folder by folder (a new sorted copy per folder
+        # would cost the whole lock each time); the lock file is written sorted.
+        self.notes = dict(self.lock.notes)
+        self.lock = self._lock_view(self.lock)
         self.fallback_mod = ModTimes(vault.root)
         self.syntax = SyntaxSettings()  # for the DELETE marks of Obsidian_to_Anki
         self._words: tuple[str, str | None, set[int]] = ("", None, set())
@@ -116,7 +122,8 @@ class Identities:
     ) -> tuple[AnkiNote, ...]:
         """Identify the drafts of one folder. `notes_read` are its notes that could be read:
         the lock entries of the others stay as they are."""
-        self.lock, moves = adopt_moved_notes(self.lock, self.orphans, drafts)
+        adopted, moves = moved_notes(self.notes, self.orphans, drafts, self.orphan_questions)
+        self.notes.update(adopted)
         for old, new in moves:
             self.moved.append(f"{old} → {new}")
             for entry in self.lock.notes[new]:
@@ -132,7 +139,12 @@ class Identities:
         identified = assign_identities(
             drafts, self.lock, self.fallback_mod, self.now, scope=notes_read, context=context
         )
-        self.lock = self.lock.updated(identified.lock)
+        for rel, entries in identified.lock.notes.items():
+            if entries:
+                self.notes[rel] = entries
+            else:
+                self.notes.pop(rel, None)
+        self.lock = self._lock_view(identified.lock)
         for rel, entries in identified.lock.notes.items():
             for entry in entries:
                 self.owner[entry.guid] = rel
@@ -140,6 +152,11 @@ class Identities:
         self.deleted.extend(identified.deleted)
         diagnostics.extend(identified.diagnostics)
         return identified.notes
+
+    def _lock_view(self, part: Lock) -> Lock:
+        """The lock as it stands: the notes updated in place, part's model if it has one."""
+        model = part.model or self.lock.model
+        return Lock(MappingProxyType(self.notes), model, self.lock.deleted, self.lock.vault)
 
     def finish(self) -> None:
         """Remember the cards deleted in this build (notes gone, questions gone)."""

@@ -21,7 +21,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,21 +262,50 @@ def adopt_moved_notes(
     """
     if not orphans:  # no gone note to take over (a first build): nothing to compare
         return lock, []
+    adopted, moves = moved_notes(lock.notes, orphans, drafts, orphan_index(orphans))
+    if not adopted:
+        return lock, moves
+    return lock.updated(Lock(MappingProxyType(adopted), None)), moves
+
+
+def orphan_index(orphans: Mapping[str, tuple[LockEntry, ...]]) -> dict[str, set[str]]:
+    """Question → the gone notes that had it: made once per build, so that finding where a
+    note came from costs its own questions, not a comparison with every gone note."""
+    index: dict[str, set[str]] = defaultdict(set)
+    for rel, entries in orphans.items():
+        for entry in entries:
+            index[entry.question].add(rel)
+    return index
+
+
+def moved_notes(
+    notes: Mapping[str, tuple[LockEntry, ...]],
+    orphans: dict[str, tuple[LockEntry, ...]],
+    drafts: Sequence[CardDraft],
+    index: Mapping[str, set[str]],
+) -> tuple[dict[str, tuple[LockEntry, ...]], list[tuple[str, str]]]:
+    """adopt_moved_notes' work: (new path → adopted entries, moves); `index` from
+    orphan_index (notes adopted since are skipped: they are no longer in `orphans`)."""
+    if not orphans:
+        return {}, []
     questions: dict[str, set[str]] = defaultdict(set)
     for draft in drafts:
-        if draft.note_rel not in lock.notes:
+        if draft.note_rel not in notes:
             questions[draft.note_rel].add(normalise_question(draft.question_key))
     adopted: dict[str, tuple[LockEntry, ...]] = {}
     moves = []
     for rel, keys in sorted(questions.items()):
-        shared = {old: len(keys & {e.question for e in orphans[old]}) for old in sorted(orphans)}
-        best = max(shared, key=lambda old: shared[old], default=None)
-        if best is not None and shared[best] and 2 * shared[best] >= len(keys):
+        shared: Counter[str] = Counter(
+            old for key in keys for old in index.get(key, ()) if old in orphans
+        )
+        if not shared:
+            continue
+        most = max(shared.values())
+        best = min(old for old, count in shared.items() if count == most)  # as sorted first
+        if 2 * most >= len(keys):
             adopted[rel] = orphans.pop(best)
             moves.append((best, rel))
-    if not adopted:
-        return lock, moves
-    return lock.updated(Lock(MappingProxyType(adopted), None)), moves
+    return adopted, moves
 
 
 @dataclass(frozen=True)
@@ -405,6 +434,7 @@ def _identify_note(
             revived[i] = revivable.pop(keys[i])
             taken.add(revived[i].guid)
     moved_from = context.moved_from.get(rel)
+    tried: dict[tuple[str, bool], int] = {}
     old_by_guid = {e.guid: e for e in old}
     notes: list[AnkiNote] = []
     entries: list[LockEntry] = []
@@ -427,8 +457,8 @@ def _identify_note(
             if back:
                 guid, deck = back.guid, back.deck
             else:
-                natural = _free_guid(rel, keys[i], taken)
-                guid = _free_guid(rel, keys[i], taken, foreign)
+                natural = _free_guid(rel, keys[i], taken, _no_owner, tried)
+                guid = _free_guid(rel, keys[i], taken, foreign, tried)
                 if guid != natural:
                     diagnostics.append(_guid_clash(rel, draft.line, natural, foreign))
                 deck = target
@@ -531,12 +561,12 @@ def _match(keys: list[str], answers: list[str], old: tuple[LockEntry, ...]) -> d
     """Which old entry each new card is: draft index → old entry index."""
     # 1. Same question (the k-th card with a question matches the k-th entry with it).
     match: dict[int, int] = {}
-    old_by_key: dict[str, list[int]] = defaultdict(list)
+    old_by_key: dict[str, deque[int]] = defaultdict(deque)
     for j, entry in enumerate(old):
         old_by_key[entry.question].append(j)
     for i, key in enumerate(keys):
         if old_by_key.get(key):
-            match[i] = old_by_key[key].pop(0)
+            match[i] = old_by_key[key].popleft()
 
     # 2. Reworded, same answer: only when that answer is unambiguous on both sides.
     exact_old = set(match.values())
@@ -588,14 +618,28 @@ def _gaps(
     return groups
 
 
+def _no_owner(_: str) -> str | None:
+    return None
+
+
 def _free_guid(
-    rel: str, key: str, taken: set[str], foreign: Callable[[str], str | None] = lambda _: None
+    rel: str,
+    key: str,
+    taken: set[str],
+    foreign: Callable[[str], str | None] = _no_owner,
+    tried: dict[tuple[str, bool], int] | None = None,
 ) -> str:
-    guid = _genanki_guid("ankigen", rel, key)
-    n = 2
+    """The first of the key's GUIDs (natural, then suffixed 2, 3, …) not taken. `tried`
+    remembers, per key, the suffixes found taken before in this note: `taken` only grows, so
+    they stay taken, and n copies of one question cost n GUIDs, not n²/2."""
+    memo = (key, foreign is not _no_owner)
+    n = tried.get(memo, 1) if tried is not None else 1
+    guid = _genanki_guid("ankigen", rel, key, *((n,) if n > 1 else ()))
     while guid in taken or foreign(guid):
-        guid = _genanki_guid("ankigen", rel, key, n)
         n += 1
+        guid = _genanki_guid("ankigen", rel, key, n)
+    if tried is not None:
+        tried[memo] = n
     return guid
 
 

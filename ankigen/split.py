@@ -276,9 +276,13 @@ def _finish(rel: str, block: _Block, diagnostics: list[Diagnostic]) -> CardSourc
 
 
 # What never shows on a card: tags, fence lines, block ids, comments; a word or a picture does.
+# A tag holds no "<": an unclosed "<a " then costs only itself, not a scan to the text's end.
 _INVISIBLE = re.compile(
-    r"<[^>]*+>|^[ \t>]*+(?:`{3,}+|~{3,}+).*+$|\^[A-Za-z0-9-]++[ \t]*+$", re.MULTILINE
+    r"<[^<>]*+>|^[ \t>]*+(?:`{3,}+|~{3,}+).*+$|\^[A-Za-z0-9-]++[ \t]*+$", re.MULTILINE
 )
+
+
+_TAG = re.compile(r"<[^<>]*+>")
 
 
 def _shows_nothing(markdown: str) -> bool:
@@ -286,7 +290,7 @@ def _shows_nothing(markdown: str) -> bool:
     if re.search(r"\w", _INVISIBLE.sub("", markdown)):
         return False
     html = render_markdown(markdown)
-    return "<img" not in html and not re.sub(r"<[^>]*+>", "", html).strip()
+    return "<img" not in html and not _TAG.sub("", html).strip()
 
 
 def _lift(lines: list[tuple[int, str]], code: set[int]) -> list[tuple[int, str, list[str]]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -155,6 +155,47 @@ class CheckedValues:
             return value
         self.problems.append(f"{self.prefix}'{key}' is not true or false")
         return default
+
+
+def bounded(items: list, limit: int, what: str, problems: list[str]) -> list:
+    """The first `limit` items of a settings list; more is no sane setting, and each item costs
+    work on every note or line: the rest is left out with one warning (the reader names the
+    settings file)."""
+    if len(items) <= limit:
+        return items
+    problems.append(
+        f"{what} has {len(items)} entries; only the first {limit} are used, the rest ignored"
+    )
+    return items[:limit]
+
+
+MAX_PROBLEMS = 20  # settings warnings repeated with every note: a broken file says only so much
+
+
+def few(problems: list[str]) -> tuple[str, ...]:
+    """A settings file's problems, at most MAX_PROBLEMS of them and a count of the rest."""
+    if len(problems) <= MAX_PROBLEMS:
+        return tuple(problems)
+    rest = len(problems) - MAX_PROBLEMS
+    return (*problems[:MAX_PROBLEMS], f"{rest} more problems of this kind not shown")
+
+
+def tag_matcher(tags: Iterable[str]) -> Callable[[str], bool]:
+    """Whether a tag path (lower case) is one of `tags` or below one ("a/b" is below "a"):
+    a set lookup per "/" in the path, however many tags the settings list."""
+    wanted = frozenset(tags)
+
+    def matches(path: str) -> bool:
+        if path in wanted:
+            return True
+        at = path.find("/")
+        while at >= 0:
+            if path[:at] in wanted:
+                return True
+            at = path.find("/", at + 1)
+        return False
+
+    return matches
 
 
 class Reader(Protocol):

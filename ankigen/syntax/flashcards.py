@@ -33,6 +33,7 @@ comments never hold cards.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -40,7 +41,7 @@ from typing import Any
 
 from .. import obsidian
 from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
-from . import CheckedValues, NoteText, SyntaxSettings
+from . import CheckedValues, NoteText, SyntaxSettings, few
 from .cloze import anki_clozes_to_marks
 
 PLUGIN_ID = "flashcards-obsidian"  # the plugin's folder under .obsidian/plugins/
@@ -104,7 +105,7 @@ def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
         default_tag=text("defaultAnkiTag", base.default_tag, empty_ok=True),
         context=context,
         folder_tags=_folder_tags_flag(values),
-        problems=tuple(problems),
+        problems=few(problems),
     )
 
 
@@ -140,7 +141,7 @@ def _v2_settings(
         v2=True,
         default_tags=tuple(obsidian.anki_tag(t.strip().lstrip("#")) for t in tags if t.strip()),
         folder_tags=_folder_tags_flag(values),
-        problems=tuple(problems),
+        problems=few(problems),
     )
 
 
@@ -233,6 +234,7 @@ class _Reader:
             if card is not None:
                 cards.append(card)
         index = 0
+        floor = 0  # the line after the last tagged card: no front reaches above it
         while index < len(self.lines):
             if index in inside:  # a callout card is an explicit container: its text is its own
                 index = inside[index]
@@ -244,10 +246,11 @@ class _Reader:
                 headings = [h for h in headings if h[0] < found[0]]
                 headings.append((found[0], obsidian.plain_text(found[1])))
             if tagged is not None:
-                first, card, end = self._tagged(index, tagged, headings)
+                first, card, end = self._tagged(index, tagged, headings, floor)
                 if card is not None:
                     cards.append(card)
                     used.update(range(first, end))
+                    floor = max(end, index + 1)
                     if found is not None:  # a heading card is context for the cards below
                         headings = [h for h in headings if h[0] < found[0]]
                         headings.append((found[0], obsidian.plain_text(card.question)))
@@ -380,23 +383,41 @@ class _Reader:
         if "#" not in text:
             return None
         kinds = self._kinds()
-        for start, end, name in obsidian.line_tags(text):
-            kind = kinds.get(name.lower())
-            if kind and not _untagged_rest(text[end:]):
-                return kind, start, end
-        return None
+        candidates = [
+            (kinds[name.lower()], start, end)
+            for start, end, name in obsidian.line_tags(text)
+            if name.lower() in kinds
+        ]
+        if len(candidates) <= 8:
+            for found in candidates:
+                if not _untagged_rest(text[found[2] :]):
+                    return found
+            return None
+        # Many card tags on one line: only tags may follow the one that counts, and what may
+        # follow one may follow the next, so the first that counts is found by halving
+        # (each check reads the rest of the line: n log n, not n²).
+        low, high = 0, len(candidates)
+        while low < high:
+            middle = (low + high) // 2
+            if _untagged_rest(text[candidates[middle][2] :]):
+                low = middle + 1
+            else:
+                high = middle
+        return candidates[low] if low < len(candidates) else None
 
     def _untagged(self, text: str) -> str:
         found = self._tag_in(text)
         return text[: found[1]].rstrip() if found else text
 
-    def _front_start(self, index: int, tag_after_text: bool) -> int:
+    def _front_start(self, index: int, tag_after_text: bool, floor: int) -> int:
         """First line of a tagged card's front: its paragraph, a heading being a block of its
-        own (``## Front`` above a line holding only ``#card`` is the front)."""
+        own (``## Front`` above a line holding only ``#card`` is the front). The plugin's
+        patterns go on from where the card above ended: a front never holds the lines of the
+        cards above it (`floor`), as in "one #card-spaced" right below "two #card-spaced"."""
         if obsidian.heading(self.lines[index].text) is not None:
             return index
         start = index
-        while start > 0:
+        while start > floor:
             above = self.lines[start - 1]
             if above.code or not above.text.strip() or _ID_LINE.match(above.text.strip()):
                 break  # an id line ends the card above: never part of a front
@@ -408,13 +429,17 @@ class _Reader:
         return start
 
     def _tagged(
-        self, index: int, tagged: tuple[str, int, int], headings: list[tuple[int, str]]
+        self,
+        index: int,
+        tagged: tuple[str, int, int],
+        headings: list[tuple[int, str]],
+        floor: int,
     ) -> tuple[int, CardSource | None, int]:
         """(first line index, the card, index after it) of a card marked with the card tag."""
         kind, start, end = tagged
         line = self.lines[index]
         before = line.text[:start].strip()
-        first = self._front_start(index, bool(before))
+        first = self._front_start(index, bool(before), floor)
         front_lines = [ln.text for ln in self.lines[first:index]] + [line.text[:start]]
         front = "\n".join(front_lines).strip()
         found = obsidian.heading(front_lines[0])
@@ -622,9 +647,16 @@ def _trailing_tags(text: str) -> tuple[str, list[str]]:
 
 def _mask_math(text: str) -> str:
     """`$…$` and `$$…$$` replaced by NUL characters (same length): clozes never start there."""
+    pieces = []
+    last = 0
     for start, end in obsidian.math_spans(text):
-        text = text[:start] + "\x00" * (end - start) + text[end:]
-    return text
+        if start < last:
+            continue
+        pieces.append(text[last:start])
+        pieces.append("\x00" * (end - start))
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _cloze_matches(masked: str) -> list[tuple[int, int, int, int, int]]:
@@ -633,8 +665,11 @@ def _cloze_matches(masked: str) -> list[tuple[int, int, int, int, int]]:
     for match in _CURLY.finditer(masked):
         number = int(match.group(1)) if match.group(1) else 1
         found.append((match.start(), match.end(), number, match.start(2), match.end(2)))
+    curly_starts = [c[0] for c in found]  # curly clozes never overlap: both lists are sorted
+    curly_ends = [c[1] for c in found]
     for match in _HIGHLIGHT.finditer(masked):
-        if not any(s < match.end() and match.start() < e for s, e, *_ in found):
+        at = bisect.bisect_right(curly_ends, match.start())  # first curly ending after it starts
+        if at == len(curly_starts) or curly_starts[at] >= match.end():
             found.append((match.start(), match.end(), 1, match.start(1), match.end(1)))
     return sorted(found)
 

@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from .. import obsidian
 from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
-from . import CheckedValues, NoteText, SyntaxSettings
+from . import CheckedValues, NoteText, SyntaxSettings, bounded, few
 from .cloze import anki_clozes_to_marks
 
 PLUGIN_ID = "obsidian-to-anki-plugin"
@@ -50,6 +50,7 @@ STOCK: dict[str, tuple[tuple[str, ...], str]] = {
     "Cloze": (("Text", "Back Extra"), CLOZE),
 }
 _OPTIONAL_REVERSE = "Basic (optional reversed card)"
+MAX_FIELDS = 100  # field names of one note type in fields_dict: more is no sane setting
 
 # "<!--ID: 123-->" (or "ID: 123", when the plugin's ID Comments option is off).
 _ID = re.compile(r"(?:<!--)?ID: (\d{1,18})(?:-->)?")
@@ -121,7 +122,10 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
     if isinstance(raw_fields, dict):
         for name, names in raw_fields.items():
             if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
-                fields[str(name)] = tuple(names)
+                # Each field name is tried on every line of a note of that type.
+                fields[str(name)] = tuple(
+                    bounded(names, MAX_FIELDS, f"fields_dict '{name}'", problems)
+                )
             else:
                 problems.append(f"fields_dict '{name}' is not a list of field names")
     else:
@@ -151,7 +155,7 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
         file_link_fields=_text_table(raw, "FILE_LINK_FIELDS", problems),
         context_fields=_text_table(raw, "CONTEXT_FIELDS", problems),
         regexps=regexps,
-        problems=tuple(problems),
+        problems=few(problems),
     )
 
 
@@ -1045,6 +1049,7 @@ def _curly_to_anki(text: str, state: _ClozeCount) -> str:
     out = []
     i = 0
     n = len(text)
+    closes = _Closes(text)
     while i < n:
         open_at = text.find("{", i)
         if open_at < 0:
@@ -1056,7 +1061,7 @@ def _curly_to_anki(text: str, state: _ClozeCount) -> str:
             out.append(text[i:skip])
             i = skip
             continue
-        close = _single_close(text, open_at + 1)
+        close = closes.after(open_at + 1)
         if close < 0:
             out.append(text[i : open_at + 1])
             i = open_at + 1
@@ -1074,21 +1079,27 @@ def _curly_to_anki(text: str, state: _ClozeCount) -> str:
     return "".join(out)
 
 
-def _single_close(text: str, start: int) -> int:
-    """Index of the first lone `}` after `start` with something before it; -1 when none or
-    a blank line comes first."""
-    i = start
-    while True:
-        close = text.find("}", i)
-        if close < 0:
+class _Closes:
+    """Where a CurlyCloze can close in one piece: the lone `}`s and the blank lines, found once
+    so that each `{` costs a lookup, not a scan (nested or unclosed braces stay linear)."""
+
+    def __init__(self, text: str) -> None:
+        self.lone = [
+            m.start() for m in re.finditer(r"\}+", text) if m.end() - m.start() == 1
+        ]  # a "}" of a "}}" run is never a cloze's end
+        self.blanks = [m.start() for m in re.finditer(r"\n(?=\n)", text)]
+
+    def after(self, start: int) -> int:
+        """Index of the first lone `}` after `start` with something before it; -1 when none or
+        a blank line comes first."""
+        at = bisect.bisect_right(self.lone, start)
+        if at == len(self.lone):
             return -1
-        if "\n\n" in text[start:close]:
+        close = self.lone[at]
+        blank = bisect.bisect_left(self.blanks, start)
+        if blank < len(self.blanks) and self.blanks[blank] + 2 <= close:
             return -1
-        if close > start and text[close - 1] != "}" and not text.startswith("}}", close):
-            return close
-        i = close + 1
-        while i < len(text) and text[i] == "}":
-            i += 1
+        return close
 
 
 def _protected_pieces(text: str) -> list[tuple[str, bool]]:

@@ -24,13 +24,13 @@ import bisect
 import datetime
 import fnmatch
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import obsidian
 from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic, ReviewState
-from . import NoteText, SyntaxSettings
+from . import NoteText, SyntaxSettings, bounded, few, tag_matcher
 from .cloze import NUMBER_END, OPEN, mark, unmarked
 
 PLUGIN_ID = "obsidian-spaced-repetition"
@@ -54,6 +54,10 @@ _LEGACY_CLOZES = (
     ("convertBoldTextToClozes", "**[123;;]answer[;;hint]**", False),
     ("convertCurlyBracketsToClozes", "{{[123;;]answer[;;hint]}}", False),
 )
+# Settings lists beyond these are no sane settings; each entry costs work on every note or line.
+MAX_TAGS = 1000
+MAX_IGNORED = 1000
+MAX_CLOZE_PATTERNS = 50
 NEW_DUE = "2000-01-01"  # the plugin's due date for a sibling card not yet reviewed
 
 
@@ -84,6 +88,9 @@ class SrSettings:
     clozes: tuple[ClozePattern, ...]
     ignored: tuple[str, ...]
     diagnostics: tuple[Diagnostic, ...] = ()
+    # Built once from `tags` and `ignored`: a lookup per note or tag, whatever their number.
+    is_card_tag: Callable[[str], bool] = field(default=lambda _: False, compare=False)
+    is_ignored: Callable[[str], bool] = field(default=lambda _: False, compare=False)
 
 
 _SETTINGS_CACHE: dict[str, SrSettings] = {}
@@ -120,6 +127,13 @@ def _read_settings(data: Mapping[str, Any] | None) -> SrSettings:
             return DEFAULTS[key]
         return value
 
+    def bounded_setting(items: list, limit: int, what: str) -> list:
+        said: list[str] = []
+        items = bounded(items, limit, what, said)
+        for message in said:
+            warn(message)
+        return items
+
     def separator(key: str) -> str:
         value = get(key, str)
         if "\n" in value or len(value) > 40:
@@ -128,7 +142,7 @@ def _read_settings(data: Mapping[str, Any] | None) -> SrSettings:
         return value.strip() if key.startswith("multiline") else value
 
     if "clozePatterns" in raw:
-        sources = get("clozePatterns", list)
+        sources = bounded_setting(get("clozePatterns", list), MAX_CLOZE_PATTERNS, "clozePatterns")
     else:
         sources = [
             pattern
@@ -144,8 +158,15 @@ def _read_settings(data: Mapping[str, Any] | None) -> SrSettings:
             clozes.append(pattern)
     tags = tuple(
         tag.strip().lstrip("#").strip("/").lower()
-        for tag in get("flashcardTags", list)
+        for tag in bounded_setting(get("flashcardTags", list), MAX_TAGS, "flashcardTags")
         if tag.strip().lstrip("#").strip("/")
+    )
+    ignored = tuple(
+        p.strip().strip("/")
+        for p in bounded_setting(
+            get("noteFoldersToIgnore", list), MAX_IGNORED, "noteFoldersToIgnore"
+        )
+        if p.strip()
     )
     return SrSettings(
         tags=tags,
@@ -156,8 +177,12 @@ def _read_settings(data: Mapping[str, Any] | None) -> SrSettings:
         multi_reversed=separator("multilineReversedCardSeparator"),
         end_marker=separator("multilineCardEndMarker"),
         clozes=tuple(clozes),
-        ignored=tuple(p.strip().strip("/") for p in get("noteFoldersToIgnore", list) if p.strip()),
-        diagnostics=tuple(problems),
+        ignored=ignored,
+        diagnostics=tuple(
+            Diagnostic(SETTINGS_FILE, 1, "warning", m) for m in few([p.message for p in problems])
+        ),
+        is_card_tag=tag_matcher(tags),
+        is_ignored=_ignore_matcher(ignored),
     )
 
 
@@ -532,7 +557,7 @@ class SpacedRepetitionReader:
         self, note: NoteText, settings: SyntaxSettings
     ) -> tuple[list[CardSource], list[Diagnostic]]:
         sr = sr_settings(settings)
-        if any(_ignored(note.rel, pattern) for pattern in sr.ignored):
+        if sr.is_ignored(note.rel):
             return [], []
         if not sr.folders_to_decks:
             lowered = note.text.lower()
@@ -552,10 +577,36 @@ class SpacedRepetitionReader:
 READER = SpacedRepetitionReader()
 
 
-def _ignored(rel: str, pattern: str) -> bool:
-    if any(c in pattern for c in "*?["):
-        return fnmatch.fnmatchcase(rel, pattern.replace("**/", "*").replace("**", "*"))
-    return rel == pattern or rel.startswith(pattern + "/")
+def _ignore_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a note's path is ignored: a glob matches the path, a plain path is the note or
+    a folder above it. Built once: plain paths are a set looked up per folder of the note,
+    globs are grouped by their first folder when it is written out ("Archive/*"), so a note
+    is tried only against the globs that can match it (fnmatch's patterns never backtrack)."""
+    plain: set[str] = set()
+    by_folder: dict[str, list[re.Pattern[str]]] = {}
+    anywhere: list[re.Pattern[str]] = []
+    for pattern in patterns:
+        if not any(c in pattern for c in "*?["):
+            plain.add(pattern)
+            continue
+        compiled = re.compile(fnmatch.translate(pattern.replace("**/", "*").replace("**", "*")))
+        first, slash, _ = pattern.partition("/")
+        if slash and not any(c in first for c in "*?["):
+            by_folder.setdefault(first, []).append(compiled)
+        else:
+            anywhere.append(compiled)
+
+    def ignored(rel: str) -> bool:
+        if rel in plain or any(rel[:at] in plain for at in _slashes(rel)):
+            return True
+        candidates = [*by_folder.get(rel.partition("/")[0], ()), *anywhere]
+        return any(glob.match(rel) for glob in candidates)
+
+    return ignored
+
+
+def _slashes(rel: str) -> list[int]:
+    return [at for at, char in enumerate(rel) if char == "/"]
 
 
 def _flashcard_tags(text: str, sr: SrSettings) -> list[tuple[int, int, str]]:
@@ -563,7 +614,7 @@ def _flashcard_tags(text: str, sr: SrSettings) -> list[tuple[int, int, str]]:
     return [
         (start, end, name)
         for start, end, name in obsidian.line_tags(text)
-        if any(name.lower() == tag or name.lower().startswith(tag + "/") for tag in sr.tags)
+        if sr.is_card_tag(name.lower())
     ]
 
 
@@ -571,9 +622,7 @@ def _note_decks(note: NoteText, rows: list[_Row], sr: SrSettings) -> list[str]:
     """The decks of the note's first cards: its frontmatter's flashcard tags, else the first
     flashcard tags in its text (cards above a tag line go where the note's first tag says)."""
     front = [tag.replace("::", "/") for tag in note.tags]
-    decks = [
-        t for t in front if any(t.lower() == s or t.lower().startswith(s + "/") for s in sr.tags)
-    ]
+    decks = [t for t in front if sr.is_card_tag(t.lower())]
     if decks:
         return decks
     for row in rows:
