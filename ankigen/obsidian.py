@@ -165,7 +165,7 @@ def math_spans(line: str) -> list[tuple[int, int]]:
     if "$" not in line:
         return []
     masked = mask_code_spans(line)
-    spans = []
+    spans: list[tuple[int, int]] = []
     i = 0
     while True:
         start = masked.find("$", i)

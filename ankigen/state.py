@@ -183,7 +183,7 @@ def _record_from_json(raw: object) -> FolderRecord | None:
 
 
 def _count(value: object) -> bool:
-    return type(value) is int and 0 <= value < 2**53  # type: ignore[operator]
+    return type(value) is int and 0 <= value < 2**53
 
 
 def _stamps(raw: object) -> dict[str, FileStamp] | None:
