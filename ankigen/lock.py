@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import TypeGuard
 
 from . import atomic
-from .fields import with_card_id
+from .cardid import with_card_id
 from .model import AnkiNote, CardDraft, Diagnostic
 
 LOCK_VERSION = 1
