@@ -382,7 +382,8 @@ _LINK_OPEN = re.compile(r"!?\[")
 def _parse_simple_link(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
     if state.brackets or state.in_link or state.depth >= inline.max_nested_level:
         # Nesting rules apply: open the bracket as mistune's own "link" rule would have.
-        return inline.parse_link(_LINK_OPEN.match(state.src, m.start()), state)  # type: ignore[arg-type]
+        opening = _LINK_OPEN.match(state.src, m.start())
+        return inline.parse_link(opening, state) if opening else None  # always an opening
     text = m.group("simple_link_text")
     children = [{"type": "text", "raw": text}] if text else []
     state.append_token(
