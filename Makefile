@@ -44,11 +44,15 @@ fuzz-vault: $(VENV)/.installed-test
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
 		--hypothesis-show-statistics tests/test_fuzz_vault.py $(ARGS)
 
+# mypy checks the type hints ([tool.mypy]); lint-imports checks the layers ([tool.importlinter],
+# README "Development").
 # zizmor (a GitHub Actions linter, from PyPI) checks the workflows and action.yml: actions
 # pinned by commit, no persisted credentials, no cache in the release job, no injection.
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/zizmor --offline --no-progress --quiet .github/workflows action.yml
 
 # The peer, pinned, in a venv of the benchmark's own (misaka, its Markdown parser, is built

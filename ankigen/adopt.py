@@ -349,7 +349,7 @@ def unadopted_ids(
     """(note path, line, note id) of every card that carries a plugin's Anki note id
     (`<!--ID: n-->`, `^n`) that `ankigen adopt` has not seen: built as it is, its package
     would add a second note beside the plugin's."""
-    found = []
+    found: list[tuple[str, int, int]] = []
     for folder in folders:
         for note_file in folder.notes:
             try:

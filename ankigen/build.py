@@ -99,9 +99,9 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     if not options.new_notes:  # never double the notes a plugin put into Anki
         from .adopt import refusal, unadopted_ids
 
-        found = unadopted_ids(plan.stale, syntax, adopted)
-        if found:
-            refused = refusal(options.vault, found)
+        unadopted = unadopted_ids(plan.stale, syntax, adopted)
+        if unadopted:
+            refused = refusal(options.vault, unadopted)
             return BuildReport((), (), (), 0, 0, (Diagnostic("", 0, "error", refused),), None,
                                refused=refused)  # fmt: skip
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import fnmatch
 import hashlib
-import json
 import os
 import re
 import stat
@@ -13,12 +12,12 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
-from . import atomic
+from . import obsidian
+from .lock import LOCK_FILENAME as LOCK_FILE  # build and adopt name it from here
+from .lock import recorded_vault_name, vault_name_from_entries
 from .model import Diagnostic, Folder, NoteFile, Vault
 
-LOCK_FILE = "ankigen.lock"
 _MAX_NAME = 200  # characters of a package name before ".apkg"
-_MAX_SETTINGS_BYTES = 16 * 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 # Every name package_name() makes; the only files ankigen ever deletes (see is_package).
 PACKAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,250}\.apkg")
@@ -95,8 +94,6 @@ def vault_name(root: Path, chosen: str = "", *, lock: bool = True) -> str:
     """The vault's name: `chosen` (--vault-name), else the one its lock recorded at the first
     build, else its folder's name. Never taken again from the folder once recorded, so a clone
     under another folder name (a CI checkout) gives the same decks and links."""
-    from .lock import recorded_vault_name, vault_name_from_entries
-
     if chosen or not lock:
         return chosen or root.resolve().name
     return recorded_vault_name(root) or vault_name_from_entries(root) or root.resolve().name
@@ -201,18 +198,12 @@ class _Settings:
         path = self.folder.joinpath(*parts)
         rel = "/".join((".obsidian", *parts))
         try:
-            data = json.loads(atomic.read_regular(path, _MAX_SETTINGS_BYTES).decode("utf-8"))
+            return obsidian.read_settings(path)
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError, RecursionError) as error:
-            why = "not valid JSON" if isinstance(error, ValueError) else _why(error)
-            self.diagnostics.append(Diagnostic(rel, 0, "warning", f"setting ignored: {why}"))
+        except obsidian.SettingsError as error:
+            self.diagnostics.append(Diagnostic(rel, 0, "warning", f"setting ignored: {error}"))
             return {}
-        if not isinstance(data, dict):
-            message = "setting ignored: not a JSON object"
-            self.diagnostics.append(Diagnostic(rel, 0, "warning", message))
-            return {}
-        return data
 
     def templates_folder(self) -> str:
         """Obsidian's core Templates plugin keeps its folder in .obsidian/templates.json."""
@@ -229,12 +220,6 @@ class _Settings:
             relative = _clean_folder(folder)
             return f"./{relative}" if relative else "./"
         return _clean_folder(folder)
-
-
-def _why(error: BaseException) -> str:
-    if isinstance(error, OSError):
-        return error.strerror or type(error).__name__
-    return type(error).__name__
 
 
 def _clean_folder(value: object) -> str:

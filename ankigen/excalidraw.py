@@ -228,7 +228,9 @@ def draw_scene(
     ]
     if len(elements) > MAX_ELEMENTS:
         raise DrawingError(f"more than {MAX_ELEMENTS:,} elements")
-    files = scene.get("files") if isinstance(scene.get("files"), dict) else {}
+    files = scene.get("files")
+    if not isinstance(files, dict):
+        files = {}
     pictures = dict(pictures or {})
     for file_id, entry in files.items():
         if isinstance(entry, dict) and isinstance(entry.get("dataURL"), str):
@@ -444,10 +446,14 @@ def _text(e: dict[str, Any], **_: Any) -> str:
     x, y, w = _num(e.get("x")), _num(e.get("y")), _num(e.get("width"))
     size = max(1.0, min(_num(e.get("fontSize"), 20), 1000))
     line_height = max(0.5, min(_num(e.get("lineHeight"), 1.25), 5))
-    text = e.get("text") if isinstance(e.get("text"), str) else ""
+    text = e.get("text")
+    if not isinstance(text, str):
+        text = ""
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError("text too long")
-    align = e.get("textAlign") if e.get("textAlign") in ("left", "center", "right") else "left"
+    align = e.get("textAlign")
+    if align not in ("left", "center", "right"):
+        align = "left"
     anchor, ax = {"left": ("start", x), "center": ("middle", x + w / 2), "right": ("end", x + w)}[
         align
     ]
@@ -477,7 +483,7 @@ def _image(e: dict[str, Any], pictures: dict[str, str], **_: Any) -> str:
     )
 
 
-_DRAWERS = {
+_DRAWERS: dict[str, Callable[..., str]] = {
     "rectangle": _rectangle,
     "ellipse": _ellipse,
     "diamond": _diamond,

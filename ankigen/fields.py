@@ -43,15 +43,6 @@ def source_html(vault_name: str, rel: str, line: int) -> str:
     return f'<a href="{escape(url)}">{escape(rel, quote=False)}:{line}</a>'
 
 
-def card_id(guid: str) -> str:
-    """The card's id as written in its Source field: "ankigen-" and 16 hex digits.
-
-    Anki has no search for GUIDs and may give an imported note another id, so this id is what
-    an Anki Browser search finds a card by (see todo.py); it is made of letters, digits and "-"
-    only, which Anki's search reads literally."""
-    return "ankigen-" + hashlib.sha256(guid.encode()).hexdigest()[:16]
-
-
 def source_hash(card: CardSource, note_tags: tuple[str, ...] = ()) -> str:
     """What the notes hold for one card (its Markdown, tags, headings, deck), not where it
     stands: an adopted card's text changed since `ankigen adopt` exactly when this did."""
@@ -67,11 +58,6 @@ def source_hash(card: CardSource, note_tags: tuple[str, ...] = ()) -> str:
         repr(tuple(dict.fromkeys((*card.tags, *note_tags)))),
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def with_card_id(source: str, guid: str) -> str:
-    """The Source field marked with the card's id (a tooltip on the source line)."""
-    return f'<span title="{card_id(guid)}">{source}</span>'
 
 
 def card_drafts(

@@ -78,7 +78,7 @@ def sniff_format(data: bytes) -> str | None:
 def fit_image(
     data: bytes,
     max_width: int,
-    max_pixels: int = Image.MAX_IMAGE_PIXELS,
+    max_pixels: int | None = Image.MAX_IMAGE_PIXELS,  # None: no limit, as in Pillow
     *,
     pass_through: bool = True,
 ) -> FittedImage:
@@ -93,7 +93,7 @@ def fit_image(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
-                if width * height > max_pixels:
+                if max_pixels is not None and width * height > max_pixels:
                     raise ImageError(_too_many_pixels(width, height, max_pixels))
                 return _fit_raster(image, data, max_width, pass_through)
     except ImageError:

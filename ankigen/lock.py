@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeGuard
 
 from . import atomic
-from .fields import with_card_id
+from .cardid import with_card_id
 from .model import AnkiNote, CardDraft, Diagnostic
 
 LOCK_VERSION = 1
@@ -782,7 +783,7 @@ def _lock_problem(path: Path, message: str) -> Diagnostic:
     return Diagnostic(path.name, 0, "error", message)
 
 
-def valid_time(value: object) -> bool:
+def valid_time(value: object) -> TypeGuard[int]:
     """A modification time ankigen accepts from outside: a whole number in [0, MAX_TIME]."""
     return type(value) is int and 0 <= value <= MAX_TIME
 
@@ -843,11 +844,10 @@ class _LockReader:
             self.warn(rel, f"a card of {rel!r} has no valid GUID; dropped")
             return None
         guid = raw["guid"]
-        texts = [raw.get(key) for key in ("question", "content", "answer")]
-        if not all(isinstance(t, str) for t in texts):
+        question, content, answer = (raw.get(key) for key in ("question", "content", "answer"))
+        if not (isinstance(question, str) and isinstance(content, str) and isinstance(answer, str)):
             self.warn(guid, f"card {guid!r} of {rel!r} is incomplete; dropped")
             return None
-        question, content, answer = texts
         mod = raw.get("mod")
         if not valid_time(mod):
             self.warn(
@@ -861,9 +861,9 @@ class _LockReader:
         deck, text, target = raw.get("deck", ""), raw.get("text", ""), raw.get("target")
         return LockEntry(
             guid,
-            question,  # type: ignore[arg-type]
-            content,  # type: ignore[arg-type]
-            answer,  # type: ignore[arg-type]
+            question,
+            content,
+            answer,
             mod,
             line,
             deck if isinstance(deck, str) else "",
@@ -986,7 +986,7 @@ def _target(deck: str | None) -> str:
     return "" if deck is None else f'"target": {_string(deck)}, '
 
 
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C speed-up, no ASCII-only
+_string = json.encoder.encode_basestring  # C speed-up, no ASCII-only
 
 
 def _compact(value: dict) -> str:

@@ -9,6 +9,7 @@ wikilinks, link schemes) is obsidian.py's; ``%%comments%%`` are removed before p
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -228,6 +229,13 @@ def _render_display_math(renderer: HTMLRenderer, text: str) -> str:
     return '<div class="math">\\[' + escape(text, quote=False) + "\\]</div>\n"
 
 
+def _register(md: Markdown, name: str, render: Callable[..., str]) -> None:
+    """Render tokens of type `name` with `render` (a Markdown made without a renderer, which
+    gives tokens only, has nothing to register)."""
+    if md.renderer is not None:
+        md.renderer.register(name, render)
+
+
 def obsidian_math(md: Markdown) -> None:
     """``$…$`` → ``\\(…\\)`` and ``$$…$$`` → ``\\[…\\]``, contents kept as written."""
     md.block.register("display_math", _MATH_BLOCK, _parse_math_block, before="list")
@@ -235,9 +243,9 @@ def obsidian_math(md: Markdown) -> None:
     md.inline.register(
         "obsidian_math", _MATH_INLINE, _parse_math_inline, before="codespan", start_chars="$"
     )
-    md.renderer.register("inline_math", _render_inline_math)
-    md.renderer.register("display_math_inline", _render_display_math_inline)
-    md.renderer.register("display_math", _render_display_math)
+    _register(md, "inline_math", _render_inline_math)
+    _register(md, "display_math_inline", _render_display_math_inline)
+    _register(md, "display_math", _render_display_math)
 
 
 # ---------------------------------------------------------------- [[wikilinks]] and ![[embeds]]
@@ -276,7 +284,7 @@ def wikilinks(md: Markdown) -> None:
     md.inline.register(
         "wikilink", obsidian.WIKILINK, _parse_wikilink, before="link", start_chars=("[", "!")
     )
-    md.renderer.register("wikilink", _render_wikilink)
+    _register(md, "wikilink", _render_wikilink)
 
 
 # ---------------------------------------------------------------- #tags
@@ -296,7 +304,7 @@ def _render_tag(renderer: HTMLRenderer, text: str) -> str:
 def obsidian_tags(md: Markdown) -> None:
     """``#tag`` in text → ``<span class="tag">#tag</span>``."""
     md.inline.register("obsidian_tag", obsidian.TAG, _parse_tag, before="link", start_chars="#")
-    md.renderer.register("obsidian_tag", _render_tag)
+    _register(md, "obsidian_tag", _render_tag)
 
 
 # ---------------------------------------------------------------- > [!callouts]
@@ -352,9 +360,9 @@ def _render_callout_content(renderer: HTMLRenderer, text: str) -> str:
 def callouts(md: Markdown) -> None:
     """``> [!tip] Title`` block quotes → ``<div class="callout callout-tip">`` with a title."""
     md.before_render_hooks.append(_callouts_hook)
-    md.renderer.register("callout", _render_callout)
-    md.renderer.register("callout_title", _render_callout_title)
-    md.renderer.register("callout_content", _render_callout_content)
+    _register(md, "callout", _render_callout)
+    _register(md, "callout_title", _render_callout_title)
+    _register(md, "callout_content", _render_callout_content)
 
 
 # ---------------------------------------------------------------- speed: simple [text](url)
@@ -374,7 +382,8 @@ _LINK_OPEN = re.compile(r"!?\[")
 def _parse_simple_link(inline: InlineParser, m: Match[str], state: InlineState) -> int | None:
     if state.brackets or state.in_link or state.depth >= inline.max_nested_level:
         # Nesting rules apply: open the bracket as mistune's own "link" rule would have.
-        return inline.parse_link(_LINK_OPEN.match(state.src, m.start()), state)  # type: ignore[arg-type]
+        opening = _LINK_OPEN.match(state.src, m.start())
+        return inline.parse_link(opening, state) if opening else None  # always an opening
     text = m.group("simple_link_text")
     children = [{"type": "text", "raw": text}] if text else []
     state.append_token(

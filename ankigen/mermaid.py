@@ -21,7 +21,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .fetch import DiskCache
 
 MAX_SOURCE_CHARS = 20_000  # a longer diagram is kept as code
 MAX_SVG_BYTES = 1024 * 1024  # what the media stage accepts as a data: URL
@@ -87,7 +90,7 @@ def draw(source: str, cache_dir: Path | None) -> tuple[bytes | None, str]:
     return svg, error
 
 
-def _cache(cache_dir: Path | None):  # type: ignore[no-untyped-def]
+def _cache(cache_dir: Path | None) -> DiskCache | None:
     if cache_dir is None:
         return None
     from .fetch import DiskCache
@@ -217,8 +220,8 @@ def _serve() -> None:  # pragma: no cover (runs in the child; tests drive it thr
     warnings.simplefilter("ignore")
     from mermaidx.engines.quickjs_engine import Engine
 
-    class SeededEngine(Engine):  # type: ignore[misc]
-        def _build_context(self):  # type: ignore[no-untyped-def]
+    class SeededEngine(Engine):
+        def _build_context(self) -> Any:
             context = super()._build_context()
             context.eval(_SEEDED_RANDOM)
             return context

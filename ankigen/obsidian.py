@@ -12,6 +12,7 @@
 - link schemes: `url_scheme`, `is_link_url`, `LINK_SCHEMES`, `BLOCKED_SCHEMES`
 - frontmatter: `frontmatter` (safe YAML, bounded; problems with their line), `frontmatter_tags`
 - Markdown to plain text (headings, context lines): `heading`, `plain_text`
+- settings files (`.obsidian/*.json`, a plugin's data.json): `read_settings`
 
 Every regular expression here runs in linear time on any line (no nested or adjacent
 quantifiers over the same characters); callers may rely on that for hostile notes.
@@ -20,11 +21,15 @@ quantifiers over the same characters); callers may rely on that for hostile note
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
+
+from . import atomic
 
 try:  # the C parser is ~10x faster; PyYAML wheels ship it
     _YamlLoader: type = yaml.CSafeLoader
@@ -165,7 +170,7 @@ def math_spans(line: str) -> list[tuple[int, int]]:
     if "$" not in line:
         return []
     masked = mask_code_spans(line)
-    spans = []
+    spans: list[tuple[int, int]] = []
     i = 0
     while True:
         start = masked.find("$", i)
@@ -621,3 +626,39 @@ def frontmatter_tags(data: dict[str, Any]) -> tuple[str, ...]:
     names = (str(tag) for tag in scalars if not isinstance(tag, bool))
     tags = (anki_tag(name) for name in names if name.strip())
     return tuple(dict.fromkeys(tag for tag in tags if tag))
+
+
+# ---------------------------------------------------------------- settings files
+
+SETTINGS_MAX_BYTES = 16 << 20  # a plugin's data.json; Obsidian_to_Anki's grows with media hashes
+
+
+class SettingsError(Exception):
+    """A settings file that cannot be used; the message says why in a few words."""
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """One of the vault's JSON settings files (`.obsidian/app.json`, a plugin's data.json) as
+    an object; a byte-order mark at its start is allowed. A pipe or folder is refused at once,
+    never waited on.
+
+    Raises FileNotFoundError when there is no such file, SettingsError when it cannot be used."""
+    try:
+        data = atomic.read_regular(path, SETTINGS_MAX_BYTES)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise SettingsError(error.strerror or type(error).__name__) from None
+    except ValueError as error:  # larger than SETTINGS_MAX_BYTES
+        raise SettingsError(str(error)) from None
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SettingsError("not UTF-8 text") from None
+    except ValueError:
+        raise SettingsError("not valid JSON") from None
+    except RecursionError:
+        raise SettingsError("nested too deeply") from None
+    if not isinstance(value, dict):
+        raise SettingsError("not a JSON object")
+    return value

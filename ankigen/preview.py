@@ -469,11 +469,11 @@ def write_preview(
         site / "warnings.js",
         f"ankigenPreview.diagnostics = {_script_safe(json.dumps(warnings))};\n",
     )
-    index = site / "index.html"
+    page = site / "index.html"
     scripts = [kept[name][2] for name in packages]
-    _write_text(index, _page(vault.name, scripts))
+    _write_text(page, _page(vault.name, scripts))
     _write_text(site / _STATE, json.dumps({"format": _FORMAT, "packages": kept}))
-    return index
+    return page
 
 
 def _write_media(site: Path, name: str, data: bytes) -> str:

@@ -29,6 +29,7 @@ from pygments.util import ClassNotFound
 
 from ankigen import mdplugins, obsidian
 from ankigen.fastmd import QuickMarkdown
+from ankigen.mdlimits import limit_markdown
 from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size
 from ankigen.obsidian import LINK_SCHEMES, url_scheme
 
@@ -253,86 +254,6 @@ _CLEANER = nh3.Cleaner(
 # A field of words and plain punctuation only (starting with a letter, one line) renders as one
 # paragraph with nothing to parse: "What are AMIs used for?".
 _PLAIN_TEXT = re.compile(r"[^\W\d_](?:[^\W_]|[ ,.?!;:'\"()/-])*")
-
-
-# ---------------------------------------------------------------- limits
-
-# mistune's list parsing grows with the square of the nesting depth, the sanitiser's HTML parser
-# with the square of the number of unclosed elements: past these limits a field is simplified
-# (limit_markdown says how, with the line, so the reader can warn).
-MAX_INDENT_COLUMNS = 100
-MAX_HTML_DEPTH = 200
-_VOID_ELEMENTS = frozenset(
-    ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr")
-)
-_HTML_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*+)")
-_LONG_INDENT = re.compile(rf"^[^\S\n]{{{MAX_INDENT_COLUMNS // 4},}}+", re.MULTILINE)
-
-
-def limit_markdown(text: str) -> tuple[str, list[tuple[int, str]]]:
-    """The field within the renderer's limits, and (0-based line, what was changed) for each.
-
-    Lines indented past MAX_INDENT_COLUMNS lose the excess; a field whose raw HTML nests past
-    MAX_HTML_DEPTH elements shows its HTML as text.
-    """
-    problems: list[tuple[int, str]] = []
-    if text.count("<") > MAX_HTML_DEPTH:  # fewer cannot nest that deep
-        text, problem = _limit_html_depth(text)
-        if problem:
-            problems.append(problem)
-    if _LONG_INDENT.search(text):
-        lines = text.split("\n")
-        first = -1
-        fence = ""
-        for index, line in enumerate(lines):
-            if fence:  # code keeps its indentation: it nests nothing
-                fence = "" if obsidian.fence_closes(line, fence) else fence
-                continue
-            indent = obsidian.indentation(line)
-            if (
-                len(indent) * 4 < MAX_INDENT_COLUMNS
-                or obsidian.columns(indent) <= MAX_INDENT_COLUMNS
-            ):
-                fence = obsidian.fence_open(line) or ""
-                continue
-            lines[index] = " " * MAX_INDENT_COLUMNS + line[len(indent) :]
-            first = index if first < 0 else first
-        if first >= 0:
-            message = f"indented more than {MAX_INDENT_COLUMNS} columns; indentation reduced"
-            problems.append((first, message))
-            text = "\n".join(lines)
-    return text, problems
-
-
-def _limit_html_depth(text: str) -> tuple[str, tuple[int, str] | None]:
-    """Raw HTML outside code nested past MAX_HTML_DEPTH is shown as text (outside code)."""
-    lines = text.split("\n")
-    prose: list[int] = []  # lines outside fenced code
-    depth = 0
-    deepest = -1
-    fence = ""
-    for index, line in enumerate(lines):
-        if fence:
-            fence = "" if obsidian.fence_closes(line, fence) else fence
-            continue
-        fence = obsidian.fence_open(line) or ""
-        if fence or "<" not in line:
-            continue
-        prose.append(index)
-        for m in _HTML_TAG.finditer(obsidian.mask_code_spans(line)):
-            if m.group(2).lower() in _VOID_ELEMENTS:
-                continue
-            depth = max(depth - 1, 0) if m.group(1) else depth + 1
-            if depth > MAX_HTML_DEPTH and deepest < 0:
-                deepest = index
-    if deepest < 0:
-        return text, None
-    for index in prose:
-        lines[index] = lines[index].replace("<", "&lt;")
-    return "\n".join(lines), (
-        deepest,
-        f"HTML nested more than {MAX_HTML_DEPTH} deep; shown as text",
-    )
 
 
 def render_markdown(text: str) -> str:

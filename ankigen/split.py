@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import obsidian
+from .mdlimits import limit_markdown
 from .model import CardSource, Diagnostic, ParsedNote, SeeLink
-from .render import limit_markdown, render_markdown
 
 # Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
 # after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.
@@ -289,6 +289,10 @@ def _shows_nothing(markdown: str) -> bool:
     """Whether the Markdown renders to nothing visible (only then is it rendered here)."""
     if re.search(r"\w", _INVISIBLE.sub("", markdown)):
         return False
+    # Only the renderer knows what punctuation alone shows ("---" nothing, "✓" itself): the
+    # one use of rendering by a reader, imported here so that reading notes loads no mistune.
+    from .render import render_markdown
+
     html = render_markdown(markdown)
     return "<img" not in html and not _TAG.sub("", html).strip()
 

@@ -10,10 +10,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeGuard
 
 from . import atomic
 from .discover import PACKAGE_NAME
-from .model import SEVERITIES, Diagnostic, Folder, Vault
+from .model import SEVERITIES, Diagnostic, Folder, Severity, Vault
 
 STATE_DIR = ".ankigen"  # inside the output folder
 STATE_FILE = f"{STATE_DIR}/state.json"
@@ -31,7 +32,7 @@ class FolderRecord:
     pictures: dict[str, FileStamp]
     cards: int
     use_cases: int
-    diagnostics: list[tuple[str, int, str, str]] = field(default_factory=list)
+    diagnostics: list[tuple[str, int, Severity, str]] = field(default_factory=list)
     retry: bool = False  # something failed that may pass next time (the network): build again
     # Pictures not included that stay so until something changes: "name:<file name>" until a
     # file of that name (case-folded) is in the vault, "url:<URL>" until the picture cache
@@ -141,11 +142,12 @@ class BuildState:
 
     @staticmethod
     def diagnostics_of(record: FolderRecord) -> list[Diagnostic]:
-        return [Diagnostic(p, line, sev, msg) for p, line, sev, msg in record.diagnostics]  # type: ignore[arg-type]
+        return [Diagnostic(p, line, sev, msg) for p, line, sev, msg in record.diagnostics]
 
 
 MAX_STATE_BYTES = 256 * 1024 * 1024
-_SEVERITIES = SEVERITIES  # "note" too: a stale picture's note is replayed like a warning
+# "note" too: a stale picture's note is replayed like a warning
+_SEVERITIES: dict[str, Severity] = {severity: severity for severity in SEVERITIES}
 
 
 def _record_from_json(raw: object) -> FolderRecord | None:
@@ -167,23 +169,24 @@ def _record_from_json(raw: object) -> FolderRecord | None:
         return None
     if not (_count(cards) and _count(use_cases) and isinstance(diagnostics, list)):
         return None
-    checked = []
+    checked: list[tuple[str, int, Severity, str]] = []
     for item in diagnostics:
         if not (isinstance(item, list) and len(item) == 4):
             return None
-        where, line, severity, message = item
+        where, line, raw_severity, message = item
         if not (isinstance(where, str) and _count(line) and isinstance(message, str)):
             return None
-        if severity not in _SEVERITIES:
+        severity = _SEVERITIES.get(raw_severity) if isinstance(raw_severity, str) else None
+        if severity is None:
             return None
         checked.append((where, line, severity, message))
-    record = FolderRecord(package, notes, pictures, cards, use_cases, checked, retry, missing)  # type: ignore[arg-type]
+    record = FolderRecord(package, notes, pictures, cards, use_cases, checked, retry, missing)
     record.embeds = embeds
     return record
 
 
-def _count(value: object) -> bool:
-    return type(value) is int and 0 <= value < 2**53  # type: ignore[operator]
+def _count(value: object) -> TypeGuard[int]:
+    return type(value) is int and 0 <= value < 2**53
 
 
 def _stamps(raw: object) -> dict[str, FileStamp] | None:

@@ -3,7 +3,7 @@
 Anki's importer adds and updates notes, but never deletes one and never moves an existing card
 to another deck. So ankigen writes the Anki Browser searches that find those cards, in the
 summary and in OUT/ankigen-todo.txt. A deleted card is found by the id in its Source field
-(fields.card_id); a card Anki keeps in its old deck carries the tag `ankigen::moved::<deck>`.
+(cardid.card_id); a card Anki keeps in its old deck carries the tag `ankigen::moved::<deck>`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic
+from .cardid import with_card_id
 from .diagnostics import printable
 from .discover import package_name
-from .fields import with_card_id
 from .lock import REMEMBER_DELETED_DAYS, DeletedCard
 
 TODO_FILE = "ankigen-todo.txt"  # in the output folder, next to the packages
@@ -107,7 +107,7 @@ class AnkiTodo:
 
 def deleted_search(guids: Iterable[str], note_ids: Mapping[str, int] | None = None) -> str:
     """The cards of these GUIDs and no other: an adopted card by its note id, any other by
-    the start of its Source field, which only ankigen writes (fields.with_card_id). The id
+    the start of its Source field, which only ankigen writes (cardid.with_card_id). The id
     alone would also find a card whose note's path holds it (a note named "ankigen-…")."""
     note_ids = note_ids or {}
     return " OR ".join(

@@ -9,9 +9,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -25,7 +27,7 @@ class _Pool(ProcessPoolExecutor):
     (in another library's fork hook) would be printed and ignored, so Ctrl-C and SIGTERM are
     held during submit() and handled right after it."""
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
         with _held_interrupts():
             return super().submit(fn, *args, **kwargs)
 
@@ -56,10 +58,10 @@ def terminate(pool: ProcessPoolExecutor) -> None:
 @contextlib.contextmanager
 def _held_interrupts() -> Iterator[None]:
     """Remember Ctrl-C and SIGTERM during the block; then act on them as usual."""
-    caught: list[int] = []
+    caught: list[signal.Signals] = []
 
     def remember(signum: int, frame: object) -> None:
-        caught.append(signum)
+        caught.append(signal.Signals(signum))
 
     try:
         previous = {signum: signal.signal(signum, remember) for signum in _INTERRUPTS}

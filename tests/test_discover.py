@@ -86,3 +86,31 @@ def test_package_name_is_flat_and_safe():
     assert package_name(["AWS", "Compute"]) == "AWS-Compute.apkg"
     assert package_name(["a b", "c/d:e"]) == "a_b-c_d_e.apkg"
     assert package_name(["..", "日本"]) == "deck-deck.apkg"
+
+
+def test_obsidian_settings_files_share_one_reader(tmp_path):
+    """`.obsidian/app.json` and a plugin's data.json are read alike: a byte-order mark is
+    allowed in both, and a broken file gives both the same reason."""
+    from ankigen.syntax import load_syntax_settings
+
+    bom = b"\xef\xbb\xbf"
+    plugin = ".obsidian/plugins/obsidian-spaced-repetition/data.json"
+    root = write_vault(
+        tmp_path / "v",
+        {
+            "A/n.md": NOTE,
+            ".obsidian/app.json": bom + b'{"attachmentFolderPath": "Files"}',
+            plugin: bom + b'{"flashcardTags": ["#cards"]}',
+        },
+    )
+    vault, problems = discover_vault(root)
+    settings, plugin_problems = load_syntax_settings(root)
+    assert (vault.attachment_folder, problems, plugin_problems) == ("Files", [], [])
+    assert settings.plugins["obsidian-spaced-repetition"] == {"flashcardTags": ["#cards"]}
+    for broken, reason in ((b"{", "not valid JSON"), (b"\xff\xfe{}", "not UTF-8 text")):
+        (root / ".obsidian" / "app.json").write_bytes(broken)
+        (root / plugin).write_bytes(broken)
+        _, problems = discover_vault(root)
+        _, plugin_problems = load_syntax_settings(root)
+        assert [p.message for p in problems] == [f"setting ignored: {reason}"]
+        assert [p.message.rsplit(": ", 1)[1] for p in plugin_problems] == [reason]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ankiutil import import_package, load, new_collection, notes
 
-from ankigen.fields import card_id
+from ankigen.cardid import card_id
 from ankigen.lock import (
     CardDraft,
     Lock,

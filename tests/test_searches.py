@@ -12,7 +12,7 @@ import pytest
 from conftest import write_vault
 from test_build import run_build
 
-from ankigen.fields import card_id
+from ankigen.cardid import card_id
 from ankigen.todo import deleted_search
 
 ID = re.compile(r"ankigen-[0-9a-f]{16}")

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .. import atomic
 from ..model import CardSource, Diagnostic, ParsedNote
 
 if TYPE_CHECKING:
@@ -250,9 +248,6 @@ PLUGIN_IDS = (
 )
 
 
-_MAX_SETTINGS_BYTES = 16 << 20  # a plugin's data.json; Obsidian_to_Anki's grows with media hashes
-
-
 def load_syntax_settings(
     vault_root: Path,
     enabled: Iterable[str] = (),
@@ -261,24 +256,20 @@ def load_syntax_settings(
     callout_cards_reversed: Iterable[str] = (),
 ) -> tuple[SyntaxSettings, list[Diagnostic]]:
     """Read each known plugin's data.json; a broken one is a warning naming its path."""
+    from .. import obsidian
+
     diagnostics: list[Diagnostic] = []
     plugins: dict[str, dict[str, Any]] = {}
     for plugin_id in PLUGIN_IDS:
         rel = f"{config_dir}/plugins/{plugin_id}/data.json"
         path = vault_root / rel
-        if not os.path.lexists(path):
+        try:
+            plugins[plugin_id] = obsidian.read_settings(path)
+        except FileNotFoundError:
             continue
-        try:  # a pipe or folder is refused at once, never waited on
-            data = json.loads(atomic.read_regular(path, _MAX_SETTINGS_BYTES).decode("utf-8-sig"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        except obsidian.SettingsError as error:
             message = f"plugin settings ignored (the plugin's defaults apply): {error}"
             diagnostics.append(Diagnostic(rel, 1, "warning", message))
-            continue
-        if not isinstance(data, dict):
-            message = "plugin settings ignored (the plugin's defaults apply): not a JSON object"
-            diagnostics.append(Diagnostic(rel, 1, "warning", message))
-            continue
-        plugins[plugin_id] = data
     names = tuple(dict.fromkeys(enabled))
     settings = SyntaxSettings(
         enabled=names,

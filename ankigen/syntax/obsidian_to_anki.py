@@ -470,21 +470,21 @@ def _read(
         if ota.begin_inline in visible:
             if ota.end_inline in visible:  # an inline note; a STARTI alone is text to the plugin
                 marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
-            for card in _inline_cards(
+            for item in _inline_cards(
                 note, line.number, visible, ota, deck, base_tags, headings, file
             ):
-                if isinstance(card, Diagnostic):
-                    diagnostics.append(card)
+                if isinstance(item, Diagnostic):
+                    diagnostics.append(item)
                 else:
-                    cards.append(card)
+                    cards.append(item)
     if block is not None:
         last = scan.lines[-1].number if scan.lines else block.start
         marks.append((block.start, last, f"in the {_LABEL} note at line {block.start}"))
         message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
         diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
     if ota.regexps and regex:
-        found = _regex_cards(note, scan, ota, deck, base_tags, file, diagnostics)
-        cards = sorted([*cards, *found], key=lambda card: card.line)
+        regex_cards = _regex_cards(note, scan, ota, deck, base_tags, file, diagnostics)
+        cards = sorted([*cards, *regex_cards], key=lambda card: card.line)
     return cards
 
 
@@ -644,7 +644,8 @@ def _note_type(
 
 def _block_fields(names: tuple[str, ...], body: list[tuple[int, str]]) -> list[list]:
     """[name, Markdown, first line] per field: a line "Name:" switches to that field."""
-    fields = {name: [name, [], 0] for name in names}
+    lines: dict[str, list[str]] = {name: [] for name in names}
+    first: dict[str, int] = dict.fromkeys(names, 0)
     current = names[0]
     for number, text in body:
         for name in names:
@@ -652,11 +653,10 @@ def _block_fields(names: tuple[str, ...], body: list[tuple[int, str]]) -> list[l
                 current = name
                 text = text[len(name) + 1 :]
                 break
-        entry = fields[current]
-        if not entry[2] and text.strip():
-            entry[2] = number
-        entry[1].append(text)
-    return [[name, "\n".join(lines).strip(), line] for name, lines, line in fields.values()]
+        if not first[current] and text.strip():
+            first[current] = number
+        lines[current].append(text)
+    return [[name, "\n".join(lines[name]).strip(), first[name]] for name in lines]
 
 
 def _inline_cards(
@@ -918,9 +918,9 @@ def _regex_cards(
         return []
     matches.sort(key=lambda m: m[0])
     heads = [
-        (row.number, *found)
+        (row.number, *head)
         for row in scan.lines
-        if not row.code and not row.hidden and (found := obsidian.heading(row.visible))
+        if not row.code and not row.hidden and (head := obsidian.heading(row.visible))
     ]
     cards: list[CardSource] = []
     stack: list[tuple[int, str]] = []
