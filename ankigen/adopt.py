@@ -456,7 +456,7 @@ def main(argv: list[str], prog: str = "ankigen adopt") -> int:
             file=sys.stderr,
         )
         return 2
-    from .cli import Interrupts
+    from .interrupts import Interrupts
 
     # Ctrl-C, SIGTERM or SIGHUP: KeyboardInterrupt, so that the copy of the collection in the
     # temporary folder is removed on the way out (a copy left by SIGKILL goes at the next run).

@@ -10,6 +10,7 @@ are read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,9 +18,10 @@ import sqlite3
 import stat
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 # A collection is untrusted input: the work spent on it is bounded by its size.
 MAX_COLLECTION_BYTES = 8 << 30  # a collection (or the one inside a .colpkg), after unpacking
@@ -71,11 +73,33 @@ class AnkiCollection:
 
 
 def read_collection(path: Path) -> AnkiCollection:
-    """The collection's notes and note types; CollectionError when it cannot be read.
+    """The collection's notes and note types; CollectionError when it cannot be read (read
+    from a private copy as private_copy says). A plain function, not the generator of
+    private_copy: a signal while the copy is made or read unwinds through the temporary
+    folder at once, so no copy outlives it."""
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as temp:
+        copy = _private_copy_file(path, Path(temp))
+        with _checked(path, copy) as db:
+            return _read(db)
+
+
+@contextlib.contextmanager
+def private_copy(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a private copy of the collection; CollectionError when it
+    cannot be read. plan reads through it; adopt through read_collection.
 
     What is read is decided by the file's first bytes (a SQLite database or a zip), never by
     its name or by bytes found further in; a .colpkg is unpacked within MAX_UNPACK_RATIO of
-    its size; the copy is read with SQLite's limits set and plain tables only."""
+    its size; the copy is read with SQLite's limits set, a work budget by its size, and plain
+    tables only. The copy is gone when the block ends."""
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as temp:
+        copy = _private_copy_file(path, Path(temp))
+        with _checked(path, copy) as db:
+            yield db
+
+
+def _private_copy_file(path: Path, folder: Path) -> Path:
+    """The collection copied (or unpacked) into `folder`, decided by its first bytes."""
     sweep_stale_copies()
     try:
         info = path.stat()
@@ -84,21 +108,20 @@ def read_collection(path: Path) -> AnkiCollection:
     if not stat.S_ISREG(info.st_mode):
         raise CollectionError(f"no such file: {path}")
     head = _head(path)
-    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as temp:
-        copy = Path(temp) / "collection.sqlite"
-        try:
-            if head.startswith(_ZIP_MAGICS):
-                _extract_colpkg(path, copy, _unpack_limit(info.st_size))
-            elif head.startswith(SQLITE_MAGIC):
-                _copy_sqlite(path, copy, info.st_size)
-            else:
-                raise CollectionError(
-                    f"{path} is not an Anki collection: it is neither a SQLite database "
-                    "(collection.anki2) nor a zip (.colpkg backup)"
-                )
-        except OSError as error:
-            raise CollectionError(f"cannot read {path}: {error}") from error
-        return _read_copy(path, copy)
+    copy = folder / "collection.sqlite"
+    try:
+        if head.startswith(_ZIP_MAGICS):
+            _extract_colpkg(path, copy, _unpack_limit(info.st_size))
+        elif head.startswith(SQLITE_MAGIC):
+            _copy_sqlite(path, copy, info.st_size)
+        else:
+            raise CollectionError(
+                f"{path} is not an Anki collection: it is neither a SQLite database "
+                "(collection.anki2) nor a zip (.colpkg backup)"
+            )
+    except OSError as error:
+        raise CollectionError(f"cannot read {path}: {error}") from error
+    return copy
 
 
 def _head(path: Path) -> bytes:
@@ -123,7 +146,8 @@ def _copy_sqlite(path: Path, copy: Path, size: int) -> None:
         shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
 
 
-def _read_copy(path: Path, copy: Path) -> AnkiCollection:
+@contextlib.contextmanager
+def _checked(path: Path, copy: Path) -> Iterator[sqlite3.Connection]:
     size = sum(p.stat().st_size for p in copy.parent.iterdir())
     budget = _Budget(WORK_PER_BYTE * size + 10_000_000)
     try:
@@ -131,7 +155,7 @@ def _read_copy(path: Path, copy: Path) -> AnkiCollection:
         try:
             _limit(db, budget)
             _check_schema(db)
-            return _read(db)
+            yield db
         finally:
             db.close()
     except CollectionError as error:
@@ -209,7 +233,7 @@ def _extract_colpkg(path: Path, out: Path, limit: int) -> None:
                     if declared > limit:  # -1 when the frame does not say
                         raise CollectionError(f"{path}: the collection inside is implausibly large")
                     decompressor = zstandard.ZstdDecompressor(max_window_size=1 << 27)
-                    reader = decompressor.stream_reader(_Prefixed(head, source))
+                    reader = decompressor.stream_reader(cast(IO[bytes], _Prefixed(head, source)))
                     _copy_limited(reader, target, limit, path)
                 else:
                     _copy_limited(source, target, limit, path)

@@ -23,6 +23,11 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
+def say(text: str, stream: TextIO) -> None:
+    """Print one line of output, control characters escaped."""
+    print(printable(text), file=stream)
+
+
 def internal_error(path: str, line: int, what: str, error: Exception) -> Diagnostic:
     """The message for a bug caught by a guard; its traceback goes with it for --verbose."""
     message = (

@@ -19,13 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 import sqlite3
 import sys
-import tempfile
 import unicodedata
-import zipfile
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,8 +29,8 @@ from .anki_collection import (
     AnkiNotetype,
     CollectionError,
     _current_schema,
-    _extract_colpkg,
     _legacy_schema,
+    private_copy,
 )
 from .diagnostics import printable
 
@@ -96,30 +92,10 @@ class _Collection:
 # ---------------------------------------------------------------- reading
 
 
-@contextlib.contextmanager
-def _copy_of(path: Path) -> Iterator[sqlite3.Connection]:
-    """A connection to a private copy of a collection (a profile file or a .colpkg)."""
-    if not path.is_file():
-        raise CollectionError(f"no such file: {path}")
-    with tempfile.TemporaryDirectory(prefix="ankigen-plan-") as temp:
-        copy = Path(temp) / "collection.sqlite"
-        try:
-            if zipfile.is_zipfile(path):
-                _extract_colpkg(path, copy)
-            else:
-                shutil.copyfile(path, copy)
-                wal = path.with_name(path.name + "-wal")
-                if wal.is_file():  # changes Anki has not written into the file yet
-                    shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
-        except OSError as error:
-            raise CollectionError(f"cannot read {path}: {error}") from error
-        db = sqlite3.connect(copy)
-        try:
-            yield db
-        except (sqlite3.Error, ValueError, KeyError, TypeError) as error:
-            raise CollectionError(f"{path} is not an Anki collection ({error})") from error
-        finally:
-            db.close()
+def _copy_of(path: Path) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    """A connection to a private copy of a collection (a profile file or a .colpkg), read as
+    untrusted input exactly as adopt reads it."""
+    return private_copy(path)
 
 
 def _read(db: sqlite3.Connection) -> _Collection:
