@@ -132,10 +132,14 @@ def test_a_signal_at_any_moment_stops_the_build_cleanly(tmp_path, folders, notes
                 os.kill(process.pid, how)
         except ProcessLookupError:
             pass
-        _, err = process.communicate(timeout=600)
+        said, err = process.communicate(timeout=600)
         assert "Traceback" not in err and "Exception ignored" not in err, (delay, err)
         if process.returncode == 0:
             continue  # the build was done before the signal came
+        if process.returncode == -how and not err and "packages in" in said:
+            # Done too, summary printed: the signal came while Python itself was finishing
+            # (it puts the default handlers back then), with nothing left to clean up.
+            continue
         stopped += 1
         assert process.returncode == 130, (delay, err)
         # One line says so, last (a warning printed before the signal may stand above it).
