@@ -147,7 +147,7 @@ def iter_rendered(
                 top_up()
             if not waiting and all(future.done() for _, future in futures):
                 # All rendered: the idle workers end now, not after the caller used the rest
-                # (at 100,000 cards they hold 60 MB while it writes the last packages).
+                # (at 100,000 cards they hold 50 MB while it writes the last packages).
                 pool.shutdown()
             yield _folder_of(folder, batches, out_dir)
 
