@@ -75,6 +75,27 @@ class RenderedFolder:
 
 Job = tuple[Folder, Path, bool, SyntaxSettings, EmbedContext | None]
 
+# A worker renders this many notes of a folder at a time (about 500 cards in the benchmark's
+# vaults): the results of a 5,000-card folder are neither held whole by a worker nor piled up
+# whole in ankigen while it writes the folder before.
+_BATCH_NOTES = 50
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What a worker gives back for some consecutive notes of one folder."""
+
+    notes: tuple[RenderedNote, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    embed_problems: frozenset[Diagnostic]
+    depends_on: frozenset[str]
+    missing: bool
+    dropped: int  # records of the folder's render cache that did not check out
+    fragments: dict[str, str]  # Markdown → HTML, for the folder's render cache
+
+
+_BatchJob = tuple[Folder, int, int, Path, bool, SyntaxSettings, EmbedContext | None]
+
 
 def iter_rendered(
     folders: list[Folder],
@@ -90,44 +111,45 @@ def iter_rendered(
     build kept in `out_dir` are not rendered again.
 
     With a process pool the workers start at once (while the caller is still small: a forked
-    worker's memory counts what the caller held then) and go on rendering while the caller uses
-    what they yielded; a folder's result is let go once yielded.
+    worker's memory counts what the caller held then) and render batches of notes
+    (_BATCH_NOTES) while the caller uses what they yielded; a folder's result is let go once
+    yielded.
     """
-    jobs = [(folder, out_dir, reuse, syntax, embeds) for folder in folders]
     note_count = sum(len(f.notes) for f in folders)
     if progress:
         progress("reading notes", 0, note_count)
     if processes < 2 or len(folders) < 2 or note_count < _PARALLEL_MIN_NOTES:
+        jobs = [(folder, out_dir, reuse, syntax, embeds) for folder in folders]
         return _in_order((render_folder(job) for job in jobs), note_count, progress)
-    workers = min(processes, len(folders))
+    workers = min(processes, note_count // _BATCH_NOTES + 1)
     pool = new_pool(workers)
-    # The biggest folders first, so that no worker is left with a big one at the end. At most
-    # one folder more than there are workers is handed out and not yet used: results do not
-    # pile up in memory while the caller is slower, and a worker that is done finds its next
-    # folder waiting (with no spare one it waits for the caller: 0.7 s idle in a 10k build).
-    waiting = deque(sorted(jobs, key=lambda job: -len(job[0].notes)))
-    futures: dict[str, Future[RenderedFolder]] = {}
-
-    def hand_out(job: Job) -> None:
-        futures[job[0].rel] = pool.submit(render_folder, job)
+    waiting: deque[_BatchJob] = deque(
+        (folder, start, start + _BATCH_NOTES, out_dir, reuse, syntax, embeds)
+        for folder in folders
+        for start in range(0, max(len(folder.notes), 1), _BATCH_NOTES)
+    )
+    # Two batches a worker handed out and not yet used: a worker that is done finds its next
+    # batch waiting while the caller writes a package, and results do not pile up in memory
+    # while the caller is slower.
+    ahead = 2 * workers
+    futures: deque[tuple[_BatchJob, Future[_Batch]]] = deque()
 
     def top_up() -> None:
-        while waiting and len(futures) <= workers:
-            hand_out(waiting.popleft())
+        while waiting and len(futures) < ahead:
+            job = waiting.popleft()
+            futures.append((job, pool.submit(_render_batch, job)))
 
     def results() -> Iterator[RenderedFolder]:
         for folder in folders:
-            if folder.rel not in futures:  # needed before its turn by size: handed out now
-                job = next(job for job in waiting if job[0].rel == folder.rel)
-                waiting.remove(job)
-                hand_out(job)
-            result = futures.pop(folder.rel).result()
-            top_up()
-            if not waiting and all(future.done() for future in futures.values()):
+            batches = []
+            while futures and futures[0][0][0] is folder:
+                batches.append(futures.popleft()[1].result())
+                top_up()
+            if not waiting and all(future.done() for _, future in futures):
                 # All rendered: the idle workers end now, not after the caller used the rest
-                # (at 100,000 cards they hold 100 MB while it writes the last packages).
+                # (at 100,000 cards they hold 50 MB while it writes the last packages).
                 pool.shutdown()
-            yield result
+            yield _folder_of(folder, batches, out_dir)
 
     try:
         top_up()  # the workers start now
@@ -159,10 +181,64 @@ def _in_order(
 
 
 def render_folder(job: Job) -> RenderedFolder:
-    """Read, split and render one folder's notes (runs in a worker process)."""
+    """Read, split and render one folder's notes (in this process)."""
     folder, out_dir, reuse, syntax, embeds = job
-    trim_memory()  # what the worker's previous folder left
     known, dropped = load_rendered(out_dir, folder.rel) if reuse else ({}, 0)
+    batch = _render_notes(folder, 0, len(folder.notes), syntax, embeds, known, dropped)
+    return _folder_of(folder, [batch], out_dir)
+
+
+# A worker's render cache of the folder it renders: loaded once for all its batches.
+_known: tuple[str, dict[str, str], int] = ("", {}, 0)
+
+
+def _render_batch(job: _BatchJob) -> _Batch:
+    """Read, split and render some notes of one folder (runs in a worker process)."""
+    global _known
+    folder, start, end, out_dir, reuse, syntax, embeds = job
+    trim_memory()  # what the worker's previous batch left
+    key = f"{out_dir}\0{folder.rel}"
+    if not reuse:
+        _known = ("", {}, 0)
+    elif _known[0] != key:
+        _known = ("", {}, 0)  # the last folder's cache goes before this one's is read
+        _known = (key, *load_rendered(out_dir, folder.rel))
+    return _render_notes(folder, start, end, syntax, embeds, _known[1], _known[2])
+
+
+def _folder_of(folder: Folder, batches: list[_Batch], out_dir: Path) -> RenderedFolder:
+    """The folder's batches put together; its render cache saved for the next build."""
+    fragments: dict[str, str] = {}
+    embed_problems: set[Diagnostic] = set()
+    depends_on: set[str] = set()
+    for batch in batches:
+        fragments.update(batch.fragments)
+        embed_problems.update(batch.embed_problems)
+        depends_on.update(batch.depends_on)
+    save_rendered(out_dir, folder.rel, fragments)
+    del fragments
+    diagnostics = [d for batch in batches for d in batch.diagnostics]
+    diagnostics.extend(sorted(embed_problems))
+    return RenderedFolder(
+        folder,
+        tuple(note for batch in batches for note in batch.notes),
+        tuple(diagnostics),
+        batches[0].dropped if batches else 0,
+        tuple(sorted(depends_on - {note.rel for note in folder.notes})),
+        any(batch.missing for batch in batches),
+    )
+
+
+def _render_notes(
+    folder: Folder,
+    start: int,
+    end: int,
+    syntax: SyntaxSettings,
+    embeds: EmbedContext | None,
+    known: dict[str, str],
+    dropped: int,
+) -> _Batch:
+    """Read, split and render the folder's notes from `start` to `end`."""
     fragments: dict[str, str] = {}
     embed_problems: set[Diagnostic] = set()
     depends_on: set[str] = set()
@@ -185,7 +261,7 @@ def render_folder(job: Job) -> RenderedFolder:
 
     notes = []
     diagnostics: list[Diagnostic] = []
-    for note_file in folder.notes:
+    for note_file in folder.notes[start:end]:
         try:
             data = atomic.read_regular(note_file.path)  # a named pipe never blocks
         except OSError as error:
@@ -205,15 +281,14 @@ def render_folder(job: Job) -> RenderedFolder:
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others
             diagnostics.append(internal_error(note_file.rel, 1, "note skipped", error))
-    save_rendered(out_dir, folder.rel, fragments)
-    diagnostics.extend(sorted(embed_problems))
-    return RenderedFolder(
-        folder,
+    return _Batch(
         tuple(notes),
         tuple(diagnostics),
-        dropped,
-        tuple(sorted(depends_on - {note.rel for note in folder.notes})),
+        frozenset(embed_problems),
+        frozenset(depends_on),
         missing,
+        dropped,
+        fragments,
     )
 
 

@@ -7,6 +7,7 @@ obsidian.py; this module knows ankigen's markers only.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import obsidian
@@ -79,21 +80,29 @@ class _Block:
         self.question.append((number, line))
 
 
-def split_note(rel: str, text: str) -> tuple[ParsedNote, list[Diagnostic]]:
-    """Cards of one note, with the warnings found on the way."""
+def split_note(
+    rel: str, text: str, body_scan: Callable[[], obsidian.Scan] | None = None
+) -> tuple[ParsedNote, list[Diagnostic]]:
+    """Cards of one note, with the warnings found on the way. `body_scan` gives the scan of
+    the note's raw lines after its frontmatter (NoteText.body_scan, shared with other readers):
+    used when cleaning the text changed nothing, so that it is the scan of these lines."""
     diagnostics: list[Diagnostic] = []
 
     def warn(line: int, message: str) -> None:
         diagnostics.append(Diagnostic(rel, line, "warning", message))
 
-    note_lines = obsidian.lines(obsidian.clean_text(text))
+    cleaned = obsidian.clean_text(text)
+    note_lines = obsidian.lines(cleaned)
     front = obsidian.frontmatter(note_lines)
     if front.problem:
         warn(front.problem_line, f"frontmatter ignored: {front.problem}")
     for index in range(1, front.end - 1):
         if _is_marker(note_lines[index].replace(obsidian.COMMENT, " ")):
             warn(index + 1, "marker inside the frontmatter; no card made")
-    scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
+    if body_scan is not None and cleaned == text:
+        scanned = body_scan()
+    else:
+        scanned = obsidian.scan(note_lines[front.end :], first=front.end + 1)
     if scanned.unclosed_comment:
         warn(
             scanned.unclosed_comment,

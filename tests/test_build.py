@@ -489,21 +489,44 @@ def test_a_damaged_render_cache_is_rendered_again(tmp_path):
 
 
 def test_parallel_build_of_uneven_folders_writes_what_a_serial_build_writes(tmp_path):
-    # Folders of very different sizes: the pool hands the biggest out first and at most one more
-    # than it has workers; the packages and the report must not depend on any of that.
-    sizes = {"A": 3, "Big": 40, "C": 1, "D": 12, "E": 25, "F": 2}
+    # Folders of very different sizes, one of them several batches of notes long (the workers
+    # render a folder in batches of _BATCH_NOTES): the packages, the render caches and the
+    # report must not depend on how the notes were handed out, cold or rebuilt.
+    from ankigen.rendered import _BATCH_NOTES
+
+    sizes = {"A": 3, "Big": 2 * _BATCH_NOTES + 7, "C": 1, "D": 12, "E": 25, "F": 2}
     files = {
-        f"{folder}/n{i}.md": f"#Question {folder} {i}?\nAnswer: **{i}** and `x{i}`\n"
+        f"{folder}/n{i:03}.md": f"#Question {folder} {i}?\nAnswer: **{i}** and `x{i}`\n"
         for folder, count in sizes.items()
         for i in range(count)
     }
+    # A warning in the first batch and in the last one: each is reported once, in order.
+    files["Big/n001.md"] = "#Question no answer here\n"
+    files[f"Big/n{2 * _BATCH_NOTES + 1:03}.md"] = "#Question none either\n"
     vault = write_vault(tmp_path / "v", files)
-    reports, outputs = [], []
-    for processes in (1, 2, 3):
-        out = tmp_path / f"out{processes}"
-        reports.append(run_build(vault, out, processes=processes, lock=False))
-        outputs.append({p.name: p.read_bytes() for p in sorted(out.glob("*.apkg"))})
-    assert len(outputs[0]) == len(sizes)
-    assert outputs[0] == outputs[1] == outputs[2]
-    assert reports[0].written == reports[1].written == reports[2].written
-    assert reports[0].cards == reports[2].cards == sum(sizes.values())
+
+    def outputs_of(out):
+        return {
+            p.name: p.read_bytes()
+            for p in sorted([*out.glob("*.apkg"), *out.glob(".ankigen/rendered-*")])
+        }
+
+    for edit in ("", "edited"):
+        if edit:  # one note of the big folder's middle batch changes: the rest is reused
+            (vault / f"Big/n{_BATCH_NOTES + 3:03}.md").write_text(
+                "#Question edited?\nAnswer: new\n"
+            )
+        reports, outputs = [], []
+        for processes in (1, 2, 3):
+            out = tmp_path / f"out{processes}"
+            reports.append(run_build(vault, out, processes=processes, lock=False))
+            outputs.append(outputs_of(out))
+        assert len([name for name in outputs[0] if name.endswith(".apkg")]) == len(sizes)
+        assert outputs[0] == outputs[1] == outputs[2]
+        assert reports[0].written == reports[1].written == reports[2].written
+        assert reports[0].diagnostics == reports[1].diagnostics == reports[2].diagnostics
+        assert [d.path for d in reports[0].diagnostics] == [
+            "Big/n001.md",
+            f"Big/n{2 * _BATCH_NOTES + 1:03}.md",
+        ]
+        assert reports[0].cards == reports[2].cards == sum(sizes.values()) - 2

@@ -74,6 +74,14 @@ class NoteText:
         return self.frontmatter.end
 
     @cached_property
+    def body_scan(self) -> obsidian.Scan:
+        """The lines after the frontmatter with fences and comments resolved (obsidian.scan),
+        scanned once for every reader that needs them."""
+        from .. import obsidian
+
+        return obsidian.scan(self.lines[self.body_start :], first=self.body_start + 1)
+
+    @cached_property
     def tags(self) -> tuple[str, ...]:
         """The frontmatter's tags, Anki form ("flashcards::lang")."""
         from .. import obsidian
@@ -391,10 +399,7 @@ def _hidden_rest(note: NoteText) -> list[Diagnostic]:
     warned by the seed reader, which reads every note)."""
     if "```" not in note.text and "~~~" not in note.text:
         return []
-    from .. import obsidian
-
-    start = note.body_start
-    scan = obsidian.scan(note.lines[start:], first=start + 1)
+    scan = note.body_scan
     if not scan.unclosed_fence:
         return []
     message = "code block never closed: the rest of the note is code and makes no cards"

@@ -16,7 +16,7 @@ class SeedReader:
     def read(
         self, note: NoteText, settings: SyntaxSettings
     ) -> tuple[list[CardSource], list[Diagnostic]]:
-        parsed, diagnostics = split_note(note.rel, note.text)
+        parsed, diagnostics = split_note(note.rel, note.text, lambda: note.body_scan)
         note.references = parsed.references
         note.references_line = parsed.references_line
         note.tags = parsed.tags  # read already: no second pass over the frontmatter
