@@ -147,6 +147,9 @@ class Tool:
     command: list[str]
     cache: Path | None = None
     runs: dict[str, list[Run]] = field(default_factory=dict)
+    # ankigen keeps its lock in the vault: only ankigen's own clean removes it (the bare
+    # pipeline reads the same vault; its clean must not make ankigen's next rebuild cold).
+    lock: Path | None = None
 
     def clean(self) -> None:
         """Remove every output, so the next build starts cold."""
@@ -155,7 +158,8 @@ class Tool:
         self.out.unlink(missing_ok=True)
         if self.cache:
             shutil.rmtree(self.cache, ignore_errors=True)
-        (self.vault / "ankigen.lock").unlink(missing_ok=True)
+        if self.lock:
+            self.lock.unlink(missing_ok=True)
 
     def build(self, step: str, memory: bool = True) -> Run:
         run = measure(self.command, memory)
@@ -171,7 +175,7 @@ def ankigen_tool(vault: Path, work: Path) -> Tool:
     script = Path(sys.executable).with_name("ankigen")
     program = [str(script)] if script.exists() else [sys.executable, "-m", "ankigen"]
     command = [*program, str(vault), "-o", str(out), "--offline", "--cache-dir", str(cache)]
-    return Tool("ankigen", vault, out, [*command, "--quiet"], cache)
+    return Tool("ankigen", vault, out, [*command, "--quiet"], cache, lock=vault / "ankigen.lock")
 
 
 def ankdown_tool(ankdown: Path, vault: Path, work: Path) -> Tool:
