@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
+from .interrupts import pid_alive
+
 # A collection is untrusted input: the work spent on it is bounded by its size.
 MAX_COLLECTION_BYTES = 8 << 30  # a collection (or the one inside a .colpkg), after unpacking
 # A .colpkg's collection unpacks to at most this many times the backup's size (SQLite text
@@ -291,7 +293,7 @@ def sweep_stale_copies() -> None:
         return
     for entry in entries:
         pid_text = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
+        if not pid_text.isdigit() or pid_alive(int(pid_text)):
             continue
         try:
             info = entry.lstat()
@@ -299,16 +301,6 @@ def sweep_stale_copies() -> None:
             continue
         if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # someone else's process
-    return True
 
 
 def _read(db: sqlite3.Connection) -> AnkiCollection:

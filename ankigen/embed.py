@@ -340,14 +340,8 @@ def _part(lines: list[str], start: int, subpath: str) -> tuple[int, str] | None:
 def _headings(lines: list[str], start: int) -> list[tuple[int, int, str]]:
     """(index, level, text) of every heading outside fenced code."""
     found = []
-    fence = ""
-    for index in range(start, len(lines)):
-        line = lines[index]
-        if fence:
-            fence = "" if obsidian.fence_closes(line, fence) else fence
-            continue
-        fence = obsidian.fence_open(line) or ""
-        if fence or "#" not in line:
+    for index, line in obsidian.outside_fences(lines, start):
+        if "#" not in line:
             continue
         head = obsidian.heading(line)
         if head:
@@ -361,14 +355,8 @@ def _heading_key(text: str) -> str:
 
 def _block(lines: list[str], start: int, block_id: str) -> tuple[int, str] | None:
     """The paragraph or list item that ends with ``^block_id`` (or the block above it)."""
-    fence = ""
-    for index in range(start, len(lines)):
-        line = lines[index]
-        if fence:
-            fence = "" if obsidian.fence_closes(line, fence) else fence
-            continue
-        fence = obsidian.fence_open(line) or ""
-        if fence or "^" not in line:
+    for index, line in obsidian.outside_fences(lines, start):
+        if "^" not in line:
             continue
         m = _BLOCK_ID_END.search(line)
         if m is None or m.group(1) != block_id:

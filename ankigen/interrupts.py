@@ -123,3 +123,14 @@ class Interrupts:
         for signum, handler in self.previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of that id exists (someone else's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True

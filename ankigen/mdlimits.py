@@ -62,13 +62,8 @@ def _limit_html_depth(text: str) -> tuple[str, tuple[int, str] | None]:
     prose: list[int] = []  # lines outside fenced code
     depth = 0
     deepest = -1
-    fence = ""
-    for index, line in enumerate(lines):
-        if fence:
-            fence = "" if obsidian.fence_closes(line, fence) else fence
-            continue
-        fence = obsidian.fence_open(line) or ""
-        if fence or "<" not in line:
+    for index, line in obsidian.outside_fences(lines):
+        if "<" not in line:
             continue
         prose.append(index)
         for m in _HTML_TAG.finditer(obsidian.mask_code_spans(line)):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -100,6 +101,20 @@ def fence_open(line: str, base: int | None = None) -> str | None:
     if fence[0] == "`" and "`" in line[m.end() :]:
         return None  # "```a`b" is inline code, not a fence (CommonMark)
     return fence
+
+
+def outside_fences(lines: list[str], start: int = 0) -> Iterator[tuple[int, str]]:
+    """(index, line) of each line from `start` on that is neither in a fenced code block nor
+    one of its fence lines. Linear in the lines' length."""
+    fence = ""
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if fence:
+            fence = "" if fence_closes(line, fence) else fence
+            continue
+        fence = fence_open(line) or ""
+        if not fence:
+            yield index, line
 
 
 def fence_closes(line: str, fence: str) -> bool:

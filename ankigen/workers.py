@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from .interrupts import pid_alive
+
 _T = TypeVar("_T")
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -109,20 +111,10 @@ def _worker_started(main: int) -> None:
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     parent = os.getppid()
-    if parent == 1 or not _alive(main):  # the parent died before the line above took effect
+    if parent == 1 or not pid_alive(main):  # the parent died before the line above took effect
         os._exit(1)
     # Elsewhere (and should prctl be unavailable): a thread that watches the parent.
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _watch_parent(parent: int) -> None:

@@ -66,3 +66,25 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
         terminalreporter.section("diagnostics without a code of their own (diagnostics.CODES)")
         for line in found[:200]:
             terminalreporter.write_line(line)
+
+
+def fresh_venv(where: Path) -> Path:
+    """A venv at `where` without ankigen, whose site-packages (returned) borrow this test
+    environment's dependencies through a path file (no editable ankigen comes along)."""
+    import subprocess
+    import sysconfig
+    import venv
+
+    venv.create(where, with_pip=False)
+    site = subprocess.run(
+        [
+            str(where / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", "utf-8")
+    return Path(site)

@@ -8,13 +8,11 @@ import glob
 import os
 import re
 import subprocess
-import sysconfig
-import venv
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, write_vault
+from conftest import REPO, fresh_venv, write_vault
 
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
 EXPRESSION = re.compile(r"\$\{\{\s*([a-z_.]+)\s*\}\}")
@@ -24,15 +22,7 @@ EXPRESSION = re.compile(r"\$\{\{\s*([a-z_.]+)\s*\}\}")
 def fresh_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv without ankigen; the dependencies (and pip) come from this test environment."""
     env_dir = tmp_path_factory.mktemp("action") / "env"
-    venv.create(env_dir, with_pip=False)
-    python = env_dir / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    fresh_venv(env_dir)
     return env_dir / "bin"
 
 

@@ -95,3 +95,15 @@ def test_scanning_any_text_is_total_and_stripping_is_stable(text: str) -> None:
     for line in lines:
         for start, end in obsidian.code_spans(line):
             assert line[start] == "`" and line[end - 1] == "`"
+
+
+def test_outside_fences_skips_fenced_code_and_its_fence_lines():
+    from ankigen.obsidian import outside_fences
+
+    # A longer fence closes a shorter one of its kind; a shorter one does not; one left
+    # open hides the rest.
+    lines = ["# A", "```py", "# not a heading", "````", "b", "~~~~", "~~~", "c", "~~~~", "d"]
+    lines += ["```", "open to the end"]
+    assert list(outside_fences(lines)) == [(0, "# A"), (4, "b"), (9, "d")]
+    assert list(outside_fences(lines, start=4)) == [(4, "b"), (9, "d")]
+    assert list(outside_fences([])) == []

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import sysconfig
-import venv
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import fresh_venv
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,18 +42,10 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with only the wheel installed; its dependencies come from this test
     environment's site-packages (added as a path, so no editable ankigen comes along)."""
     env_dir = tmp_path_factory.mktemp("venv") / "env"
-    venv.create(env_dir, with_pip=False)
-    python = env_dir / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    site = fresh_venv(env_dir)
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
-    deps = sysconfig.get_paths()["purelib"]
-    Path(site, "test-deps.pth").write_text(deps + "\n", encoding="utf-8")
+    python = env_dir / "bin" / "python"
     script = env_dir / "bin" / "ankigen"
     script.write_text(
         f"#!{python}\nimport sys\nfrom ankigen.cli import main\nsys.exit(main())\n",
