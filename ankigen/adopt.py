@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic
-from .adopted import Adopted, load_adopted, save_adopted
+from .adoption_file import Adopted, load_adopted, save_adopted
 from .anki_collection import (
     AnkiCollection,
     CollectionError,
@@ -52,7 +52,7 @@ from .lock import (
     normalise_question,
     save_lock,
 )
-from .model import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
+from .records import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
 from .syntax import NoteText, SyntaxSettings, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
@@ -206,7 +206,7 @@ class _Found:
         matcher: _Matcher,
     ) -> None:
         """Match one note's cards; its lock entries when one of them was found in Anki."""
-        from .rendered import question_key  # here: the build imports this module
+        from .render_stage import question_key  # here: the build imports this module
 
         entries = []
         matched = False

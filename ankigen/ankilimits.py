@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .model import CLOZE, AnkiNote, Diagnostic
+from .records import CLOZE, AnkiNote, Diagnostic
 
 # Anki refuses the whole package ("deck nesting level too deep") when one deck name has more
 # than this many "::"-separated parts; empty parts count (Anki names them "blank").

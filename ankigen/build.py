@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .adopted import Adopted, load_adopted
+from .adoption_file import Adopted, load_adopted
 from .diagnostics import Diagnostics, internal_error
 from .discover import LOCK_FILE, discover_vault, vault_name
 from .identity import Identities
-from .model import DeckPackage, Diagnostic, Folder, Vault
 from .package import CardModel, load_card_model, remove_stale_packages
+from .records import DeckPackage, Diagnostic, Folder, Vault
 from .state import STATE_DIR, BuildState, FolderRecord, forget_rendered, other_vault_message
 from .syntax import SyntaxSettings, load_syntax_settings
 from .todo import TODO_FILE, AnkiTodo, write_todo
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .fetch import DiskCache
     from .lock import Changes
     from .media import FetchOutcome, MediaOptions
-    from .rendered import Progress, RenderedFolder
+    from .render_stage import Progress, RenderedFolder
 
 # The stages that render, fetch and write (mistune, Pygments, nh3, Pillow, requests, genanki)
 # are imported only when some folder is rebuilt: a rebuild with nothing to do stays quick.
@@ -107,7 +107,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
 
     if plan.stale:
         from .embed import EmbedContext
-        from .rendered import iter_rendered
+        from .render_stage import iter_rendered
 
         # The workers start here, before the lock is read and the media stage imported.
         embeds = EmbedContext.of(vault, options.exclude, options.media.cache_path)
@@ -236,7 +236,7 @@ def _finish_folder(
     from .foreign import with_foreign_note_types
     from .media import resolve_media
     from .package import write_package
-    from .rendered import with_card_types
+    from .render_stage import with_card_types
 
     diagnostics = list(folder.diagnostics)
     deck = folder.folder

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import Diagnostic
+from .records import Diagnostic
 
 CONFIG_FILE = "ankigen.toml"
 _MAX_BYTES = 1024 * 1024

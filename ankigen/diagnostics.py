@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from .model import Diagnostic
+from .records import Diagnostic
 
 
 def printable(text: str) -> str:

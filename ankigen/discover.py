@@ -15,7 +15,7 @@ from pathlib import Path
 from . import obsidian
 from .lock import LOCK_FILENAME as LOCK_FILE  # build and adopt name it from here
 from .lock import recorded_vault_name, vault_name_from_entries
-from .model import Diagnostic, Folder, NoteFile, Vault
+from .records import Diagnostic, Folder, NoteFile, Vault
 
 _MAX_NAME = 200  # characters of a package name before ".apkg"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

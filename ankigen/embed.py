@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from . import atomic, obsidian
-from .model import Diagnostic, Vault
+from .records import Diagnostic, Vault
 
 # Obsidian draws nested embeds several levels deep and stops on its own; the depth it stops at
 # is not documented, so ours is stated: an embed inside an embed inside … at most MAX_DEPTH.

@@ -7,11 +7,11 @@ from html import escape
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .model import CardDraft, CardSource, Diagnostic, ParsedNote, SeeLink, Vault
 from .obsidian import is_link_url
+from .records import CardDraft, CardSource, Diagnostic, ParsedNote, SeeLink, Vault
 
 if TYPE_CHECKING:
-    from .rendered import RenderedFolder
+    from .render_stage import RenderedFolder
 
 
 def context_html(title: str, headings: tuple[str, ...]) -> str:
@@ -73,7 +73,7 @@ def card_drafts(
     # Imported here: the identity stage imports this module, and a rebuild with nothing to do
     # needs neither the renderer nor Pillow.
     from .media import neutralise_sounds
-    from .rendered import question_key
+    from .render_stage import question_key
     from .todo import MOVED_TAG
 
     reserved = MOVED_TAG.casefold()

@@ -12,12 +12,12 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from .adopted import Adopted
+from .adoption_file import Adopted
 from .anki_collection import AnkiNotetype
-from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, ForeignNoteType
 from .package import FIELDS, stable_id
+from .records import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, ForeignNoteType
 from .render import render_markdown
-from .rendered import RenderedFolder
+from .render_stage import RenderedFolder
 
 CUSTOM = "custom:"
 _EMBED = re.compile(r"!\[")  # ![[picture.png]] or ![alt](picture.png)

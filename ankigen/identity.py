@@ -38,7 +38,7 @@ from .lock import (
     vault_name_ok,
     written_in,
 )
-from .model import AnkiNote, CardDraft, Diagnostic, Folder, Vault
+from .records import AnkiNote, CardDraft, Diagnostic, Folder, Vault
 from .syntax import NoteText, SyntaxSettings
 from .todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
 

@@ -30,7 +30,7 @@ from typing import TypeGuard
 
 from . import atomic
 from .cardid import with_card_id
-from .model import AnkiNote, CardDraft, Diagnostic
+from .records import AnkiNote, CardDraft, Diagnostic
 
 LOCK_VERSION = 1
 # The content hash `ankigen adopt` writes: this, then the card's fields.source_hash when adopted;

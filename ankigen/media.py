@@ -40,8 +40,8 @@ from .images import (
     media_name,
 )
 from .mdplugins import is_sound_path
-from .model import Diagnostic, MediaFile, Vault
 from .obsidian import url_scheme
+from .records import Diagnostic, MediaFile, Vault
 
 __all__ = [
     "FetchOutcome",

@@ -26,7 +26,7 @@ from . import atomic
 from .ankilimits import DEFAULT_DECK_NAME, anki_deck_name, cloze_problem, without_controls
 from .ankilimits import card_ords as cloze_ords
 from .discover import is_package
-from .model import (
+from .records import (
     CLOZE,
     QUESTION,
     REVERSED,

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import atomic
-from .model import Diagnostic
 from .package import ASSETS
+from .records import Diagnostic
 
 if TYPE_CHECKING:
     from .build import BuildReport

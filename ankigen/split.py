@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from . import obsidian
 from .mdlimits import limit_markdown
-from .model import CardSource, Diagnostic, ParsedNote, SeeLink
+from .records import CardSource, Diagnostic, ParsedNote, SeeLink
 
 # Any whitespace before a marker is indentation (tabs, no-break spaces, …); punctuation right
 # after it ("#Question:", "#Q.") is no part of the question. Possessive: linear on long lines.

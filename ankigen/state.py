@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from . import atomic
 from .discover import PACKAGE_NAME
-from .model import SEVERITIES, Diagnostic, Folder, Severity, Vault
+from .records import SEVERITIES, Diagnostic, Folder, Severity, Vault
 
 STATE_DIR = ".ankigen"  # inside the output folder
 STATE_FILE = f"{STATE_DIR}/state.json"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ankigen import obsidian
-from ankigen.model import CLOZE, REVERSED
+from ankigen.records import CLOZE, REVERSED
 from ankigen.syntax import NoteText, SyntaxSettings, read_note
 from ankigen.syntax.spaced_repetition import PLUGIN_ID, sr_settings
 

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ankigen.adopt import adopt
-from ankigen.adopted import ADOPTED_FILE, load_adopted
+from ankigen.adoption_file import ADOPTED_FILE, load_adopted
 from ankigen.anki_collection import CollectionError, read_collection
 from ankigen.lock import load_lock
 

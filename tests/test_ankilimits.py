@@ -33,8 +33,8 @@ from ankigen.ankilimits import (
     deck_problem,
     field_names_problem,
 )
-from ankigen.model import CLOZE, AnkiNote, DeckPackage, ForeignNoteType
 from ankigen.package import package_bytes
+from ankigen.records import CLOZE, AnkiNote, DeckPackage, ForeignNoteType
 from ankigen.syntax import SyntaxSettings, flashcards, read_note
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID as OTA
 

@@ -492,7 +492,7 @@ def test_parallel_build_of_uneven_folders_writes_what_a_serial_build_writes(tmp_
     # Folders of very different sizes, one of them several batches of notes long (the workers
     # render a folder in batches of _BATCH_NOTES): the packages, the render caches and the
     # report must not depend on how the notes were handed out, cold or rebuilt.
-    from ankigen.rendered import _BATCH_NOTES
+    from ankigen.render_stage import _BATCH_NOTES
 
     sizes = {"A": 3, "Big": 2 * _BATCH_NOTES + 7, "C": 1, "D": 12, "E": 25, "F": 2}
     files = {

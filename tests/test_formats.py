@@ -26,8 +26,8 @@ from ankigen.diagnostics import (
     known_code,
     plural,
 )
-from ankigen.model import Diagnostic
 from ankigen.package import ASSETS
+from ankigen.records import Diagnostic
 
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "200"))
 SCHEMA = json.loads((ASSETS / SCHEMA_FILE).read_text(encoding="utf-8"))

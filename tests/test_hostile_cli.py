@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, write_vault
 from hostile import GOOD_NOTE, WALL_CLOCK, cli, import_all, questions
 
-import ankigen.rendered
+import ankigen.render_stage
 from ankigen import cli as ankigen_cli
 
 
@@ -71,14 +71,14 @@ def test_printable_escapes_only_what_a_terminal_would_act_on():
 
 def test_a_caught_internal_error_keeps_its_traceback_for_verbose(tmp_path, monkeypatch, capsys):
     vault = write_vault(tmp_path / "v", {"A/a.md": GOOD_NOTE, "B/b.md": GOOD_NOTE})
-    real_read = ankigen.rendered.read_note
+    real_read = ankigen.render_stage.read_note
 
     def broken(rel: str, text: str, syntax):
         if rel == "A/a.md":
             raise ZeroDivisionError("planted bug")
         return real_read(rel, text, syntax)
 
-    monkeypatch.setattr(ankigen.rendered, "read_note", broken)
+    monkeypatch.setattr(ankigen.render_stage, "read_note", broken)
     common = [str(vault), "-o", str(tmp_path / "out"), "--offline", "--no-lock"]
     assert ankigen_cli.run(common, prog="ankigen") == 1
     quiet = capsys.readouterr().err

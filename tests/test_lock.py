@@ -20,8 +20,8 @@ from ankigen.lock import (
     normalise_question,
     save_lock,
 )
-from ankigen.model import DeckPackage
 from ankigen.package import write_package
+from ankigen.records import DeckPackage
 
 NOTE = "AWS/AMI.md"
 FALLBACK = 1_600_000_000  # "the note's last commit"

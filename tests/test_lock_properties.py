@@ -18,7 +18,7 @@ from ankigen.lock import (
     lock_text,
     valid_time,
 )
-from ankigen.model import CardDraft
+from ankigen.records import CardDraft
 
 JSON = st.recursive(
     st.none()

@@ -28,7 +28,7 @@ from ankigen.media import (
     remote_urls,
     resolve_media,
 )
-from ankigen.model import Diagnostic, Vault
+from ankigen.records import Diagnostic, Vault
 from ankigen.render import render_markdown
 
 NOTE = "AWS/AMI.md"

@@ -8,7 +8,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ankigen.model import CLOZE, QUESTION, REVERSED
+from ankigen.records import CLOZE, QUESTION, REVERSED
 from ankigen.syntax import SyntaxSettings, read_note
 from ankigen.syntax.cloze import plain_text
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID, SETTINGS_FILE, ota_settings

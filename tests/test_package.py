@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from ankiutil import load, media_problems, notes
 
-from ankigen.model import AnkiNote, DeckPackage, MediaFile
 from ankigen.package import (
     ASSETS,
     MODEL_ID,
@@ -25,6 +24,7 @@ from ankigen.package import (
     package_bytes,
     write_package,
 )
+from ankigen.records import AnkiNote, DeckPackage, MediaFile
 
 CREATED = 1_700_000_000
 REPO = Path(__file__).resolve().parent.parent
@@ -265,7 +265,7 @@ import sys, time
 sys.path[:0] = [sys.argv[1]]
 from pathlib import Path
 import test_package as t
-from ankigen.model import MediaFile
+from ankigen.records import MediaFile
 from ankigen.package import write_package
 
 class Slow:

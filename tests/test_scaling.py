@@ -17,7 +17,7 @@ import pytest
 
 from ankigen import split
 from ankigen.lock import Lock, assign_identities
-from ankigen.model import CardDraft
+from ankigen.records import CardDraft
 from ankigen.syntax import SyntaxSettings, read_note
 from ankigen.syntax import flashcards as fc
 from ankigen.syntax import obsidian_to_anki as ota

@@ -16,7 +16,7 @@ from imageserver import ImageServer, Route
 
 from ankigen.cli import main
 from ankigen.media import FieldHtml, MediaOptions, resolve_media
-from ankigen.model import Vault
+from ankigen.records import Vault
 from ankigen.render import render_markdown
 
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 4

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ankigen.build import BuildOptions, build
 from ankigen.cli import run
 from ankigen.media import MediaOptions
-from ankigen.model import CLOZE, QUESTION, REVERSED
+from ankigen.records import CLOZE, QUESTION, REVERSED
 from ankigen.syntax import SyntaxSettings, load_syntax_settings, read_note
 from ankigen.syntax.cloze import CLOSE, OPEN, mark, marks_to_anki
 from ankigen.syntax.spaced_repetition import PLUGIN_ID, find_clozes, parse_cloze_pattern

@@ -19,7 +19,7 @@ from anki.collection import Collection
 from conftest import write_vault
 from test_adopt import cli, review
 
-from ankigen.adopted import ADOPTED_FILE
+from ankigen.adoption_file import ADOPTED_FILE
 from ankigen.build import BuildOptions, build
 from ankigen.media import MediaOptions
 from ankigen.todo import TODO_FILE

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..model import CardSource, Diagnostic, ParsedNote
+from ..records import CardSource, Diagnostic, ParsedNote
 
 if TYPE_CHECKING:
     from .. import obsidian

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .. import obsidian
-from ..model import QUESTION, REVERSED, CardSource, Diagnostic
+from ..records import QUESTION, REVERSED, CardSource, Diagnostic
 from . import NoteText, SyntaxSettings
 
 NAME = "callouts"

@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import obsidian
-from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
+from ..records import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
 from . import CheckedValues, NoteText, SyntaxSettings, few
 from .cloze import anki_clozes_to_marks
 

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import obsidian
-from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
+from ..records import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
 from . import CheckedValues, NoteText, SyntaxSettings, bounded, few
 from .cloze import anki_clozes_to_marks
 

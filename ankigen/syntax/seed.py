@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..model import CLOZE, CardSource, Diagnostic
+from ..records import CLOZE, CardSource, Diagnostic
 from ..split import split_note
 from . import NoteText, SyntaxSettings
 from .cloze import anki_clozes_to_marks

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import obsidian
-from ..model import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic, ReviewState
+from ..records import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic, ReviewState
 from . import NoteText, SyntaxSettings, bounded, few, tag_matcher
 from .cloze import NUMBER_END, OPEN, mark, unmarked
 

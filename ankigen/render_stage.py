@@ -17,7 +17,7 @@ from . import atomic
 from .diagnostics import internal_error
 from .embed import EmbedContext, expand
 from .media import FieldHtml
-from .model import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
+from .records import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
 from .render import render_markdown
 from .state import load_rendered, save_rendered, stamp
 from .syntax import SyntaxSettings, read_note

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import atomic
 from .anki_collection import AnkiNotetype
-from .model import Diagnostic
+from .records import Diagnostic
 
 ADOPTED_FILE = "ankigen.adopted"  # next to the lock; discovery skips it
 
