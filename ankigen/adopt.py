@@ -7,7 +7,7 @@ written), finds each card's Anki note (by its id; for cards without one by an ex
 match within the card's deck) and records that note's GUID in `ankigen.lock`, so the next build
 gives the card that GUID and Anki's importer updates the note in place, review history kept.
 An adopted card keeps the collection's modification time until its text in the notes changes
-(lock.ADOPTED), so an edit made in Anki survives; adopting again leaves adopted cards as they
+(lockfile.ADOPTED), so an edit made in Anki survives; adopting again leaves adopted cards as they
 are. Adoption also finds ankigen's notes that double an adopted one (a package imported before
 adopting) and gives the one Browser search that selects them; the build refuses plugin note
 ids adoption has not seen (`unadopted_ids`).
@@ -40,18 +40,9 @@ from .anki_collection import (
 )
 from .discover import LOCK_FILE, discover_vault
 from .fields import source_hash
-from .lock import (
-    ADOPTED,
-    DeletedCard,
-    Lock,
-    LockEntry,
-    answer_hash,
-    guid_for,
-    load_lock,
-    lock_location,
-    normalise_question,
-    save_lock,
-)
+from .identity.deletions import DeletedCard
+from .identity.keys import answer_hash, guid_for, normalise_question
+from .identity.lockfile import ADOPTED, Lock, LockEntry, load_lock, lock_location, save_lock
 from .records import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
 from .syntax import NoteText, SyntaxSettings, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
@@ -231,7 +222,7 @@ class _Found:
                     entries.append(prior)  # adopted before: as it is, its time too
                     continue  # (no content: adopted by an older ankigen, never built since)
                 # Anki's note keeps its time (and any edit made there) until the card's text
-                # in the notes changes (lock.ADOPTED).
+                # in the notes changes (lockfile.ADOPTED).
                 content = ADOPTED + source_hash(card, parsed.tags)
                 answer = answer_hash(card.answer)
                 entries.append(

@@ -17,7 +17,7 @@ from . import __version__
 from .adoption_file import Adopted, load_adopted
 from .diagnostics import Diagnostics, internal_error
 from .discover import LOCK_FILE, discover_vault, vault_name
-from .identity import Identities
+from .identity.identities import Identities
 from .package import CardModel, load_card_model, remove_stale_packages
 from .records import DeckPackage, Diagnostic, Folder, Vault
 from .state import STATE_DIR, BuildState, FolderRecord, forget_rendered, other_vault_message
@@ -26,7 +26,7 @@ from .todo import TODO_FILE, AnkiTodo, write_todo
 
 if TYPE_CHECKING:
     from .fetch import DiskCache
-    from .lock import Changes
+    from .identity.identify import Changes
     from .media import FetchOutcome, MediaOptions
     from .render_stage import Progress, RenderedFolder
 

@@ -686,7 +686,7 @@ def _callout_names(text: str) -> tuple[str, ...]:
 
 
 def _vault_name(text: str) -> str:
-    from .lock import vault_name_ok
+    from .identity.lockfile import vault_name_ok
 
     if not vault_name_ok(text):
         raise argparse.ArgumentTypeError(f"not a vault name (one line, no '/'): {text!r}")

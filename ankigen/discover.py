@@ -13,8 +13,8 @@ import zipfile
 from pathlib import Path
 
 from . import obsidian
-from .lock import LOCK_FILENAME as LOCK_FILE  # build and adopt name it from here
-from .lock import recorded_vault_name, vault_name_from_entries
+from .identity.lockfile import LOCK_FILENAME as LOCK_FILE  # build and adopt name it from here
+from .identity.lockfile import recorded_vault_name, vault_name_from_entries
 from .records import Diagnostic, Folder, NoteFile, Vault
 
 _MAX_NAME = 200  # characters of a package name before ".apkg"

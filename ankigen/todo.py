@@ -18,7 +18,7 @@ from . import atomic
 from .cardid import with_card_id
 from .diagnostics import printable
 from .discover import package_name
-from .lock import REMEMBER_DELETED_DAYS, DeletedCard
+from .identity.deletions import REMEMBER_DELETED_DAYS, DeletedCard
 
 TODO_FILE = "ankigen-todo.txt"  # in the output folder, next to the packages
 MOVED_TAG = "ankigen::moved"

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from ankigen.adopt import adopt
 from ankigen.adoption_file import ADOPTED_FILE, load_adopted
 from ankigen.anki_collection import CollectionError, read_collection
-from ankigen.lock import load_lock
+from ankigen.identity.lockfile import load_lock
 
 # Random examples: a few hundred, the same each run; `ANKIGEN_FUZZ_EXAMPLES=5000` for more.
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))

@@ -15,7 +15,7 @@ from test_adopt import plugin_collection  # noqa: F401 - the fixture
 
 from ankigen.adopt import adopt
 from ankigen.build import BuildOptions, build
-from ankigen.lock import load_lock
+from ankigen.identity.lockfile import load_lock
 from ankigen.media import MediaOptions
 
 

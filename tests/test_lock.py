@@ -9,19 +9,12 @@ from pathlib import Path
 from ankiutil import import_package, load, new_collection, notes
 
 from ankigen.cardid import card_id
-from ankigen.lock import (
-    CardDraft,
-    Lock,
-    adopt_moved_notes,
-    assign_identities,
-    guid_for,
-    load_lock,
-    lock_text,
-    normalise_question,
-    save_lock,
-)
+from ankigen.identity.identify import assign_identities
+from ankigen.identity.keys import guid_for, normalise_question
+from ankigen.identity.lockfile import Lock, load_lock, lock_text, save_lock
+from ankigen.identity.matching import adopt_moved_notes
 from ankigen.package import write_package
-from ankigen.records import DeckPackage
+from ankigen.records import CardDraft, DeckPackage
 
 NOTE = "AWS/AMI.md"
 FALLBACK = 1_600_000_000  # "the note's last commit"

@@ -17,7 +17,8 @@ import ankiutil
 import pytest
 from conftest import REPO, write_vault
 
-from ankigen.lock import guid_for, load_lock
+from ankigen.identity.keys import guid_for
+from ankigen.identity.lockfile import load_lock
 
 NOTES = {
     "A/a.md": "#Q First?\nAnswer: one\n\n#Q Second?\nAnswer: two\n",

@@ -10,14 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ankigen.lock import (
-    MAX_TIME,
-    Lock,
-    assign_identities,
-    load_lock,
-    lock_text,
-    valid_time,
-)
+from ankigen.identity.identify import assign_identities
+from ankigen.identity.lockfile import MAX_TIME, Lock, load_lock, lock_text, valid_time
 from ankigen.records import CardDraft
 
 JSON = st.recursive(

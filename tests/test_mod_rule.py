@@ -15,7 +15,7 @@ from conftest import write_vault
 
 from ankigen import build as build_module
 from ankigen.build import BuildOptions, BuildReport, build
-from ankigen.lock import load_lock
+from ankigen.identity.lockfile import load_lock
 from ankigen.media import MediaOptions
 from ankigen.package import load_card_model
 from ankigen.todo import source_search

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 from ankigen import syntax as syntax_module
 from ankigen.build import BuildOptions, BuildReport, build
-from ankigen.lock import load_lock, text_words, written_in
+from ankigen.identity.deletions import text_words, written_in
+from ankigen.identity.lockfile import load_lock
 from ankigen.media import MediaOptions
 from ankigen.syntax import flashcards, obsidian_to_anki, reader_names
 from ankigen.todo import TODO_FILE

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from ankigen import split
-from ankigen.lock import Lock, assign_identities
+from ankigen.identity.identify import assign_identities
+from ankigen.identity.lockfile import Lock
 from ankigen.records import CardDraft
 from ankigen.syntax import SyntaxSettings, read_note
 from ankigen.syntax import flashcards as fc
@@ -171,12 +172,12 @@ def test_duplicate_questions_get_their_guids_in_linear_time():
 
 def test_duplicate_guids_are_the_same_as_before():
     """The memo changes no GUID: the k-th copy of a question keeps the suffix k it had."""
-    from ankigen.lock import _genanki_guid, normalise_question
+    from ankigen.identity.keys import genanki_guid, normalise_question
 
     found = assign_identities(_drafts(5), Lock(), lambda _: 0, 1_700_000_000)
     key = normalise_question("q")
-    expected = [_genanki_guid("ankigen", "Deck/note.md", key)] + [
-        _genanki_guid("ankigen", "Deck/note.md", key, n) for n in range(2, 6)
+    expected = [genanki_guid("ankigen", "Deck/note.md", key)] + [
+        genanki_guid("ankigen", "Deck/note.md", key, n) for n in range(2, 6)
     ]
     assert [note.guid for note in found.notes] == expected
 
@@ -184,7 +185,8 @@ def test_duplicate_guids_are_the_same_as_before():
 def test_a_renamed_folder_of_many_notes_is_recognised_in_linear_time():
     """Every note of a folder moved: each finds the gone note it came from by its questions,
     not by comparing itself with every gone note."""
-    from ankigen.lock import LockEntry, adopt_moved_notes
+    from ankigen.identity.lockfile import LockEntry
+    from ankigen.identity.matching import adopt_moved_notes
 
     def make(n: int) -> tuple[dict, list[CardDraft]]:
         orphans = {

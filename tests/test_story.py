@@ -18,7 +18,7 @@ from conftest import write_vault
 from ankigen.build import BuildOptions, BuildReport, build
 from ankigen.cardid import card_id
 from ankigen.discover import package_name
-from ankigen.lock import load_lock
+from ankigen.identity.lockfile import load_lock
 from ankigen.media import MediaOptions
 from ankigen.todo import TODO_FILE, moved_tag, source_search
 

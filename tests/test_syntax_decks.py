@@ -15,7 +15,7 @@ from conftest import REPO, write_vault
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ankigen.lock import load_lock
+from ankigen.identity.lockfile import load_lock
 from ankigen.syntax import flashcards
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID
 from ankigen.todo import TODO_FILE, deck_moved_tag, moved_tag, quote

@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ankigen.discover import vault_name
-from ankigen.lock import LOCK_FILENAME, Lock, lock_text, recorded_vault_name, vault_name_ok
+from ankigen.identity.lockfile import (
+    LOCK_FILENAME,
+    Lock,
+    lock_text,
+    recorded_vault_name,
+    vault_name_ok,
+)
 
 FILES = {
     "Root note.md": "#Question What sits at the vault's root?\nAnswer: The root deck.\n",

@@ -15,32 +15,26 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from . import atomic
-from .diagnostics import Diagnostics
-from .discover import is_excluded
-from .gittimes import ModTimes
-from .lock import (
+from .. import atomic
+from ..diagnostics import Diagnostics
+from ..discover import is_excluded
+from ..gittimes import ModTimes
+from ..records import AnkiNote, CardDraft, Diagnostic, Folder, Vault
+from ..syntax import NoteText, SyntaxSettings
+from ..todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
+from .deletions import DeletedCard, deleted_card, text_words, written_in
+from .identify import Changes, FolderContext, assign_identities
+from .lockfile import (
     MAX_TIME,
-    Changes,
-    DeletedCard,
-    FolderContext,
     Lock,
     LockEntry,
-    assign_identities,
-    deleted_card,
     load_lock,
     lock_location,
-    moved_notes,
-    orphan_index,
     save_lock,
-    text_words,
     valid_time,
     vault_name_ok,
-    written_in,
 )
-from .records import AnkiNote, CardDraft, Diagnostic, Folder, Vault
-from .syntax import NoteText, SyntaxSettings
-from .todo import AnkiTodo, MovedCards, deck_moved_tag, moved_tag
+from .matching import moved_notes, orphan_index
 
 
 class Identities:
@@ -102,7 +96,7 @@ class Identities:
             except OSError:
                 self._words = (rel, None, set())
             else:
-                from .syntax.obsidian_to_anki import deletions  # only when a card is missing
+                from ..syntax.obsidian_to_anki import deletions  # only when a card is missing
 
                 marked = {nid for _, nid in deletions(NoteText(rel, text), self.syntax)}
                 self._words = (rel, text_words(text), marked)
@@ -121,7 +115,8 @@ class Identities:
         diagnostics: list[Diagnostic],
     ) -> tuple[AnkiNote, ...]:
         """Identify the drafts of one folder. `notes_read` are its notes that could be read:
-        the lock entries of the others stay as they are."""
+        the lock entries of the others stay as they are. (Each card's AnkiNote is made in
+        identify._anki_note.)"""
         adopted, moves = moved_notes(self.notes, self.orphans, drafts, self.orphan_questions)
         self.notes.update(adopted)
         for old, new in moves:
