@@ -1,6 +1,6 @@
 """build(): the whole pipeline, one stage a line.
 
-find notes → split and render (rendered) → resolve media → identity (identity, lock)
+find notes → split and render (rendered) → resolve media → identity (identity/)
 → write packages (package); this module only says in which order.
 """
 

@@ -1,7 +1,7 @@
 """The id a card carries in its Source field, which an Anki Browser search finds it by.
 
-Below fields.py (which writes the Source field), lock.py (which marks it once the GUID is
-known) and todo.py (which searches for it), so none of them imports another for it."""
+Below fields.py (which writes the Source field), identity/identify.py (which marks it once the
+GUID is known) and todo.py (which searches for it), so none of them imports another for it."""
 
 from __future__ import annotations
 
