@@ -16,19 +16,21 @@ from ..records import CardDraft
 _LINK = re.compile(r"!?\[([^\[\]]*+)\]\([^)\[]*+\)")  # [text](url) → text
 _WIKILINK = re.compile(r"!?\[\[(?:[^\[\]|]*+\|)?([^\[\]]*+)\]\]")  # [[target|alias]] → alias
 _MARKUP = re.compile(r"[*_`~=]+")  # emphasis, code, strike-through, highlight
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
-_SPACE = re.compile(r"\s+")
+_QUOTES = (("‘", "'"), ("’", "'"), ("“", '"'), ("”", '"'))  # curly quotes as straight ones
 _TRAILING_CHARS = " ?.!:;,"  # after the spaces are collapsed
 
 
 def normalise_question(markdown: str) -> str:
     """The question as compared: link text only, no emphasis marks, spaces collapsed, case
     folded, no trailing punctuation. "What is **AMI**? " and "what is AMI" are the same."""
-    text = unicodedata.normalize("NFKC", markdown).translate(_QUOTES)
-    text = _WIKILINK.sub(r"\1", text)
-    text = _LINK.sub(r"\1", text)
+    text = unicodedata.normalize("NFKC", markdown)
+    for curly, straight in _QUOTES:  # str.replace: far cheaper than str.translate
+        text = text.replace(curly, straight)
+    if "[" in text:  # both link patterns start with one
+        text = _WIKILINK.sub(r"\1", text)
+        text = _LINK.sub(r"\1", text)
     text = _MARKUP.sub("", text)
-    text = _SPACE.sub(" ", text).strip().casefold()
+    text = " ".join(text.split()).casefold()  # split(): at the characters `\s` matches
     return text.rstrip(_TRAILING_CHARS)  # a regex "[…]+$" is quadratic on a long run of "?"
 
 
