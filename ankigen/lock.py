@@ -500,7 +500,9 @@ def _identify_note(
             LockEntry(guid, keys[i], content, answers[i], mod, draft.line, deck, text, chosen)
         )
         fields = (*draft.fields[:-1], with_card_id(draft.fields[-1], guid))
-        notes.append(AnkiNote(guid, fields, tags, mod, f"{rel}:{draft.line}"))
+        card = (draft.note_type, draft.deck, draft.schedule)  # as read, for the package
+        notes.append(AnkiNote(guid, fields, tags, mod, f"{rel}:{draft.line}", *card,
+                              note_rel=rel, line=draft.line, named=draft.named))  # fmt: skip
 
     matched_old = set(match.values())
     gone = [
