@@ -7,6 +7,7 @@ server on 127.0.0.1, the packages imported into a real Anki collection."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,8 @@ import ankiutil
 import pytest
 from anki.collection import Collection
 from conftest import REPO, write_vault
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from imageserver import (
     ImageServer,
     image_server_fixture,  # noqa: F401 (the fixture)
@@ -23,6 +26,8 @@ from imageserver import (
 )
 
 from ankigen.cli import main
+from ankigen.media import MediaOptions, resolve_media
+from ankigen.records import CardField, CardSource, ParsedNote, RenderedCard, RenderedNote, Vault
 from ankigen.syntax.obsidian_to_anki import PLUGIN_ID
 
 VOCAB = ["Word", "Meaning", "Picture", "Notes"]
@@ -241,3 +246,80 @@ def test_a_picture_added_to_a_later_field_updates_the_note_in_anki(tmp_path, cap
         assert ankiutil.media_problems(col) == ([], [])
     finally:
         col.close()
+
+
+# ---------------------------------------------------------------- the media stage, by field
+
+EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
+PICTURES = ("oak.png", "elm.png", "gone.png", "")  # "" = no picture in the field
+
+
+@st.composite
+def rendered_notes(draw) -> list[RenderedNote]:
+    """Notes of cards with two to five fields, pictures (found or not) in any of them."""
+    notes = []
+    for n in range(draw(st.integers(1, 3))):
+        rel = f"N{n}.md"
+        cards = []
+        sources = []
+        for c in range(draw(st.integers(0, 3))):
+            fields = []
+            for f in range(draw(st.integers(2, 5))):
+                tag = f"n{n}c{c}f{f}"
+                names = draw(st.lists(st.sampled_from(PICTURES), max_size=3))
+                html = f"<p>{tag}</p>" + "".join(f'<img src="{p}">' for p in names if p)
+                markdown = tag + "".join(f"\n![[{p}]]" for p in names if p)
+                fields.append(CardField(f"F{f}", html, markdown, 10 * c + f + 1))
+            source = CardSource("question", 10 * c + 1, fields[0].markdown, "", 10 * c + 2)
+            sources.append(source)
+            cards.append(RenderedCard(source, tuple(fields)))
+        references = None
+        if cards and draw(st.booleans()):
+            references = CardField(
+                "References", '<p>refs</p><img src="elm.png">', "![[elm.png]]", 99
+            )
+        parsed = ParsedNote(rel, rel[:-3], tuple(sources))
+        notes.append(RenderedNote(parsed, tuple(cards), references, (0, 0, "")))
+    return notes
+
+
+@settings(
+    max_examples=EXAMPLES or 60,
+    deadline=None,
+    derandomize=not EXAMPLES,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(rendered_notes())
+def test_each_field_keeps_its_own_pictures_whatever_the_layout(tmp_path, notes):
+    """Every field of every card comes back in its place (same card, name, Markdown, line),
+    its own text kept, every picture it showed rewritten or marked missing at its own line:
+    nothing is paired up by position, so no field can take another's pictures."""
+    root = tmp_path / "v"
+    root.mkdir(exist_ok=True)
+    for name, colour in (("oak.png", "green"), ("elm.png", "red")):
+        (root / name).write_bytes(png_bytes(colour=colour))
+    vault = Vault(root, "v", (), ("elm.png", "oak.png"))
+    media = MediaOptions(cache_dir=tmp_path / "cache", offline=True)
+    result = resolve_media(notes, vault, media, {})
+    assert len(result.notes) == len(notes)
+    names = {m.name for m in result.media}
+    missing_at = sorted((d.path, d.line) for d in result.diagnostics)
+    expected_missing = []
+    for before, after in zip(notes, result.notes, strict=True):
+        assert after.note is before.note and len(after.cards) == len(before.cards)
+        pairs = [(b, a) for bc, ac in zip(before.cards, after.cards, strict=True)
+                 for b, a in zip(bc.fields, ac.fields, strict=True)]  # fmt: skip
+        if before.references is not None:
+            pairs.append((before.references, after.references))
+        for old, new in pairs:
+            assert (new.name, new.markdown, new.line) == (old.name, old.markdown, old.line)
+            assert new.html.startswith(old.html[: old.html.index("</p>") + 4])
+            shown = old.html.count("<img")
+            assert new.html.count("<img") == shown - old.html.count('src="gone.png"')
+            assert all(src in names for src in IMG_SRC.findall(new.html))
+            if "<img" not in old.html:
+                assert new is old  # untouched, not copied
+            for offset, line in enumerate(old.markdown.split("\n")[1:], start=1):
+                if "gone.png" in line:
+                    expected_missing.append((before.note.rel, old.line + offset))
+    assert missing_at == sorted(set(expected_missing))
