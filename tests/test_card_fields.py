@@ -131,6 +131,39 @@ def test_inline_and_regex_notes_carry_later_fields_pictures(tmp_path, capsys):
         col.close()
 
 
+def test_a_later_field_expands_embeds_like_the_front_and_back(tmp_path, capsys):
+    """An embedded note in a later field is shown there, its picture with it (the same embed
+    expansion as every field), and a change to it rebuilds the folder."""
+    note = "START\nVocab\nWord: oak\nMeaning: chêne\nPicture: none\nNotes: ![[Oak facts]]\nEND\n"
+    vault = write_vault(
+        tmp_path / "vault",
+        {
+            f".obsidian/plugins/{PLUGIN_ID}/data.json": json.dumps(SETTINGS),
+            "Words.md": note,
+            "Oak facts.md": "Oaks live long.\n\n![[acorn.png]]\n",
+        },
+    )
+    (vault / "acorn.png").write_bytes(png_bytes(colour="red"))
+    assert build(vault, tmp_path / "dist", capsys) == (0, [])
+    col = ankiutil.load(tmp_path, tmp_path / "dist" / "vault.apkg")
+    try:
+        [only] = ankiutil.notes(col)
+        assert "Oaks live long." in only.fields["Notes"]
+        assert len(pictures_shown(col, only.fields["Notes"])) == 1
+        assert ankiutil.media_problems(col) == ([], [])
+    finally:
+        col.close()
+    (vault / "Oak facts.md").write_text("Oaks live very long.\n", encoding="utf-8")
+    assert build(vault, tmp_path / "dist", capsys) == (0, [])
+    again = tmp_path / "again"
+    again.mkdir()
+    col = ankiutil.load(again, tmp_path / "dist" / "vault.apkg")
+    try:
+        assert "Oaks live very long." in ankiutil.notes(col)[0].fields["Notes"]
+    finally:
+        col.close()
+
+
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ankigen", *map(str, args)],
