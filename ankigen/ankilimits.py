@@ -62,10 +62,8 @@ def importable(notes: Iterable[AnkiNote], package_deck: str) -> Checked:
             deck_problems[deck] = deck_problem(deck)
         problem = deck_problems[deck] or note_problem(note)
         if problem:
-            path, _, line = note.source.rpartition(":")
             message = f"{problem}; card left out (Anki would not import it as written)"
-            where = int(line) if line.isdigit() else 0
-            diagnostics.append(Diagnostic(path, where, "warning", message))
+            diagnostics.append(Diagnostic(note.note_rel, note.line, "warning", message))
             left_out.append(note)
         else:
             kept.append(note)

@@ -138,7 +138,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         waiting: list[RenderedFolder] = []
         for folder in rendered:
             dropped += folder.cache_dropped
-            if waiting or remote_urls(folder.media_fields):
+            if waiting or remote_urls(folder.notes):
                 waiting.append(folder)
             else:
                 finish(folder, {})
@@ -236,7 +236,6 @@ def _finish_folder(
     from .foreign import with_foreign_note_types
     from .media import resolve_media
     from .package import write_package
-    from .render_stage import with_card_types
 
     diagnostics = list(folder.diagnostics)
     deck = folder.folder
@@ -244,19 +243,21 @@ def _finish_folder(
     pictures: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     pictures_failed = False
-    left_out: Counter[str] = Counter()
+    left_out: Counter[tuple[str, int]] = Counter()
     try:
-        media = resolve_media(folder.media_fields, vault, options.media, fetched)
+        media = resolve_media(folder.notes, vault, options.media, fetched)
         diagnostics.extend(media.diagnostics)
         pictures, missing, pictures_failed = media.local_files, media.missing, media.retry
-        drafts = card_drafts(folder, media.html, vault, diagnostics)
+        media_files = media.media
+        drafts = card_drafts(media.notes, vault, diagnostics)
+        del media  # its notes: the drafts hold what the package needs
         notes_read = [note.note.rel for note in folder.notes]
-        notes = with_card_types(folder, identities.assign(deck, notes_read, drafts, diagnostics))
-        notes = with_foreign_note_types(folder, notes, adopted, diagnostics=diagnostics)
+        notes = identities.assign(deck, notes_read, drafts, diagnostics)
+        notes = with_foreign_note_types(notes, adopted, diagnostics=diagnostics)
         checked = importable(notes, deck.deck)  # what Anki would refuse is left out, warned
         diagnostics.extend(checked.diagnostics)
-        left_out = Counter(note.source for note in checked.left_out)
-        package = DeckPackage(deck.deck, deck.package, checked.notes, media.media)
+        left_out = Counter((note.note_rel, note.line) for note in checked.left_out)
+        package = DeckPackage(deck.deck, deck.package, checked.notes, media_files)
         if package.notes:
             write_package(
                 package,
@@ -334,7 +335,7 @@ def _fetch_pictures(
         return {}
     from .media import Fetcher, remote_urls
 
-    urls = remote_urls(field for folder in folders for field in folder.media_fields)
+    urls = remote_urls(note for folder in folders for note in folder.notes)
     if not urls:
         return {}
     report = (lambda done, total: progress("fetching pictures", done, total)) if progress else None
@@ -407,14 +408,14 @@ def _record(
     vault: Vault,
     diagnostics: list[Diagnostic],
     retry: bool,
-    left_out: Counter[str] | None = None,
+    left_out: Counter[tuple[str, int]] | None = None,
 ) -> FolderRecord:
-    """The folder's record; `left_out` counts the cards ("rel:line") its package lacks."""
+    """The folder's record; `left_out` counts the cards (note, line) its package lacks."""
     skip = Counter(left_out)
     cards = []
     for note in folder.notes:
         for card in note.cards:
-            key = f"{note.note.rel}:{card.source.line}"
+            key = (note.note.rel, card.source.line)
             if skip[key] > 0:
                 skip[key] -= 1
             else:

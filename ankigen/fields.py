@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from html import escape
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .obsidian import is_link_url
-from .records import CardDraft, CardSource, Diagnostic, ParsedNote, SeeLink, Vault
-
-if TYPE_CHECKING:
-    from .render_stage import RenderedFolder
+from .records import CardDraft, CardSource, Diagnostic, ParsedNote, RenderedNote, SeeLink, Vault
 
 
 def context_html(title: str, headings: tuple[str, ...]) -> str:
@@ -61,12 +58,11 @@ def source_hash(card: CardSource, note_tags: tuple[str, ...] = ()) -> str:
 
 
 def card_drafts(
-    folder: RenderedFolder,
-    html: tuple[str, ...],
+    notes: Iterable[RenderedNote],
     vault: Vault,
     diagnostics: list[Diagnostic] | None = None,
 ) -> list[CardDraft]:
-    """Cards with their final fields, before identity; `html` in media_fields' order.
+    """Cards with their final fields (pictures resolved), before identity.
 
     A tag of the notes under ankigen::moved (the tag of moved cards, todo.py) is left out with
     a warning: the search for moved cards would find its card too."""
@@ -79,16 +75,13 @@ def card_drafts(
     reserved = MOVED_TAG.casefold()
 
     drafts = []
-    position = 0
-    for note in folder.notes:
-        if not note.cards:
-            continue
-        references = html[position + 2 * len(note.cards)]
+    for note in notes:
+        references = "" if note.references is None else note.references.html
         for card in note.cards:
             source = card.source
             fields = (
-                html[position],
-                html[position + 1],
+                card.fields[0].html,
+                card.fields[1].html,
                 *map(
                     neutralise_sounds,  # Anki plays a [sound:…] in any field
                     (
@@ -99,7 +92,6 @@ def card_drafts(
                     ),
                 ),
             )
-            position += 2
             drafts.append(
                 CardDraft(
                     note_rel=note.note.rel,
@@ -110,9 +102,10 @@ def card_drafts(
                     tags=_own_tags(source, note.note, reserved, diagnostics),
                     deck=source.deck,
                     source=source_hash(source, note.note.tags),
+                    card=source,
+                    named=card.own_fields,
                 )
             )
-        position += 1
     return drafts
 
 

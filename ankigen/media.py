@@ -15,8 +15,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import html
+import operator
 import os
 import posixpath
 import re
@@ -41,12 +43,11 @@ from .images import (
 )
 from .mdplugins import is_sound_path
 from .obsidian import url_scheme
-from .records import Diagnostic, MediaFile, Vault
+from .records import CardField, Diagnostic, MediaFile, RenderedCard, RenderedNote, Vault
 
 __all__ = [
     "FetchOutcome",
     "Fetcher",
-    "FieldHtml",
     "MediaOptions",
     "MediaResult",
     "neutralise_sounds",
@@ -70,21 +71,11 @@ TAG = re.compile(r"<[^>]*>")
 CODE_TAG = re.compile(r"</?(?:code|pre)\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)  # one per card: no __dict__
-class FieldHtml:
-    """One rendered field and where its Markdown came from."""
-
-    note_rel: str  # vault-relative note path, "AWS/AMI.md"
-    html: str  # rendered field
-    line: int  # 1-based line in the note where this field's Markdown starts
-    markdown: str  # the field's Markdown source (to find the exact line of each picture)
-
-
 @dataclass(frozen=True)
 class MediaResult:
-    """The fields with pictures rewritten, the media they need, and what went wrong."""
+    """The notes with their fields' pictures rewritten, the media they need, what went wrong."""
 
-    html: tuple[str, ...]  # the fields, same order, every <img> rewritten or replaced
+    notes: tuple[RenderedNote, ...]  # same notes; every <img> and [sound:…] rewritten or replaced
     media: tuple[MediaFile, ...]  # deduplicated, sorted by name
     diagnostics: tuple[Diagnostic, ...]  # path = note_rel, line = the picture's own line
     local_files: tuple[str, ...]  # vault-relative paths of local pictures read
@@ -96,10 +87,11 @@ class MediaResult:
     retry: bool = False  # a picture failed in a way that may pass next time (the network)
 
 
-def remote_urls(fields: Iterable[FieldHtml]) -> list[str]:
-    """The http(s) URLs of every picture and sound in the fields, deduplicated and sorted."""
+def remote_urls(notes: Iterable[RenderedNote]) -> list[str]:
+    """The http(s) URLs of every picture and sound in the notes' fields, deduplicated and
+    sorted."""
     urls: set[str] = set()
-    for field in fields:
+    for field in (field for note in notes for field in note.all_fields()):
         if _has_img(field.html):
             for match in IMG_TAG.finditer(field.html):
                 src = _src(_attributes(match.group(1)))
@@ -127,22 +119,17 @@ def _sound_names(text: str) -> list[str]:
 
 
 def resolve_media(
-    fields: Sequence[FieldHtml],
+    notes: Sequence[RenderedNote],
     vault: Vault,
     options: MediaOptions,
     fetched: Mapping[str, FetchOutcome],
 ) -> MediaResult:
-    """Rewrite every <img> to a fitted media file, or to a placeholder with a warning."""
+    """Rewrite every <img> of the notes' fields (every field of every card, and the notes'
+    references) to a fitted media file, or to a placeholder with a warning."""
     resolver = _Resolver(vault, options, fetched)
-    resolver.prefit(fields, os.cpu_count() or 1)
-    rewritten = []
-    for field in fields:
-        text = resolver.rewrite(field) if _has_img(field.html) else field.html
-        if _has_sound(text):
-            text = resolver.sounds(field, text)
-        rewritten.append(text)
+    resolver.prefit(notes, os.cpu_count() or 1)
     return MediaResult(
-        html=tuple(rewritten),
+        notes=tuple(map(resolver.note, notes)),
         media=tuple(resolver.media[name] for name in sorted(resolver.media)),
         diagnostics=tuple(sorted(resolver.diagnostics)),
         local_files=tuple(sorted(resolver.local_files)),
@@ -243,7 +230,31 @@ class _Resolver:
         self._sound_memo: dict[str, MediaFile | str] = {}
         self._root_real: Path | None = None
 
-    def rewrite(self, field: FieldHtml) -> str:
+    def note(self, note: RenderedNote) -> RenderedNote:
+        """The note with its cards' fields and its references rewritten (the same records
+        where nothing changed: a folder's HTML is not copied)."""
+        cards = tuple(self.card(note.note.rel, card) for card in note.cards)
+        references = note.references
+        if references is not None:
+            references = self.field(note.note.rel, references)
+        if references is note.references and all(map(operator.is_, cards, note.cards)):
+            return note
+        return dataclasses.replace(note, cards=cards, references=references)
+
+    def card(self, rel: str, card: RenderedCard) -> RenderedCard:
+        fields = tuple(self.field(rel, field) for field in card.fields)
+        if all(map(operator.is_, fields, card.fields)):
+            return card
+        return dataclasses.replace(card, fields=fields)
+
+    def field(self, rel: str, field: CardField) -> CardField:
+        """One field of note `rel` with its pictures and sounds resolved."""
+        text = self.rewrite(rel, field) if _has_img(field.html) else field.html
+        if _has_sound(text):
+            text = self.sounds(rel, field, text)
+        return field if text == field.html else dataclasses.replace(field, html=text)
+
+    def rewrite(self, rel: str, field: CardField) -> str:
         cursor = 0
 
         def replace(match: re.Match[str]) -> str:
@@ -253,17 +264,15 @@ class _Resolver:
             if not src:
                 return match.group(0)
             line, cursor = _line_of(field, src, cursor)
-            fitted, label, reason = self._picture(field.note_rel, src)
+            fitted, label, reason = self._picture(rel, src)
             if fitted is not None:
                 self.media.setdefault(fitted.name, MediaFile(fitted.name, fitted.data))
-                self._note_stale(field.note_rel, line, src)
+                self._note_stale(rel, line, src)
                 return _img_tag(attributes, fitted.name)
             self.diagnostics.add(
-                Diagnostic(
-                    field.note_rel, line, "warning", f"picture {label} not included: {reason}"
-                )
+                Diagnostic(rel, line, "warning", f"picture {label} not included: {reason}")
             )
-            self._note_missing(field.note_rel, src)
+            self._note_missing(rel, src)
             if _is_remote(src):
                 # The alt text, else the file's name: "diagram.png", never "diagram: diagram".
                 alt = next((v.strip() for n, v in attributes if n == "alt" and v), "")
@@ -310,7 +319,7 @@ class _Resolver:
 
     # ------------------------------------------------------------ [sound:…]
 
-    def sounds(self, field: FieldHtml, text: str) -> str:
+    def sounds(self, rel: str, field: CardField, text: str) -> str:
         """Every [sound:…] of a field: a vault file put in the package, or neutralised."""
         code = 0  # inside <code>/<pre>: Anki syntax shown as text, not played
         cursor = 0
@@ -325,7 +334,7 @@ class _Resolver:
                     return whole
                 line, cursor = _line_of(field, "[sound:", cursor)
                 message = "[sound:…] inside an HTML attribute cannot be played; kept as text"
-                self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
+                self.diagnostics.add(Diagnostic(rel, line, "warning", message))
                 return SOUND_OPEN.sub(r"&#91;\1", whole)
             in_code = code > 0
             if "<" in whole:  # markup inside: neutralise in place, keeping the tags balanced
@@ -338,21 +347,21 @@ class _Resolver:
                     if _is_remote(label):
                         reason = "write a remote sound as ![](URL)"
                     else:
-                        reason = self._sound(field.note_rel, label)[1] or "Markdown changed it"
+                        reason = self._sound(rel, label)[1] or "Markdown changed it"
                     message = f"sound {label} not included: {reason}"
-                    self.diagnostics.add(Diagnostic(field.note_rel, line, "warning", message))
+                    self.diagnostics.add(Diagnostic(rel, line, "warning", message))
             if in_code or "<" in whole:
                 return "<span>[</span>" + SOUND_OPEN.sub(r"<span>[</span>\1", whole[1:])
             name = html.unescape(match.group(1)).strip()
             line, cursor = _line_of(field, name, cursor)
-            sound, reason = self._sound(field.note_rel, name)
+            sound, reason = self._sound(rel, name)
             if sound is not None:
                 self.media.setdefault(sound.name, sound)
-                self._note_stale(field.note_rel, line, name, "sound")
+                self._note_stale(rel, line, name, "sound")
                 return f"[sound:{sound.name}]"
             label = name.replace("[", "")
             self.diagnostics.add(
-                Diagnostic(field.note_rel, line, "warning", f"sound {label} not included: {reason}")
+                Diagnostic(rel, line, "warning", f"sound {label} not included: {reason}")
             )
             if _is_remote(name):
                 return (
@@ -363,7 +372,7 @@ class _Resolver:
 
         if text.lower().count("[sound:") > MAX_SOUND_TAGS:
             message = f"more than {MAX_SOUND_TAGS} [sound:…] in one field: none is played"
-            self.diagnostics.add(Diagnostic(field.note_rel, field.line, "warning", message))
+            self.diagnostics.add(Diagnostic(rel, field.line, "warning", message))
             return SOUND_OPEN.sub(r"&#91;\1", text)
         # Past the last "]" no sound tag can close: the pattern runs only up to it (else every
         # "[sound:" there would scan to the end), and an unclosed one that could pair with a
@@ -431,17 +440,17 @@ class _Resolver:
             return None, found.label, result
         return result, found.label, ""
 
-    def prefit(self, fields: Sequence[FieldHtml], threads: int) -> None:
-        """Fit every picture the fields use, `threads` at a time: Pillow decodes, scales and
-        encodes with the GIL released, so the pictures of a folder use every core. rewrite()
-        then finds them done."""
+    def prefit(self, notes: Sequence[RenderedNote], threads: int) -> None:
+        """Fit every picture the notes' fields use, `threads` at a time: Pillow decodes, scales
+        and encodes with the GIL released, so the pictures of a folder use every core.
+        rewrite() then finds them done."""
         sources: dict[tuple[str, str], Callable[[], bytes]] = {}
-        for field in fields:
+        for rel, field in ((note.note.rel, f) for note in notes for f in note.all_fields()):
             if not _has_img(field.html):
                 continue
             for match in IMG_TAG.finditer(field.html):
                 src = _src(_attributes(match.group(1)))
-                found = self._source(field.note_rel, src) if src else None
+                found = self._source(rel, src) if src else None
                 if isinstance(found, _Source) and found.key not in self._memo:
                     sources.setdefault(found.key, found.load)
         if len(sources) < 2 or threads < 2:
@@ -531,7 +540,7 @@ class _Resolver:
             raise ImageError(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
 
 
-def _line_of(field: FieldHtml, src: str, cursor: int) -> tuple[int, int]:
+def _line_of(field: CardField, src: str, cursor: int) -> tuple[int, int]:
     """The note line where this picture's target is written, and where to search next."""
     text = field.markdown
     if not text:

@@ -8,6 +8,7 @@ Every stage takes and returns these frozen dataclasses; none of them does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -100,6 +101,7 @@ class CardSource:
     end_line: int = 0  # 1-based last line of the card in the note (0: same as line)
     anki_id: int = 0  # the Anki note id a plugin wrote beside the card (<!--ID: n-->), 0 = none
     question_line: int = 0  # 1-based line where the question's text starts (0: same as line)
+    field_lines: tuple[int, ...] = ()  # 1-based first line of each of `fields` (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,49 @@ class ParsedNote:
 
 
 # ---------------------------------------------------------------- render / media
+
+
+@dataclass(frozen=True, slots=True)  # two or more per card: no __dict__
+class CardField:
+    """One field of a card: its name, its HTML, and the Markdown it was rendered from.
+
+    The render stage makes them, the media stage rewrites their pictures and sounds, and the
+    card keeps them by name to the package (a plugin's note type fills its fields by name)."""
+
+    name: str  # "Question", "Answer", or the name in the card's own note type ("Front", …)
+    html: str
+    markdown: str  # the Markdown it came from (to find the exact line of each picture)
+    line: int  # 1-based line in the note where the field's Markdown starts
+
+
+@dataclass(frozen=True, slots=True)  # one per card: no __dict__
+class RenderedCard:
+    """A card with its fields rendered: front, back, then its note type's later fields."""
+
+    source: CardSource
+    fields: tuple[CardField, ...]  # fields[0] the front, fields[1] the back, then the rest
+
+    @property
+    def own_fields(self) -> tuple[CardField, ...]:
+        """The fields of the card's own note type (CardSource.fields), by name; () for ours."""
+        return self.fields[: len(self.source.fields)]
+
+
+@dataclass(frozen=True)
+class RenderedNote:
+    """A note's cards rendered, and its references rendered once for all of them."""
+
+    note: ParsedNote
+    cards: tuple[RenderedCard, ...]
+    references: CardField | None  # None when the note has no references (or no card)
+    stamp: tuple[int, int, str]
+
+    def all_fields(self) -> Iterator[CardField]:
+        """Every field of the note's cards, then its references."""
+        for card in self.cards:
+            yield from card.fields
+        if self.references is not None:
+            yield self.references
 
 
 @dataclass(frozen=True)
@@ -136,10 +181,20 @@ class CardDraft:
     line: int
     question_key: str  # the question's Markdown, tags removed; normalised by lock.py
     answer_key: str  # the answer's Markdown, to recognise a reworded card
-    fields: tuple[str, ...]  # the last one, Source, gets the card's id from the identity stage
+    fields: tuple[str, ...]  # our six; the last one, Source, gets the card's id from identity
     tags: tuple[str, ...]
     deck: str = ""  # the deck a syntax chose (CardSource.deck); "" = the folder's deck
     source: str = ""  # fields.source_hash: the card's text as written, for adopted cards
+    card: CardSource | None = None  # the card as read from its note
+    named: tuple[CardField, ...] = ()  # its own note type's fields, final (RenderedCard.own_fields)
+
+    @property
+    def note_type(self) -> str:
+        return self.card.note_type if self.card is not None else QUESTION
+
+    @property
+    def schedule(self) -> tuple[ReviewState | None, ...]:
+        return self.card.schedule if self.card is not None else ()
 
 
 # ---------------------------------------------------------------- package
@@ -174,6 +229,9 @@ class AnkiNote:
     foreign: ForeignNoteType | None = (
         None  # the note type when not one of ours (fields in its order)
     )
+    note_rel: str = ""  # the note the card is written in, "AWS/AMI.md"
+    line: int = 0  # its line there
+    named: tuple[CardField, ...] = ()  # the fields of the card's own note type (CardDraft.named)
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,22 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic
 from .diagnostics import internal_error
 from .embed import EmbedContext, expand
-from .media import FieldHtml
-from .records import CLOZE, QUESTION, AnkiNote, CardSource, Diagnostic, Folder, ParsedNote
+from .records import (
+    CLOZE,
+    CardField,
+    CardSource,
+    Diagnostic,
+    Folder,
+    ParsedNote,
+    RenderedCard,
+    RenderedNote,
+)
 from .render import render_markdown
 from .state import load_rendered, save_rendered, stamp
 from .syntax import SyntaxSettings, read_note
@@ -31,21 +38,6 @@ Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 _PARALLEL_MIN_NOTES = 40
 
 
-@dataclass(frozen=True, slots=True)  # one per card: no __dict__
-class RenderedCard:
-    source: CardSource
-    question: str  # HTML
-    answer: str  # HTML
-
-
-@dataclass(frozen=True)
-class RenderedNote:
-    note: ParsedNote
-    cards: tuple[RenderedCard, ...]
-    references: str  # HTML, rendered once for all the note's cards
-    stamp: tuple[int, int, str]
-
-
 @dataclass(frozen=True)
 class RenderedFolder:
     folder: Folder
@@ -54,23 +46,6 @@ class RenderedFolder:
     cache_dropped: int = 0  # records of the render cache that did not check out
     depends_on: tuple[str, ...] = ()  # other vault files the cards show (embedded notes)
     embeds_missing: bool = False  # an embedded note was not found: build again next time
-
-    @cached_property
-    def media_fields(self) -> list[FieldHtml]:
-        """Every HTML field that may hold pictures, in a fixed order (see fields.card_drafts)."""
-        fields = []
-        for note in self.notes:
-            rel = note.note.rel
-            for card in note.cards:
-                source = card.source
-                question_line = source.question_line or source.line
-                fields.append(FieldHtml(rel, card.question, question_line, source.question))
-                fields.append(FieldHtml(rel, card.answer, source.answer_line, source.answer))
-            if note.cards:
-                fields.append(
-                    FieldHtml(rel, note.references, note.note.references_line, note.note.references)
-                )
-        return fields
 
 
 Job = tuple[Folder, Path, bool, SyntaxSettings, EmbedContext | None]
@@ -298,44 +273,43 @@ Render = Callable[[str, str, int], str]  # (Markdown, note, its first line) → 
 def _render_note(
     note: ParsedNote, file_stamp: tuple[int, int, str], render: Render
 ) -> RenderedNote:
-    cards = tuple(
-        RenderedCard(
-            card,
-            _front_html(card, render, note.rel),
-            render(card.answer, note.rel, card.answer_line),
-        )
-        for card in note.cards
-    )
-    references = (
-        render(note.references, note.rel, note.references_line) if note.references and cards else ""
-    )
+    cards = tuple(RenderedCard(card, _card_fields(card, render, note.rel)) for card in note.cards)
+    references = None
+    if note.references and cards:  # once for all the note's cards
+        html = render(note.references, note.rel, note.references_line)
+        references = CardField(REFERENCES, html, note.references, note.references_line)
     return RenderedNote(note, cards, references, file_stamp)
 
 
-def _front_html(card: CardSource, render: Render, rel: str) -> str:
-    html = render(front_markdown(card), rel, card.question_line or card.line)
-    return marks_to_anki(html) if card.note_type == CLOZE else html
+# Our note type's names of a card's front and back, and of the references (package.FIELDS).
+QUESTION_FIELD, ANSWER_FIELD, REFERENCES = "Question", "Answer", "References"
 
 
-def with_card_types(folder: RenderedFolder, notes: tuple[AnkiNote, ...]) -> tuple[AnkiNote, ...]:
-    """The identified notes with their card type, deck and carried-over schedule."""
-    special = {
-        f"{note.note.rel}:{card.source.line}": card.source
-        for note in folder.notes
-        for card in note.cards
-        if (card.source.note_type, card.source.deck, card.source.schedule) != (QUESTION, "", ())
-    }
-    if not special:
-        return notes
-    out = []
-    for note in notes:
-        source = special.get(note.source)
-        if source is not None:
-            note = replace(
-                note, note_type=source.note_type, deck=source.deck, schedule=source.schedule
-            )
-        out.append(note)
-    return tuple(out)
+def _card_fields(card: CardSource, render: Render, rel: str) -> tuple[CardField, ...]:
+    """The card's fields rendered: front, back, then the later fields of its own note type
+    (a plugin's), each named as in that note type, else as in ours."""
+    names = [name for name, _ in card.fields[:2]]
+    names += [QUESTION_FIELD, ANSWER_FIELD][len(names) :]
+    question_line = card.question_line or card.line
+    html = render(front_markdown(card), rel, question_line)
+    fields = [
+        CardField(names[0], marks_to_anki(html) if card.note_type == CLOZE else html,
+                  card.question, question_line),
+        CardField(names[1], render(card.answer, rel, card.answer_line), card.answer,
+                  card.answer_line),
+    ]  # fmt: skip
+    for index in range(2, len(card.fields)):
+        name, markdown = card.fields[index]
+        line = _field_line(card, index)
+        html = render(markdown, rel, line) if markdown else ""
+        fields.append(CardField(name, html, markdown, line))
+    return tuple(fields)
+
+
+def _field_line(card: CardSource, index: int) -> int:
+    """The first line of the card's field `index` (the card's own line when not known)."""
+    line = card.field_lines[index] if index < len(card.field_lines) else 0
+    return line or card.line
 
 
 def question_key(card: CardSource) -> str:

@@ -52,7 +52,14 @@ def examples(default: int, fuzz_cap: int = 1_000_000) -> settings:
 
 def _note(fields: list[str], **kw) -> AnkiNote:
     return AnkiNote(
-        guid="g1", fields=tuple(fields), tags=(), mod=1_700_000_000, source="n.md:1", **kw
+        guid="g1",
+        fields=tuple(fields),
+        tags=(),
+        mod=1_700_000_000,
+        source="n.md:1",
+        note_rel="n.md",
+        line=1,
+        **kw,
     )
 
 

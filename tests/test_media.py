@@ -22,13 +22,20 @@ from test_images import png_header_only
 
 from ankigen.media import (
     Fetcher,
-    FieldHtml,
     MediaOptions,
     MediaResult,
     remote_urls,
     resolve_media,
 )
-from ankigen.records import Diagnostic, Vault
+from ankigen.records import (
+    CardField,
+    CardSource,
+    Diagnostic,
+    ParsedNote,
+    RenderedCard,
+    RenderedNote,
+    Vault,
+)
 from ankigen.render import render_markdown
 
 NOTE = "AWS/AMI.md"
@@ -56,11 +63,21 @@ def img(src: str, **attributes: str) -> str:
     return f'<p><img src="{src}"{extra}></p>'
 
 
-def field(html: str, markdown: str = "", line: int = 1, note: str = NOTE) -> FieldHtml:
-    return FieldHtml(note_rel=note, html=html, line=line, markdown=markdown)
+def field(html: str, markdown: str = "", line: int = 1, note: str = NOTE) -> RenderedNote:
+    """A note of `note` whose one card has one field: `html`, rendered from `markdown`."""
+    card = CardSource("question", line, markdown, "", line)
+    rendered = RenderedCard(card, (CardField("Question", html, markdown, line),))
+    return RenderedNote(ParsedNote(note, "AMI", (card,)), (rendered,), None, (0, 0, ""))
 
 
-def resolve(vault: Vault, tmp_path: Path, *fields: FieldHtml, fetched=None, **opts) -> MediaResult:
+def html_of(result: MediaResult) -> tuple[str, ...]:
+    """The fields' HTML as resolved, note after note."""
+    return tuple(f.html for note in result.notes for f in note.all_fields())
+
+
+def resolve(
+    vault: Vault, tmp_path: Path, *fields: RenderedNote, fetched=None, **opts
+) -> MediaResult:
     return resolve_media(fields, vault, options(tmp_path, **opts), fetched or {})
 
 
@@ -86,9 +103,10 @@ RED, BLUE, GREEN = png_bytes(colour="red"), png_bytes(colour="blue"), png_bytes(
 
 def test_field_without_a_picture_is_returned_untouched(tmp_path):
     text = "<p>No pictures, just <b>text</b> about an &lt;img&gt; tag.</p>"
-    result = resolve(make_vault(tmp_path / "v", {}), tmp_path, field(text))
-    assert result.html[0] is text
-    assert result == MediaResult((text,), (), (), ())
+    note = field(text)
+    result = resolve(make_vault(tmp_path / "v", {}), tmp_path, note)
+    assert result.notes[0] is note  # not even copied
+    assert result == MediaResult((note,), (), (), ())
 
 
 def test_remote_urls_are_http_only_deduplicated_and_sorted():
@@ -106,7 +124,7 @@ def test_remote_urls_are_http_only_deduplicated_and_sorted():
 def test_relative_to_the_note_folder_first(tmp_path):
     vault = make_vault(tmp_path / "v", {"AWS/img/x.png": RED, "img/x.png": BLUE})
     result = resolve(vault, tmp_path, field(img("img/x.png")))
-    assert colour(picture(result, result.html[0]))[:3] == (255, 0, 0)
+    assert colour(picture(result, html_of(result)[0]))[:3] == (255, 0, 0)
     assert result.local_files == ("AWS/img/x.png",)
 
 
@@ -130,7 +148,7 @@ def test_by_file_name_anywhere_with_percent_encoded_spaces(tmp_path):
         vault, tmp_path, field(img("AMI%20EBS%20Snapshots%20No%20Reboot.png"), markdown)
     )
     assert result.local_files == (f"Assets/Deep/{name}",)
-    assert re.fullmatch(r"ankigen-[0-9a-f]{16}\.png", src_of(result.html[0]))
+    assert re.fullmatch(r"ankigen-[0-9a-f]{16}\.png", src_of(html_of(result)[0]))
 
 
 def test_by_name_prefers_the_attachment_folder_then_the_shortest_path(tmp_path):
@@ -178,7 +196,7 @@ def test_climbing_out_of_the_vault_is_refused(tmp_path):
     assert missing(result) == [
         "Note.md:4: warning: picture ../secret.png not included: the path leads outside the vault"
     ]
-    assert result.html[0] == (
+    assert html_of(result)[0] == (
         '<p><span class="missing-media">missing picture: ../secret.png</span></p>'
     )
     assert result.media == () and result.local_files == ()
@@ -218,8 +236,8 @@ def test_missing_picture_warns_with_its_own_line(tmp_path):
             NOTE, 33, "warning", "picture not here.png not included: not found in the vault"
         ),
     )
-    assert '<span class="missing-media">missing picture: not here.png</span>' in result.html[0]
-    assert len(result.media) == 1 and src_of(result.html[0]) == result.media[0].name
+    assert '<span class="missing-media">missing picture: not here.png</span>' in html_of(result)[0]
+    assert len(result.media) == 1 and src_of(html_of(result)[0]) == result.media[0].name
 
 
 def test_not_an_image_and_bomb_guard_are_warnings(tmp_path):
@@ -244,8 +262,10 @@ def test_wide_picture_is_fitted_and_attributes_are_kept(tmp_path):
     html = img("wide.png", alt="A &quot;wide&quot; one", width="300")
     result = resolve(vault, tmp_path, field(html), max_image_width=1600)
     name = result.media[0].name
-    assert result.html[0] == f'<p><img src="{name}" alt="A &quot;wide&quot; one" width="300"></p>'
-    assert picture(result, result.html[0]).size == (1600, 533)
+    assert (
+        html_of(result)[0] == f'<p><img src="{name}" alt="A &quot;wide&quot; one" width="300"></p>'
+    )
+    assert picture(result, html_of(result)[0]).size == (1600, 533)
 
 
 def test_same_picture_twice_is_one_file_and_same_names_do_not_collide(tmp_path):
@@ -259,14 +279,14 @@ def test_same_picture_twice_is_one_file_and_same_names_do_not_collide(tmp_path):
     )
     assert len(result.media) == 2
     assert [m.name for m in result.media] == sorted(m.name for m in result.media)
-    assert src_of(result.html[0]) != src_of(result.html[2])
+    assert src_of(html_of(result)[0]) != src_of(html_of(result)[2])
 
 
 def test_data_url_is_decoded_and_big_ones_refused(tmp_path):
     small = "data:image/png;base64," + base64.b64encode(RED).decode()
     big = "data:image/png;base64," + "A" * (2 * 1024 * 1024)
     result = resolve(make_vault(tmp_path / "v", {}), tmp_path, field(img(small) + img(big)))
-    assert len(result.media) == 1 and result.media[0].name in result.html[0]
+    assert len(result.media) == 1 and result.media[0].name in html_of(result)[0]
     assert missing(result) == [
         "AWS/AMI.md:1: warning: picture data:image/png;base64,AAAAAAAAAAAAAAAAAA… "
         "not included: data: URL larger than 1 MB"
@@ -284,7 +304,7 @@ def test_other_schemes_and_windows_paths_are_refused(tmp_path):
         "AWS/AMI.md:1: warning: picture ftp://example.org/x.png not included: "
         "only http and https pictures are fetched",
     ]
-    assert result.html[0].count("missing-media") == 3 and "<img" not in result.html[0]
+    assert html_of(result)[0].count("missing-media") == 3 and "<img" not in html_of(result)[0]
 
 
 def test_fitted_pictures_are_remembered_and_a_damaged_record_is_refitted(tmp_path):
@@ -325,7 +345,7 @@ def test_remote_pictures_are_fitted_and_failures_become_links(tmp_path, image_se
     assert [str(d) for d in result.diagnostics] == [
         f"AWS/AMI.md:31: warning: picture {gone} not included: HTTP 404 Not Found"
     ]
-    out = result.html[0]
+    out = html_of(result)[0]
     link = f'<a class="missing-media" href="{gone}">missing picture: AMI &lt;Lifecycle&gt;</a>'
     assert link in out
     sources = re.findall(r'<img src="([^"]*)"', out)
@@ -379,7 +399,7 @@ def test_resolved_media_imports_into_anki_with_nothing_missing(tmp_path, image_s
         templates=[{"name": "Card", "qfmt": "{{Question}}", "afmt": "{{Answer}}"}],
     )
     deck = genanki.Deck(2059400110, "AWS")
-    deck.add_note(genanki.Note(model=model, fields=list(result.html), guid="media-test"))
+    deck.add_note(genanki.Note(model=model, fields=list(html_of(result)), guid="media-test"))
     apkg = tmp_path / "AWS.apkg"
     genanki.Package(
         deck, media_files=[str(media_dir / m.name) for m in result.media]
@@ -405,7 +425,8 @@ def test_a_failed_remote_picture_names_itself_once(tmp_path, image_server: Image
     opts = options(tmp_path)
     with Fetcher(opts) as fetcher:
         fetched = fetcher.fetch_all(remote_urls(fields))
-    out = resolve_media(fields, make_vault(tmp_path / "v", {}), opts, fetched).html[0]
+    result = resolve_media(fields, make_vault(tmp_path / "v", {}), opts, fetched)
+    out = html_of(result)[0]
     assert re.findall(r'<a class="missing-media" href="[^"]*">([^<]*)</a>', out) == [
         "missing picture: diagram",
         "missing picture: AMI lifecycle.png",

@@ -368,7 +368,9 @@ def test_regular_expression_notes_are_read():
     assert [(c.question, c.answer, c.line) for c in cards] == [("one", "two", 1)]
 
 
-def test_pictures_in_a_third_field_are_a_warning(tmp_path):
+def test_a_missing_picture_in_a_third_field_names_that_fields_line(tmp_path):
+    """Every field carries its pictures (test_card_fields.py): one not found is a warning
+    naming the line of its field, not of the card."""
     from conftest import write_vault
 
     from ankigen.build import BuildOptions, build
@@ -385,8 +387,7 @@ def test_pictures_in_a_third_field_are_a_warning(tmp_path):
     media = MediaOptions(cache_dir=tmp_path / "cache", offline=True)
     report = build(BuildOptions(vault=vault, out_dir=tmp_path / "dist", media=media))
     assert [str(d) for d in report.diagnostics] == [
-        "Words.md:1: warning: field 'Picture': pictures and sounds are carried in a card's first "
-        "two fields only; this field shows none"
+        "Words.md:5: warning: picture tree.png not included: not found in the vault"
     ]
 
 

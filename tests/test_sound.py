@@ -13,9 +13,10 @@ from conftest import write_vault
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imageserver import ImageServer, Route
+from test_media import field, html_of
 
 from ankigen.cli import main
-from ankigen.media import FieldHtml, MediaOptions, resolve_media
+from ankigen.media import MediaOptions, resolve_media
 from ankigen.records import Vault
 from ankigen.render import render_markdown
 
@@ -177,12 +178,12 @@ def test_every_sound_tag_anki_sees_is_a_file_in_the_package(
     sound_vault, tmp_path, question, answer
 ):
     markdown = ["".join(question), "".join(answer)]
-    fields = [FieldHtml("A/a.md", render_markdown(text), 1, text) for text in markdown]
+    fields = [field(render_markdown(text), text, 1, "A/a.md") for text in markdown]
     result = resolve_media(
         fields, sound_vault, MediaOptions(cache_dir=tmp_path / "cache", offline=True), {}
     )
     media = {file.name for file in result.media}
-    card = "<hr>".join(result.html)  # Anki looks for tags across the whole card
+    card = "<hr>".join(html_of(result))  # Anki looks for tags across the whole card
     for name in ANKI_SOUND.findall(card):
         assert name in media
     assert all(d.line >= 1 and d.path == "A/a.md" for d in result.diagnostics)
@@ -204,13 +205,13 @@ def test_sound_tags_in_file_names_and_headings_are_shown_not_played(tmp_path, ca
 
 def test_a_field_flooded_with_sound_tags_plays_none_and_says_so(sound_vault, tmp_path):
     markdown = "[sound:hello.mp3] " * 1001 + "[sound:" * 20000
-    fields = [FieldHtml("A/a.md", render_markdown(markdown), 3, markdown)]
+    fields = [field(render_markdown(markdown), markdown, 3, "A/a.md")]
     options = MediaOptions(cache_dir=tmp_path / "cache", offline=True)
     result = resolve_media(fields, sound_vault, options, {})
     assert [str(d) for d in result.diagnostics] == [
         "A/a.md:3: warning: more than 1000 [sound:…] in one field: none is played"
     ]
-    assert ANKI_SOUND.findall(result.html[0]) == [] and result.media == ()
+    assert ANKI_SOUND.findall(html_of(result)[0]) == [] and result.media == ()
 
 
 def test_remote_sounds_are_downloaded_into_the_package(tmp_path, capsys):

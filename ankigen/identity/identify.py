@@ -297,7 +297,19 @@ def _anki_note(draft: CardDraft, guid: str, tags: tuple[str, ...], mod: int) -> 
     """The note Anki receives for a draft: its fields, the Source field marked with the card's
     id, its tags and mod."""
     fields = (*draft.fields[:-1], with_card_id(draft.fields[-1], guid))
-    return AnkiNote(guid, fields, tags, mod, f"{draft.note_rel}:{draft.line}")
+    return AnkiNote(
+        guid,
+        fields,
+        tags,
+        mod,
+        f"{draft.note_rel}:{draft.line}",
+        draft.note_type,
+        draft.deck,
+        draft.schedule,
+        note_rel=draft.note_rel,
+        line=draft.line,
+        named=draft.named,
+    )
 
 
 def _duplicate_warnings(rel: str, drafts: list[CardDraft], keys: list[str]) -> list[Diagnostic]:

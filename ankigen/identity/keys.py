@@ -59,6 +59,9 @@ def content_hash(draft: CardDraft, tags: tuple[str, ...]) -> str:
     # every field and tag Anki receives, and the note's path (a moved or renamed note must not
     # leave a Source link to a gone file). Not the Source field's line: lines added above a
     # card are no change to the card.
+    later = [f"{field.name}\x1f{field.html}" for field in draft.named[2:]]
+    if later:  # a user's own note type's later fields reach Anki too (none: the hash as before)
+        return short_hash(*draft.fields[:-1], "\x1e", *tags, "\x1e", draft.note_rel, *later)
     return short_hash(*draft.fields[:-1], "\x1e", *tags, "\x1e", draft.note_rel)
 
 

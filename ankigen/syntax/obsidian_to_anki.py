@@ -779,6 +779,7 @@ def _card(
         note_type=note_type,
         deck=deck,
         fields=tuple((name, text) for name, text, _ in fields),
+        field_lines=tuple(line for _, _, line in fields),
         syntax="obsidian-to-anki",
         anki_id=anki_id,
     )
