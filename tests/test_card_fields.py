@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import ankiutil
-import pytest
 from anki.collection import Collection
 from conftest import REPO, write_vault
 from hypothesis import HealthCheck, given, settings
