@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+import threading
 from functools import lru_cache
 from html import escape
 from typing import Any
@@ -54,8 +55,15 @@ def _lexer(language: str) -> Lexer | None:
 class CardRenderer(HTMLRenderer):
     """mistune's HTML renderer with Obsidian's links, pictures and highlighted code."""
 
-    # Highlighted code blocks held out of the sanitiser (see _render_full); None: not held.
-    held: list[str] | None = None
+    @property
+    def held(self) -> list[str] | None:
+        """Highlighted code blocks held out of the sanitiser (see _render_full), per thread;
+        None: not held."""
+        return getattr(_HOLDING, "held", None)
+
+    @held.setter
+    def held(self, value: list[str] | None) -> None:
+        _HOLDING.held = value
 
     def link(self, text: str, url: str, title: str | None = None) -> str:
         scheme = url_scheme(url)
@@ -116,6 +124,7 @@ class CardRenderer(HTMLRenderer):
         return _keep_img_src(html) + "\n"
 
 
+_HOLDING = threading.local()
 # Code whose highlighted HTML the sanitiser would only re-serialise: printable ASCII lines.
 _PLAIN_CODE = re.compile(r"[\t\n\x20-\x7e]*")
 _CODE_HEAD = '<div class="highlight"><pre><span></span><code>'

@@ -104,3 +104,21 @@ def test_held_only_where_safe(monkeypatch: pytest.MonkeyPatch, text: str, held: 
     assert ("\ue000" in seen and "<span class" not in seen) is held
     monkeypatch.undo()
     assert html == unheld(text)
+
+
+def test_threads_hold_their_own_code() -> None:
+    """Fields rendered at once in threads each get their own code blocks back."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = "\n".join(f"    x{i} = f({i})" for i in range(30))
+    texts = [f"Field {n}.\n\n```python\ndef g{n}():\n{body}\n```\n\nEnd {n}." for n in range(40)]
+    expected = [unheld(text) for text in texts]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: a shared place would be seen
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(3):
+                assert list(pool.map(_render_full, texts)) == expected
+    finally:
+        sys.setswitchinterval(interval)
