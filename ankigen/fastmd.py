@@ -17,12 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 import mistune
+from mistune.renderers.html import HTMLRenderer
 
 __all__ = ["QuickMarkdown", "quick_html"]
 
 # Text between inline tokens: words and plain punctuation. Everything that can start other
-# syntax is missing: * _ ` [ ] ! before [, # $ % & < > = | ~ ^ \ and "://" (checked apart).
-_TEXT = r"(?:[^\W_]|[ ,.;:?'\"()/+-]|!(?!\[))+"
+# syntax is missing: * _ ` [ ] ! before [, $ % & < > = | ~ ^ \ and "://" (checked apart); "#"
+# only before digits and dashes that end there ("#1-2", "C#"): Obsidian's tag needs a letter.
+_TEXT = r"(?:[^\W_]|[ ,.;:?'\"()/+-]|!(?!\[)|\#[0-9-]*+(?![\w/]))+"
 _WORDS = r"[^\W_](?:(?:[^\W_]|[ ,.;:?'\"()/+-])*[^\W_])?"  # starts and ends with a letter/digit
 _URL = r"[A-Za-z0-9/._#:-]+"
 _INLINE = re.compile(
@@ -52,6 +54,9 @@ class _Renderer:
     def __init__(self, renderer: Any) -> None:
         method: Callable[[str], Callable[..., str]] = renderer._get_method
         self.text = method("text")
+        if getattr(self.text, "__func__", None) is HTMLRenderer.text and not renderer._escape:
+            # mistune's own text(): for the characters _TEXT lets through, only '"' changes.
+            self.text = _quote_text
         self.codespan = method("codespan")
         self.strong = method("strong")
         self.emphasis = method("emphasis")
@@ -64,6 +69,10 @@ class _Renderer:
         self.list = method("list")
         self.block_code = method("block_code")
         self.blank_line = method("blank_line")
+
+
+def _quote_text(text: str) -> str:
+    return text.replace('"', "&quot;") if '"' in text else text
 
 
 def quick_html(text: str, renderer: Any) -> str | None:

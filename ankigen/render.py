@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import string
+import threading
 from functools import lru_cache
 from html import escape
 from typing import Any
@@ -28,6 +29,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from ankigen import mdplugins, obsidian
+from ankigen.fastlex import speed_up
 from ankigen.fastmd import QuickMarkdown
 from ankigen.mdlimits import limit_markdown
 from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size
@@ -43,14 +45,25 @@ _CODE_FORMATTER = HtmlFormatter(style=CODE_STYLE, cssclass="highlight", wrapcode
 
 @lru_cache(maxsize=256)
 def _lexer(language: str) -> Lexer | None:
+    """The language's lexer, made once, with the joined-rule loop (fastlex.py)."""
     try:
-        return get_lexer_by_name(language)
+        return speed_up(get_lexer_by_name(language))
     except ClassNotFound:
         return None
 
 
 class CardRenderer(HTMLRenderer):
     """mistune's HTML renderer with Obsidian's links, pictures and highlighted code."""
+
+    @property
+    def held(self) -> list[str] | None:
+        """Highlighted code blocks held out of the sanitiser (see _render_full), per thread;
+        None: not held."""
+        return getattr(_HOLDING, "held", None)
+
+    @held.setter
+    def held(self, value: list[str] | None) -> None:
+        _HOLDING.held = value
 
     def link(self, text: str, url: str, title: str | None = None) -> str:
         scheme = url_scheme(url)
@@ -88,13 +101,38 @@ class CardRenderer(HTMLRenderer):
         if lexer is None:
             cls = ' class="language-' + escape(language) + '"' if language else ""
             return "<pre><code" + cls + ">" + escape(code, quote=False) + "</code></pre>\n"
-        return highlight(code, lexer, _CODE_FORMATTER)
+        html = highlight(code, lexer, _CODE_FORMATTER)
+        if (
+            self.held is not None
+            and _PLAIN_CODE.fullmatch(code)
+            and html.startswith(_CODE_HEAD)
+            and html.endswith(_CODE_TAIL)
+        ):
+            # The sanitiser would change nothing in Pygments' spans of printable ASCII code
+            # (tests/test_held_code.py): they are held out of it and put back after it (see
+            # _render_full). The frame stays, as plugins slice the rendered HTML at its ends
+            # (footnotes cut "</p>").
+            self.held.append(html[len(_CODE_HEAD) : -len(_CODE_TAIL)])
+            place = _HELD_OPEN + str(len(self.held) - 1) + _HELD_CLOSE
+            return _CODE_HEAD + place + _CODE_TAIL
+        return html
 
     def inline_html(self, html: str) -> str:
         return _keep_img_src(html)
 
     def block_html(self, html: str) -> str:
         return _keep_img_src(html) + "\n"
+
+
+_HOLDING = threading.local()
+# Code whose highlighted HTML the sanitiser would only re-serialise: printable ASCII lines.
+_PLAIN_CODE = re.compile(r"[\t\n\x20-\x7e]*")
+_CODE_HEAD = '<div class="highlight"><pre><span></span><code>'
+_CODE_TAIL = "</code></pre></div>\n"
+# Where a held code block goes back (private-use characters; a field holding them is not held).
+_HELD_OPEN, _HELD_CLOSE = "\ue000", "\ue001"
+_HELD = re.compile("\ue000([0-9]+)\ue001")
+_HOLD_UNSAFE = re.compile("[<\ue000\ue001]")
 
 
 # Raw HTML <img src="file:…">: the sanitiser would drop a src of an unlisted scheme, so its
@@ -266,11 +304,28 @@ def render_markdown(text: str) -> str:
     return _render_full(text)
 
 
-def _render_full(text: str, markdown: mistune.Markdown = _MARKDOWN) -> str:
+def _render_full(text: str, markdown: mistune.Markdown = _MARKDOWN, hold: bool = True) -> str:
     """The full path: within the limits, mistune, then nh3, then what HTML cannot say."""
+    source = text
     text, _ = limit_markdown(text)
-    html: Any = markdown(text)
+    renderer = markdown.renderer
+    # Without raw HTML ("<") every tag is the renderer's own, balanced: a held code block's
+    # place is text inside its frame, and the sanitiser's work on its spans can be skipped.
+    held: list[str] = []
+    if not (hold and isinstance(renderer, CardRenderer) and not _HOLD_UNSAFE.search(text)):
+        renderer = None
+    if renderer:
+        renderer.held = held
+    try:
+        html: Any = markdown(text)
+    finally:
+        if renderer:
+            renderer.held = None
     html = _CLEANER.clean(html)
+    if held:
+        html, count = _HELD.subn(lambda m: held[int(m.group(1))], html)
+        if count != len(held) or _HELD_OPEN in html:  # a place lost or copied: never seen
+            return _render_full(source, markdown, hold=False)
     if 'class="footnote' in html:
         html = _own_footnote_ids(html, text)
     if "\\" in html:
