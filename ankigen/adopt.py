@@ -53,6 +53,7 @@ from .lock import (
     save_lock,
 )
 from .records import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
+from .shown import shows_nothing
 from .syntax import NoteText, SyntaxSettings, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
 from .syntax.obsidian_to_anki import deletions
@@ -110,7 +111,7 @@ def adopt(
     collection = read_collection(collection_path)
     vault, diagnostics = discover_vault(vault_root, exclude)
     settings, problems = load_syntax_settings(vault.root, tuple(syntax))
-    diagnostics.extend(problems)
+    diagnostics.extend([*problems, *settings.problems])
     lock_path, where = lock_location(vault.root)  # never through a link out of the vault
     diagnostics.extend(where)
     lock, lock_problems = load_lock(lock_path) if lock_path else (Lock(), ())
@@ -123,7 +124,7 @@ def adopt(
             diagnostics.extend(problems)
             if text is None:
                 continue
-            parsed, messages = read_note(note_file.rel, text, settings)
+            parsed, messages = read_note(note_file.rel, text, settings, shows_nothing)
             diagnostics.extend(messages)
             for line, nid in deletions(NoteText(note_file.rel, text), settings):
                 found.deleted(note_file.rel, line, nid, collection)
@@ -362,7 +363,7 @@ def unadopted_ids(
             if all(adopted.accounts_for(n) for n in ids):
                 continue
             try:
-                parsed, _ = read_note(note_file.rel, text, settings)
+                parsed, _ = read_note(note_file.rel, text, settings, shows_nothing)
             except Exception:  # the build reports it and skips the note
                 continue
             found.extend(

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ankigen.anki_collection import CollectionError, read_collection
-from ankigen.syntax import PLUGIN_IDS, load_syntax_settings, read_note, tag_matcher
+from ankigen.syntax import load_syntax_settings, plugin_ids, read_note, tag_matcher
 from ankigen.syntax import flashcards as fc
 from ankigen.syntax import obsidian_to_anki as ota
 from ankigen.syntax import spaced_repetition as sr
@@ -97,7 +97,7 @@ def test_any_plugin_settings_file_is_read_or_warned_about(data):
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         written = {}
-        for plugin in PLUGIN_IDS:
+        for plugin in plugin_ids():
             if data.draw(st.booleans()):
                 value = data.draw(plugin_settings(plugin))
                 folder = root / ".obsidian" / "plugins" / plugin

@@ -37,9 +37,14 @@ from ..records import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
 from . import CheckedValues, NoteText, SyntaxSettings, bounded, few
 from .cloze import anki_clozes_to_marks
 
+NAME = "obsidian-to-anki"
+LABEL = "Obsidian_to_Anki"
+PRIORITY = 2  # explicit markers (START/END, its own note lines)
+IMPLICIT = False
 PLUGIN_ID = "obsidian-to-anki-plugin"
-_LABEL = "Obsidian_to_Anki"
 SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
+VOLATILE = ("Added Media", "File Hashes")  # written after every sync (its keys have spaces)
+_LABEL = LABEL
 
 # Anki's stock note types (English names, as AnkiConnect reports them): fields, our note type.
 STOCK: dict[str, tuple[tuple[str, ...], str]] = {
@@ -100,11 +105,12 @@ class RegexNoteType:
     searches: tuple[tuple[Any, bool, bool], ...]  # (compiled pattern, has tags, has id)
 
 
-def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
-    """The settings from the plugin's data.json (its `settings` and `fields_dict`), checked."""
+def ota_settings(data: Mapping[str, Any] | None, said: list[str] | None = None) -> OtaSettings:
+    """The settings from the plugin's data.json (its `settings` and `fields_dict`), checked;
+    what is wrong with them is appended to `said` too."""
     if data is None:
         return OtaSettings()
-    problems: list[str] = []
+    problems: list[str] = said if said is not None else []
     raw = data.get("settings", {})
     if not isinstance(raw, dict):
         problems.append("'settings' is not an object")
@@ -157,6 +163,14 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
         regexps=regexps,
         problems=few(problems),
     )
+
+
+class Settings(OtaSettings):
+    """The plugin's settings (OtaSettings), as every reader's settings are made."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, problems: list[str]) -> OtaSettings:
+        return ota_settings(data, problems)
 
 
 def _globs(raw: dict, problems: list[str]) -> tuple[str, ...]:
@@ -255,39 +269,33 @@ class _Block:
     lines: list[tuple[int, str]] = field(default_factory=list)
 
 
-class ObsidianToAnkiReader:
-    name = "obsidian-to-anki"
-
-    def read(
-        self, note: NoteText, settings: SyntaxSettings
-    ) -> tuple[list[CardSource], list[Diagnostic]]:
-        data = settings.plugin(PLUGIN_ID)
-        ota = _cached_settings(data)
-        diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in ota.problems]
-        text = note.text
-        notes_here = ota.begin in text or ota.begin_inline in text or bool(ota.regexps)
-        # No note of the plugin here, but its TARGET DECK / FILE TAGS lines: no other syntax
-        # reads them as cards ("Code::C++" below a bare TARGET DECK line).
-        lines_only = not notes_here and (ota.deck_line in text or ota.tags_line in text)
-        if not (notes_here or lines_only) or not _scanned(note.rel, ota):
-            return [], diagnostics
-        marks: list[tuple[int, int, str]] = []
-        if lines_only:
-            _read(note, ota, [], [], settings.vault_name, regex=False, marks=marks)
-            note.markup[self.name] = marks
-            return [], diagnostics
-        cards = _read(note, ota, diagnostics, [], settings.vault_name, marks=marks)
-        note.markup[self.name] = marks  # lines no other syntax may read as a card
-        return cards, diagnostics
+def read(note: NoteText, ota: OtaSettings) -> tuple[list[CardSource], list[Diagnostic]]:
+    """The plugin's notes (START/END blocks, inline notes, its regexps) as cards."""
+    diagnostics: list[Diagnostic] = []
+    text = note.text
+    notes_here = ota.begin in text or ota.begin_inline in text or bool(ota.regexps)
+    # No note of the plugin here, but its TARGET DECK / FILE TAGS lines: no other syntax
+    # reads them as cards ("Code::C++" below a bare TARGET DECK line).
+    lines_only = not notes_here and (ota.deck_line in text or ota.tags_line in text)
+    if not (notes_here or lines_only) or not _scanned(note.rel, ota):
+        return [], diagnostics
+    marks: list[tuple[int, int, str]] = []
+    if lines_only:
+        _read(note, ota, [], [], regex=False, marks=marks)
+        note.markup[NAME] = marks
+        return [], diagnostics
+    cards = _read(note, ota, diagnostics, [], marks=marks)
+    note.markup[NAME] = marks  # lines no other syntax may read as a card
+    return cards, diagnostics
 
 
 def deletions(note: NoteText, settings: SyntaxSettings) -> list[tuple[int, int]]:
     """(line, Anki note id) of every note the plugin's `DELETE` mark asks to delete."""
-    ota = _cached_settings(settings.plugin(PLUGIN_ID))
+    ota = settings.parsed(NAME)
     if ota.delete_line not in note.text or not _scanned(note.rel, ota):
         return []
     found: list[tuple[int, int]] = []
-    _read(note, ota, [], found, settings.vault_name, regex=False)
+    _read(note, ota, [], found, regex=False)
     return found
 
 
@@ -357,21 +365,6 @@ def _name_match(piece: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, piece.replace("[^", "[!"))
 
 
-_SETTINGS_CACHE: dict[int, tuple[Mapping[str, Any] | None, OtaSettings]] = {}
-
-
-def _cached_settings(data: Mapping[str, Any] | None) -> OtaSettings:
-    """The parsed settings of one data.json, parsed once per build process."""
-    key = id(data)
-    hit = _SETTINGS_CACHE.get(key)
-    if hit is not None and hit[0] is data:
-        return hit[1]
-    parsed = ota_settings(data)
-    _SETTINGS_CACHE.clear()
-    _SETTINGS_CACHE[key] = (data, parsed)
-    return parsed
-
-
 @dataclass
 class _File:
     """What every card of one note shares: frozen fields, the link back, the context."""
@@ -387,7 +380,6 @@ def _read(
     ota: OtaSettings,
     diagnostics: list[Diagnostic],
     deleted: list[tuple[int, int]],
-    vault_name: str = "",
     *,
     regex: bool = True,
     marks: list[tuple[int, int, str]] | None = None,
@@ -395,8 +387,7 @@ def _read(
     """The note's cards; its diagnostics, `DELETE` marks (line, note id) and, when `marks` is
     given, the plugin's markup (first line, last line, what it is) are appended."""
     marks = [] if marks is None else marks
-    first = note.body_start
-    scan = obsidian.scan(note.lines[first:], first=first + 1)
+    scan = note.body_scan
     deck, file_tags = _file_deck_and_tags(scan, ota)
     deck = deck or _folder_deck(note.folder, ota)
     base_tags = [*_folder_tags(note.folder, ota), *([ota.tag] if ota.tag else []), *file_tags]
@@ -404,12 +395,12 @@ def _read(
     if ota.add_file_link:
         # The plugin's address: the vault's name and the note's path, ".md" included.
         safe = "-_.!~*'()"  # what JavaScript's encodeURIComponent leaves as it is
-        vault, path = quote(vault_name, safe=safe), quote(note.rel, safe=safe)
+        vault, path = quote(note.vault_name, safe=safe), quote(note.rel, safe=safe)
         link = f"obsidian://open?vault={vault}&file={path}"
     frozen = _frozen_fields(note, scan, ota, diagnostics) if ota.frozen_line in note.text else {}
     file = _File(note.rel, frozen, link, ota.add_context)
     cards: list[CardSource] = []
-    headings: list[tuple[int, str]] = []
+    headings = obsidian.Headings()
     block: _Block | None = None
     fence = ""  # a fence opened inside a block: its END is text
     for line in scan.lines:
@@ -422,7 +413,7 @@ def _read(
                     (block.start, line.number, f"in the {_LABEL} note at line {block.start}")
                 )
                 card = _block_card(
-                    note, block, ota, deck, base_tags, headings, diagnostics, deleted, file
+                    note, block, ota, deck, base_tags, headings.stack, diagnostics, deleted, file
                 )
                 if card is not None:
                     cards.append(card)
@@ -463,15 +454,13 @@ def _read(
             continue
         found = obsidian.heading(visible)
         if found is not None:
-            level, title = found
-            headings = [h for h in headings if h[0] < level]
-            headings.append((level, obsidian.plain_text(title)))
+            headings.push(*found)
             continue
         if ota.begin_inline in visible:
             if ota.end_inline in visible:  # an inline note; a STARTI alone is text to the plugin
                 marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
             for item in _inline_cards(
-                note, line.number, visible, ota, deck, base_tags, headings, file
+                note, line.number, visible, ota, deck, base_tags, headings.stack, file
             ):
                 if isinstance(item, Diagnostic):
                     diagnostics.append(item)
@@ -881,7 +870,7 @@ def _regex_cards(
     """The note's regex notes: each CUSTOM_REGEXPS entry in turn, each of its four searches
     in turn, a match lying inside code, math, a comment, another note or an earlier match
     skipped (the plugin's rule), every regex stopped after REGEX_SECONDS on this note."""
-    text = "\n".join(note.lines)
+    text = note.text  # its lines joined
     starts = [0]
     for line in note.lines[:-1]:
         starts.append(starts[-1] + len(line) + 1)
@@ -917,21 +906,16 @@ def _regex_cards(
     if not matches:
         return []
     matches.sort(key=lambda m: m[0])
-    heads = [
-        (row.number, *head)
-        for row in scan.lines
-        if not row.code and not row.hidden and (head := obsidian.heading(row.visible))
-    ]
+    heads = note.headings
     cards: list[CardSource] = []
-    stack: list[tuple[int, str]] = []
+    stack = obsidian.Headings()
     h = 0
     for number, entry, match, has_tags, has_id in matches:
         while h < len(heads) and heads[h][0] < number:
-            _, level, title = heads[h]
-            stack = [*(x for x in stack if x[0] < level), (level, obsidian.plain_text(title))]
+            stack.enter(*heads[h][1:])
             h += 1
         card = _regex_card(note, entry, match, has_tags, has_id, line_of, ota, deck,
-                           base_tags, stack, file, diagnostics)  # fmt: skip
+                           base_tags, stack.stack, file, diagnostics)  # fmt: skip
         if card is not None:
             cards.append(card)
     return cards
@@ -961,7 +945,7 @@ def _regex_card(
     return replace(card, end_line=line_of(max(match.end() - 1, match.start())), syntax=NAME_REGEX)
 
 
-NAME_REGEX = "obsidian-to-anki"
+NAME_REGEX = NAME
 
 
 def _ignored_spans(
@@ -1030,12 +1014,11 @@ def _clozes(text: str, ota: OtaSettings) -> str:
             out.append(piece)
             continue
         if ota.highlights_to_cloze:
-            piece = _HIGHLIGHT.sub(r"{\1}", piece)
+            piece = obsidian.HIGHLIGHT.sub(r"{\1}", piece)
         out.append(_curly_to_anki(piece, state))
     return "".join(out)
 
 
-_HIGHLIGHT = re.compile(r"==([^=\n]+)==")
 _CURLY_NUMBER = re.compile(r"c?(\d{1,4})[:|]")
 
 
@@ -1130,4 +1113,3 @@ def _protected_pieces(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-READER = ObsidianToAnkiReader()
