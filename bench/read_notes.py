@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ankigen import obsidian  # noqa: E402
-from ankigen.syntax import load_syntax_settings, read_note  # noqa: E402
+from ankigen import obsidian
+from ankigen.syntax import load_syntax_settings, read_note
 
 COUNTED = ("scan", "frontmatter", "lines")
 

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ankigen.anki_collection import CollectionError, read_collection
-from ankigen.syntax import load_syntax_settings, plugin_ids, read_note, tag_matcher
 from ankigen.syntax import flashcards as fc
+from ankigen.syntax import load_syntax_settings, plugin_ids, read_note, tag_matcher
 from ankigen.syntax import obsidian_to_anki as ota
 from ankigen.syntax import spaced_repetition as sr
 

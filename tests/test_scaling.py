@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from ankigen import shown
-from ankigen.syntax import seed
 from ankigen.lock import Lock, assign_identities
 from ankigen.records import CardDraft
-from ankigen.syntax import SyntaxSettings, read_note
+from ankigen.syntax import SyntaxSettings, read_note, seed
 from ankigen.syntax import flashcards as fc
 from ankigen.syntax import obsidian_to_anki as ota
 from ankigen.syntax import spaced_repetition as sr

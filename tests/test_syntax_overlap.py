@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ankigen.syntax import (
-    priority,
     SyntaxSettings,
     _span,
     flashcards,
     obsidian_to_anki,
+    priority,
     read_note,
     reader_names,
     spaced_repetition,

@@ -296,7 +296,7 @@ class ReaderModule(Protocol):
     PLUGIN_ID: str | None  # its plugin's folder under .obsidian/plugins/, None: no settings file
 
     @property
-    def Settings(self) -> type[Any]: ...  # noqa: N802  (a class: Settings.from_json(data, problems))
+    def Settings(self) -> type[Any]: ...
 
     def read(self, note: NoteText, settings: Any) -> tuple[list[CardSource], list[Diagnostic]]: ...
 

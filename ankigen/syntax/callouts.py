@@ -45,6 +45,7 @@ class Settings:
             frozenset(n.lower() for n in values.texts("callout_cards_reversed")),
         )
 
+
 # "> [!name]" with its fold mark and title; a metadata part "[!name|meta]" is allowed.
 _CALLOUT = re.compile(r"[ \t]{0,3}+>[ \t]*+\[!([^\]|\n]++)(?:\|[^\]\n]*+)?+\]([-+]?+)(.*+)")
 _QUOTE = re.compile(r"[ \t]{0,3}+>[ \t]?+")

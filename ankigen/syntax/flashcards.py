@@ -475,7 +475,11 @@ class _Reader:
 
     def _inline(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
         line = self.lines[index]
-        text = _LIST_MARK.sub("", line.visible, count=1) if _LIST_MARK.match(line.visible) else line.visible
+        text = (
+            _LIST_MARK.sub("", line.visible, count=1)
+            if _LIST_MARK.match(line.visible)
+            else line.visible
+        )
         found = obsidian.heading(text)
         if found is not None:
             text = found[1]
@@ -503,7 +507,11 @@ class _Reader:
 
     def _cloze(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
         line = self.lines[index]
-        text = _LIST_MARK.sub("", line.visible, count=1) if _LIST_MARK.match(line.visible) else line.visible
+        text = (
+            _LIST_MARK.sub("", line.visible, count=1)
+            if _LIST_MARK.match(line.visible)
+            else line.visible
+        )
         found = obsidian.heading(text)
         if found is not None:
             text = found[1]
@@ -661,5 +669,3 @@ def _cloze_matches(masked: str) -> list[tuple[int, int, int, int, int]]:
         if at == len(curly_starts) or curly_starts[at] >= match.end():
             found.append((match.start(), match.end(), 1, match.start(1), match.end(1)))
     return sorted(found)
-
-

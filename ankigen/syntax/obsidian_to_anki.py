@@ -1111,5 +1111,3 @@ def _protected_pieces(text: str) -> list[tuple[str, bool]]:
         piece, protected = out[-1]
         out[-1] = (piece[:-1], protected)
     return out
-
-

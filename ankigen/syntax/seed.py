@@ -204,8 +204,8 @@ class _Splitter:
             if heading:
                 self.headings.push(*heading)
             return True
-        block = self.block
-        if block and block.indent and obsidian.is_list_item(line) and _indent(line) < block.indent:
+        held = self.block
+        if held and held.indent and obsidian.is_list_item(line) and _indent(line) < held.indent:
             self._close()  # the next item of the list the card was written in
         return False
 
@@ -262,7 +262,9 @@ def _is_marker(line: str) -> bool:
 def _parts(block: _Block) -> tuple[Numbered, Numbered, list[str]]:
     """The question's and the answer's lines (indentation, fences and tags sorted out) and
     the tags lifted from them."""
-    question_lines = _lift(_keep_fences(_dedent(block.question, block.line), block.code), block.code)
+    question_lines = _lift(
+        _keep_fences(_dedent(block.question, block.line), block.code), block.code
+    )
     answer_source = _keep_fences(_dedent(block.answer, block.answer_line), block.code)
     answer_lines = _lift(answer_source, block.code)
     tags = [tag for _, _, found in [*question_lines, *answer_lines] for tag in found]
