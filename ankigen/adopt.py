@@ -21,7 +21,6 @@ id, fields and templates, with the card's fields filled in by field name.
 from __future__ import annotations
 
 import argparse
-import html
 import re
 import shlex
 import sys
@@ -40,6 +39,7 @@ from .anki_collection import (
 )
 from .discover import LOCK_FILE, discover_vault
 from .fields import source_hash
+from .htmltext import html_to_text
 from .lock import (
     ADOPTED,
     DeletedCard,
@@ -331,14 +331,11 @@ def _first_field_html(card: CardSource) -> str:
 
 
 _ANKI_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
 
 
 def _plain(field_html: str) -> str:
     """A field as plain text: cloze answers, no tags, entities decoded, spaces collapsed."""
-    text = _ANKI_CLOZE.sub(r"\1", field_html)
-    text = _TAG.sub(" ", text)
-    return " ".join(html.unescape(text).split())
+    return html_to_text(_ANKI_CLOZE.sub(r"\1", field_html))
 
 
 _ANY_ID = re.compile(r"(?:ID: |\^)(\d{1,18})")  # Obsidian_to_Anki's and Flashcards' ids, and more

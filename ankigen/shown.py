@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import re
-
-_TAG = re.compile(r"<[^<>]*+>")
+from .htmltext import html_to_text
 
 
 def shows_nothing(markdown: str) -> bool:
@@ -14,4 +12,4 @@ def shows_nothing(markdown: str) -> bool:
     from .render import render_markdown
 
     html = render_markdown(markdown)
-    return "<img" not in html and not _TAG.sub("", html).strip()
+    return "<img" not in html and not html_to_text(html, entities=False)
