@@ -153,18 +153,17 @@ class SyntaxSettings:
 
     @cached_property
     def _parsed(self) -> tuple[dict[str, Any], tuple[Diagnostic, ...]]:
-        """Each enabled reader's typed settings, checked once (per build and worker), and the
-        warnings about them."""
+        """Each reader's typed settings, checked once (per build and worker), and the warnings
+        about the enabled ones (a disabled plugin's DELETE marks are still read)."""
         parsed: dict[str, Any] = {}
         problems: list[Diagnostic] = []
         for name, reader in readers().items():
-            if not self.is_enabled(name):
-                continue
             found: list[str] = []
             data = self.plugin(reader.plugin_id) if reader.plugin_id else self.options
             parsed[name] = reader.settings.from_json(data, found)
-            path = f".obsidian/plugins/{reader.plugin_id}/data.json"
-            problems.extend(Diagnostic(path, 1, "warning", p) for p in few(found))
+            if self.is_enabled(name):
+                path = f".obsidian/plugins/{reader.plugin_id}/data.json"
+                problems.extend(Diagnostic(path, 1, "warning", p) for p in few(found))
         return parsed, tuple(problems)
 
     def parsed(self, name: str) -> Any:
