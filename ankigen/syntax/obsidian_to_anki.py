@@ -386,95 +386,145 @@ def _read(
 ) -> list[CardSource]:
     """The note's cards; its diagnostics, `DELETE` marks (line, note id) and, when `marks` is
     given, the plugin's markup (first line, last line, what it is) are appended."""
-    marks = [] if marks is None else marks
-    scan = note.body_scan
-    deck, file_tags = _file_deck_and_tags(scan, ota)
-    deck = deck or _folder_deck(note.folder, ota)
-    base_tags = [*_folder_tags(note.folder, ota), *([ota.tag] if ota.tag else []), *file_tags]
-    link = ""
-    if ota.add_file_link:
-        # The plugin's address: the vault's name and the note's path, ".md" included.
-        safe = "-_.!~*'()"  # what JavaScript's encodeURIComponent leaves as it is
-        vault, path = quote(note.vault_name, safe=safe), quote(note.rel, safe=safe)
-        link = f"obsidian://open?vault={vault}&file={path}"
-    frozen = _frozen_fields(note, scan, ota, diagnostics) if ota.frozen_line in note.text else {}
-    file = _File(note.rel, frozen, link, ota.add_context)
-    cards: list[CardSource] = []
-    headings = obsidian.Headings()
-    block: _Block | None = None
-    fence = ""  # a fence opened inside a block: its END is text
-    for line in scan.lines:
-        text = line.text
-        if block is not None:
-            if fence:
-                fence = "" if obsidian.fence_closes(text, fence) else fence
-            elif text.strip() == ota.end:
-                marks.append(
-                    (block.start, line.number, f"in the {_LABEL} note at line {block.start}")
-                )
-                card = _block_card(
-                    note, block, ota, deck, base_tags, headings.stack, diagnostics, deleted, file
-                )
-                if card is not None:
-                    cards.append(card)
-                block = None
-                continue
-            elif text.strip() == ota.begin and line.visible.strip() == ota.begin:
-                # A second START: the first has no END (the plugin would read both as one
-                # note, its type line being the first line after the first START).
-                message = (
-                    f"'{ota.begin}' without '{ota.end}' before the '{ota.begin}' at line "
-                    f"{line.number}: no card read from here to there"
-                )
-                diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
-                block = _Block(line.number)
-                continue
-            else:
-                fence = obsidian.fence_open(text) or ""
-            block.lines.append((line.number, text))
-            continue
-        if line.code or line.hidden:
-            continue
-        visible = line.visible
-        if visible.lstrip().startswith(ota.delete_line):
-            below = scan.at(line.number + 1) if line.number < scan.lines[-1].number else None
-            nid = delete_mark(visible, below.visible if below else None, ota.delete_line)
-            if nid:
-                deleted.append((line.number, nid))
-                below_id = 1 if visible.strip() == ota.delete_line else 0
-                marks.append((line.number, line.number + below_id, f"{_LABEL}'s DELETE line"))
-                continue
+    reading = _Reading(note, ota, diagnostics, deleted, [] if marks is None else marks)
+    for line in reading.scan.lines:
+        if reading.block is not None:
+            reading.in_block(line, reading.block)
+        elif not (line.code or line.hidden):
+            reading.outside(line)
+    reading.unended()
+    cards = reading.cards
+    if ota.regexps and regex:
+        regex_cards = _regex_cards(
+            note, reading.scan, ota, reading.deck, reading.base_tags, reading.file, diagnostics
+        )
+        cards = sorted([*cards, *regex_cards], key=lambda card: card.line)
+    return cards
+
+
+class _Reading:
+    """The plugin's reading of one note, line by line: START/END blocks, inline notes, DELETE
+    marks, its deck and tags lines, the headings above (for Add Context)."""
+
+    def __init__(
+        self,
+        note: NoteText,
+        ota: OtaSettings,
+        diagnostics: list[Diagnostic],
+        deleted: list[tuple[int, int]],
+        marks: list[tuple[int, int, str]],
+    ) -> None:
+        self.note, self.ota, self.diagnostics = note, ota, diagnostics
+        self.deleted, self.marks = deleted, marks
+        self.scan = scan = note.body_scan
+        deck, file_tags = _file_deck_and_tags(scan, ota)
+        self.deck = deck or _folder_deck(note.folder, ota)
+        self.base_tags = [
+            *_folder_tags(note.folder, ota),
+            *([ota.tag] if ota.tag else []),
+            *file_tags,
+        ]
+        frozen = (
+            _frozen_fields(note, scan, ota, diagnostics) if ota.frozen_line in note.text else {}
+        )
+        self.file = _File(note.rel, frozen, _file_link(note) if ota.add_file_link else "",
+                          ota.add_context)  # fmt: skip
+        self.cards: list[CardSource] = []
+        self.headings = obsidian.Headings()
+        self.block: _Block | None = None
+        self.fence = ""  # a fence opened inside a block: its END is text
+
+    def in_block(self, line: obsidian.Line, block: _Block) -> None:
+        """A line after START: the note's text, its END, or a START that ends a START."""
+        ota, text = self.ota, line.text
+        if self.fence:
+            self.fence = "" if obsidian.fence_closes(text, self.fence) else self.fence
+        elif text.strip() == ota.end:
+            self.marks.append(
+                (block.start, line.number, f"in the {_LABEL} note at line {block.start}")
+            )
+            card = _block_card(
+                self.note, block, ota, self.deck, self.base_tags, self.headings.stack,
+                self.diagnostics, self.deleted, self.file,
+            )  # fmt: skip
+            if card is not None:
+                self.cards.append(card)
+            self.block = None
+            return
+        elif text.strip() == ota.begin and line.visible.strip() == ota.begin:
+            # A second START: the first has no END (the plugin would read both as one
+            # note, its type line being the first line after the first START).
+            message = (
+                f"'{ota.begin}' without '{ota.end}' before the '{ota.begin}' at line "
+                f"{line.number}: no card read from here to there"
+            )
+            self.diagnostics.append(Diagnostic(self.note.rel, block.start, "warning", message))
+            self.block = _Block(line.number)
+            return
+        else:
+            self.fence = obsidian.fence_open(text) or ""
+        block.lines.append((line.number, text))
+
+    def outside(self, line: obsidian.Line) -> None:
+        """A line outside a block, code and comments."""
+        ota, visible = self.ota, line.visible
+        if visible.lstrip().startswith(ota.delete_line) and self._delete_mark(line):
+            return
         for marker in (ota.deck_line, ota.tags_line):
             bare = visible.rstrip() == marker
             if bare or visible.startswith(marker + ": "):
-                marks.append((line.number, line.number + bare, f"{_LABEL}'s {marker} line"))
-        if visible.strip() == ota.begin and text.strip() == ota.begin:
-            block = _Block(line.number)
-            fence = ""
-            continue
+                self.marks.append((line.number, line.number + bare, f"{_LABEL}'s {marker} line"))
+        if visible.strip() == ota.begin and line.text.strip() == ota.begin:
+            self.block = _Block(line.number)
+            self.fence = ""
+            return
         found = obsidian.heading(visible)
         if found is not None:
-            headings.push(*found)
-            continue
-        if ota.begin_inline in visible:
-            if ota.end_inline in visible:  # an inline note; a STARTI alone is text to the plugin
-                marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
-            for item in _inline_cards(
-                note, line.number, visible, ota, deck, base_tags, headings.stack, file
-            ):
-                if isinstance(item, Diagnostic):
-                    diagnostics.append(item)
-                else:
-                    cards.append(item)
-    if block is not None:
-        last = scan.lines[-1].number if scan.lines else block.start
-        marks.append((block.start, last, f"in the {_LABEL} note at line {block.start}"))
-        message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
-        diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
-    if ota.regexps and regex:
-        regex_cards = _regex_cards(note, scan, ota, deck, base_tags, file, diagnostics)
-        cards = sorted([*cards, *regex_cards], key=lambda card: card.line)
-    return cards
+            self.headings.push(*found)
+        elif ota.begin_inline in visible:
+            self._inline(line.number, visible)
+
+    def _delete_mark(self, line: obsidian.Line) -> bool:
+        """A DELETE line with its note's id (on it or below): noted, True."""
+        scan, visible, marker = self.scan, line.visible, self.ota.delete_line
+        below = scan.at(line.number + 1) if line.number < scan.lines[-1].number else None
+        nid = delete_mark(visible, below.visible if below else None, marker)
+        if not nid:
+            return False
+        self.deleted.append((line.number, nid))
+        below_id = 1 if visible.strip() == marker else 0
+        self.marks.append((line.number, line.number + below_id, f"{_LABEL}'s DELETE line"))
+        return True
+
+    def _inline(self, number: int, visible: str) -> None:
+        ota = self.ota
+        if ota.end_inline in visible:  # an inline note; a STARTI alone is text to the plugin
+            self.marks.append((number, number, f"{_LABEL}'s {ota.begin_inline} line"))
+        for item in _inline_cards(self.note, number, visible, ota, self.deck, self.base_tags,
+                                  self.headings.stack, self.file):  # fmt: skip
+            if isinstance(item, Diagnostic):
+                self.diagnostics.append(item)
+            else:
+                self.cards.append(item)
+
+    def unended(self) -> None:
+        """A START without its END: its lines are the plugin's, no card read."""
+        block = self.block
+        if block is None:
+            return
+        last = self.scan.lines[-1].number if self.scan.lines else block.start
+        self.marks.append((block.start, last, f"in the {_LABEL} note at line {block.start}"))
+        message = (
+            f"'{self.ota.begin}' without '{self.ota.end}': no card read from here to the note's end"
+        )
+        self.diagnostics.append(Diagnostic(self.note.rel, block.start, "warning", message))
+
+
+def _file_link(note: NoteText) -> str:
+    """The plugin's address of the note: the vault's name and the note's path, ".md" included."""
+    safe = "-_.!~*'()"  # what JavaScript's encodeURIComponent leaves as it is
+    vault, path = quote(note.vault_name, safe=safe), quote(note.rel, safe=safe)
+    return f"obsidian://open?vault={vault}&file={path}"
 
 
 _ID_AT_START = re.compile(r"(?:<!--)?ID: (\d{1,18})")
