@@ -48,14 +48,14 @@ def main() -> None:
     for name in COUNTED:
         setattr(obsidian, name, counting(name))
     for rel, text in texts[:200]:
-        read_note(rel, text, settings)
+        read_note(rel, text, settings, *EXTRA)
     per_note = {name: counts[name] / min(len(texts), 200) for name in COUNTED}
     for name, original in originals.items():
         setattr(obsidian, name, original)
     start = time.process_time()
     cards = 0
     for rel, text in texts:
-        cards += len(read_note(rel, text, settings)[0].cards)
+        cards += len(read_note(rel, text, settings, *EXTRA)[0].cards)
     seconds = time.process_time() - start
     print(f"notes {len(texts)} cards {cards} read_note CPU {seconds:.2f} s")
     print("per note: " + ", ".join(f"{name} {value:.2f}" for name, value in per_note.items()))

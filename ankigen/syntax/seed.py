@@ -44,6 +44,8 @@ _REFERENCES = re.compile(
     r"|[ \t]{0,3}+#{1,6}+[ \t]++references:?[ \t]*+$",
     re.IGNORECASE,
 )
+# Every marker, heading, References line, rule and list item holds one of these.
+_MAY_STRUCTURE = re.compile(r"[#*_\-+\d]")
 _MARKERS = frozenset(("question", "q"))  # "#Q" inside a card's text is text, not a tag
 
 Numbered = list[tuple[int, str]]  # (line number, text)
@@ -178,6 +180,8 @@ class _Splitter:
 
     def _structure(self, number: int, line: str) -> bool:
         """A marker, heading, References heading or rule: True when the line is used up."""
+        if not _MAY_STRUCTURE.search(line):  # most lines: none of "#", "*", "_", "-", "+", digit
+            return False
         if question := _QUESTION.match(line):
             self._open("question", number, line)
             if question.group(1).strip():
