@@ -10,6 +10,7 @@ seconds read_note takes over every note of the vault.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from collections import Counter
@@ -19,6 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ankigen import obsidian
 from ankigen.syntax import load_syntax_settings, read_note
+
+EXTRA: tuple = ()
+if "shows_nothing" in inspect.signature(read_note).parameters:  # handed in by the render stage
+    from ankigen.shown import shows_nothing
+
+    EXTRA = (shows_nothing,)
 
 COUNTED = ("scan", "frontmatter", "lines")
 
