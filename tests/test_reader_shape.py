@@ -165,3 +165,29 @@ def test_every_reader_module_declares_the_shape() -> None:
         module.Settings.from_json(None, [])  # defaults without a settings file
     priorities = [reader.priority for reader in syntax.readers().values()]
     assert len(set(priorities)) == len(priorities)  # one overlap order, no ties
+
+
+DEEP = "<b>" * 210 + "deep"  # past mdlimits.MAX_HTML_DEPTH: the renderer shows it as text
+WIDE = " " * 120 + "wide"  # past mdlimits.MAX_INDENT_COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("seed", "#Question q\nAnswer:\nx\n{x}\n", 4),
+        ("callouts", "> [!question] q\n> x\n> {x}\n", 3),
+        ("spaced-repetition", "#flashcards\n\nq\n?\nx\n{x}\n", 6),
+        ("obsidian-to-anki", "START\nBasic\nFront: q\nBack: x\n{x}\nEND\n", 5),
+        ("flashcards", "q #card\nx\n{x}\n", 3),
+    ],
+)
+@pytest.mark.parametrize("limit", [DEEP, WIDE])
+def test_the_renderer_limits_are_warned_for_every_readers_cards(
+    name: str, text: str, line: int, limit: str
+) -> None:
+    settings = SyntaxSettings(enabled=(name,), callout_cards=("question",))
+    parsed, found = read_note("D/n.md", text.format(x=limit), settings)
+    assert [card.syntax or "seed" for card in parsed.cards] == [name], found
+    expected = "HTML nested more than" if limit == DEEP else "indented more than"
+    said = [d for d in found if d.message.startswith(expected)]
+    assert [(d.path, d.line) for d in said] == [("D/n.md", line)], found
