@@ -448,16 +448,24 @@ def _number(text: str, what: str) -> float:
 
 @dataclass
 class _Row:
-    """One line of the note as the reader sees it."""
+    """One line of the note (obsidian.Line) as the plugin reads it."""
 
-    number: int
+    line: obsidian.Line
     text: str  # without comments (HTML, %%, the SR comment)
     # "text", "code" (fenced), "blank", "schedule" (holds only <!--SR:-->), "hidden" (holds
     # only comments: read as if it were not there, as the plugin skips a comment line)
     kind: str
-    raw: str = ""  # as written
     schedule: str = ""  # the SR comment's contents on this line
     heading: tuple[int, str] | None = None
+
+    @property
+    def number(self) -> int:
+        return self.line.number
+
+    @property
+    def raw(self) -> str:
+        """The line as written."""
+        return self.line.text
 
 
 def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row]:
@@ -469,7 +477,7 @@ def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row
     in_html = False
     for line in note.body_scan.lines:
         if line.code:
-            rows.append(_Row(line.number, line.text, "code", line.text))
+            rows.append(_Row(line, line.text, "code"))
             continue
         text, in_html, schedule = _strip_html_comments(line.visible, in_html)
         if in_html and not opened:
@@ -485,12 +493,12 @@ def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row
             problems.append(Diagnostic(note.rel, line.number, "warning", message))
         if not text.strip():
             kind = "schedule" if schedule else "hidden" if line.text.strip() else "blank"
-            rows.append(_Row(line.number, "", kind, line.text, schedule))
+            rows.append(_Row(line, "", kind, schedule))
             continue
         # A heading is a line of its paragraph, as the plugin reads it ("### Heading" right
         # above "?" is the card's front); it also sets the Context of the cards below.
         head = obsidian.heading(text)
-        rows.append(_Row(line.number, text.rstrip(), "text", line.text, schedule, head))
+        rows.append(_Row(line, text.rstrip(), "text", schedule, head))
     if in_html:
         message = "'<!--' never closed: the rest of the note is a comment and makes no cards"
         problems.append(Diagnostic(note.rel, opened, "warning", message))
