@@ -56,7 +56,6 @@ from .records import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
 from .shown import shows_nothing
 from .syntax import NoteText, SyntaxSettings, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
-from .syntax.obsidian_to_anki import deletions
 
 
 @dataclass(frozen=True)
@@ -116,6 +115,8 @@ def adopt(
     diagnostics.extend(where)
     lock, lock_problems = load_lock(lock_path) if lock_path else (Lock(), ())
     diagnostics.extend(lock_problems)
+    from .syntax.obsidian_to_anki import deletions  # the build imports adopt, reads no note
+
     matcher = _Matcher(collection)
     found = _Found(now=int(time.time()))
     for folder in vault.folders:

@@ -93,7 +93,6 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
     report.extend(found)
     if options.plugins:  # ankigen.toml's [plugins."<id>"] tables stand for their data.json
         syntax = replace(syntax, plugins={**syntax.plugins, **options.plugins})
-    report.extend(syntax.problems)  # each reader's settings checked once, warned once
     adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
     report.extend(found)
     plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
@@ -107,6 +106,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                                refused=refused)  # fmt: skip
 
     if plan.stale:
+        report.extend(syntax.problems)  # the readers' settings, checked once, warned once
         from .embed import EmbedContext
         from .render_stage import iter_rendered
 

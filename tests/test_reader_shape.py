@@ -4,9 +4,10 @@ module and its registration: here a small one goes through a real build into Ank
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-import sys
+import shutil
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -75,13 +76,11 @@ def _module() -> types.ModuleType:
 
 @pytest.fixture
 def definitions() -> Iterator[None]:
-    registered = dict(syntax.readers())
     syntax.register(_module())  # the one registration line
     try:
         yield
     finally:
-        syntax._READERS.clear()
-        syntax._READERS.update(registered)
+        syntax.unregister("definitions")
 
 
 NOTE = (
@@ -155,12 +154,12 @@ def test_settings_are_parsed_once_per_settings_object(definitions: None) -> None
 
 
 def test_every_reader_module_declares_the_shape() -> None:
-    for name in syntax._MODULES:
-        module = sys.modules.get(f"ankigen.syntax.{name}") or __import__(
-            f"ankigen.syntax.{name}", fromlist=["NAME"]
-        )
+    for name, plugin_id, volatile in syntax._MODULES:
+        module = importlib.import_module(f"ankigen.syntax.{name}")
         for attribute in ("NAME", "LABEL", "PRIORITY", "IMPLICIT", "PLUGIN_ID", "Settings", "read"):
             assert hasattr(module, attribute), (name, attribute)
+        # The registration line says what the build reads before importing any reader.
+        assert (module.PLUGIN_ID, tuple(getattr(module, "VOLATILE", ()))) == (plugin_id, volatile)
         assert callable(module.Settings.from_json)
         module.Settings.from_json(None, [])  # defaults without a settings file
     priorities = [reader.priority for reader in syntax.readers().values()]
@@ -191,3 +190,18 @@ def test_the_renderer_limits_are_warned_for_every_readers_cards(
     expected = "HTML nested more than" if limit == DEEP else "indented more than"
     said = [d for d in found if d.message.startswith(expected)]
     assert [(d.path, d.line) for d in said] == [("D/n.md", line)], found
+
+
+def test_a_build_with_nothing_to_read_imports_no_reader(tmp_path: Path) -> None:
+    """The settings files are read and fingerprinted from the registration lines: a build
+    that reads no note imports no reader module (nor parses their settings)."""
+    from test_layers import REPO, _build
+
+    vault = tmp_path / "vault"
+    shutil.copytree(REPO / "examples" / "vault", vault)
+    first = _build(vault, tmp_path / "out")
+    assert first["status"] == 0
+    again = _build(vault, tmp_path / "out")
+    assert again["status"] == 0
+    readers = {f"ankigen.syntax.{name}" for name, _, _ in syntax._MODULES}
+    assert not readers & set(again["modules"]), sorted(readers & set(again["modules"]))

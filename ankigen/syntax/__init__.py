@@ -328,16 +328,19 @@ class Reader:
 
 
 # The syntaxes, one line each, in the order they read a note (a reader may leave markup on
-# the note that a later one respects). Adding a syntax: its module, and its line here.
-_MODULES = (
-    "seed",
-    "callouts",
-    "spaced_repetition",
-    "obsidian_to_anki",
-    "flashcards",
+# the note that a later one respects). Adding a syntax: its module, and its line here. The
+# line repeats the module's PLUGIN_ID and VOLATILE keys: a build reads and fingerprints the
+# settings files before any note, and a build with nothing to read imports no reader.
+_MODULES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("seed", None, ()),
+    ("callouts", None, ()),
+    ("spaced_repetition", "obsidian-spaced-repetition", ("buryDate", "buryList", "historyDeck")),
+    ("obsidian_to_anki", "obsidian-to-anki-plugin", ("Added Media", "File Hashes")),
+    ("flashcards", "flashcards-obsidian", ()),
 )
 
 _READERS: dict[str, Reader] = {}
+_EXTRA: list[Reader] = []  # registered by register() beyond _MODULES
 
 
 def readers() -> dict[str, Reader]:
@@ -345,16 +348,27 @@ def readers() -> dict[str, Reader]:
     if not _READERS:
         import importlib
 
-        for module in _MODULES:
-            register(importlib.import_module(f"{__name__}.{module}"))
+        for module, _, _ in _MODULES:
+            reader = Reader.of(importlib.import_module(f"{__name__}.{module}"))
+            _READERS[reader.name] = reader
+        _READERS.update((reader.name, reader) for reader in _EXTRA)
     return _READERS
 
 
 def register(module: Any) -> Reader:
-    """Add a syntax from its module's declarations (the registry's one way in)."""
+    """Add a syntax from its module's declarations (a syntax of ankigen's own is a line of
+    _MODULES instead)."""
     reader = Reader.of(module)
-    _READERS[reader.name] = reader
+    _EXTRA.append(reader)
+    if _READERS:
+        _READERS[reader.name] = reader
     return reader
+
+
+def unregister(name: str) -> None:
+    """Take back a syntax added by register()."""
+    _EXTRA[:] = [reader for reader in _EXTRA if reader.name != name]
+    _READERS.pop(name, None)
 
 
 def reader_names() -> tuple[str, ...]:
@@ -367,13 +381,19 @@ def priority() -> tuple[str, ...]:
     return tuple(sorted(readers(), key=lambda name: readers()[name].priority))
 
 
+def _declared() -> list[tuple[str, tuple[str, ...]]]:
+    """(plugin id, volatile keys) of every syntax with a settings file, no module imported."""
+    found = [(plugin_id, volatile) for _, plugin_id, volatile in _MODULES if plugin_id]
+    return found + [(r.plugin_id, r.volatile) for r in _EXTRA if r.plugin_id]
+
+
 def _volatile() -> dict[str, tuple[str, ...]]:
-    return {r.plugin_id: r.volatile for r in readers().values() if r.plugin_id and r.volatile}
+    return {plugin_id: volatile for plugin_id, volatile in _declared() if volatile}
 
 
 def plugin_ids() -> tuple[str, ...]:
     """Plugin ids whose data.json is read (the folder name under .obsidian/plugins/)."""
-    return tuple(dict.fromkeys(r.plugin_id for r in readers().values() if r.plugin_id))
+    return tuple(dict.fromkeys(plugin_id for plugin_id, _ in _declared()))
 
 
 def load_syntax_settings(
