@@ -21,7 +21,6 @@ id, fields and templates, with the card's fields filled in by field name.
 from __future__ import annotations
 
 import argparse
-import html
 import re
 import shlex
 import sys
@@ -40,13 +39,14 @@ from .anki_collection import (
 )
 from .discover import LOCK_FILE, discover_vault
 from .fields import source_hash
+from .htmltext import html_to_text
 from .identity.deletions import DeletedCard
 from .identity.keys import answer_hash, guid_for, normalise_question
 from .identity.lockfile import ADOPTED, Lock, LockEntry, load_lock, lock_location, save_lock
 from .records import CLOZE, CardSource, Diagnostic, Folder, ParsedNote
+from .shown import shows_nothing
 from .syntax import NoteText, SyntaxSettings, load_syntax_settings, read_note, reader_names
 from .syntax.cloze import plain_text
-from .syntax.obsidian_to_anki import deletions
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,13 @@ def adopt(
     collection = read_collection(collection_path)
     vault, diagnostics = discover_vault(vault_root, exclude)
     settings, problems = load_syntax_settings(vault.root, tuple(syntax))
-    diagnostics.extend(problems)
+    diagnostics.extend([*problems, *settings.problems])
     lock_path, where = lock_location(vault.root)  # never through a link out of the vault
     diagnostics.extend(where)
     lock, lock_problems = load_lock(lock_path) if lock_path else (Lock(), ())
     diagnostics.extend(lock_problems)
+    from .syntax.obsidian_to_anki import deletions  # the build imports adopt, reads no note
+
     matcher = _Matcher(collection)
     found = _Found(now=int(time.time()))
     for folder in vault.folders:
@@ -114,7 +116,7 @@ def adopt(
             diagnostics.extend(problems)
             if text is None:
                 continue
-            parsed, messages = read_note(note_file.rel, text, settings)
+            parsed, messages = read_note(note_file.rel, text, settings, shows_nothing)
             diagnostics.extend(messages)
             for line, nid in deletions(NoteText(note_file.rel, text), settings):
                 found.deleted(note_file.rel, line, nid, collection)
@@ -321,14 +323,11 @@ def _first_field_html(card: CardSource) -> str:
 
 
 _ANKI_CLOZE = re.compile(r"\{\{c\d+::(.*?)(?:::[^}]*)?\}\}", re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
 
 
 def _plain(field_html: str) -> str:
     """A field as plain text: cloze answers, no tags, entities decoded, spaces collapsed."""
-    text = _ANKI_CLOZE.sub(r"\1", field_html)
-    text = _TAG.sub(" ", text)
-    return " ".join(html.unescape(text).split())
+    return html_to_text(_ANKI_CLOZE.sub(r"\1", field_html))
 
 
 _ANY_ID = re.compile(r"(?:ID: |\^)(\d{1,18})")  # Obsidian_to_Anki's and Flashcards' ids, and more
@@ -353,7 +352,7 @@ def unadopted_ids(
             if all(adopted.accounts_for(n) for n in ids):
                 continue
             try:
-                parsed, _ = read_note(note_file.rel, text, settings)
+                parsed, _ = read_note(note_file.rel, text, settings, shows_nothing)
             except Exception:  # the build reports it and skips the note
                 continue
             found.extend(

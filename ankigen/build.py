@@ -106,6 +106,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
                                refused=refused)  # fmt: skip
 
     if plan.stale:
+        report.extend(syntax.problems)  # the readers' settings, checked once, warned once
         from .embed import EmbedContext
         from .render_stage import iter_rendered
 

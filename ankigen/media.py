@@ -33,6 +33,7 @@ from PIL import __version__ as PILLOW_VERSION
 
 from . import atomic
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
+from .htmltext import html_to_text
 from .images import (
     FIT_VERSION,
     FittedImage,
@@ -342,7 +343,8 @@ class _Resolver:
                     if CODE_TAG.match(tag.group(0)):
                         code = max(0, code + (-1 if tag.group(0)[1] == "/" else 1))
                 if not in_code:
-                    label = html.unescape(TAG.sub("", match.group(1))).replace("[", "").strip()
+                    label = html_to_text(match.group(1), gap="", collapse=False)
+                    label = label.replace("[", "").strip()
                     line, cursor = _line_of(field, label, cursor)
                     if _is_remote(label):
                         reason = "write a remote sound as ![](URL)"

@@ -538,6 +538,38 @@ def heading(line: str) -> tuple[int, str] | None:
     return len(m.group(1)), text
 
 
+class Headings:
+    """The headings standing above a line as a note is read top to bottom: a heading ends
+    the ones of its level and below (the one heading stack every reader keeps)."""
+
+    __slots__ = ("stack",)
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, str]] = []  # (level, plain title), outermost first
+
+    def push(self, level: int, title: str) -> None:
+        """A heading of `level` whose (Markdown) title is `title`."""
+        self.enter(level, plain_text(title))
+
+    def enter(self, level: int, plain: str) -> None:
+        """A heading of `level` whose title is plain text already."""
+        self.stack = [h for h in self.stack if h[0] < level]
+        self.stack.append((level, plain))
+
+    def context(self) -> tuple[str, ...]:
+        """The titles above, outermost first (empty titles left out)."""
+        return tuple(title for _, title in self.stack if title)
+
+    def parents(self) -> tuple[str, ...]:
+        """The titles above the last heading entered (the context of a card it starts)."""
+        return tuple(title for _, title in self.stack[:-1] if title)
+
+
+# Obsidian's highlight, ==text== on one line (a cloze in the Spaced Repetition and
+# Flashcards plugins, and in Obsidian_to_Anki's highlight mode).
+HIGHLIGHT = re.compile(r"==([^=\n]+)==")
+
+
 _MD_LINK = re.compile(r"!?\[([^\]\n]*+)\]\([^)\n]*+\)")
 _EMPHASIS = re.compile(r"[*_`=~]++")
 

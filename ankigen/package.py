@@ -11,7 +11,6 @@ import contextlib
 import datetime
 import hashlib
 import json
-import re
 import shutil
 import sqlite3
 import tempfile
@@ -26,6 +25,7 @@ from . import atomic
 from .ankilimits import DEFAULT_DECK_NAME, anki_deck_name, cloze_problem, without_controls
 from .ankilimits import card_ords as cloze_ords
 from .discover import is_package
+from .htmltext import ANKI_SORT_ENTITIES, html_to_text
 from .records import (
     CLOZE,
     QUESTION,
@@ -454,16 +454,9 @@ def _free_id(candidate: int, taken: set[int]) -> int:
     return candidate
 
 
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
-
-
 def _plain_text(html: str) -> str:
     """The sort field as Anki stores it: text without tags (Anki recomputes it on import)."""
-    text = _TAG.sub(" ", html)
-    for entity, char in (("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")):
-        text = text.replace(entity, char)
-    return _SPACE.sub(" ", text).strip()
+    return html_to_text(html, entities=ANKI_SORT_ENTITIES)
 
 
 def _dumps(value: object) -> str:

@@ -26,6 +26,7 @@ from .records import (
     RenderedNote,
 )
 from .render import render_markdown
+from .shown import shows_nothing
 from .state import load_rendered, save_rendered, stamp
 from .syntax import SyntaxSettings, read_note
 from .syntax.cloze import marks_to_anki
@@ -251,7 +252,7 @@ def _render_notes(
             )
             text = data.decode("utf-8", errors="replace")
         try:
-            note, found = read_note(note_file.rel, text, syntax)
+            note, found = read_note(note_file.rel, text, syntax, shows_nothing)
             diagnostics.extend(found)
             notes.append(_render_note(note, stamp(note_file.path, data), render))
         except Exception as error:  # one broken note must not stop the others

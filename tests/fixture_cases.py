@@ -56,6 +56,7 @@ def render_output(case: Case) -> str:
 
 
 def syntax_output(case: Case) -> str:
+    from ankigen.shown import shows_nothing
     from ankigen.syntax import SyntaxSettings, read_note
 
     reader = case.source.parent.name
@@ -69,7 +70,9 @@ def syntax_output(case: Case) -> str:
     if options_file.is_file():
         options = {k: tuple(v) for k, v in json.loads(options_file.read_text("utf-8")).items()}
     settings = SyntaxSettings((reader,), plugins, **options)
-    note, diagnostics = read_note(rel, case.source.read_text(encoding="utf-8"), settings)
+    text = case.source.read_text(encoding="utf-8")
+    note, found = read_note(rel, text, settings, shows_nothing)  # as the render stage reads
+    diagnostics = [*settings.problems, *found]  # the build says the settings' warnings once
     cards = []
     for card in note.cards:
         record = dataclasses.asdict(card)

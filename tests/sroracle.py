@@ -19,7 +19,7 @@ from typing import Any
 from ankigen import obsidian
 from ankigen.records import CLOZE, REVERSED
 from ankigen.syntax import NoteText, SyntaxSettings, read_note
-from ankigen.syntax.spaced_repetition import PLUGIN_ID, sr_settings
+from ankigen.syntax.spaced_repetition import PLUGIN_ID, Settings
 
 ORACLE = Path(__file__).resolve().parents[2] / "shared" / "oracles" / "spaced-repetition"
 SCRIPT = ORACLE / "sr-parse.mjs"
@@ -99,7 +99,7 @@ def ankigen_cards(rel: str, note: str, plugin: dict[str, Any]) -> tuple[list[Car
 
 def plugin_options(plugin: dict[str, Any]) -> dict[str, Any]:
     """The parser's options from a data.json, as ankigen reads them (same defaults)."""
-    sr = sr_settings(SyntaxSettings(plugins={PLUGIN_ID: plugin}))
+    sr = Settings.from_json(plugin, [])
     return {
         "singleLineCardSeparator": sr.single,
         "singleLineReversedCardSeparator": sr.single_reversed,

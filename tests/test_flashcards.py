@@ -19,10 +19,9 @@ EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 
 def read(text: str, rel: str = "Astronomy/Planets.md", data: dict | None = None):
     plugins = {PLUGIN_ID: data} if data is not None else {}
-    note, diagnostics = read_note(
-        rel, text, SyntaxSettings(enabled=("flashcards",), plugins=plugins)
-    )
-    return list(note.cards), [str(d) for d in diagnostics]
+    settings = SyntaxSettings(enabled=("flashcards",), plugins=plugins)
+    note, diagnostics = read_note(rel, text, settings)
+    return list(note.cards), [str(d) for d in [*settings.problems, *diagnostics]]
 
 
 def test_tagged_line_heading_and_tag_below_a_heading():

@@ -24,9 +24,10 @@ from anki.collection import Collection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ankigen import obsidian
 from ankigen.anki_collection import CollectionError, read_collection
-from ankigen.syntax import PLUGIN_IDS, load_syntax_settings, read_note, tag_matcher
 from ankigen.syntax import flashcards as fc
+from ankigen.syntax import load_syntax_settings, plugin_ids, read_note, tag_matcher
 from ankigen.syntax import obsidian_to_anki as ota
 from ankigen.syntax import spaced_repetition as sr
 
@@ -97,7 +98,7 @@ def test_any_plugin_settings_file_is_read_or_warned_about(data):
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)
         written = {}
-        for plugin in PLUGIN_IDS:
+        for plugin in plugin_ids():
             if data.draw(st.booleans()):
                 value = data.draw(plugin_settings(plugin))
                 folder = root / ".obsidian" / "plugins" / plugin
@@ -186,7 +187,7 @@ def test_flashcards_clozes_are_those_of_the_plain_definition(text):
         for m in fc._CURLY.finditer(masked)
     ]
     expected = list(curly)
-    for m in fc._HIGHLIGHT.finditer(masked):
+    for m in obsidian.HIGHLIGHT.finditer(masked):
         if not any(s < m.end() and m.start() < e for s, e, *_ in curly):
             expected.append((m.start(), m.end(), 1, m.start(1), m.end(1)))
     assert found == sorted(expected)

@@ -73,10 +73,10 @@ def test_a_caught_internal_error_keeps_its_traceback_for_verbose(tmp_path, monke
     vault = write_vault(tmp_path / "v", {"A/a.md": GOOD_NOTE, "B/b.md": GOOD_NOTE})
     real_read = ankigen.render_stage.read_note
 
-    def broken(rel: str, text: str, syntax):
+    def broken(rel: str, text: str, syntax, *rest):
         if rel == "A/a.md":
             raise ZeroDivisionError("planted bug")
-        return real_read(rel, text, syntax)
+        return real_read(rel, text, syntax, *rest)
 
     monkeypatch.setattr(ankigen.render_stage, "read_note", broken)
     common = [str(vault), "-o", str(tmp_path / "out"), "--offline", "--no-lock"]

@@ -23,7 +23,7 @@ def read(text: str, rel: str = "Garden/Plants.md", data: dict | None = None):
     plugins = {PLUGIN_ID: data} if data is not None else {}
     settings_ = SyntaxSettings(enabled=("obsidian-to-anki",), plugins=plugins)
     note, diagnostics = read_note(rel, text, settings_)
-    return list(note.cards), [str(d) for d in diagnostics]
+    return list(note.cards), [str(d) for d in [*settings_.problems, *diagnostics]]
 
 
 def with_settings(settings_: dict | None = None, **top) -> dict:

@@ -23,7 +23,8 @@ from test_build import run_build
 
 from ankigen import obsidian
 from ankigen.render import _CLEANER, render_markdown
-from ankigen.split import split_note
+from ankigen.shown import shows_nothing
+from ankigen.syntax import SyntaxSettings, read_note
 
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 
@@ -248,7 +249,8 @@ def markers_outside_code(markdown: str) -> list[str]:
 @examples(300)
 @given(notes())
 def test_every_marker_is_a_card_or_a_message(note: Note) -> None:
-    parsed, diagnostics = split_note("Gen/Note.md", note.text)
+    seed_only = SyntaxSettings(enabled=("seed",))
+    parsed, diagnostics = read_note("Gen/Note.md", note.text, seed_only, shows_nothing)
     card_lines = [card.line for card in parsed.cards]
     message_lines = {d.line for d in diagnostics}
     assert len(card_lines) == len(set(card_lines)), "a marker made two cards"

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from ankigen import split
+from ankigen import shown
 from ankigen.identity.identify import assign_identities
 from ankigen.identity.lockfile import Lock
 from ankigen.records import CardDraft
-from ankigen.syntax import SyntaxSettings, read_note
+from ankigen.syntax import SyntaxSettings, read_note, seed
 from ankigen.syntax import flashcards as fc
 from ankigen.syntax import obsidian_to_anki as ota
 from ankigen.syntax import spaced_repetition as sr
@@ -150,8 +150,9 @@ def test_many_spaced_lines_hold_one_line_each():
 def test_unclosed_tags_in_an_answer_cost_only_themselves():
     for opening in ("<a ", "<IMG ", "<b\n", "< "):
         answer = opening * 2000
-        assert not split._shows_nothing(answer + "word")
-        assert_scales_linearly(lambda n, o=opening: o * n, split._shows_nothing, 2000)
+        assert seed.shows_text(answer + "word")
+        assert_scales_linearly(lambda n, o=opening: o * n, seed.shows_text, 2000)
+        assert_scales_linearly(lambda n, o=opening: o * n, shown.shows_nothing, 2000)
 
 
 # ---------------------------------------------------------------- identity
@@ -222,7 +223,7 @@ def test_huge_flashcard_tag_lists_are_bounded_and_named():
     settings = _settings({sr.PLUGIN_ID: {"settings": {"flashcardTags": tags}}})
     parsed, diagnostics = read_note("D/n.md", "#deck5\nq::a\n", settings)
     assert len(parsed.cards) == 1  # the first tags still count
-    said = _warnings(diagnostics)
+    said = _warnings([*settings.problems, *diagnostics])
     assert any(sr.SETTINGS_FILE in w and "flashcardTags has 60001 entries" in w for w in said)
 
 
@@ -251,7 +252,6 @@ def test_spaced_repetition_settings_lists_cost_linear_time(key, entry):
 
     def run(made: tuple[dict, int]) -> None:
         plugins, notes = made
-        sr._SETTINGS_CACHE.clear()
         settings = _settings(plugins)
         for index in range(notes):
             read_note(f"Deck{index}/note.md", text, settings)
@@ -278,9 +278,10 @@ def test_huge_field_lists_are_bounded_and_named():
     names = [f"F{i}" for i in range(20_000)]
     plugins = {ota.PLUGIN_ID: {"fields_dict": {"Mine": names}}}
     block = "START\nMine\n" + "".join(f"F{i % 300}: x\n" for i in range(8000)) + "END\n"
-    parsed, diagnostics = read_note("D/n.md", block, _settings(plugins))
+    settings = _settings(plugins)
+    parsed, diagnostics = read_note("D/n.md", block, settings)
     assert len(parsed.cards) == 1
-    said = _warnings(diagnostics)
+    said = _warnings([*settings.problems, *diagnostics])
     assert any(ota.SETTINGS_FILE in w and "'Mine' has 20000 entries" in w for w in said)
 
     def make(n: int) -> tuple[dict, str]:
@@ -293,10 +294,9 @@ def test_huge_field_lists_are_bounded_and_named():
 def test_a_broken_settings_file_says_only_so_much_with_every_note():
     fields = {f"Type{i}": "not a list" for i in range(5000)}
     plugins = {ota.PLUGIN_ID: {"fields_dict": fields}}
-    _, diagnostics = read_note(
-        "D/n.md", "START\nBasic\nFront: q\nBack: a\nEND\n", _settings(plugins)
-    )
-    said = _warnings(diagnostics)
+    settings = _settings(plugins)
+    _, diagnostics = read_note("D/n.md", "START\nBasic\nFront: q\nBack: a\nEND\n", settings)
+    said = _warnings([*settings.problems, *diagnostics])
     assert 1 < len(said) <= 25
     assert any("4980 more problems" in w for w in said)
     assert all(w.startswith(ota.SETTINGS_FILE) for w in said)

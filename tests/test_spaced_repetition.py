@@ -31,7 +31,7 @@ SETTINGS_PATH = f".obsidian/plugins/{PLUGIN_ID}/data.json"
 def cards(text: str, plugin: dict | None = None, rel: str = "Deck/Note.md", **kw):
     settings = SyntaxSettings(plugins={PLUGIN_ID: plugin} if plugin is not None else {}, **kw)
     note, diagnostics = read_note(rel, textwrap.dedent(text).lstrip("\n"), settings)
-    return note.cards, [str(d) for d in diagnostics]
+    return note.cards, [str(d) for d in [*settings.problems, *diagnostics]]  # as a build says
 
 
 def shown(card) -> tuple[str, str]:

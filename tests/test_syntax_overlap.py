@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ankigen.syntax import (
-    PRIORITY,
     SyntaxSettings,
     _span,
     flashcards,
     obsidian_to_anki,
+    priority,
     read_note,
     reader_names,
     spaced_repetition,
@@ -105,7 +105,7 @@ def test_a_seed_card_over_an_obsidian_to_anki_line_is_named() -> None:
 
 
 def test_the_order_is_the_readme_order() -> None:
-    assert set(PRIORITY) == set(reader_names())
+    assert set(priority()) == set(reader_names())
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "### One note in several syntaxes" in readme
 
@@ -169,7 +169,7 @@ def _marks(text: str) -> dict[str, set[int]]:
 
     note = NoteText("Code/Print.md", text)
     for reader in readers().values():
-        reader.read(note, ALL)
+        reader.read(note, ALL.parsed(reader.name))
     return {
         name: {n for first, last, _ in marks for n in range(first, last + 1)}
         for name, marks in note.markup.items()
@@ -202,7 +202,7 @@ def test_each_line_has_one_reading_and_no_card_goes_silently(text: str, enabled:
             else:
                 assert any(p.startswith(f"Code/Print.md:{card.line}: warning: ") for p in problems)
     # The syntax first in the order never loses a card it reads alone.
-    first_enabled = next(name for name in PRIORITY if name in enabled_)
+    first_enabled = next(name for name in priority() if name in enabled_)
     alone, _ = _read(text, (first_enabled,))
     assert {(c.line, c.question) for c in alone} <= {(c.line, c.question) for c in cards} or any(
         "not made: line" in p for p in problems

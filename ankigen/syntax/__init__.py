@@ -27,10 +27,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class NoteText:
-    """One note as every reader sees it: its text (BOM removed) and what readers share."""
+    """One note as every reader sees it, built once per note: its cleaned text (no byte-order
+    mark, no controls, "\\n" line ends), its lines, frontmatter, one scan of its body (fences,
+    code and comment spans), its headings and tags. No reader scans the lines on its own."""
 
     rel: str  # vault-relative POSIX path, "Lang/Words.md"
-    text: str
+    text: str  # cleaned on construction (obsidian.clean_text)
+    vault_name: str = ""  # the vault's name, for links into it (obsidian://open?vault=…)
+    # The renderer's answer to "does this Markdown show nothing?", handed in by the render
+    # stage (reading imports no renderer); None: only text without a word shows nothing.
+    shows_nothing: Callable[[str], bool] | None = None
     # The note's "References" section, set by the reader that finds it (the seed reader).
     references: str = ""
     references_line: int = 0
@@ -40,10 +46,15 @@ class NoteText:
     # syntax reads a card there (Obsidian_to_Anki's TARGET DECK and START/END, a #card line).
     markup: dict[str, list[tuple[int, int, str]]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from .. import obsidian  # not imported by a rebuild that reads no note
+
+        self.text = obsidian.clean_text(self.text)
+
     @cached_property
     def lines(self) -> list[str]:
         """The note's lines as an editor counts them (line n is lines[n - 1])."""
-        from .. import obsidian  # not imported by a rebuild that reads no note
+        from .. import obsidian
 
         return obsidian.lines(self.text)
 
@@ -76,10 +87,35 @@ class NoteText:
     @cached_property
     def body_scan(self) -> obsidian.Scan:
         """The lines after the frontmatter with fences and comments resolved (obsidian.scan),
-        scanned once for every reader that needs them."""
+        scanned once for every reader."""
         from .. import obsidian
 
         return obsidian.scan(self.lines[self.body_start :], first=self.body_start + 1)
+
+    @cached_property
+    def headings(self) -> list[tuple[int, int, str]]:
+        """(line, level, plain title) of every heading of the body outside code and comments."""
+        from .. import obsidian
+
+        out = []
+        for row in self.body_scan.lines:
+            if row.code or row.hidden or "#" not in row.visible:
+                continue
+            found = obsidian.heading(row.visible)
+            if found is not None:
+                out.append((row.number, found[0], obsidian.plain_text(found[1])))
+        return out
+
+    def context_at(self, line: int) -> tuple[str, ...]:
+        """The headings standing above `line`, outermost first."""
+        from .. import obsidian
+
+        stack = obsidian.Headings()
+        for number, level, title in self.headings:
+            if number >= line:
+                break
+            stack.enter(level, title)
+        return stack.context()
 
     @cached_property
     def tags(self) -> tuple[str, ...]:
@@ -107,12 +143,48 @@ class SyntaxSettings:
         """The plugin's data.json (a JSON object), or None when the vault has none."""
         return self.plugins.get(plugin_id)
 
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """ankigen's own syntax options: the settings of a reader without a plugin file."""
+        return {
+            "callout_cards": list(self.callout_cards),
+            "callout_cards_reversed": list(self.callout_cards_reversed),
+        }
+
+    @cached_property
+    def _parsed(self) -> tuple[dict[str, Any], tuple[Diagnostic, ...]]:
+        """Each reader's typed settings, checked once (per build and worker), and the warnings
+        about the enabled ones (a disabled plugin's DELETE marks are still read)."""
+        parsed: dict[str, Any] = {}
+        problems: list[Diagnostic] = []
+        for name, reader in readers().items():
+            found: list[str] = []
+            data = self.plugin(reader.plugin_id) if reader.plugin_id else self.options
+            parsed[name] = reader.settings.from_json(data, found)
+            if self.is_enabled(name):
+                path = f".obsidian/plugins/{reader.plugin_id}/data.json"
+                problems.extend(Diagnostic(path, 1, "warning", p) for p in few(found))
+        return parsed, tuple(problems)
+
+    def parsed(self, name: str) -> Any:
+        """The typed settings of the reader `name` (its Settings.from_json)."""
+        return self._parsed[0][name]
+
+    @property
+    def problems(self) -> tuple[Diagnostic, ...]:
+        """Warnings about the enabled readers' settings files: the build reports them once."""
+        return self._parsed[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The parsed settings hold compiled matchers: a worker parses them again, once.
+        return {k: v for k, v in self.__dict__.items() if k != "_parsed"}
+
     @cached_property
     def fingerprint(self) -> str:
         """Changes whenever the settings would read a note differently (not when a plugin
         only noted its own bookkeeping, which it does at every review or sync)."""
         stable = {
-            plugin_id: {k: v for k, v in data.items() if k not in _VOLATILE.get(plugin_id, ())}
+            plugin_id: {k: v for k, v in data.items() if k not in _volatile().get(plugin_id, ())}
             for plugin_id, data in self.plugins.items()
         }
         callouts = [self.callout_cards, self.callout_cards_reversed]
@@ -154,6 +226,15 @@ class CheckedValues:
             return value.strip()
         self.problems.append(f"{self.prefix}'{key}' is not a text")
         return default
+
+    def texts(self, key: str, default: list[str] | None = None) -> list[str]:
+        """A list of texts; the default ([] unless given) when it is anything else."""
+        fallback = [] if default is None else default
+        value = self.data.get(key, fallback)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+        self.problems.append(f"{self.prefix}'{key}' is not a list of texts")
+        return fallback
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.data.get(key, default)
@@ -204,35 +285,90 @@ def tag_matcher(tags: Iterable[str]) -> Callable[[str], bool]:
     return matches
 
 
-class Reader(Protocol):
-    """One flashcard syntax."""
+class ReaderModule(Protocol):
+    """What one syntax's module declares (see callouts.py for a small one)."""
+
+    NAME: str  # what --syntax takes
+    LABEL: str  # how warnings name the syntax ("Obsidian_to_Anki card not made: …")
+    PRIORITY: int  # the overlap order: a line is read by the syntax of the lowest number
+    IMPLICIT: bool  # its cards read over another syntax's lines go without a warning
+    PLUGIN_ID: str | None  # its plugin's folder under .obsidian/plugins/, None: no settings file
+
+    @property
+    def Settings(self) -> type[Any]: ...
+
+    def read(self, note: NoteText, settings: Any) -> tuple[list[CardSource], list[Diagnostic]]: ...
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One syntax, as its module declares it."""
 
     name: str
+    label: str
+    priority: int
+    implicit: bool
+    plugin_id: str | None
+    settings: Any  # the Settings class: Settings.from_json(data, problems)
+    read: Callable[[NoteText, Any], tuple[list[CardSource], list[Diagnostic]]]
+    volatile: tuple[str, ...] = ()  # data.json keys the plugin rewrites as it is used
 
-    def read(
-        self, note: NoteText, settings: SyntaxSettings
-    ) -> tuple[list[CardSource], list[Diagnostic]]: ...
+    @classmethod
+    def of(cls, module: Any) -> Reader:
+        return cls(
+            module.NAME,
+            module.LABEL,
+            module.PRIORITY,
+            module.IMPLICIT,
+            module.PLUGIN_ID,
+            module.Settings,
+            module.read,
+            tuple(getattr(module, "VOLATILE", ())),
+        )
 
+
+# The syntaxes, one line each, in the order they read a note (a reader may leave markup on
+# the note that a later one respects). Adding a syntax: its module, and its line here. The
+# line repeats the module's PLUGIN_ID and VOLATILE keys: a build reads and fingerprints the
+# settings files before any note, and a build with nothing to read imports no reader.
+_MODULES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("seed", None, ()),
+    ("callouts", None, ()),
+    ("spaced_repetition", "obsidian-spaced-repetition", ("buryDate", "buryList", "historyDeck")),
+    ("obsidian_to_anki", "obsidian-to-anki-plugin", ("Added Media", "File Hashes")),
+    ("flashcards", "flashcards-obsidian", ()),
+)
 
 _READERS: dict[str, Reader] = {}
+_EXTRA: list[Reader] = []  # registered by register() beyond _MODULES
 
 
 def readers() -> dict[str, Reader]:
     """Every reader, by name, in the order they run."""
     if not _READERS:
-        from . import callouts, flashcards, obsidian_to_anki, seed, spaced_repetition
+        import importlib
 
-        # Order is precedence: a card of an earlier reader keeps its lines (callout cards are
-        # explicit containers, so "a::b" inside one is its text).
-        found: list[Reader] = [
-            seed.READER,
-            callouts.READER,
-            spaced_repetition.READER,
-            obsidian_to_anki.READER,
-            flashcards.READER,
-        ]
-        _READERS.update((reader.name, reader) for reader in found)
+        for module, _, _ in _MODULES:
+            reader = Reader.of(importlib.import_module(f"{__name__}.{module}"))
+            _READERS[reader.name] = reader
+        _READERS.update((reader.name, reader) for reader in _EXTRA)
     return _READERS
+
+
+def register(module: Any) -> Reader:
+    """Add a syntax from its module's declarations (a syntax of ankigen's own is a line of
+    _MODULES instead)."""
+    reader = Reader.of(module)
+    _EXTRA.append(reader)
+    if _READERS:
+        _READERS[reader.name] = reader
+    return reader
+
+
+def unregister(name: str) -> None:
+    """Take back a syntax added by register()."""
+    _EXTRA[:] = [reader for reader in _EXTRA if reader.name != name]
+    _READERS.pop(name, None)
 
 
 def reader_names() -> tuple[str, ...]:
@@ -240,20 +376,24 @@ def reader_names() -> tuple[str, ...]:
     return tuple(readers())
 
 
-# Keys of a plugin's data.json that the plugin rewrites as it is used and that do not change
-# how its cards are read.
-_VOLATILE: dict[str, tuple[str, ...]] = {
-    "obsidian-spaced-repetition": ("buryDate", "buryList", "historyDeck"),
-    # Obsidian_to_Anki writes these after every sync (its data.json keys have spaces).
-    "obsidian-to-anki-plugin": ("Added Media", "File Hashes"),
-}
+def priority() -> tuple[str, ...]:
+    """The overlap order: the syntax first here reads a line that several would."""
+    return tuple(sorted(readers(), key=lambda name: readers()[name].priority))
 
-# Plugin ids whose data.json is read (the folder name under .obsidian/plugins/).
-PLUGIN_IDS = (
-    "obsidian-spaced-repetition",
-    "obsidian-to-anki-plugin",
-    "flashcards-obsidian",
-)
+
+def _declared() -> list[tuple[str, tuple[str, ...]]]:
+    """(plugin id, volatile keys) of every syntax with a settings file, no module imported."""
+    found = [(plugin_id, volatile) for _, plugin_id, volatile in _MODULES if plugin_id]
+    return found + [(r.plugin_id, r.volatile) for r in _EXTRA if r.plugin_id]
+
+
+def _volatile() -> dict[str, tuple[str, ...]]:
+    return {plugin_id: volatile for plugin_id, volatile in _declared() if volatile}
+
+
+def plugin_ids() -> tuple[str, ...]:
+    """Plugin ids whose data.json is read (the folder name under .obsidian/plugins/)."""
+    return tuple(dict.fromkeys(plugin_id for plugin_id, _ in _declared()))
 
 
 def load_syntax_settings(
@@ -268,7 +408,7 @@ def load_syntax_settings(
 
     diagnostics: list[Diagnostic] = []
     plugins: dict[str, dict[str, Any]] = {}
-    for plugin_id in PLUGIN_IDS:
+    for plugin_id in plugin_ids():
         rel = f"{config_dir}/plugins/{plugin_id}/data.json"
         path = vault_root / rel
         try:
@@ -298,19 +438,10 @@ def _span(card: CardSource) -> tuple[int, int]:
 
 
 # When one note is written in several syntaxes and their cards share a line, the card of the
-# syntax first here is made: explicit markers (#Question, START/END, #card) before the Spaced
-# Repetition plugin's separators (`::`, `?`, `==`), which are ordinary text in code and prose.
-PRIORITY = ("seed", "callouts", "obsidian-to-anki", "flashcards", "spaced-repetition")
-_LABELS = {
-    "seed": "#Question",
-    "callouts": "Callout",
-    "obsidian-to-anki": "Obsidian_to_Anki",
-    "flashcards": "Flashcards",
-    "spaced-repetition": "Spaced Repetition",
-}
-# A card of these syntaxes read over another syntax's card or markup is not what its author
-# wrote (`std::cout` in an Obsidian_to_Anki back): it goes without a warning (README rule).
-_IMPLICIT = frozenset({"spaced-repetition"})
+# syntax first in priority() is made: explicit markers (#Question, START/END, #card) before the
+# Spaced Repetition plugin's separators (`::`, `?`, `==`), which are ordinary text in code and
+# prose. A card of an IMPLICIT syntax read over another syntax's card or markup is not what its
+# author wrote (`std::cout` in an Obsidian_to_Anki back): it goes without a warning (README rule).
 
 
 def _resolve(
@@ -331,7 +462,7 @@ def _resolve(
                 for number in range(max(first, 1), min(last, last_line) + 1):
                     held.setdefault(number, (name, what))
     kept: list[CardSource] = []
-    order = [name for name in PRIORITY if name in found]
+    order = [name for name in priority() if name in found]
     order += [name for name in found if name not in order]
     for name in order:
         claimed: dict[int, tuple[str, str]] = {}
@@ -343,8 +474,8 @@ def _resolve(
                 None,
             )
             if clash is not None:
-                if name not in _IMPLICIT:
-                    label = _LABELS.get(name, name)
+                if not readers()[name].implicit:
+                    label = readers()[name].label
                     message = (
                         f"{label} card not made: line {clash} is {held[clash][1]}, and one "
                         f"line is read by one syntax only (see the README's order)"
@@ -360,7 +491,7 @@ def _resolve(
                     diagnostics.append(Diagnostic(note.rel, card.line, "warning", message))
                 continue
             kept.append(card)
-            what = f"in the {_LABELS.get(name, name)} card at line {card.line}"
+            what = f"in the {readers()[name].label} card at line {card.line}"
             for number in lines:
                 claimed.setdefault(number, (name, what))
         for number, holder in claimed.items():
@@ -368,20 +499,28 @@ def _resolve(
     return kept
 
 
-def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote, list[Diagnostic]]:
-    """Cards of one note from every enabled reader, in the order they stand in the note."""
-    note = NoteText(rel, text)
+def read_note(
+    rel: str,
+    text: str,
+    settings: SyntaxSettings,
+    shows_nothing: Callable[[str], bool] | None = None,
+) -> tuple[ParsedNote, list[Diagnostic]]:
+    """Cards of one note from every enabled reader, in the order they stand in the note.
+    `shows_nothing` is the renderer's answer for an answer without a word (the render stage
+    hands it in). Settings warnings are not here: the build reports `settings.problems` once."""
+    note = NoteText(rel, text, settings.vault_name, shows_nothing)
     found: dict[str, list[CardSource]] = {}
     diagnostics: list[Diagnostic] = []
     for name, reader in readers().items():
         if not settings.is_enabled(name):
             continue
-        found[name], messages = reader.read(note, settings)
+        found[name], messages = reader.read(note, settings.parsed(name))
         diagnostics.extend(messages)
     cards = _resolve(note, found, diagnostics) if any(found.values()) else []
     cards.sort(key=lambda card: card.line)  # stable: one reader's cards keep their order
     diagnostics.extend(note.diagnostics)
     diagnostics.extend(_hidden_rest(note))
+    diagnostics.extend(_limited(note, cards))
     parsed = ParsedNote(
         rel=rel,
         title=note.title,
@@ -391,6 +530,26 @@ def read_note(rel: str, text: str, settings: SyntaxSettings) -> tuple[ParsedNote
         references_line=note.references_line,
     )
     return parsed, list(dict.fromkeys(diagnostics))
+
+
+def _limited(note: NoteText, cards: list[CardSource]) -> list[Diagnostic]:
+    """The renderer's limits (mdlimits), warned at their lines for every card of every reader
+    and for the References section: the renderer simplifies such text."""
+    from ..mdlimits import limit_markdown
+
+    found: list[Diagnostic] = []
+    parts = [
+        (text, first)
+        for card in cards
+        for text, first in ((card.question, card.question_line or card.line),
+                            (card.answer, card.answer_line or card.line))
+    ]  # fmt: skip
+    if cards and note.references:
+        parts.append((note.references, note.references_line))
+    for text, first in parts:
+        for offset, message in limit_markdown(text)[1]:
+            found.append(Diagnostic(note.rel, first + offset, "warning", message))
+    return found
 
 
 def _hidden_rest(note: NoteText) -> list[Diagnostic]:

@@ -16,13 +16,35 @@ code or ``%%`` comments are text. The same callout reading serves the Flashcards
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from .. import obsidian
 from ..records import QUESTION, REVERSED, CardSource, Diagnostic
-from . import NoteText, SyntaxSettings
+from . import CheckedValues, NoteText
 
 NAME = "callouts"
+LABEL = "Callout"
+PRIORITY = 1  # explicit containers: "a::b" inside one is its text
+IMPLICIT = False
+PLUGIN_ID = None  # ankigen's own options (--callout-cards, --callout-cards-reversed)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The callout names read as cards, lower case."""
+
+    basic: frozenset[str] = frozenset()
+    both: frozenset[str] = frozenset()  # reversed too: two cards each
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, problems: list[str]) -> Settings:
+        values = CheckedValues(data or {}, problems)
+        return cls(
+            frozenset(n.lower() for n in values.texts("callout_cards")),
+            frozenset(n.lower() for n in values.texts("callout_cards_reversed")),
+        )
+
 
 # "> [!name]" with its fold mark and title; a metadata part "[!name|meta]" is allowed.
 _CALLOUT = re.compile(r"[ \t]{0,3}+>[ \t]*+\[!([^\]|\n]++)(?:\|[^\]\n]*+)?+\]([-+]?+)(.*+)")
@@ -43,9 +65,7 @@ class Callout:
 
 def callouts(note: NoteText, wanted: frozenset[str]) -> list[Callout]:
     """The note's callouts whose (lower-case) name is in `wanted`, in order; linear time."""
-    first = note.body_start
-    scan = obsidian.scan(note.lines[first:], first=first + 1)
-    rows = scan.lines
+    rows = note.body_scan.lines
     found: list[Callout] = []
     index = 0
     while index < len(rows):
@@ -89,72 +109,38 @@ def _unquote(text: str) -> str:
     return text[match.end() :] if match else text
 
 
-def headings_above(note: NoteText) -> list[tuple[int, int, str]]:
-    """(line, level, plain heading text) of every heading outside code and comments."""
-    first = note.body_start
-    out = []
-    for row in obsidian.scan(note.lines[first:], first=first + 1).lines:
-        if row.code or row.hidden:
+def read(note: NoteText, settings: Settings) -> tuple[list[CardSource], list[Diagnostic]]:
+    """A card of every callout of the names the settings give."""
+    wanted = settings.basic | settings.both
+    if not wanted or "[!" not in note.text:
+        return [], []
+    found = callouts(note, wanted)
+    if not found:
+        return [], []
+    cards: list[CardSource] = []
+    diagnostics: list[Diagnostic] = []
+    for callout in found:
+        gaps = [
+            *(["front (its title)"] if not callout.title else []),
+            *(["back (its body)"] if not callout.body.strip() else []),
+        ]
+        if gaps:
+            missing = " and ".join(gaps)
+            message = f"[!{callout.name}] callout without a {missing}; no card made"
+            diagnostics.append(Diagnostic(note.rel, callout.line, "warning", message))
             continue
-        found = obsidian.heading(row.visible)
-        if found is not None:
-            out.append((row.number, found[0], obsidian.plain_text(found[1])))
-    return out
-
-
-def context_at(headings: list[tuple[int, int, str]], line: int) -> tuple[str, ...]:
-    """The headings standing above `line`, outermost first (from `headings_above`)."""
-    stack: list[tuple[int, str]] = []
-    for number, level, title in headings:
-        if number >= line:
-            break
-        stack = [h for h in stack if h[0] < level]
-        stack.append((level, title))
-    return tuple(title for _, title in stack if title)
-
-
-class CalloutReader:
-    name = NAME
-
-    def read(
-        self, note: NoteText, settings: SyntaxSettings
-    ) -> tuple[list[CardSource], list[Diagnostic]]:
-        basic = frozenset(n.lower() for n in settings.callout_cards)
-        both = frozenset(n.lower() for n in settings.callout_cards_reversed)
-        wanted = basic | both
-        if not wanted or "[!" not in note.text:
-            return [], []
-        found = callouts(note, wanted)
-        if not found:
-            return [], []
-        headings = headings_above(note)
-        cards: list[CardSource] = []
-        diagnostics: list[Diagnostic] = []
-        for callout in found:
-            gaps = [
-                *(["front (its title)"] if not callout.title else []),
-                *(["back (its body)"] if not callout.body.strip() else []),
-            ]
-            if gaps:
-                missing = " and ".join(gaps)
-                message = f"[!{callout.name}] callout without a {missing}; no card made"
-                diagnostics.append(Diagnostic(note.rel, callout.line, "warning", message))
-                continue
-            note_type = REVERSED if callout.name in both else QUESTION
-            cards.append(
-                CardSource(
-                    kind="question",
-                    line=callout.line,
-                    question=callout.title,
-                    answer=callout.body,
-                    answer_line=callout.body_line or callout.line,
-                    context=context_at(headings, callout.line),
-                    note_type=note_type,
-                    syntax=NAME,
-                    end_line=callout.end_line,
-                )
+        note_type = REVERSED if callout.name in settings.both else QUESTION
+        cards.append(
+            CardSource(
+                kind="question",
+                line=callout.line,
+                question=callout.title,
+                answer=callout.body,
+                answer_line=callout.body_line or callout.line,
+                context=note.context_at(callout.line),
+                note_type=note_type,
+                syntax=NAME,
+                end_line=callout.end_line,
             )
-        return cards, diagnostics
-
-
-READER = CalloutReader()
+        )
+    return cards, diagnostics

@@ -41,12 +41,15 @@ from typing import Any
 
 from .. import obsidian
 from ..records import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
-from . import CheckedValues, NoteText, SyntaxSettings, few
+from . import CheckedValues, NoteText, few
 from .cloze import anki_clozes_to_marks
 
+NAME = "flashcards"
+LABEL = "Flashcards"
+PRIORITY = 3  # explicit markers (#card, its callouts)
+IMPLICIT = False
 PLUGIN_ID = "flashcards-obsidian"  # the plugin's folder under .obsidian/plugins/
 SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
-NAME = "flashcards"
 
 _ID_LINE = re.compile(r"\^(\d{13})\s*$")
 # Flashcards 2.0's anchor: "^q-" and four letters or digits from its alphabet.
@@ -60,7 +63,6 @@ _GLOBAL_TAGS = re.compile(r"^[ \t]*(?:cards-)?tags: ?(.*)$", re.IGNORECASE)
 _GLOBAL_TAG_WORD = re.compile(r"\[\[([^\]]*)\]\]|#?([\w:/-]+)")
 _LIST_MARK = re.compile(r"[ \t]*(?:\d+[.)]|[-+*])[ \t]+")
 _CURLY = re.compile(r"(?<!\{)\{(?:(\d{1,3}):?)?([^{}\n]+)\}(?!\})")
-_HIGHLIGHT = re.compile(r"==([^=\n]+)==")
 
 
 @dataclass(frozen=True)
@@ -78,12 +80,15 @@ class FlashcardsSettings:
     problems: tuple[str, ...] = ()
 
 
-def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
-    """The plugin's settings (its data.json is the settings object), checked."""
+def flashcards_settings(
+    data: Mapping[str, Any] | None, said: list[str] | None = None
+) -> FlashcardsSettings:
+    """The plugin's settings (its data.json is the settings object), checked; what is wrong
+    with them is appended to `said` too."""
     base = FlashcardsSettings()
     if data is None:
         return base
-    problems: list[str] = []
+    problems: list[str] = said if said is not None else []
 
     values = CheckedValues(data, problems)
     text, flag = values.line, values.flag
@@ -107,6 +112,14 @@ def flashcards_settings(data: Mapping[str, Any] | None) -> FlashcardsSettings:
         folder_tags=_folder_tags_flag(values),
         problems=few(problems),
     )
+
+
+class Settings(FlashcardsSettings):
+    """The plugin's settings (FlashcardsSettings), as every reader's settings are made."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, problems: list[str]) -> FlashcardsSettings:
+        return flashcards_settings(data, problems)
 
 
 def _v2_settings(
@@ -150,45 +163,29 @@ def _folder_tags_flag(values: CheckedValues) -> bool:
     return any(values.flag(key, False) for key in _FOLDER_TAG_KEYS if key in values.data)
 
 
-class FlashcardsReader:
-    name = NAME
-
-    def read(
-        self, note: NoteText, settings: SyntaxSettings
-    ) -> tuple[list[CardSource], list[Diagnostic]]:
-        options = flashcards_settings(settings.plugin(PLUGIN_ID))
-        diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in options.problems]
-        lowered = note.text.lower()
-        if (
-            f"#{options.tag}".lower() not in lowered
-            and "cards-deck" not in note.text
-            and "[!card" not in lowered
-        ):
-            return [], diagnostics
-        reader = _Reader(note, options)
-        cards = reader.cards()
-        note.markup[self.name] = reader.markup()  # lines no other syntax may read as a card
-        return cards, diagnostics
-
-
-@dataclass
-class _Line:
-    number: int
-    text: str  # visible text (comments removed); "" in fenced code
-    raw: str  # as written
-    code: bool
+def read(note: NoteText, options: FlashcardsSettings) -> tuple[list[CardSource], list[Diagnostic]]:
+    """The cards of a note the plugin reads (a card tag, its cards-deck, a [!card] callout)."""
+    lowered = note.text.lower()
+    if (
+        f"#{options.tag}".lower() not in lowered
+        and "cards-deck" not in note.text
+        and "[!card" not in lowered
+    ):
+        return [], []
+    reader = _Reader(note, options)
+    cards = reader.cards()
+    note.markup[NAME] = reader.markup()  # lines no other syntax may read as a card
+    return cards, []
 
 
 class _Reader:
     def __init__(self, note: NoteText, options: FlashcardsSettings) -> None:
         self.note = note
         self.options = options
-        front = obsidian.frontmatter(note.lines)
-        first = front.end
-        scan = obsidian.scan(note.lines[first:], first=first + 1)
+        front = note.frontmatter
+        # visible: "" in fenced code and comments (the plugin reads no card there)
         self.lines = [
-            _Line(ln.number, "" if ln.code or ln.hidden else ln.visible, ln.text, ln.code)
-            for ln in scan.lines
+            ln._replace(visible="") if ln.code or ln.hidden else ln for ln in note.body_scan.lines
         ]
         self.deck = self._deck(front.data)
         self.has_deck = "cards-deck" in front.data
@@ -224,7 +221,7 @@ class _Reader:
     def cards(self) -> list[CardSource]:
         cards: list[CardSource] = []
         used: set[int] = set()  # lines that belong to a tagged card
-        headings: list[tuple[int, str]] = []
+        headings = obsidian.Headings()
         # Only a note the plugin synced (cards-deck) or that carries a card tag holds cards.
         tag_seen = self.has_deck or self._carries_tag() or bool(self.callouts)
         inside: dict[int, int] = {}  # first line index of a callout card → index after it
@@ -240,34 +237,31 @@ class _Reader:
                 index = inside[index]
                 continue
             line = self.lines[index]
-            found = obsidian.heading(line.text)
-            tagged = self._tag_in(line.text)
+            found = obsidian.heading(line.visible)
+            tagged = self._tag_in(line.visible)
             if found is not None and tagged is None:
-                headings = [h for h in headings if h[0] < found[0]]
-                headings.append((found[0], obsidian.plain_text(found[1])))
+                headings.push(*found)
             if tagged is not None:
-                first, card, end = self._tagged(index, tagged, headings, floor)
+                first, card, end = self._tagged(index, tagged, headings.stack, floor)
                 if card is not None:
                     cards.append(card)
                     used.update(range(first, end))
                     floor = max(end, index + 1)
                     if found is not None:  # a heading card is context for the cards below
-                        headings = [h for h in headings if h[0] < found[0]]
-                        headings.append((found[0], obsidian.plain_text(card.question)))
+                        headings.push(found[0], card.question)
                     index = max(end, index + 1)
                     continue
             index += 1
         if not tag_seen:
             return []  # "::" and highlights elsewhere in the vault are no cards
-        headings = []
+        above = obsidian.Headings()
         for index, line in enumerate(self.lines):
-            found = obsidian.heading(line.text)
+            found = obsidian.heading(line.visible)
             if found is not None:
-                headings = [h for h in headings if h[0] < found[0]]
-                headings.append((found[0], obsidian.plain_text(self._untagged(found[1]))))
-            if index in used or not line.text.strip():
+                above.push(found[0], self._untagged(found[1]))
+            if index in used or not line.visible.strip():
                 continue
-            context = headings[:-1] if found is not None else headings
+            context = above.stack[:-1] if found is not None else above.stack
             card = self._inline(index, context) or self._cloze(index, context)
             if card is not None:
                 cards.append(card)
@@ -278,11 +272,11 @@ class _Reader:
         """The plugin's own lines: card tag lines, its Anki id lines, the note's tags line."""
         marks = []
         for line in self.lines:
-            if self._tag_in(line.text) is not None:
+            if self._tag_in(line.visible) is not None:
                 marks.append((line.number, line.number, f"a Flashcards #{self.options.tag} line"))
-            elif _ID_LINE.match(line.text.strip()) or _GLOBAL_TAGS.match(line.text):
+            elif _ID_LINE.match(line.visible.strip()) or _GLOBAL_TAGS.match(line.visible):
                 marks.append((line.number, line.number, "a Flashcards id or tags line"))
-            elif line.text.lstrip().lower().startswith("cards-deck"):
+            elif line.visible.lstrip().lower().startswith("cards-deck"):
                 marks.append((line.number, line.number, "a Flashcards cards-deck line"))
         return marks
 
@@ -297,31 +291,31 @@ class _Reader:
             f"{tag}-reminder": "spaced",  # Flashcards 2.0's name for a front-only card
         }
 
-    def _section(self, start: int, level: int) -> tuple[int, list[_Line]]:
+    def _section(self, start: int, level: int) -> tuple[int, list[obsidian.Line]]:
         """Flashcards 2.0's heading card: (index after it, its back's lines): the section
         from `start` up to the next heading of `level` or higher, or the next card."""
         end = start
         callout_starts = self.callout_starts
         while end < len(self.lines):
             current = self.lines[end]
-            found = obsidian.heading(current.text)
+            found = obsidian.heading(current.visible)
             if found is not None and found[0] <= level:
                 break
-            if end in callout_starts or self._tag_in(current.text) is not None:
+            if end in callout_starts or self._tag_in(current.visible) is not None:
                 break
-            if current.raw.lstrip().lower().startswith("```flashcard"):
+            if current.text.lstrip().lower().startswith("```flashcard"):
                 break
             end += 1
         back = list(self.lines[start:end])
-        while back and not back[-1].raw.strip():
+        while back and not back[-1].text.strip():
             back.pop()
-        while back and not back[0].raw.strip():
+        while back and not back[0].text.strip():
             back.pop(0)
         if back and not back[-1].code:
             last = back[-1]
-            text = _TRAILING_ANCHOR.sub("", last.text)
+            text = _TRAILING_ANCHOR.sub("", last.visible)
             if text.strip():
-                back[-1] = _Line(last.number, text, _TRAILING_ANCHOR.sub("", last.raw), False)
+                back[-1] = last._replace(visible=text, text=_TRAILING_ANCHOR.sub("", last.text))
             else:
                 back.pop()
         return end, back
@@ -335,20 +329,15 @@ class _Reader:
 
         index_of = {line.number: i for i, line in enumerate(self.lines)}
         out: list[tuple[int, int, CardSource | None]] = []
-        heads = [
-            (line.number, *found)
-            for line in self.lines
-            if (found := obsidian.heading(line.text)) is not None
-        ]
-        stack: list[tuple[int, str]] = []
+        heads = self.note.headings
+        stack = obsidian.Headings()
         h = 0
         for callout in callouts(self.note, frozenset({"card"})):
             first = index_of.get(callout.line)
             if first is None:
                 continue
             while h < len(heads) and heads[h][0] < callout.line:  # headings above, in one sweep
-                _, level, title = heads[h]
-                stack = [*(x for x in stack if x[0] < level), (level, obsidian.plain_text(title))]
+                stack.enter(*heads[h][1:])
                 h += 1
             after = index_of.get(callout.end_line, first) + 1
             front = _TRAILING_ANCHOR.sub("", callout.title)
@@ -359,7 +348,7 @@ class _Reader:
                 self.problem(callout.line, f"[!CARD] callout without a {what}; no card made")
                 out.append((first, after, None))
                 continue
-            context = tuple(title for _, title in stack if title)
+            context = stack.context()
             card = self._card(
                 callout.line, front, back, QUESTION, [], context, 0,
                 (("Front", front), ("Back", back)),
@@ -374,7 +363,7 @@ class _Reader:
         return any(
             name.lower() in kinds
             for line in self.lines
-            for _, _, name in obsidian.line_tags(line.text)
+            for _, _, name in obsidian.line_tags(line.visible)
         )
 
     def _tag_in(self, text: str) -> tuple[str, int, int] | None:
@@ -414,14 +403,14 @@ class _Reader:
         own (``## Front`` above a line holding only ``#card`` is the front). The plugin's
         patterns go on from where the card above ended: a front never holds the lines of the
         cards above it (`floor`), as in "one #card-spaced" right below "two #card-spaced"."""
-        if obsidian.heading(self.lines[index].text) is not None:
+        if obsidian.heading(self.lines[index].visible) is not None:
             return index
         start = index
         while start > floor:
             above = self.lines[start - 1]
-            if above.code or not above.text.strip() or _ID_LINE.match(above.text.strip()):
+            if above.code or not above.visible.strip() or _ID_LINE.match(above.visible.strip()):
                 break  # an id line ends the card above: never part of a front
-            if obsidian.heading(above.text) is not None:
+            if obsidian.heading(above.visible) is not None:
                 if not tag_after_text and start == index:
                     start -= 1
                 break
@@ -438,31 +427,31 @@ class _Reader:
         """(first line index, the card, index after it) of a card marked with the card tag."""
         kind, start, end = tagged
         line = self.lines[index]
-        before = line.text[:start].strip()
+        before = line.visible[:start].strip()
         first = self._front_start(index, bool(before), floor)
-        front_lines = [ln.text for ln in self.lines[first:index]] + [line.text[:start]]
+        front_lines = [ln.visible for ln in self.lines[first:index]] + [line.visible[:start]]
         front = "\n".join(front_lines).strip()
         found = obsidian.heading(front_lines[0])
         if found is not None:
             front = "\n".join([found[1], *front_lines[1:]]).strip()
-        tags = [obsidian.anki_tag(n) for _, _, n in obsidian.line_tags(line.text[end:])]
+        tags = [obsidian.anki_tag(n) for _, _, n in obsidian.line_tags(line.visible[end:])]
         after = index + 1
         anki_id = 0
-        back: list[_Line] = []
+        back: list[obsidian.Line] = []
         if kind != "spaced" and self.v2 and found is not None:
             after, back = self._section(index + 1, found[0])
         elif kind != "spaced":
-            while after < len(self.lines) and not self.lines[after].raw.strip():
+            while after < len(self.lines) and not self.lines[after].text.strip():
                 after += 1
             while after < len(self.lines):
                 current = self.lines[after]
                 if not current.code:
-                    id_match = _ID_LINE.match(current.text.strip())
+                    id_match = _ID_LINE.match(current.visible.strip())
                     if id_match:
                         anki_id = int(id_match.group(1))
                         after += 1
                         break
-                    if not current.text.strip():
+                    if not current.visible.strip():
                         break
                 back.append(current)
                 after += 1
@@ -472,7 +461,7 @@ class _Reader:
         if not front:
             self.problem(line.number, f"#{self.options.tag} without a front; no card made")
             return first, None, index + 1
-        answer = "\n".join(ln.raw if ln.code else ln.text for ln in back).strip("\n")
+        answer = "\n".join(ln.text if ln.code else ln.visible for ln in back).strip("\n")
         note_type = REVERSED if kind == "reverse" else QUESTION
         fields = (("Prompt", front),) if kind == "spaced" else (("Front", front), ("Back", answer))
         level = found[0] if found is not None else 7
@@ -486,7 +475,11 @@ class _Reader:
 
     def _inline(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
         line = self.lines[index]
-        text = _LIST_MARK.sub("", line.text, count=1) if _LIST_MARK.match(line.text) else line.text
+        text = (
+            _LIST_MARK.sub("", line.visible, count=1)
+            if _LIST_MARK.match(line.visible)
+            else line.visible
+        )
         found = obsidian.heading(text)
         if found is not None:
             text = found[1]
@@ -514,7 +507,11 @@ class _Reader:
 
     def _cloze(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
         line = self.lines[index]
-        text = _LIST_MARK.sub("", line.text, count=1) if _LIST_MARK.match(line.text) else line.text
+        text = (
+            _LIST_MARK.sub("", line.visible, count=1)
+            if _LIST_MARK.match(line.visible)
+            else line.visible
+        )
         found = obsidian.heading(text)
         if found is not None:
             text = found[1]
@@ -545,7 +542,7 @@ class _Reader:
 
     def _id_below(self, index: int) -> int:
         if index + 1 < len(self.lines):
-            match = _ID_LINE.match(self.lines[index + 1].text.strip())
+            match = _ID_LINE.match(self.lines[index + 1].visible.strip())
             if match:
                 return int(match.group(1))
         return 0
@@ -667,11 +664,8 @@ def _cloze_matches(masked: str) -> list[tuple[int, int, int, int, int]]:
         found.append((match.start(), match.end(), number, match.start(2), match.end(2)))
     curly_starts = [c[0] for c in found]  # curly clozes never overlap: both lists are sorted
     curly_ends = [c[1] for c in found]
-    for match in _HIGHLIGHT.finditer(masked):
+    for match in obsidian.HIGHLIGHT.finditer(masked):
         at = bisect.bisect_right(curly_ends, match.start())  # first curly ending after it starts
         if at == len(curly_starts) or curly_starts[at] >= match.end():
             found.append((match.start(), match.end(), 1, match.start(1), match.end(1)))
     return sorted(found)
-
-
-READER = FlashcardsReader()

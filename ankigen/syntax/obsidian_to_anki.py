@@ -37,9 +37,14 @@ from ..records import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic
 from . import CheckedValues, NoteText, SyntaxSettings, bounded, few
 from .cloze import anki_clozes_to_marks
 
+NAME = "obsidian-to-anki"
+LABEL = "Obsidian_to_Anki"
+PRIORITY = 2  # explicit markers (START/END, its own note lines)
+IMPLICIT = False
 PLUGIN_ID = "obsidian-to-anki-plugin"
-_LABEL = "Obsidian_to_Anki"
 SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
+VOLATILE = ("Added Media", "File Hashes")  # written after every sync (its keys have spaces)
+_LABEL = LABEL
 
 # Anki's stock note types (English names, as AnkiConnect reports them): fields, our note type.
 STOCK: dict[str, tuple[tuple[str, ...], str]] = {
@@ -100,11 +105,12 @@ class RegexNoteType:
     searches: tuple[tuple[Any, bool, bool], ...]  # (compiled pattern, has tags, has id)
 
 
-def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
-    """The settings from the plugin's data.json (its `settings` and `fields_dict`), checked."""
+def ota_settings(data: Mapping[str, Any] | None, said: list[str] | None = None) -> OtaSettings:
+    """The settings from the plugin's data.json (its `settings` and `fields_dict`), checked;
+    what is wrong with them is appended to `said` too."""
     if data is None:
         return OtaSettings()
-    problems: list[str] = []
+    problems: list[str] = said if said is not None else []
     raw = data.get("settings", {})
     if not isinstance(raw, dict):
         problems.append("'settings' is not an object")
@@ -157,6 +163,14 @@ def ota_settings(data: Mapping[str, Any] | None) -> OtaSettings:
         regexps=regexps,
         problems=few(problems),
     )
+
+
+class Settings(OtaSettings):
+    """The plugin's settings (OtaSettings), as every reader's settings are made."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, problems: list[str]) -> OtaSettings:
+        return ota_settings(data, problems)
 
 
 def _globs(raw: dict, problems: list[str]) -> tuple[str, ...]:
@@ -255,39 +269,33 @@ class _Block:
     lines: list[tuple[int, str]] = field(default_factory=list)
 
 
-class ObsidianToAnkiReader:
-    name = "obsidian-to-anki"
-
-    def read(
-        self, note: NoteText, settings: SyntaxSettings
-    ) -> tuple[list[CardSource], list[Diagnostic]]:
-        data = settings.plugin(PLUGIN_ID)
-        ota = _cached_settings(data)
-        diagnostics = [Diagnostic(SETTINGS_FILE, 1, "warning", p) for p in ota.problems]
-        text = note.text
-        notes_here = ota.begin in text or ota.begin_inline in text or bool(ota.regexps)
-        # No note of the plugin here, but its TARGET DECK / FILE TAGS lines: no other syntax
-        # reads them as cards ("Code::C++" below a bare TARGET DECK line).
-        lines_only = not notes_here and (ota.deck_line in text or ota.tags_line in text)
-        if not (notes_here or lines_only) or not _scanned(note.rel, ota):
-            return [], diagnostics
-        marks: list[tuple[int, int, str]] = []
-        if lines_only:
-            _read(note, ota, [], [], settings.vault_name, regex=False, marks=marks)
-            note.markup[self.name] = marks
-            return [], diagnostics
-        cards = _read(note, ota, diagnostics, [], settings.vault_name, marks=marks)
-        note.markup[self.name] = marks  # lines no other syntax may read as a card
-        return cards, diagnostics
+def read(note: NoteText, ota: OtaSettings) -> tuple[list[CardSource], list[Diagnostic]]:
+    """The plugin's notes (START/END blocks, inline notes, its regexps) as cards."""
+    diagnostics: list[Diagnostic] = []
+    text = note.text
+    notes_here = ota.begin in text or ota.begin_inline in text or bool(ota.regexps)
+    # No note of the plugin here, but its TARGET DECK / FILE TAGS lines: no other syntax
+    # reads them as cards ("Code::C++" below a bare TARGET DECK line).
+    lines_only = not notes_here and (ota.deck_line in text or ota.tags_line in text)
+    if not (notes_here or lines_only) or not _scanned(note.rel, ota):
+        return [], diagnostics
+    marks: list[tuple[int, int, str]] = []
+    if lines_only:
+        _read(note, ota, [], [], regex=False, marks=marks)
+        note.markup[NAME] = marks
+        return [], diagnostics
+    cards = _read(note, ota, diagnostics, [], marks=marks)
+    note.markup[NAME] = marks  # lines no other syntax may read as a card
+    return cards, diagnostics
 
 
 def deletions(note: NoteText, settings: SyntaxSettings) -> list[tuple[int, int]]:
     """(line, Anki note id) of every note the plugin's `DELETE` mark asks to delete."""
-    ota = _cached_settings(settings.plugin(PLUGIN_ID))
+    ota = settings.parsed(NAME)
     if ota.delete_line not in note.text or not _scanned(note.rel, ota):
         return []
     found: list[tuple[int, int]] = []
-    _read(note, ota, [], found, settings.vault_name, regex=False)
+    _read(note, ota, [], found, regex=False)
     return found
 
 
@@ -357,21 +365,6 @@ def _name_match(piece: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, piece.replace("[^", "[!"))
 
 
-_SETTINGS_CACHE: dict[int, tuple[Mapping[str, Any] | None, OtaSettings]] = {}
-
-
-def _cached_settings(data: Mapping[str, Any] | None) -> OtaSettings:
-    """The parsed settings of one data.json, parsed once per build process."""
-    key = id(data)
-    hit = _SETTINGS_CACHE.get(key)
-    if hit is not None and hit[0] is data:
-        return hit[1]
-    parsed = ota_settings(data)
-    _SETTINGS_CACHE.clear()
-    _SETTINGS_CACHE[key] = (data, parsed)
-    return parsed
-
-
 @dataclass
 class _File:
     """What every card of one note shares: frozen fields, the link back, the context."""
@@ -387,105 +380,151 @@ def _read(
     ota: OtaSettings,
     diagnostics: list[Diagnostic],
     deleted: list[tuple[int, int]],
-    vault_name: str = "",
     *,
     regex: bool = True,
     marks: list[tuple[int, int, str]] | None = None,
 ) -> list[CardSource]:
     """The note's cards; its diagnostics, `DELETE` marks (line, note id) and, when `marks` is
     given, the plugin's markup (first line, last line, what it is) are appended."""
-    marks = [] if marks is None else marks
-    first = note.body_start
-    scan = obsidian.scan(note.lines[first:], first=first + 1)
-    deck, file_tags = _file_deck_and_tags(scan, ota)
-    deck = deck or _folder_deck(note.folder, ota)
-    base_tags = [*_folder_tags(note.folder, ota), *([ota.tag] if ota.tag else []), *file_tags]
-    link = ""
-    if ota.add_file_link:
-        # The plugin's address: the vault's name and the note's path, ".md" included.
-        safe = "-_.!~*'()"  # what JavaScript's encodeURIComponent leaves as it is
-        vault, path = quote(vault_name, safe=safe), quote(note.rel, safe=safe)
-        link = f"obsidian://open?vault={vault}&file={path}"
-    frozen = _frozen_fields(note, scan, ota, diagnostics) if ota.frozen_line in note.text else {}
-    file = _File(note.rel, frozen, link, ota.add_context)
-    cards: list[CardSource] = []
-    headings: list[tuple[int, str]] = []
-    block: _Block | None = None
-    fence = ""  # a fence opened inside a block: its END is text
-    for line in scan.lines:
-        text = line.text
-        if block is not None:
-            if fence:
-                fence = "" if obsidian.fence_closes(text, fence) else fence
-            elif text.strip() == ota.end:
-                marks.append(
-                    (block.start, line.number, f"in the {_LABEL} note at line {block.start}")
-                )
-                card = _block_card(
-                    note, block, ota, deck, base_tags, headings, diagnostics, deleted, file
-                )
-                if card is not None:
-                    cards.append(card)
-                block = None
-                continue
-            elif text.strip() == ota.begin and line.visible.strip() == ota.begin:
-                # A second START: the first has no END (the plugin would read both as one
-                # note, its type line being the first line after the first START).
-                message = (
-                    f"'{ota.begin}' without '{ota.end}' before the '{ota.begin}' at line "
-                    f"{line.number}: no card read from here to there"
-                )
-                diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
-                block = _Block(line.number)
-                continue
-            else:
-                fence = obsidian.fence_open(text) or ""
-            block.lines.append((line.number, text))
-            continue
-        if line.code or line.hidden:
-            continue
-        visible = line.visible
-        if visible.lstrip().startswith(ota.delete_line):
-            below = scan.at(line.number + 1) if line.number < scan.lines[-1].number else None
-            nid = delete_mark(visible, below.visible if below else None, ota.delete_line)
-            if nid:
-                deleted.append((line.number, nid))
-                below_id = 1 if visible.strip() == ota.delete_line else 0
-                marks.append((line.number, line.number + below_id, f"{_LABEL}'s DELETE line"))
-                continue
+    reading = _Reading(note, ota, diagnostics, deleted, [] if marks is None else marks)
+    for line in reading.scan.lines:
+        if reading.block is not None:
+            reading.in_block(line, reading.block)
+        elif not (line.code or line.hidden):
+            reading.outside(line)
+    reading.unended()
+    cards = reading.cards
+    if ota.regexps and regex:
+        regex_cards = _regex_cards(
+            note, reading.scan, ota, reading.deck, reading.base_tags, reading.file, diagnostics
+        )
+        cards = sorted([*cards, *regex_cards], key=lambda card: card.line)
+    return cards
+
+
+class _Reading:
+    """The plugin's reading of one note, line by line: START/END blocks, inline notes, DELETE
+    marks, its deck and tags lines, the headings above (for Add Context)."""
+
+    def __init__(
+        self,
+        note: NoteText,
+        ota: OtaSettings,
+        diagnostics: list[Diagnostic],
+        deleted: list[tuple[int, int]],
+        marks: list[tuple[int, int, str]],
+    ) -> None:
+        self.note, self.ota, self.diagnostics = note, ota, diagnostics
+        self.deleted, self.marks = deleted, marks
+        self.scan = scan = note.body_scan
+        deck, file_tags = _file_deck_and_tags(scan, ota)
+        self.deck = deck or _folder_deck(note.folder, ota)
+        self.base_tags = [
+            *_folder_tags(note.folder, ota),
+            *([ota.tag] if ota.tag else []),
+            *file_tags,
+        ]
+        frozen = (
+            _frozen_fields(note, scan, ota, diagnostics) if ota.frozen_line in note.text else {}
+        )
+        self.file = _File(note.rel, frozen, _file_link(note) if ota.add_file_link else "",
+                          ota.add_context)  # fmt: skip
+        self.cards: list[CardSource] = []
+        self.headings = obsidian.Headings()
+        self.block: _Block | None = None
+        self.fence = ""  # a fence opened inside a block: its END is text
+
+    def in_block(self, line: obsidian.Line, block: _Block) -> None:
+        """A line after START: the note's text, its END, or a START that ends a START."""
+        ota, text = self.ota, line.text
+        if self.fence:
+            self.fence = "" if obsidian.fence_closes(text, self.fence) else self.fence
+        elif text.strip() == ota.end:
+            self.marks.append(
+                (block.start, line.number, f"in the {_LABEL} note at line {block.start}")
+            )
+            card = _block_card(
+                self.note, block, ota, self.deck, self.base_tags, self.headings.stack,
+                self.diagnostics, self.deleted, self.file,
+            )  # fmt: skip
+            if card is not None:
+                self.cards.append(card)
+            self.block = None
+            return
+        elif text.strip() == ota.begin and line.visible.strip() == ota.begin:
+            # A second START: the first has no END (the plugin would read both as one
+            # note, its type line being the first line after the first START).
+            message = (
+                f"'{ota.begin}' without '{ota.end}' before the '{ota.begin}' at line "
+                f"{line.number}: no card read from here to there"
+            )
+            self.diagnostics.append(Diagnostic(self.note.rel, block.start, "warning", message))
+            self.block = _Block(line.number)
+            return
+        else:
+            self.fence = obsidian.fence_open(text) or ""
+        block.lines.append((line.number, text))
+
+    def outside(self, line: obsidian.Line) -> None:
+        """A line outside a block, code and comments."""
+        ota, visible = self.ota, line.visible
+        if visible.lstrip().startswith(ota.delete_line) and self._delete_mark(line):
+            return
         for marker in (ota.deck_line, ota.tags_line):
             bare = visible.rstrip() == marker
             if bare or visible.startswith(marker + ": "):
-                marks.append((line.number, line.number + bare, f"{_LABEL}'s {marker} line"))
-        if visible.strip() == ota.begin and text.strip() == ota.begin:
-            block = _Block(line.number)
-            fence = ""
-            continue
+                self.marks.append((line.number, line.number + bare, f"{_LABEL}'s {marker} line"))
+        if visible.strip() == ota.begin and line.text.strip() == ota.begin:
+            self.block = _Block(line.number)
+            self.fence = ""
+            return
         found = obsidian.heading(visible)
         if found is not None:
-            level, title = found
-            headings = [h for h in headings if h[0] < level]
-            headings.append((level, obsidian.plain_text(title)))
-            continue
-        if ota.begin_inline in visible:
-            if ota.end_inline in visible:  # an inline note; a STARTI alone is text to the plugin
-                marks.append((line.number, line.number, f"{_LABEL}'s {ota.begin_inline} line"))
-            for item in _inline_cards(
-                note, line.number, visible, ota, deck, base_tags, headings, file
-            ):
-                if isinstance(item, Diagnostic):
-                    diagnostics.append(item)
-                else:
-                    cards.append(item)
-    if block is not None:
-        last = scan.lines[-1].number if scan.lines else block.start
-        marks.append((block.start, last, f"in the {_LABEL} note at line {block.start}"))
-        message = f"'{ota.begin}' without '{ota.end}': no card read from here to the note's end"
-        diagnostics.append(Diagnostic(note.rel, block.start, "warning", message))
-    if ota.regexps and regex:
-        regex_cards = _regex_cards(note, scan, ota, deck, base_tags, file, diagnostics)
-        cards = sorted([*cards, *regex_cards], key=lambda card: card.line)
-    return cards
+            self.headings.push(*found)
+        elif ota.begin_inline in visible:
+            self._inline(line.number, visible)
+
+    def _delete_mark(self, line: obsidian.Line) -> bool:
+        """A DELETE line with its note's id (on it or below): noted, True."""
+        scan, visible, marker = self.scan, line.visible, self.ota.delete_line
+        below = scan.at(line.number + 1) if line.number < scan.lines[-1].number else None
+        nid = delete_mark(visible, below.visible if below else None, marker)
+        if not nid:
+            return False
+        self.deleted.append((line.number, nid))
+        below_id = 1 if visible.strip() == marker else 0
+        self.marks.append((line.number, line.number + below_id, f"{_LABEL}'s DELETE line"))
+        return True
+
+    def _inline(self, number: int, visible: str) -> None:
+        ota = self.ota
+        if ota.end_inline in visible:  # an inline note; a STARTI alone is text to the plugin
+            self.marks.append((number, number, f"{_LABEL}'s {ota.begin_inline} line"))
+        for item in _inline_cards(self.note, number, visible, ota, self.deck, self.base_tags,
+                                  self.headings.stack, self.file):  # fmt: skip
+            if isinstance(item, Diagnostic):
+                self.diagnostics.append(item)
+            else:
+                self.cards.append(item)
+
+    def unended(self) -> None:
+        """A START without its END: its lines are the plugin's, no card read."""
+        block = self.block
+        if block is None:
+            return
+        last = self.scan.lines[-1].number if self.scan.lines else block.start
+        self.marks.append((block.start, last, f"in the {_LABEL} note at line {block.start}"))
+        message = (
+            f"'{self.ota.begin}' without '{self.ota.end}': no card read from here to the note's end"
+        )
+        self.diagnostics.append(Diagnostic(self.note.rel, block.start, "warning", message))
+
+
+def _file_link(note: NoteText) -> str:
+    """The plugin's address of the note: the vault's name and the note's path, ".md" included."""
+    safe = "-_.!~*'()"  # what JavaScript's encodeURIComponent leaves as it is
+    vault, path = quote(note.vault_name, safe=safe), quote(note.rel, safe=safe)
+    return f"obsidian://open?vault={vault}&file={path}"
 
 
 _ID_AT_START = re.compile(r"(?:<!--)?ID: (\d{1,18})")
@@ -882,7 +921,7 @@ def _regex_cards(
     """The note's regex notes: each CUSTOM_REGEXPS entry in turn, each of its four searches
     in turn, a match lying inside code, math, a comment, another note or an earlier match
     skipped (the plugin's rule), every regex stopped after REGEX_SECONDS on this note."""
-    text = "\n".join(note.lines)
+    text = note.text  # its lines joined
     starts = [0]
     for line in note.lines[:-1]:
         starts.append(starts[-1] + len(line) + 1)
@@ -918,21 +957,16 @@ def _regex_cards(
     if not matches:
         return []
     matches.sort(key=lambda m: m[0])
-    heads = [
-        (row.number, *head)
-        for row in scan.lines
-        if not row.code and not row.hidden and (head := obsidian.heading(row.visible))
-    ]
+    heads = note.headings
     cards: list[CardSource] = []
-    stack: list[tuple[int, str]] = []
+    stack = obsidian.Headings()
     h = 0
     for number, entry, match, has_tags, has_id in matches:
         while h < len(heads) and heads[h][0] < number:
-            _, level, title = heads[h]
-            stack = [*(x for x in stack if x[0] < level), (level, obsidian.plain_text(title))]
+            stack.enter(*heads[h][1:])
             h += 1
         card = _regex_card(note, entry, match, has_tags, has_id, line_of, ota, deck,
-                           base_tags, stack, file, diagnostics)  # fmt: skip
+                           base_tags, stack.stack, file, diagnostics)  # fmt: skip
         if card is not None:
             cards.append(card)
     return cards
@@ -962,7 +996,7 @@ def _regex_card(
     return replace(card, end_line=line_of(max(match.end() - 1, match.start())), syntax=NAME_REGEX)
 
 
-NAME_REGEX = "obsidian-to-anki"
+NAME_REGEX = NAME
 
 
 def _ignored_spans(
@@ -1031,12 +1065,11 @@ def _clozes(text: str, ota: OtaSettings) -> str:
             out.append(piece)
             continue
         if ota.highlights_to_cloze:
-            piece = _HIGHLIGHT.sub(r"{\1}", piece)
+            piece = obsidian.HIGHLIGHT.sub(r"{\1}", piece)
         out.append(_curly_to_anki(piece, state))
     return "".join(out)
 
 
-_HIGHLIGHT = re.compile(r"==([^=\n]+)==")
 _CURLY_NUMBER = re.compile(r"c?(\d{1,4})[:|]")
 
 
@@ -1129,6 +1162,3 @@ def _protected_pieces(text: str) -> list[tuple[str, bool]]:
         piece, protected = out[-1]
         out[-1] = (piece[:-1], protected)
     return out
-
-
-READER = ObsidianToAnkiReader()

@@ -30,12 +30,18 @@ from typing import Any
 
 from .. import obsidian
 from ..records import CLOZE, QUESTION, REVERSED, CardSource, Diagnostic, ReviewState
-from . import NoteText, SyntaxSettings, bounded, few, tag_matcher
+from . import NoteText, bounded, tag_matcher
 from .cloze import NUMBER_END, OPEN, mark, unmarked
 
+NAME = "spaced-repetition"
+LABEL = "Spaced Repetition"
+# Its separators (`::`, `?`, `==`) are ordinary text in code and prose: last in the overlap
+# order, and its cards read over another syntax's lines go without a warning.
+PRIORITY = 4
+IMPLICIT = True
 PLUGIN_ID = "obsidian-spaced-repetition"
 SETTINGS_FILE = f".obsidian/plugins/{PLUGIN_ID}/data.json"
-NAME = "spaced-repetition"
+VOLATILE = ("buryDate", "buryList", "historyDeck")  # rewritten at every review
 
 DEFAULTS: dict[str, Any] = {
     "flashcardTags": ["#flashcards"],
@@ -87,26 +93,21 @@ class SrSettings:
     end_marker: str
     clozes: tuple[ClozePattern, ...]
     ignored: tuple[str, ...]
-    diagnostics: tuple[Diagnostic, ...] = ()
     # Built once from `tags` and `ignored`: a lookup per note or tag, whatever their number.
     is_card_tag: Callable[[str], bool] = field(default=lambda _: False, compare=False)
     is_ignored: Callable[[str], bool] = field(default=lambda _: False, compare=False)
 
-
-_SETTINGS_CACHE: dict[str, SrSettings] = {}
-
-
-def sr_settings(settings: SyntaxSettings) -> SrSettings:
-    """The plugin's settings, checked; a value of the wrong type is a warning and the default."""
-    key = settings.fingerprint
-    cached = _SETTINGS_CACHE.get(key)
-    if cached is None:
-        cached = _SETTINGS_CACHE[key] = _read_settings(settings.plugin(PLUGIN_ID))
-    return cached
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, problems: list[str]) -> SrSettings:
+        """The plugin's settings, checked; a value of the wrong type is a warning and the
+        default."""
+        return _read_settings(data, problems)
 
 
-def _read_settings(data: Mapping[str, Any] | None) -> SrSettings:
-    problems: list[Diagnostic] = []
+Settings = SrSettings
+
+
+def _read_settings(data: Mapping[str, Any] | None, problems: list[str]) -> SrSettings:
     raw: Mapping[str, Any] = {}
     if data is not None:
         # data.json is {"settings": {...}, "buryDate": ..., ...}; very old versions were flat.
@@ -114,7 +115,7 @@ def _read_settings(data: Mapping[str, Any] | None) -> SrSettings:
         raw = inner if isinstance(inner, dict) else data
 
     def warn(message: str) -> None:
-        problems.append(Diagnostic(SETTINGS_FILE, 1, "warning", message))
+        problems.append(message)
 
     def get(key: str, kind: type) -> Any:
         value = raw.get(key, DEFAULTS[key])
@@ -178,9 +179,6 @@ def _read_settings(data: Mapping[str, Any] | None) -> SrSettings:
         end_marker=separator("multilineCardEndMarker"),
         clozes=tuple(clozes),
         ignored=ignored,
-        diagnostics=tuple(
-            Diagnostic(SETTINGS_FILE, 1, "warning", m) for m in few([p.message for p in problems])
-        ),
         is_card_tag=tag_matcher(tags),
         is_ignored=_ignore_matcher(ignored),
     )
@@ -450,16 +448,24 @@ def _number(text: str, what: str) -> float:
 
 @dataclass
 class _Row:
-    """One line of the note as the reader sees it."""
+    """One line of the note (obsidian.Line) as the plugin reads it."""
 
-    number: int
+    line: obsidian.Line
     text: str  # without comments (HTML, %%, the SR comment)
     # "text", "code" (fenced), "blank", "schedule" (holds only <!--SR:-->), "hidden" (holds
     # only comments: read as if it were not there, as the plugin skips a comment line)
     kind: str
-    raw: str = ""  # as written
     schedule: str = ""  # the SR comment's contents on this line
     heading: tuple[int, str] | None = None
+
+    @property
+    def number(self) -> int:
+        return self.line.number
+
+    @property
+    def raw(self) -> str:
+        """The line as written."""
+        return self.line.text
 
 
 def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row]:
@@ -467,13 +473,11 @@ def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row
     text without a word (never closed, a scheduling comment too long) are warned in `problems`."""
     problems = [] if problems is None else problems
     opened = 0  # line where the HTML comment still open began
-    start = note.body_start
-    scan = obsidian.scan(note.lines[start:], first=start + 1)
     rows: list[_Row] = []
     in_html = False
-    for line in scan.lines:
+    for line in note.body_scan.lines:
         if line.code:
-            rows.append(_Row(line.number, line.text, "code", line.text))
+            rows.append(_Row(line, line.text, "code"))
             continue
         text, in_html, schedule = _strip_html_comments(line.visible, in_html)
         if in_html and not opened:
@@ -489,12 +493,12 @@ def _rows(note: NoteText, problems: list[Diagnostic] | None = None) -> list[_Row
             problems.append(Diagnostic(note.rel, line.number, "warning", message))
         if not text.strip():
             kind = "schedule" if schedule else "hidden" if line.text.strip() else "blank"
-            rows.append(_Row(line.number, "", kind, line.text, schedule))
+            rows.append(_Row(line, "", kind, schedule))
             continue
         # A heading is a line of its paragraph, as the plugin reads it ("### Heading" right
         # above "?" is the card's front); it also sets the Context of the cards below.
         head = obsidian.heading(text)
-        rows.append(_Row(line.number, text.rstrip(), "text", line.text, schedule, head))
+        rows.append(_Row(line, text.rstrip(), "text", schedule, head))
     if in_html:
         message = "'<!--' never closed: the rest of the note is a comment and makes no cards"
         problems.append(Diagnostic(note.rel, opened, "warning", message))
@@ -550,31 +554,24 @@ class _Reading:
         self.diagnostics.append(Diagnostic(self.note.rel, line, "warning", message))
 
 
-class SpacedRepetitionReader:
-    name = NAME
-
-    def read(
-        self, note: NoteText, settings: SyntaxSettings
-    ) -> tuple[list[CardSource], list[Diagnostic]]:
-        sr = sr_settings(settings)
-        if sr.is_ignored(note.rel):
+def read(note: NoteText, sr: SrSettings) -> tuple[list[CardSource], list[Diagnostic]]:
+    """The cards of a note the plugin reads (one carrying a flashcard tag, or every note when
+    folders are decks)."""
+    if sr.is_ignored(note.rel):
+        return [], []
+    if not sr.folders_to_decks:
+        lowered = note.text.lower()
+        if not any(tag in lowered for tag in sr.tags):
+            return [], []  # fast path: no flashcard tag anywhere
+    reading = _Reading(note, sr)
+    rows = _rows(note, reading.diagnostics)
+    if not sr.folders_to_decks:
+        first = _note_decks(note, rows, sr)
+        if not first:
             return [], []
-        if not sr.folders_to_decks:
-            lowered = note.text.lower()
-            if not any(tag in lowered for tag in sr.tags):
-                return [], list(sr.diagnostics)  # fast path: no flashcard tag anywhere
-        reading = _Reading(note, sr)
-        rows = _rows(note, reading.diagnostics)
-        if not sr.folders_to_decks:
-            first = _note_decks(note, rows, sr)
-            if not first:
-                return [], list(sr.diagnostics)
-            reading.decks = first
-        _read_rows(reading, rows)
-        return reading.cards, [*sr.diagnostics, *reading.diagnostics]
-
-
-READER = SpacedRepetitionReader()
+        reading.decks = first
+    _read_rows(reading, rows)
+    return reading.cards, reading.diagnostics
 
 
 def _ignore_matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
@@ -690,15 +687,13 @@ def _contexts(rows: list[_Row]) -> list[tuple[str, ...]]:
     """For each row, the headings above it (outermost first): the Context of a card starting
     there. A card starting with a heading has that heading's parents as its Context."""
     out: list[tuple[str, ...]] = []
-    headings: list[tuple[int, str]] = []
+    headings = obsidian.Headings()
     for row in rows:
         if row.heading is not None:
-            level, text = row.heading
-            headings = [h for h in headings if h[0] < level]
-            out.append(tuple(t for _, t in headings if t))
-            headings.append((level, obsidian.plain_text(text)))
+            headings.push(*row.heading)
+            out.append(headings.parents())
         else:
-            out.append(tuple(t for _, t in headings if t))
+            out.append(headings.context())
     return out
 
 
