@@ -23,6 +23,7 @@ import hashlib
 import io
 import math
 import re
+import types
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
@@ -30,13 +31,26 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
+# The deflate ankigen writes PNG pixel data with: zlib-ng (the same format, 3–5× faster), or
+# zlib on a platform without its wheel. DEFLATE names it for the fit cache's key: the bytes
+# differ between the two (and may between versions).
+_deflate: types.ModuleType
+try:
+    from zlib_ng import zlib_ng
+
+    _deflate = zlib_ng
+    DEFLATE = f"zlib-ng {zlib_ng.ZLIBNG_VERSION}"
+except ImportError:  # pragma: no cover - every platform ankigen is tested on has the wheel
+    _deflate = zlib
+    DEFLATE = f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
+
 KEPT_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif"}
 JPEG_QUALITY = 90
 # Frames × width × height of an animation: each frame is decoded (and scaled) in memory.
 MAX_ANIMATION_PIXELS = 400_000_000
 # Nesting depth of SVG elements: cleaning and writing them back recurse once per level.
 MAX_SVG_DEPTH = 200
-FIT_VERSION = "2"  # bump when the output for the same input changes (invalidates fit caches)
+FIT_VERSION = "3"  # bump when the output for the same input changes (invalidates fit caches)
 
 
 class ImageError(ValueError):
@@ -117,7 +131,9 @@ def _fit_raster(
 ) -> FittedImage:
     source_format = image.format or ""
     frames = getattr(image, "n_frames", 1)
-    orientation = image.getexif().get(0x0112, 1) if source_format != "GIF" else 1
+    orientation = 1
+    if source_format != "GIF" and (source_format != "PNG" or _png_may_hold_exif(data)):
+        orientation = image.getexif().get(0x0112, 1)  # a PNG's: decodes it to read to the end
     swapped = orientation in (5, 6, 7, 8)
     shown_width = image.height if swapped else image.width
     scale = min(1.0, max_width / shown_width)
@@ -163,9 +179,13 @@ def _fit_raster(
 _PNG_KEPT_CHUNKS = (b"IHDR", b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-# zlib level for a PNG's pixel data written with the fastest one: Pillow's default, the same
-# size as a full re-encode (the rows keep the filters their encoder chose) at half the time.
-PNG_ZLIB_LEVEL = 6
+# Deflate level of every PNG's pixel data ankigen writes (a re-encoded PNG, or one kept whose
+# data was written with the fastest level): with zlib-ng, level 4 is about as small as zlib's 6 (the
+# size of re-encoding everything, within 1%) at a quarter of its time.
+PNG_ZLIB_LEVEL = 4 if _deflate is not zlib else 6
+# The reference of the benchmark's size row: re-encoding in Pillow at its level 6, as ankigen
+# did before it deflated pixel data itself.
+PILLOW_PNG_ENCODE = False
 # JPEG quality above which encoding again at JPEG_QUALITY makes the file notably smaller.
 _JPEG_KEEP_QUALITY = JPEG_QUALITY + 2
 # The IJG luminance table at quality 50: a JPEG's table over this gives its quality.
@@ -189,7 +209,7 @@ def _kept_as_is(image: Image.Image, data: bytes) -> FittedImage | None:
             return None
         idat = [whole for name, whole in chunks if name == b"IDAT"]
         if idat[0][9] >> 6 == 0:  # FLEVEL 0: written with the fastest level
-            again = _png_chunk(b"IDAT", zlib.compress(pixels, PNG_ZLIB_LEVEL))
+            again = _png_chunk(b"IDAT", _deflate.compress(pixels, PNG_ZLIB_LEVEL))
             if len(again) < sum(map(len, idat)):
                 idat = [again]
         kept = [whole for name, whole in chunks if name in _PNG_KEPT_CHUNKS]
@@ -224,13 +244,38 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]] | None:
             return None
         whole = data[position:end]
         kept = name in _PNG_KEPT_CHUNKS or name == b"IDAT"
-        if kept and zlib.crc32(whole[4:-4]) != int.from_bytes(whole[-4:], "big"):
+        if kept and _deflate.crc32(whole[4:-4]) != int.from_bytes(whole[-4:], "big"):
             return None
         chunks.append((name, whole))
         position = end
         if name == b"IEND":
             return chunks if chunks[0][0] == b"IHDR" else None
     return None
+
+
+# Where Pillow finds a PNG's EXIF (and so its orientation): an eXIf chunk, or a text chunk
+# named "exif", "Raw profile type exif" or "XML:com.adobe.xmp".
+_PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+
+
+def _png_may_hold_exif(data: bytes) -> bool:
+    """False when no chunk of the PNG can give it an orientation (Pillow's getexif() would
+    decode the whole picture to look for one after the pixel data); True when one may, or
+    when the chunks do not walk cleanly."""
+    position = len(_PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        name = data[position + 4 : position + 8]
+        if name == b"eXIf":
+            return True
+        if name in _PNG_TEXT_CHUNKS:
+            keyword = data[position + 8 : position + 8 + min(length, 80)].split(b"\0", 1)[0]
+            if b"exif" in keyword.lower() or b"xmp" in keyword.lower():
+                return True
+        if name == b"IEND":
+            return False
+        position += 12 + length
+    return True
 
 
 def _png_pixel_data(chunks: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -246,12 +291,12 @@ def _png_pixel_data(chunks: list[tuple[bytes, bytes]]) -> bytes | None:
         return None
     stride = 1 + (width * channels * depth + 7) // 8
     expected = stride * height
-    inflate = zlib.decompressobj()
+    inflate = _deflate.decompressobj()
     try:
         pixels = inflate.decompress(
             b"".join(whole[8:-4] for name, whole in chunks if name == b"IDAT"), expected + 1
         )
-    except zlib.error:
+    except (zlib.error, _deflate.error):
         return None
     if len(pixels) != expected or not inflate.eof or max(pixels[::stride], default=0) > 4:
         return None
@@ -260,7 +305,7 @@ def _png_pixel_data(chunks: list[tuple[bytes, bytes]]) -> bytes | None:
 
 def _png_chunk(name: bytes, payload: bytes) -> bytes:
     body = name + payload
-    return len(payload).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+    return len(payload).to_bytes(4, "big") + body + _deflate.crc32(body).to_bytes(4, "big")
 
 
 def _jpeg_quality(image: Image.Image) -> float | None:
@@ -352,8 +397,26 @@ def _encode(
             image = image.convert("RGBA" if alpha else "RGB")
         elif image.mode in ("P", "L", "RGB") and transparency is not None:
             options["transparency"] = transparency
-        image.save(out, "PNG", compress_level=6, **options)
+        if PILLOW_PNG_ENCODE:
+            image.save(out, "PNG", compress_level=6, **options)
+        else:
+            # Pillow filters the rows (its choice of filter does not depend on the level) and
+            # stores them; they are deflated here, faster than Pillow's zlib does.
+            image.save(out, "PNG", compress_level=0, **options)
+            return FittedImage(_deflated_png(out.getvalue()), ext, image.width, image.height)
     return FittedImage(out.getvalue(), ext, image.width, image.height)
+
+
+def _deflated_png(stored: bytes) -> bytes:
+    """A PNG Pillow wrote with stored (level 0) pixel data, its data deflated at
+    PNG_ZLIB_LEVEL: the same rows, the same chunks."""
+    chunks = _png_chunks(stored)
+    if chunks is None:  # pragma: no cover - Pillow's own output always parses
+        raise ImageError("not a valid image (PNG encoder output)")
+    rows = _deflate.decompress(b"".join(whole[8:-4] for name, whole in chunks if name == b"IDAT"))
+    idat = _png_chunk(b"IDAT", _deflate.compress(rows, PNG_ZLIB_LEVEL))
+    head = [whole for name, whole in chunks if name not in (b"IDAT", b"IEND")]
+    return _PNG_SIGNATURE + b"".join([*head, idat, _PNG_IEND])
 
 
 def _scaled_animation(image: Image.Image, max_width: int) -> FittedImage:

@@ -32,6 +32,7 @@ from PIL import __version__ as PILLOW_VERSION
 from . import atomic
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
 from .images import (
+    DEFLATE,
     FIT_VERSION,
     FittedImage,
     ImageError,
@@ -683,4 +684,4 @@ def _fitted_from_cache(data: bytes | None, record: dict) -> FittedImage | None:
 def _fit_key(options: MediaOptions, data: bytes) -> str:
     digest = hashlib.sha256(data).hexdigest()
     limits = f"{options.max_image_width}:{options.max_image_pixels}"
-    return f"fit{FIT_VERSION}:{PILLOW_VERSION}:{limits}:{digest}"
+    return f"fit{FIT_VERSION}:{PILLOW_VERSION}:{DEFLATE}:{limits}:{digest}"
