@@ -293,9 +293,23 @@ def clear_cache(root: Path) -> int:
     return freed
 
 
+# Cache folders whose stale temporaries this process has swept: a folder holds thousands of
+# files, and scanning it before each write made filling it quadratic.
+_SWEPT: set[Path] = set()
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write a whole file or nothing (a cache: no need to wait for the disk)."""
-    atomic.write_bytes(path, data, durable=False)
+    folder = path.parent
+    swept = folder in _SWEPT
+    try:
+        atomic.write_bytes(path, data, durable=False, sweep=not swept)
+    except FileNotFoundError:
+        if not swept:
+            raise
+        _SWEPT.discard(folder)  # the folder went (the cache was cleared): make it again
+        atomic.write_bytes(path, data, durable=False)
+    _SWEPT.add(folder)
 
 
 # ---------------------------------------------------------------- fetcher

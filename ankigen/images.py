@@ -19,6 +19,7 @@ What comes out:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -27,7 +28,7 @@ import types
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
@@ -65,10 +66,13 @@ class FittedImage:
     ext: str  # "png", "jpg", "gif", "svg"
     width: int | None  # None for SVG
     height: int | None
+    sha256: str = field(default="", compare=False, repr=False)  # of data, when already known
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """Anki media name from the content: ASCII, no "/", never starts with "_"."""
+        if self.sha256:
+            return f"ankigen-{self.sha256[:16]}.{self.ext}"
         return media_name(self.data, self.ext)
 
 

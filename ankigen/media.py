@@ -490,8 +490,8 @@ class _Resolver:
         if record is not None:
             if isinstance(record.get("error"), str):
                 raise ImageError(record["error"])
-            stored = self.cache.read_blob(str(record.get("sha256")))
-            fitted = _fitted_from_cache(stored, record)
+            sha256 = str(record.get("sha256"))
+            fitted = _fitted_from_cache(self.cache.read_blob(sha256), sha256, record)
             if fitted is not None:
                 return fitted
         try:
@@ -505,7 +505,7 @@ class _Resolver:
             return fitted
         record = {"sha256": sha256, "ext": fitted.ext}
         self._remember(key, {**record, "width": fitted.width, "height": fitted.height})
-        return fitted
+        return FittedImage(fitted.data, fitted.ext, fitted.width, fitted.height, sha256)
 
     def _remember(self, key: str, record: dict[str, object]) -> None:
         with contextlib.suppress(OSError):  # a read-only cache only costs time
@@ -669,16 +669,17 @@ def _inside(rel: str, folder: str) -> bool:
     return "/" not in rel if not folder else rel.startswith(folder + "/")
 
 
-def _fitted_from_cache(data: bytes | None, record: dict) -> FittedImage | None:
-    """A cached fit, when the record checks out (the cache is read back, not trusted)."""
+def _fitted_from_cache(data: bytes | None, sha256: str, record: dict) -> FittedImage | None:
+    """A cached fit, when the record checks out (the cache is read back, not trusted; read_blob
+    checked that `data` hashes to `sha256`)."""
     ext, width, height = record.get("ext"), record.get("width"), record.get("height")
     if data is None or ext not in ("png", "jpg", "gif", "svg"):
         return None
     if ext == "svg":
-        return FittedImage(data, ext, None, None)
+        return FittedImage(data, ext, None, None, sha256)
     if not all(type(n) is int and 0 < n < 1 << 31 for n in (width, height)):
         return None
-    return FittedImage(data, ext, width, height)
+    return FittedImage(data, ext, width, height, sha256)
 
 
 def _fit_key(options: MediaOptions, data: bytes) -> str:
