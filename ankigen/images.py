@@ -404,11 +404,60 @@ def _encode(
         if PILLOW_PNG_ENCODE:
             image.save(out, "PNG", compress_level=6, **options)
         else:
-            # Pillow filters the rows (its choice of filter does not depend on the level) and
-            # stores them; they are deflated here, faster than Pillow's zlib does.
-            image.save(out, "PNG", compress_level=0, **options)
-            return FittedImage(_deflated_png(out.getvalue()), ext, image.width, image.height)
+            return FittedImage(_png_bytes(image, options), ext, image.width, image.height)
     return FittedImage(out.getvalue(), ext, image.width, image.height)
+
+
+# PNG colour type of the modes whose rows ankigen writes itself (8 bits a sample).
+_PNG_COLOUR_TYPES = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}
+# Rows sampled (SAMPLE_STRIPS strips of SAMPLE_ROWS) to choose between unfiltered rows and
+# Pillow's filtered ones; filtered wins only when the sample deflates this much smaller.
+_SAMPLE_STRIPS, _SAMPLE_ROWS = 4, 16
+_FILTERS_GAIN = 0.9
+
+
+def _png_bytes(image: Image.Image, options: dict[str, object]) -> bytes:
+    """The PNG of `image`, its pixel data deflated here at PNG_ZLIB_LEVEL (faster than Pillow's
+    zlib). Flat screenshots deflate as well unfiltered as with Pillow's row filters, and
+    filtering costs more than deflating them; gradients and photos gain from the filters. A
+    sample of rows decides (lossless either way: only the size can differ)."""
+    colour = _PNG_COLOUR_TYPES.get(image.mode)
+    if colour is None or options or not _unfiltered_is_enough(image):
+        # Pillow filters the rows (its choice does not depend on the level) and stores them.
+        stored = io.BytesIO()
+        image.save(stored, "PNG", compress_level=0, **options)
+        return _deflated_png(stored.getvalue())
+    pixels = _deflate.compress(_unfiltered_rows(image), PNG_ZLIB_LEVEL)
+    size = image.width.to_bytes(4, "big") + image.height.to_bytes(4, "big")
+    header = _png_chunk(b"IHDR", size + bytes((8, colour, 0, 0, 0)))
+    return _PNG_SIGNATURE + header + _png_chunk(b"IDAT", pixels) + _PNG_IEND
+
+
+def _unfiltered_rows(image: Image.Image) -> bytes:
+    """PNG rows of an 8-bit image, each with filter 0 (none)."""
+    raw = image.tobytes()
+    stride = len(raw) // image.height
+    return b"".join(b"\0" + raw[at : at + stride] for at in range(0, len(raw), stride))
+
+
+def _unfiltered_is_enough(image: Image.Image) -> bool:
+    """Whether sampled strips of rows deflate nearly as small unfiltered as Pillow filters
+    them (the whole picture when it is small)."""
+    width, height = image.size
+    rows = min(height, _SAMPLE_ROWS)
+    step = max(rows, height // _SAMPLE_STRIPS)
+    filtered = unfiltered = 0
+    for top in range(0, height - rows + 1, step)[:_SAMPLE_STRIPS]:
+        strip = image.crop((0, top, width, top + rows))
+        stored = io.BytesIO()
+        strip.save(stored, "PNG", compress_level=0)
+        chunks = _png_chunks(stored.getvalue()) or []
+        data = _deflate.decompress(
+            b"".join(whole[8:-4] for name, whole in chunks if name == b"IDAT")
+        )
+        filtered += len(_deflate.compress(data, PNG_ZLIB_LEVEL))
+        unfiltered += len(_deflate.compress(_unfiltered_rows(strip), PNG_ZLIB_LEVEL))
+    return filtered >= _FILTERS_GAIN * unfiltered
 
 
 def _deflated_png(stored: bytes) -> bytes:

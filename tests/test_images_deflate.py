@@ -115,12 +115,16 @@ def test_a_png_is_shown_upright_wherever_its_orientation_stands(
     height=st.integers(1, 120),
     mode=st.sampled_from(MODES),
     transparent=st.booleans(),
+    photo=st.booleans(),
 )
-def test_our_deflate_writes_what_pillow_writes_but_the_compressed_bytes(
-    seed: int, width: int, height: int, mode: str, transparent: bool
+def test_our_deflate_writes_what_pillow_writes_but_the_pixel_data(
+    seed: int, width: int, height: int, mode: str, transparent: bool, photo: bool
 ) -> None:
     image = drawing(seed, (width, height), mode)
-    options = {"transparency": 0} if transparent and mode in ("P", "L") else {}
+    if photo:  # noise: the rows as Pillow filters them deflate better than unfiltered
+        noise = Image.effect_noise((width, height), 60).convert("L")
+        image = Image.merge("RGB", (noise, image.convert("RGB").getchannel(1), noise))
+    options = {"transparency": 0} if transparent and image.mode in ("P", "L") else {}
     data = png(image, 6, **options)
     ours = fit_image(data, MAX_WIDTH, pass_through=False)
     with pytest.MonkeyPatch.context() as patch:
@@ -128,17 +132,13 @@ def test_our_deflate_writes_what_pillow_writes_but_the_compressed_bytes(
         pillows = fit_image(data, MAX_WIDTH, pass_through=False)
     assert (ours.ext, ours.width, ours.height) == (pillows.ext, pillows.width, pillows.height)
     assert pixels(ours.data) == pixels(pillows.data)
-    # The same chunks in the same order, the same rows (filters included): only the deflate
-    # stream of the pixel data differs.
-    ours_chunks, pillows_chunks = chunks(ours.data), chunks(pillows.data)
-    assert [c for c in ours_chunks if c[0] != b"IDAT"] == [
-        c for c in pillows_chunks if c[0] != b"IDAT"
+    # The same chunks in the same order (header, palette, transparency, profile): only the
+    # pixel data differs, in its row filters and its deflate stream.
+    assert [c for c in chunks(ours.data) if c[0] != b"IDAT"] == [
+        c for c in chunks(pillows.data) if c[0] != b"IDAT"
     ]
-    rows = [
-        zlib.decompress(b"".join(p for n, p in found if n == b"IDAT"))
-        for found in (ours_chunks, pillows_chunks)
-    ]
-    assert rows[0] == rows[1]
+    # Never much larger (level 4 against 6: up to a tenth on noise), whichever rows are written.
+    assert len(ours.data) <= 1.2 * len(pillows.data) + 200
 
 
 @pytest.mark.parametrize("level", [1, 6])
