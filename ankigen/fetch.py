@@ -21,13 +21,11 @@ the size limit.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import hashlib
 import json
 import os
 import queue
-import socket
 import threading
 import time
 from collections import deque
@@ -40,6 +38,8 @@ from urllib.parse import urlsplit
 import platformdirs
 
 if TYPE_CHECKING:  # requests is imported on first download: a build without one starts faster
+    import socket  # so are socket and email.utils (a third of this module's import time)
+
     import requests
 
 from . import __version__, atomic
@@ -626,6 +626,8 @@ class _Watch:
             self.reason = reason
             self.stop.set()
             sockets = list(self._sockets)
+        if sockets:
+            import socket
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -767,6 +769,8 @@ def _expires(headers: Mapping[str, str]) -> float | None:
                 return now
     expires = headers.get("Expires")
     if expires:
+        import email.utils
+
         try:
             return email.utils.parsedate_to_datetime(expires).timestamp()
         except (TypeError, ValueError):
