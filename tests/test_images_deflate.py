@@ -163,3 +163,21 @@ def test_the_fit_cache_key_names_the_deflate() -> None:
     key = _fit_key(MediaOptions(), b"picture")
     assert images.DEFLATE in key
     assert images.DEFLATE.split()[0] in ("zlib-ng", "zlib")
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+@pytest.mark.parametrize("width", [300, 2000])
+def test_unfiltered_rows_show_what_pillows_rows_show(mode: str, width: int) -> None:
+    from test_picture_packages import text_screen
+
+    image = text_screen((width, 90)).convert(mode)
+    data = png(image, 1)
+    ours = fit_image(data, MAX_WIDTH, pass_through=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(images, "PILLOW_PNG_ENCODE", True)
+        pillows = fit_image(data, MAX_WIDTH, pass_through=False)
+    rows = zlib.decompress(b"".join(p for n, p in chunks(ours.data) if n == b"IDAT"))
+    stride = len(rows) // ours.height  # type: ignore[operator]
+    assert set(rows[::stride]) == {0}  # the unfiltered writer was taken
+    assert chunks(ours.data)[0] == chunks(pillows.data)[0]  # the same header
+    assert pixels(ours.data) == pixels(pillows.data)
