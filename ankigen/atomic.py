@@ -27,19 +27,21 @@ class NotRegularFile(OSError):
     """The path is a named pipe, device, socket or folder, not a regular file."""
 
 
-def write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+def write_bytes(path: Path, data: bytes, *, durable: bool = True, sweep: bool = True) -> None:
     """Write `data` to `path` atomically; on any error the old file stays as it was."""
-    with writer(path, durable=durable) as out:
+    with writer(path, durable=durable, sweep=sweep) as out:
         out.write(data)
 
 
 @contextlib.contextmanager
-def writer(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+def writer(path: Path, *, durable: bool = True, sweep: bool = True) -> Iterator[BinaryIO]:
     """A binary file to write `path` through; it replaces `path` only when the block ends
-    without an exception. `durable` waits for the disk before the rename."""
+    without an exception. `durable` waits for the disk before the rename; `sweep=False` skips
+    looking for stale temporaries (a caller writing many files into one folder does it once)."""
     folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(folder)
+    if sweep:
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(folder)
     temporary = folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)

@@ -21,13 +21,11 @@ the size limit.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import functools
 import hashlib
 import json
 import os
 import queue
-import socket
 import threading
 import time
 from collections import deque
@@ -40,6 +38,8 @@ from urllib.parse import urlsplit
 import platformdirs
 
 if TYPE_CHECKING:  # requests is imported on first download: a build without one starts faster
+    import socket  # so are socket and email.utils (a third of this module's import time)
+
     import requests
 
 from . import __version__, atomic
@@ -154,6 +154,7 @@ class DiskCache:
         if self.read_blob(sha256) is None:
             _atomic_write(path, data)
             _USED.set()
+            _GREW.set()
         return sha256
 
     # -- JSON records (URL entries, fit results)
@@ -173,6 +174,7 @@ class DiskCache:
         text = json.dumps({"key": key, **record}, sort_keys=True)
         _atomic_write(folder / f"{_key_hash(key)}.json", text.encode("utf-8"))
         _USED.set()
+        _GREW.set()
 
     def entry(self, url: str) -> CacheEntry | None:
         record = self.read_json(self.urls, url)
@@ -251,14 +253,30 @@ def cache_info(root: Path) -> CacheInfo:
 
 
 _USED = threading.Event()  # this process read or wrote a cache file
+# This process wrote one: only writing grows the cache, so a build that only read it (a rebuild
+# with its pictures cached) does not scan the cache's thousands of files, unless the size limit
+# is lower than at the last pruning (PRUNED_AT records it).
+_GREW = threading.Event()
+PRUNED_AT = "pruned-at"
 
 
 def trim_cache(options: MediaOptions) -> None:
-    """After a build: prune the cache to its size limit, if this build used it (a build that
-    rendered nothing does not even look)."""
-    if _USED.is_set():
-        _USED.clear()
-        prune_cache(options.cache_path, options.cache_max_bytes)
+    """After a build: prune the cache to its size limit, if this build wrote to it or the
+    limit went down (a build that rendered nothing does not even look)."""
+    if not _USED.is_set():
+        return
+    _USED.clear()
+    record = options.cache_path / CACHE_LAYOUT / PRUNED_AT
+    if not _GREW.is_set():
+        try:
+            if options.cache_max_bytes >= int(record.read_text(encoding="ascii")):
+                return
+        except (OSError, ValueError):
+            pass
+    _GREW.clear()
+    prune_cache(options.cache_path, options.cache_max_bytes)
+    with contextlib.suppress(OSError):
+        _atomic_write(record, str(options.cache_max_bytes).encode("ascii"))
 
 
 def prune_cache(root: Path, max_bytes: int) -> int:
@@ -287,15 +305,31 @@ def prune_cache(root: Path, max_bytes: int) -> int:
 def clear_cache(root: Path) -> int:
     """Delete every file of the cache layout under `root` (never anything else). Bytes freed."""
     freed = prune_cache(root, 0)
+    with contextlib.suppress(OSError):
+        (root / CACHE_LAYOUT / PRUNED_AT).unlink()
     for folder in ("blobs", "urls", "fits", ""):
         with contextlib.suppress(OSError):
             (root / CACHE_LAYOUT / folder).rmdir()  # only when empty
     return freed
 
 
+# Cache folders whose stale temporaries this process has swept: a folder holds thousands of
+# files, and scanning it before each write made filling it quadratic.
+_SWEPT: set[Path] = set()
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write a whole file or nothing (a cache: no need to wait for the disk)."""
-    atomic.write_bytes(path, data, durable=False)
+    folder = path.parent
+    swept = folder in _SWEPT
+    try:
+        atomic.write_bytes(path, data, durable=False, sweep=not swept)
+    except FileNotFoundError:
+        if not swept:
+            raise
+        _SWEPT.discard(folder)  # the folder went (the cache was cleared): make it again
+        atomic.write_bytes(path, data, durable=False)
+    _SWEPT.add(folder)
 
 
 # ---------------------------------------------------------------- fetcher
@@ -612,6 +646,8 @@ class _Watch:
             self.reason = reason
             self.stop.set()
             sockets = list(self._sockets)
+        if sockets:
+            import socket
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -753,6 +789,8 @@ def _expires(headers: Mapping[str, str]) -> float | None:
                 return now
     expires = headers.get("Expires")
     if expires:
+        import email.utils
+
         try:
             return email.utils.parsedate_to_datetime(expires).timestamp()
         except (TypeError, ValueError):

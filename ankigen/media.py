@@ -35,6 +35,7 @@ from . import atomic
 from .fetch import DiskCache, Fetcher, FetchOutcome, MediaOptions
 from .htmltext import html_to_text
 from .images import (
+    DEFLATE,
     FIT_VERSION,
     FittedImage,
     ImageError,
@@ -500,8 +501,8 @@ class _Resolver:
         if record is not None:
             if isinstance(record.get("error"), str):
                 raise ImageError(record["error"])
-            stored = self.cache.read_blob(str(record.get("sha256")))
-            fitted = _fitted_from_cache(stored, record)
+            sha256 = str(record.get("sha256"))
+            fitted = _fitted_from_cache(self.cache.read_blob(sha256), sha256, record)
             if fitted is not None:
                 return fitted
         try:
@@ -515,7 +516,7 @@ class _Resolver:
             return fitted
         record = {"sha256": sha256, "ext": fitted.ext}
         self._remember(key, {**record, "width": fitted.width, "height": fitted.height})
-        return fitted
+        return FittedImage(fitted.data, fitted.ext, fitted.width, fitted.height, sha256)
 
     def _remember(self, key: str, record: dict[str, object]) -> None:
         with contextlib.suppress(OSError):  # a read-only cache only costs time
@@ -679,19 +680,20 @@ def _inside(rel: str, folder: str) -> bool:
     return "/" not in rel if not folder else rel.startswith(folder + "/")
 
 
-def _fitted_from_cache(data: bytes | None, record: dict) -> FittedImage | None:
-    """A cached fit, when the record checks out (the cache is read back, not trusted)."""
+def _fitted_from_cache(data: bytes | None, sha256: str, record: dict) -> FittedImage | None:
+    """A cached fit, when the record checks out (the cache is read back, not trusted; read_blob
+    checked that `data` hashes to `sha256`)."""
     ext, width, height = record.get("ext"), record.get("width"), record.get("height")
     if data is None or ext not in ("png", "jpg", "gif", "svg"):
         return None
     if ext == "svg":
-        return FittedImage(data, ext, None, None)
+        return FittedImage(data, ext, None, None, sha256)
     if not all(type(n) is int and 0 < n < 1 << 31 for n in (width, height)):
         return None
-    return FittedImage(data, ext, width, height)
+    return FittedImage(data, ext, width, height, sha256)
 
 
 def _fit_key(options: MediaOptions, data: bytes) -> str:
     digest = hashlib.sha256(data).hexdigest()
     limits = f"{options.max_image_width}:{options.max_image_pixels}"
-    return f"fit{FIT_VERSION}:{PILLOW_VERSION}:{limits}:{digest}"
+    return f"fit{FIT_VERSION}:{PILLOW_VERSION}:{DEFLATE}:{limits}:{digest}"

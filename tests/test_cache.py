@@ -133,3 +133,36 @@ def _picture(body: bytes):
         handler.answer(200, body, {"Content-Type": "image/png"})
 
     return handle
+
+
+def test_a_build_that_only_reads_the_cache_does_not_scan_it(tmp_path, capsys, monkeypatch):
+    import ankigen.fetch
+
+    scans: list[int] = []
+    real_prune = ankigen.fetch.prune_cache
+
+    def counted(root: Path, max_bytes: int) -> int:
+        scans.append(max_bytes)
+        return real_prune(root, max_bytes)
+
+    monkeypatch.setattr(ankigen.fetch, "prune_cache", counted)
+    pictures = {f"attachments/p{n}.png": png_bytes((40 + 10 * n, 30)) for n in range(4)}
+    note = "".join(f"#Q Picture {n}?\nAnswer:\n![[p{n}.png]]\n\n" for n in range(4))
+    vault = write_vault(tmp_path / "v", {"A/a.md": note, **pictures})
+    common = [str(vault), "-o", str(tmp_path / "dist"), "--cache-dir", str(tmp_path / "c")]
+    common.append("--no-lock")
+
+    assert run(capsys, *common)[0] == 0  # fitted and written: pruned
+    assert len(scans) == 1
+    (vault / "A" / "a.md").write_text(note + "#Q One more?\nAnswer: yes\n")
+    assert run(capsys, *common)[0] == 0  # the folder again, every picture from the cache
+    assert run(capsys, *common, "--force")[0] == 0
+    assert len(scans) == 1
+    assert run(capsys, *common, "--force", "--cache-max-size", "1M")[0] == 0  # a lower limit
+    assert scans[1:] == [1024 * 1024]
+    assert run(capsys, *common, "--force", "--cache-max-size", "1M")[0] == 0
+    assert len(scans) == 2
+    (tmp_path / "v" / "attachments" / "new.png").write_bytes(png_bytes((90, 20)))
+    (vault / "A" / "a.md").write_text(note + "#Q New?\nAnswer:\n![[new.png]]\n")
+    assert run(capsys, *common, "--cache-max-size", "1M")[0] == 0  # a new fit: pruned again
+    assert len(scans) == 3
