@@ -67,10 +67,21 @@ class FittedImage:
     width: int | None  # None for SVG
     height: int | None
     sha256: str = field(default="", compare=False, repr=False)  # of data, when already known
+    # Whether `data` is the same on every machine: the input's own bytes (metadata cut out).
+    # A picture ankigen encoded or recompressed is not: zlib-ng, zlib and Pillow write other
+    # (equally valid) bytes on other CPUs and versions.
+    stable: bool = field(default=True, compare=False)
+    # For a picture that is not stable: what names it instead of its bytes (the input's hash
+    # and how it was fitted), so a card's fields, and so its mod, never depend on the machine.
+    name_from: str = field(default="", compare=False, repr=False)
 
     @functools.cached_property
     def name(self) -> str:
-        """Anki media name from the content: ASCII, no "/", never starts with "_"."""
+        """Anki media name: ASCII, no "/", never starts with "_"; from the content when it is
+        stable, else from the input and the fit (name_from)."""
+        if self.name_from:
+            digest = hashlib.sha256(self.name_from.encode()).hexdigest()
+            return f"ankigen-{digest[:16]}.{self.ext}"
         if self.sha256:
             return f"ankigen-{self.sha256[:16]}.{self.ext}"
         return media_name(self.data, self.ext)
@@ -212,13 +223,14 @@ def _kept_as_is(image: Image.Image, data: bytes) -> FittedImage | None:
         if chunks is None or pixels is None:
             return None
         idat = [whole for name, whole in chunks if name == b"IDAT"]
+        stable = True
         if idat[0][9] >> 6 == 0:  # FLEVEL 0: written with the fastest level
             again = _png_chunk(b"IDAT", _deflate.compress(pixels, PNG_ZLIB_LEVEL))
             if len(again) < sum(map(len, idat)):
-                idat = [again]
+                idat, stable = [again], False
         kept = [whole for name, whole in chunks if name in _PNG_KEPT_CHUNKS]
         out = _PNG_SIGNATURE + b"".join([*kept, *idat, _PNG_IEND])
-        return FittedImage(out, "png", image.width, image.height)
+        return FittedImage(out, "png", image.width, image.height, stable=stable)
     if image.format == "JPEG":
         quality = _jpeg_quality(image)
         if quality is None or quality > _JPEG_KEEP_QUALITY:
@@ -404,8 +416,10 @@ def _encode(
         if PILLOW_PNG_ENCODE:
             image.save(out, "PNG", compress_level=6, **options)
         else:
-            return FittedImage(_png_bytes(image, options), ext, image.width, image.height)
-    return FittedImage(out.getvalue(), ext, image.width, image.height)
+            return FittedImage(
+                _png_bytes(image, options), ext, image.width, image.height, stable=False
+            )
+    return FittedImage(out.getvalue(), ext, image.width, image.height, stable=False)
 
 
 # PNG colour type of the modes whose rows ankigen writes itself (8 bits a sample).
@@ -490,7 +504,7 @@ def _scaled_animation(image: Image.Image, max_width: int) -> FittedImage:
         loop=int(image.info.get("loop", 0)),
         disposal=2,
     )
-    return FittedImage(out.getvalue(), "gif", target[0], target[1])
+    return FittedImage(out.getvalue(), "gif", target[0], target[1], stable=False)
 
 
 # ---------------------------------------------------------------- SVG

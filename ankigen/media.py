@@ -24,7 +24,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urlsplit
@@ -496,7 +496,8 @@ class _Resolver:
 
     def _fit(self, data: bytes) -> FittedImage:
         """fit_image, remembered on disk by the input's hash (a rebuild skips Pillow)."""
-        key = _fit_key(self.options, data)
+        digest = hashlib.sha256(data).hexdigest()
+        key = _fit_key(self.options, digest)
         record = self.cache.read_json(self.cache.fits, key)
         if record is not None:
             if isinstance(record.get("error"), str):
@@ -504,7 +505,7 @@ class _Resolver:
             sha256 = str(record.get("sha256"))
             fitted = _fitted_from_cache(self.cache.read_blob(sha256), sha256, record)
             if fitted is not None:
-                return fitted
+                return self._named(fitted, digest)
         try:
             fitted = fit_image(data, self.options.max_image_width, self.options.max_image_pixels)
         except ImageError as exc:
@@ -513,10 +514,18 @@ class _Resolver:
         try:
             sha256 = self.cache.write_blob(fitted.data)
         except OSError:
-            return fitted
-        record = {"sha256": sha256, "ext": fitted.ext}
+            return self._named(fitted, digest)
+        record = {"sha256": sha256, "ext": fitted.ext, "stable": fitted.stable}
         self._remember(key, {**record, "width": fitted.width, "height": fitted.height})
-        return FittedImage(fitted.data, fitted.ext, fitted.width, fitted.height, sha256)
+        return self._named(replace(fitted, sha256=sha256), digest)
+
+    def _named(self, fitted: FittedImage, digest: str) -> FittedImage:
+        """A picture ankigen encoded is named by its input and how it was fitted, not by its
+        bytes, which differ between machines (FittedImage.stable)."""
+        if fitted.stable:
+            return fitted
+        limits = f"{self.options.max_image_width}:{self.options.max_image_pixels}"
+        return replace(fitted, name_from=f"fit{FIT_VERSION}:{limits}:{digest}")
 
     def _remember(self, key: str, record: dict[str, object]) -> None:
         with contextlib.suppress(OSError):  # a read-only cache only costs time
@@ -684,16 +693,16 @@ def _fitted_from_cache(data: bytes | None, sha256: str, record: dict) -> FittedI
     """A cached fit, when the record checks out (the cache is read back, not trusted; read_blob
     checked that `data` hashes to `sha256`)."""
     ext, width, height = record.get("ext"), record.get("width"), record.get("height")
-    if data is None or ext not in ("png", "jpg", "gif", "svg"):
+    stable = record.get("stable")
+    if data is None or ext not in ("png", "jpg", "gif", "svg") or type(stable) is not bool:
         return None
     if ext == "svg":
-        return FittedImage(data, ext, None, None, sha256)
+        return FittedImage(data, ext, None, None, sha256, stable)
     if not all(type(n) is int and 0 < n < 1 << 31 for n in (width, height)):
         return None
-    return FittedImage(data, ext, width, height, sha256)
+    return FittedImage(data, ext, width, height, sha256, stable)
 
 
-def _fit_key(options: MediaOptions, data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()
+def _fit_key(options: MediaOptions, digest: str) -> str:
     limits = f"{options.max_image_width}:{options.max_image_pixels}"
     return f"fit{FIT_VERSION}:{PILLOW_VERSION}:{DEFLATE}:{limits}:{digest}"
