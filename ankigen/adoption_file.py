@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import atomic
-from .anki_collection import AnkiNotetype
 from .records import Diagnostic
+
+if TYPE_CHECKING:
+    from .anki_collection import AnkiNotetype
 
 ADOPTED_FILE = "ankigen.adopted"  # next to the lock; discovery skips it
 
@@ -66,6 +69,8 @@ def load_adopted(root: Path) -> tuple[Adopted, list[Diagnostic]]:
         return Adopted(), []
     except (OSError, ValueError) as error:  # a pipe, a folder, too large, not UTF-8
         return Adopted(), [Diagnostic(ADOPTED_FILE, 0, "error", f"cannot read: {error}")]
+    from .anki_collection import AnkiNotetype  # only when a collection was adopted
+
     try:
         data = json.loads(text)
         if data.get("version") != ADOPTED_VERSION:

@@ -21,21 +21,29 @@ quantifiers over the same characters); callers may rely on that for hostile note
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import yaml
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import atomic
 
-try:  # the C parser is ~10x faster; PyYAML wheels ship it
-    _YamlLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _YamlLoader = yaml.SafeLoader
+if TYPE_CHECKING:
+    import types
+
+
+@functools.cache
+def _yaml() -> tuple[types.ModuleType, type]:
+    """PyYAML and its loader, imported when a note has frontmatter (a build with nothing to
+    read imports no YAML parser)."""
+    import yaml
+
+    # The C parser is ~10x faster; PyYAML wheels ship it.
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 # ---------------------------------------------------------------- text and lines
 
@@ -621,10 +629,11 @@ def frontmatter(note_lines: list[str]) -> Frontmatter:
     else:
         return Frontmatter(0, {})
     source = "\n".join(note_lines[1:end])
+    yaml, loader = _yaml()
     try:
         if "&" in source and "*" in source and _expanded_nodes(source) > MAX_FRONTMATTER_NODES:
             return Frontmatter(end + 1, {}, "its aliases expand too far", 1)
-        data = yaml.load(source, Loader=_YamlLoader)
+        data = yaml.load(source, Loader=loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = 2 + (mark.line if mark is not None else -1)
@@ -639,7 +648,8 @@ def _expanded_nodes(source: str) -> int:
     """How many nodes the YAML would have with every alias expanded (stops past the limit)."""
     sizes: dict[str, int] = {}
     stack: list[tuple[str | None, int]] = [(None, 0)]
-    for event in yaml.parse(source, Loader=_YamlLoader):
+    yaml, loader = _yaml()
+    for event in yaml.parse(source, Loader=loader):
         if isinstance(event, yaml.AliasEvent):
             count = sizes.get(event.anchor or "", 1)
         elif isinstance(event, yaml.ScalarEvent):
