@@ -108,7 +108,7 @@ def test_a_build_keeps_the_cache_under_its_limit_and_the_cache_command_shows_and
     assert code == 0
     assert out.splitlines()[0] == f"cache: {cache / CACHE_LAYOUT}"
     assert re.match(
-        r"size: \d+\.\d MB in \d+ files \(\d+ downloaded pictures\)", out.splitlines()[1]
+        r"size: \d+\.\d MB in \d+ files \(\d+ downloaded pictures?\)", out.splitlines()[1]
     )
 
     code, out, _ = run(capsys, "cache", "clear", "--cache-dir", str(cache))
