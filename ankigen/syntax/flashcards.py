@@ -435,29 +435,7 @@ class _Reader:
         if found is not None:
             front = "\n".join([found[1], *front_lines[1:]]).strip()
         tags = [obsidian.anki_tag(n) for _, _, n in obsidian.line_tags(line.visible[end:])]
-        after = index + 1
-        anki_id = 0
-        back: list[obsidian.Line] = []
-        if kind != "spaced" and self.v2 and found is not None:
-            after, back = self._section(index + 1, found[0])
-        elif kind != "spaced":
-            while after < len(self.lines) and not self.lines[after].text.strip():
-                after += 1
-            while after < len(self.lines):
-                current = self.lines[after]
-                if not current.code:
-                    id_match = _ID_LINE.match(current.visible.strip())
-                    if id_match:
-                        anki_id = int(id_match.group(1))
-                        after += 1
-                        break
-                    if not current.visible.strip():
-                        break
-                back.append(current)
-                after += 1
-        else:
-            anki_id = self._id_below(index)
-            after += 1 if anki_id else 0
+        after, back, anki_id = self._tagged_back(index, kind, found)
         if not front:
             self.problem(line.number, f"#{self.options.tag} without a front; no card made")
             return first, None, index + 1
@@ -472,6 +450,32 @@ class _Reader:
         if back:
             card = replace(card, answer_line=back[0].number)
         return first, card, after
+
+    def _tagged_back(
+        self, index: int, kind: str, heading: tuple[int, str] | None
+    ) -> tuple[int, list[obsidian.Line], int]:
+        """(index after the card, its back lines, its Anki id or 0) of the tagged card on line
+        `index`: a heading's section (v2), else the paragraph below up to a blank or id line."""
+        if kind == "spaced":
+            anki_id = self._id_below(index)
+            return index + 1 + (1 if anki_id else 0), [], anki_id
+        if self.v2 and heading is not None:
+            return (*self._section(index + 1, heading[0]), 0)
+        after = index + 1
+        back: list[obsidian.Line] = []
+        while after < len(self.lines) and not self.lines[after].text.strip():
+            after += 1
+        while after < len(self.lines):
+            current = self.lines[after]
+            if not current.code:
+                id_match = _ID_LINE.match(current.visible.strip())
+                if id_match:
+                    return after + 1, back, int(id_match.group(1))
+                if not current.visible.strip():
+                    break
+            back.append(current)
+            after += 1
+        return after, back, 0
 
     def _inline(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
         line = self.lines[index]
