@@ -113,75 +113,90 @@ def _read_settings(data: Mapping[str, Any] | None, problems: list[str]) -> SrSet
         # data.json is {"settings": {...}, "buryDate": ..., ...}; very old versions were flat.
         inner = data.get("settings")
         raw = inner if isinstance(inner, dict) else data
-
-    def warn(message: str) -> None:
-        problems.append(message)
-
-    def get(key: str, kind: type) -> Any:
-        value = raw.get(key, DEFAULTS[key])
-        if kind is list:
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        else:
-            ok = isinstance(value, kind)
-        if not ok:
-            warn(f"{key} should be a {kind.__name__}, not {value!r}; the plugin's default applies")
-            return DEFAULTS[key]
-        return value
-
-    def bounded_setting(items: list, limit: int, what: str) -> list:
-        said: list[str] = []
-        items = bounded(items, limit, what, said)
-        for message in said:
-            warn(message)
-        return items
-
-    def separator(key: str) -> str:
-        value = get(key, str)
-        if "\n" in value or len(value) > 40:
-            warn(f"{key} {value!r} cannot be a separator; the plugin's default applies")
-            return str(DEFAULTS[key])
-        return value.strip() if key.startswith("multiline") else value
-
-    if "clozePatterns" in raw:
-        sources = bounded_setting(get("clozePatterns", list), MAX_CLOZE_PATTERNS, "clozePatterns")
-    else:
-        sources = [
-            pattern
-            for key, pattern, default in _LEGACY_CLOZES
-            if (raw.get(key) if isinstance(raw.get(key), bool) else default)
-        ]
-    clozes = []
-    for source in sources:
-        pattern = parse_cloze_pattern(source)
-        if pattern is None:
-            warn(f"cloze pattern {source!r} not understood; it is not read")
-        else:
-            clozes.append(pattern)
+    read = _SettingsReader(raw, problems)
+    clozes = _cloze_patterns(read)
     tags = tuple(
         tag.strip().lstrip("#").strip("/").lower()
-        for tag in bounded_setting(get("flashcardTags", list), MAX_TAGS, "flashcardTags")
+        for tag in read.bounded(read.get("flashcardTags", list), MAX_TAGS, "flashcardTags")
         if tag.strip().lstrip("#").strip("/")
     )
     ignored = tuple(
         p.strip().strip("/")
-        for p in bounded_setting(
-            get("noteFoldersToIgnore", list), MAX_IGNORED, "noteFoldersToIgnore"
+        for p in read.bounded(
+            read.get("noteFoldersToIgnore", list), MAX_IGNORED, "noteFoldersToIgnore"
         )
         if p.strip()
     )
     return SrSettings(
         tags=tags,
-        folders_to_decks=bool(get("convertFoldersToDecks", bool)),
-        single=separator("singleLineCardSeparator"),
-        single_reversed=separator("singleLineReversedCardSeparator"),
-        multi=separator("multilineCardSeparator"),
-        multi_reversed=separator("multilineReversedCardSeparator"),
-        end_marker=separator("multilineCardEndMarker"),
+        folders_to_decks=bool(read.get("convertFoldersToDecks", bool)),
+        single=read.separator("singleLineCardSeparator"),
+        single_reversed=read.separator("singleLineReversedCardSeparator"),
+        multi=read.separator("multilineCardSeparator"),
+        multi_reversed=read.separator("multilineReversedCardSeparator"),
+        end_marker=read.separator("multilineCardEndMarker"),
         clozes=tuple(clozes),
         ignored=ignored,
         is_card_tag=tag_matcher(tags),
         is_ignored=_ignore_matcher(ignored),
     )
+
+
+@dataclass
+class _SettingsReader:
+    """The plugin's settings read one key at a time; a wrong value is a problem and the
+    plugin's default."""
+
+    raw: Mapping[str, Any]
+    problems: list[str]
+
+    def get(self, key: str, kind: type) -> Any:
+        value = self.raw.get(key, DEFAULTS[key])
+        if kind is list:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            self.problems.append(
+                f"{key} should be a {kind.__name__}, not {value!r}; the plugin's default applies"
+            )
+            return DEFAULTS[key]
+        return value
+
+    def bounded(self, items: list, limit: int, what: str) -> list:
+        said: list[str] = []
+        items = bounded(items, limit, what, said)
+        self.problems.extend(said)
+        return items
+
+    def separator(self, key: str) -> str:
+        value = self.get(key, str)
+        if "\n" in value or len(value) > 40:
+            self.problems.append(
+                f"{key} {value!r} cannot be a separator; the plugin's default applies"
+            )
+            return str(DEFAULTS[key])
+        return value.strip() if key.startswith("multiline") else value
+
+
+def _cloze_patterns(read: _SettingsReader) -> list[ClozePattern]:
+    """The cloze patterns: `clozePatterns`, or the older versions' switches."""
+    if "clozePatterns" in read.raw:
+        sources = read.bounded(read.get("clozePatterns", list), MAX_CLOZE_PATTERNS, "clozePatterns")
+    else:
+        sources = [
+            pattern
+            for key, pattern, default in _LEGACY_CLOZES
+            if (read.raw.get(key) if isinstance(read.raw.get(key), bool) else default)
+        ]
+    clozes = []
+    for source in sources:
+        pattern = parse_cloze_pattern(source)
+        if pattern is None:
+            read.problems.append(f"cloze pattern {source!r} not understood; it is not read")
+        else:
+            clozes.append(pattern)
+    return clozes
 
 
 _Token = tuple[str, ...]
