@@ -221,7 +221,6 @@ class _Reader:
     def cards(self) -> list[CardSource]:
         cards: list[CardSource] = []
         used: set[int] = set()  # lines that belong to a tagged card
-        headings = obsidian.Headings()
         # Only a note the plugin synced (cards-deck) or that carries a card tag holds cards.
         tag_seen = self.has_deck or self._carries_tag() or bool(self.callouts)
         inside: dict[int, int] = {}  # first line index of a callout card → index after it
@@ -230,6 +229,17 @@ class _Reader:
             used.update(range(first, after))
             if card is not None:
                 cards.append(card)
+        cards += self._tagged_cards(inside, used)
+        if not tag_seen:
+            return []  # "::" and highlights elsewhere in the vault are no cards
+        cards += self._untagged_cards(used)
+        cards.sort(key=lambda c: c.line)
+        return cards
+
+    def _tagged_cards(self, inside: dict[int, int], used: set[int]) -> list[CardSource]:
+        """The cards marked with the card tag, in order; their lines are added to `used`."""
+        cards: list[CardSource] = []
+        headings = obsidian.Headings()
         index = 0
         floor = 0  # the line after the last tagged card: no front reaches above it
         while index < len(self.lines):
@@ -252,8 +262,11 @@ class _Reader:
                     index = max(end, index + 1)
                     continue
             index += 1
-        if not tag_seen:
-            return []  # "::" and highlights elsewhere in the vault are no cards
+        return cards
+
+    def _untagged_cards(self, used: set[int]) -> list[CardSource]:
+        """The `::` and cloze cards on the lines outside tagged cards."""
+        cards: list[CardSource] = []
         above = obsidian.Headings()
         for index, line in enumerate(self.lines):
             found = obsidian.heading(line.visible)
@@ -265,7 +278,6 @@ class _Reader:
             card = self._inline(index, context) or self._cloze(index, context)
             if card is not None:
                 cards.append(card)
-        cards.sort(key=lambda c: c.line)
         return cards
 
     def markup(self) -> list[tuple[int, int, str]]:
