@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,8 +77,34 @@ class BuildReport:
 def build(options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Build one package per folder of the vault that holds cards."""
     report = Diagnostics()
-    out_dir = options.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    vault, model, syntax, adopted = _read_vault(options, report)  # notes, settings, note types
+    plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
+    if not options.new_notes:  # never double the notes a plugin put into Anki
+        refused = _refused(options, plan, syntax, adopted)
+        if refused is not None:
+            return refused
+    # The workers start here, before the lock is read and the media stage imported.
+    rendered = _start_rendering(options, vault, plan, syntax, report, progress)
+    identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
+    identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
+    identities.syntax = syntax  # an adopted note marked DELETE is deleted
+    finish, written = _folder_writer(options, vault, plan, model, adopted, identities, report)
+    if rendered is not None:
+        _finish_folders(rendered, finish, options, report, progress)
+    removed = _remove_stale(plan, vault, options.out_dir)
+    forget_rendered(options.out_dir, keep={folder.rel for folder in vault.folders})
+    identities.finish()  # cards deleted from the notes are remembered
+    if not options.write:  # `ankigen check`: everything is reported, nothing is kept
+        return _report(plan, vault, tuple(written), removed, report, identities, None)
+    todo_file = _save(options, plan, vault, identities, report)
+    return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
+
+
+def _read_vault(
+    options: BuildOptions, report: Diagnostics
+) -> tuple[Vault, CardModel, SyntaxSettings, Adopted]:
+    """The vault's notes, the card model, the readers' settings and the adopted note types."""
     name = vault_name(options.vault, options.vault_name, lock=options.lock)
     vault, found = discover_vault(options.vault, options.exclude, name)  # find notes
     report.extend(found)
@@ -95,30 +121,60 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         syntax = replace(syntax, plugins={**syntax.plugins, **options.plugins})
     adopted, found = load_adopted(vault.root)  # note types kept from the user's collection
     report.extend(found)
-    plan = _plan(options, vault, model, syntax, report, adopted.fingerprint)
-    if not options.new_notes:  # never double the notes a plugin put into Anki
-        from .adopt import refusal, unadopted_ids
+    return vault, model, syntax, adopted
 
-        unadopted = unadopted_ids(plan.stale, syntax, adopted)
-        if unadopted:
-            refused = refusal(options.vault, unadopted)
-            return BuildReport((), (), (), 0, 0, (Diagnostic("", 0, "error", refused),), None,
-                               refused=refused)  # fmt: skip
 
-    if plan.stale:
-        report.extend(syntax.problems)  # the readers' settings, checked once, warned once
-        from .embed import EmbedContext
-        from .render_stage import iter_rendered
+def _refused(
+    options: BuildOptions, plan: _Plan, syntax: SyntaxSettings, adopted: Adopted
+) -> BuildReport | None:
+    """The report of a build refused because its packages would double notes a plugin put
+    into Anki and `ankigen adopt` has not seen; None when there are none."""
+    from .adopt import refusal, unadopted_ids
 
-        # The workers start here, before the lock is read and the media stage imported.
-        embeds = EmbedContext.of(vault, options.exclude, options.media.cache_path)
-        rendered = iter_rendered(
-            plan.stale, out_dir, plan.reuse, syntax, options.processes, progress, embeds
-        )
-        from .media import remote_urls
-    identities = Identities(options.lock, vault, model.fingerprint, report, options.exclude)
-    identities.note_ids = adopted.note_ids  # deleted adopted cards are found by note id
-    identities.syntax = syntax  # an adopted note marked DELETE is deleted
+    unadopted = unadopted_ids(plan.stale, syntax, adopted)
+    if not unadopted:
+        return None
+    refused = refusal(options.vault, unadopted)
+    return BuildReport((), (), (), 0, 0, (Diagnostic("", 0, "error", refused),), None,
+                       refused=refused)  # fmt: skip
+
+
+def _start_rendering(
+    options: BuildOptions,
+    vault: Vault,
+    plan: _Plan,
+    syntax: SyntaxSettings,
+    report: Diagnostics,
+    progress: Progress | None,
+) -> Iterable[RenderedFolder] | None:
+    """The folders to rebuild, read and rendered by the workers as they are taken; None when
+    every package is fresh."""
+    if not plan.stale:
+        return None
+    report.extend(syntax.problems)  # the readers' settings, checked once, warned once
+    from .embed import EmbedContext
+    from .render_stage import iter_rendered
+
+    embeds = EmbedContext.of(vault, options.exclude, options.media.cache_path)
+    return iter_rendered(
+        plan.stale, options.out_dir, plan.reuse, syntax, options.processes, progress, embeds
+    )
+
+
+_Finish = Callable[["RenderedFolder", "Mapping[str, FetchOutcome]"], None]
+
+
+def _folder_writer(
+    options: BuildOptions,
+    vault: Vault,
+    plan: _Plan,
+    model: CardModel,
+    adopted: Adopted,
+    identities: Identities,
+    report: Diagnostics,
+) -> tuple[_Finish, list[str]]:
+    """What finishes one rendered folder (media, identity, package, its state record), and
+    the list of package names it fills."""
     written: list[str] = []
 
     def finish(folder: RenderedFolder, fetched: Mapping[str, FetchOutcome]) -> None:
@@ -131,42 +187,53 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
             written.append(package)
         _give_back_memory(record.cards + record.use_cases)
 
-    # Folders are finished in vault order while the workers render the next ones. A folder with
-    # remote pictures waits, with all after it, until every folder is rendered: the pictures of
-    # all of them are then downloaded at once.
-    if plan.stale:
-        dropped = 0
-        waiting: list[RenderedFolder] = []
-        for folder in rendered:
-            dropped += folder.cache_dropped
-            if waiting or remote_urls(folder.notes):
-                waiting.append(folder)
-            else:
-                finish(folder, {})
-            del folder  # let it go before waiting for the next one: less memory at 100k cards
-        if dropped:
-            message = (
-                f"{dropped} render cache record(s) in {out_dir / STATE_DIR} not valid; dropped"
-            )
-            report.warn("", 0, message + " and rendered again")
-        fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
-        for done, folder in enumerate(waiting):
-            if progress:
-                progress("writing packages", done, len(waiting))
-            finish(folder, fetched)
-        del waiting
+    return finish, written
 
-    removed = _remove_stale(plan, vault, out_dir)
-    forget_rendered(out_dir, keep={folder.rel for folder in vault.folders})
-    identities.finish()  # cards deleted from the notes are remembered
-    if not options.write:  # `ankigen check`: everything is reported, nothing is kept
-        return _report(plan, vault, tuple(written), removed, report, identities, None)
+
+def _finish_folders(
+    rendered: Iterable[RenderedFolder],
+    finish: _Finish,
+    options: BuildOptions,
+    report: Diagnostics,
+    progress: Progress | None,
+) -> None:
+    """Folders are finished in vault order while the workers render the next ones. A folder
+    with remote pictures waits, with all after it, until every folder is rendered: the
+    pictures of all of them are then downloaded at once."""
+    from .media import remote_urls
+
+    dropped = 0
+    waiting: list[RenderedFolder] = []
+    for folder in rendered:
+        dropped += folder.cache_dropped
+        if waiting or remote_urls(folder.notes):
+            waiting.append(folder)
+        else:
+            finish(folder, {})
+        del folder  # let it go before waiting for the next one: less memory at 100k cards
+    if dropped:
+        where = options.out_dir / STATE_DIR
+        message = f"{dropped} render cache record(s) in {where} not valid; dropped"
+        report.warn("", 0, message + " and rendered again")
+    fetched = _fetch_pictures(waiting, options.media, progress)  # the network, once
+    for done, folder in enumerate(waiting):
+        if progress:
+            progress("writing packages", done, len(waiting))
+        finish(folder, fetched)
+    del waiting
+
+
+def _save(
+    options: BuildOptions, plan: _Plan, vault: Vault, identities: Identities, report: Diagnostics
+) -> Path | None:
+    """Write the lock, the Anki to-do file and the build state; trim the picture cache. The
+    to-do file's path (None when there is nothing to do)."""
     identities.save(report)
     # The lock as this build left it: replaced or deleted by hand, every folder is identified again.
     plan.state.key = f"{plan.key}|{_lock_stamp(vault, options)}"
-    todo_file = _write_todo(out_dir, identities, report)  # searches for the Anki Browser
+    todo_file = _write_todo(options.out_dir, identities, report)  # searches for the Anki Browser
     try:
-        plan.state.save(out_dir)
+        plan.state.save(options.out_dir)
     except OSError as error:  # the packages are written; the next build only takes longer
         message = f"cannot save the build state ({error}); the next build rebuilds everything"
         report.warn("", 0, message)
@@ -174,7 +241,7 @@ def build(options: BuildOptions, progress: Progress | None = None) -> BuildRepor
         _trim_cache(options.media)
     if not any(record.package for record in plan.state.folders.values()):
         report.warn("", 0, f"no cards in {vault.root}: {_NO_CARDS}")
-    return _report(plan, vault, tuple(written), removed, report, identities, todo_file)
+    return todo_file
 
 
 _NO_CARDS = (
@@ -236,7 +303,6 @@ def _finish_folder(
     from .fields import card_drafts
     from .foreign import with_foreign_note_types
     from .media import resolve_media
-    from .package import write_package
 
     diagnostics = list(folder.diagnostics)
     deck = folder.folder
@@ -259,15 +325,7 @@ def _finish_folder(
         diagnostics.extend(checked.diagnostics)
         left_out = Counter((note.note_rel, note.line) for note in checked.left_out)
         package = DeckPackage(deck.deck, deck.package, checked.notes, media_files)
-        if package.notes:
-            write_package(
-                package,
-                options.out_dir,
-                created=identities.created,
-                model_mod=identities.model_mod,
-                model=model,
-            )
-            written = package.filename
+        written = _write_deck(package, options, identities, model)
     except OSError as error:
         where = options.out_dir / deck.package
         diagnostics.append(Diagnostic("", 0, "error", f"cannot write {where}: {error}"))
@@ -281,6 +339,24 @@ def _finish_folder(
     record = _record(folder, pictures, vault, diagnostics, retry, left_out)
     record.missing = list(missing)
     return diagnostics, written, record
+
+
+def _write_deck(
+    package: DeckPackage, options: BuildOptions, identities: Identities, model: CardModel
+) -> str:
+    """Write the package when it has notes; its file name, or "" when it has none."""
+    if not package.notes:
+        return ""
+    from .package import write_package
+
+    write_package(
+        package,
+        options.out_dir,
+        created=identities.created,
+        model_mod=identities.model_mod,
+        model=model,
+    )
+    return package.filename
 
 
 def _report(

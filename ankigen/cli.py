@@ -13,10 +13,10 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
-from .config import CONFIG_FILE, ConfigError, key_line, load_config
+from .config import CONFIG_FILE, ConfigError, VaultConfig, key_line, load_config
 from .diagnostics import (
     FORMATS,
     IGNORE_KEY,
@@ -91,6 +91,15 @@ def parser(prog: str = "ankigen build", command: str = "build") -> argparse.Argu
 def add_build_options(p: argparse.ArgumentParser, command: str) -> None:
     """The options of build, check and preview. Defaults are None: a value not given on the
     command line comes from VAULT/ankigen.toml, else from config.OPTIONS."""
+    _add_vault_options(p, command)
+    _add_picture_options(p)
+    _add_reading_options(p)
+    _add_identity_options(p)
+    _add_report_options(p, command)
+
+
+def _add_vault_options(p: argparse.ArgumentParser, command: str) -> None:
+    """The vault read and the folder written."""
     p.add_argument(
         "vault",
         nargs="?",
@@ -105,6 +114,10 @@ def add_build_options(p: argparse.ArgumentParser, command: str) -> None:
             type=Path,
             help="where to write the .apkg files (default: ankigen.toml's out, else dist)",
         )
+
+
+def _add_picture_options(p: argparse.ArgumentParser) -> None:
+    """Downloading, caching and scaling pictures."""
     p.add_argument(
         "--cache-dir",
         type=Path,
@@ -148,6 +161,10 @@ def add_build_options(p: argparse.ArgumentParser, command: str) -> None:
         metavar="PIXELS",
         help="wider pictures are scaled down to this width (default: 1600)",
     )
+
+
+def _add_reading_options(p: argparse.ArgumentParser) -> None:
+    """Which notes and card syntaxes are read, and how decks are named."""
     p.add_argument(
         "--exclude",
         action="append",
@@ -189,6 +206,10 @@ def add_build_options(p: argparse.ArgumentParser, command: str) -> None:
         help="the vault's name in Obsidian (root deck, obsidian:// links), recorded in "
         "ankigen.lock (default: the recorded name, else the vault folder's name)",
     )
+
+
+def _add_identity_options(p: argparse.ArgumentParser) -> None:
+    """Rebuilding, the lock file, plugin notes and strictness."""
     p.add_argument(
         "--force", action="store_true", help="rebuild every folder, even the unchanged ones"
     )
@@ -214,6 +235,10 @@ def add_build_options(p: argparse.ArgumentParser, command: str) -> None:
         default=None,
         help="fail (exit 1) when there are warnings",
     )
+
+
+def _add_report_options(p: argparse.ArgumentParser, command: str) -> None:
+    """How diagnostics and changes are shown, and the preview."""
     p.add_argument(
         "--format",
         choices=FORMATS,
@@ -347,6 +372,33 @@ def run(argv: list[str], prog: str, command: str = "build") -> int:
 def _settle(options: argparse.Namespace, prog: str) -> int | None:
     """Vault, ankigen.toml and output folder checked, every option given its value; the exit
     status when something is wrong (one line said why), else None."""
+    status = _settle_vault(options, prog)
+    if status is not None:
+        return status
+    vault: Path = options.vault
+    try:
+        config = load_config(vault)
+    except ConfigError as error:
+        say(str(error), sys.stderr)
+        return EXIT_USAGE
+    options.plugins = config.plugins
+    status = _settle_values(options, config)
+    if status is not None:
+        return status
+    if options.format is None:
+        options.format = default_format()
+    if options.command == "check":
+        options.out = None
+        return None
+    if options.out is None:
+        given = config.values
+        options.out = vault / given["out"] if "out" in given else Path("dist")
+    return _check_out(options.out, vault, prog, options.exclude)
+
+
+def _settle_vault(options: argparse.Namespace, prog: str) -> int | None:
+    """The vault folder (the example vault when none is given) checked: the exit status when
+    it is missing or a file, else None."""
     if options.vault is None:
         if not EXAMPLE_VAULT.is_dir():
             say(
@@ -368,14 +420,13 @@ def _settle(options: argparse.Namespace, prog: str) -> int | None:
     if not vault.is_dir():
         say(f"{prog}: error: vault folder not found: {vault}", sys.stderr)
         return EXIT_USAGE
-    try:
-        config = load_config(vault)
-    except ConfigError as error:
-        say(str(error), sys.stderr)
-        return EXIT_USAGE
-    options.plugins = config.plugins
-    given = config.values
-    defaults = {
+    return None
+
+
+def _option_defaults() -> dict[str, Any]:
+    """The value of each option neither the command line nor ankigen.toml gives (new lists
+    each call: options own them)."""
+    return {
         "timeout": 10.0,
         "jobs": 32,
         "jobs_per_host": 16,
@@ -393,32 +444,36 @@ def _settle(options: argparse.Namespace, prog: str) -> int | None:
         "strict": False,
         "ignore": [],
     }
-    for key, default in defaults.items():
+
+
+def _settle_values(options: argparse.Namespace, config: VaultConfig) -> int | None:
+    """Each option the command line left out, from ankigen.toml or its default; the exit
+    status when a value in ankigen.toml is wrong (said with its line), else None."""
+    given = config.values
+    for key, default in _option_defaults().items():
         if getattr(options, key) is not None:
             continue
-        value = given.get(key, default)
         try:
-            if key == "cache_max_size" and key in given:
-                value = _size(str(value))
-            if key == "syntax" and key in given:
-                value = [_syntax_names(",".join(value))]
-            if key in ("callout_cards", "callout_cards_reversed") and key in given:
-                value = [_callout_names(",".join(value))] if value else []
-            if key == "vault_name" and key in given:
-                value = _vault_name(value)
+            value = _config_value(key, given[key]) if key in given else default
         except argparse.ArgumentTypeError as error:
             line = key_line(config.path.read_text("utf-8-sig"), key) if config.path else 0
             say(f"{CONFIG_FILE}:{line}: error: '{key}': {error}", sys.stderr)
             return EXIT_USAGE
         setattr(options, key, value)
-    if options.format is None:
-        options.format = default_format()
-    if options.command == "check":
-        options.out = None
-        return None
-    if options.out is None:
-        options.out = vault / given["out"] if "out" in given else Path("dist")
-    return _check_out(options.out, vault, prog, options.exclude)
+    return None
+
+
+def _config_value(key: str, value: Any) -> Any:
+    """An option's value as ankigen.toml gives it, read as the command line reads it."""
+    if key == "cache_max_size":
+        return _size(str(value))
+    if key == "syntax":
+        return [_syntax_names(",".join(value))]
+    if key in ("callout_cards", "callout_cards_reversed"):
+        return [_callout_names(",".join(value))] if value else []
+    if key == "vault_name":
+        return _vault_name(value)
+    return value
 
 
 def _check_out(out: Path, vault: Path, prog: str, exclude: list[str]) -> int | None:

@@ -10,6 +10,7 @@ import re
 import stat
 import unicodedata
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import obsidian
@@ -38,56 +39,70 @@ def discover_vault(
     diagnostics: list[Diagnostic] = []
     settings = _Settings(root / ".obsidian", diagnostics)
     skipped = {f for f in (settings.templates_folder(), settings.templater_folder()) if f}
-    notes_by_folder: dict[str, list[NoteFile]] = {}
-    attachments: list[str] = []
-
-    def excluded(rel: str) -> bool:
-        return any(fnmatch.fnmatch(rel, pattern) for pattern in exclude)
-
-    visited: set[tuple[int, int]] = set()
-
-    def walk(directory: Path, rel_dir: str) -> None:
-        try:
-            info = directory.stat()
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as error:
-            diagnostics.append(Diagnostic(rel_dir, 0, "warning", f"cannot read folder: {error}"))
-            return
-        if (info.st_dev, info.st_ino) in visited:  # a link back to a folder already walked
-            return
-        visited.add((info.st_dev, info.st_ino))
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if entry.name.startswith(".") or excluded(rel):
-                continue  # .obsidian, .trash, .git and every hidden folder or file
-            if not _utf8(rel):
-                message = "skipped: its name is not valid UTF-8"
-                diagnostics.append(Diagnostic(rel, 0, "warning", message))
-                continue
-            kind, problem = _kind(entry, root)
-            if problem:
-                diagnostics.append(Diagnostic(rel, 0, "warning", f"skipped: {problem}"))
-            if not kind:
-                continue
-            if kind == "folder":
-                if rel not in skipped:
-                    walk(Path(entry.path), rel)
-            elif entry.name.lower().endswith(".md"):
-                notes_by_folder.setdefault(rel_dir, []).append(NoteFile(rel, Path(entry.path)))
-            elif rel not in (LOCK_FILE, "ankigen.adopted"):  # ankigen's, beside the notes
-                attachments.append(rel)
-
-    walk(root, "")
+    walk = _Walk(root, exclude, skipped, diagnostics)
+    walk.folder(root, "")
     name = name or vault_name(root)
-    folders = _folders(name, notes_by_folder)
+    folders = _folders(name, walk.notes_by_folder)
     vault = Vault(
         root=root,
         name=name,
         folders=folders,
-        attachments=tuple(sorted(attachments)),
+        attachments=tuple(sorted(walk.attachments)),
         attachment_folder=settings.attachment_folder(),
     )
     return vault, diagnostics
+
+
+@dataclass
+class _Walk:
+    """One walk of the vault: the notes by folder and the attachments it found."""
+
+    root: Path
+    exclude: tuple[str, ...]
+    skipped: set[str]  # folders not walked (templates)
+    diagnostics: list[Diagnostic]
+    notes_by_folder: dict[str, list[NoteFile]] = field(default_factory=dict)
+    attachments: list[str] = field(default_factory=list)
+    visited: set[tuple[int, int]] = field(default_factory=set)
+
+    def excluded(self, rel: str) -> bool:
+        return any(fnmatch.fnmatch(rel, pattern) for pattern in self.exclude)
+
+    def folder(self, directory: Path, rel_dir: str) -> None:
+        try:
+            info = directory.stat()
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as error:
+            message = f"cannot read folder: {error}"
+            self.diagnostics.append(Diagnostic(rel_dir, 0, "warning", message))
+            return
+        if (info.st_dev, info.st_ino) in self.visited:  # a link back to a folder already walked
+            return
+        self.visited.add((info.st_dev, info.st_ino))
+        for entry in entries:
+            subfolder = self.entry(entry, rel_dir)
+            if subfolder:
+                self.folder(Path(entry.path), subfolder)
+
+    def entry(self, entry: os.DirEntry[str], rel_dir: str) -> str:
+        """Take in one entry of a folder; the vault path of a folder to walk, else ""."""
+        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        if entry.name.startswith(".") or self.excluded(rel):
+            return ""  # .obsidian, .trash, .git and every hidden folder or file
+        if not _utf8(rel):
+            message = "skipped: its name is not valid UTF-8"
+            self.diagnostics.append(Diagnostic(rel, 0, "warning", message))
+            return ""
+        kind, problem = _kind(entry, self.root)
+        if problem:
+            self.diagnostics.append(Diagnostic(rel, 0, "warning", f"skipped: {problem}"))
+        if kind == "folder":
+            return "" if rel in self.skipped else rel
+        if kind and entry.name.lower().endswith(".md"):
+            self.notes_by_folder.setdefault(rel_dir, []).append(NoteFile(rel, Path(entry.path)))
+        elif kind and rel not in (LOCK_FILE, "ankigen.adopted"):  # ankigen's, beside the notes
+            self.attachments.append(rel)
+        return ""
 
 
 def vault_name(root: Path, chosen: str = "", *, lock: bool = True) -> str:

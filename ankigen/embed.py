@@ -245,6 +245,35 @@ def _embed(
     if "." in posixpath.basename(path) and not lower.endswith(".md"):
         # ![[doc.pdf]] or another file that is no note: Obsidian shows a viewer.
         return None
+    found = _embedded_note(context, note_rel, path, link, line, chain, budget, result)
+    if found is None:
+        return None
+    subpath = link.target[len(link.target.split("#", 1)[0]) :]
+    part = _embedded_part(context, note_rel, found, subpath, link, line, budget, result)
+    if part is None:
+        return None
+    first, body = part
+    body = _rebase_pictures(body, found, note_rel)
+    body = _expand(context, found, body, first + 1, (*chain, found), budget, result)
+    alias = link.options[0].strip() if link.options else ""
+    title = alias or obsidian.wikilink_label(link.target if link.path else found + subpath)
+    lines = [f"> [!embed] {_title(title)}"]
+    lines += ["> " + quoted if quoted.strip() else ">" for quoted in body.split("\n")]
+    return lines
+
+
+def _embedded_note(
+    context: EmbedContext,
+    note_rel: str,
+    path: str,
+    link: obsidian.Wikilink,
+    line: int,
+    chain: tuple[str, ...],
+    budget: _Budget,
+    result: Expansion,
+) -> str | None:
+    """The vault path of the note an embed shows; None (warned) when it is past the embed
+    budget, not found, one of the notes embedding it, or nested too deep."""
     where = obsidian.wikilink_label(link.target)
     budget.embeds += 1  # found or not: a line of a thousand embeds costs one warning
     if budget.embeds > MAX_EMBEDS:
@@ -265,6 +294,22 @@ def _embed(
         message = f"embed of {where!r} nested more than {MAX_DEPTH} deep; not expanded"
         _warn(result, note_rel, line, message)
         return None
+    return found
+
+
+def _embedded_part(
+    context: EmbedContext,
+    note_rel: str,
+    found: str,
+    subpath: str,
+    link: obsidian.Wikilink,
+    line: int,
+    budget: _Budget,
+    result: Expansion,
+) -> tuple[int, str] | None:
+    """(line index, text) of the part of note `found` the embed shows (all of it, or the
+    heading's section or block `subpath` names); None (warned) when the note cannot be read,
+    the part is not there, or the embeds took in too much text."""
     result.depends_on.add(found)
     text = _read_note(context, found)
     if text is None:
@@ -272,27 +317,20 @@ def _embed(
         return None
     note_lines = text.split("\n")
     start = obsidian.frontmatter(note_lines).end
-    subpath = link.target[len(link.target.split("#", 1)[0]) :]
     part = _part(note_lines, start, subpath)
     if part is None:
         what = "block" if "^" in subpath else "heading"
         _warn(result, note_rel, line, f"{what} {subpath.lstrip('#')!r} not found in {found}")
         return None
-    first, body = part
-    budget.chars += len(body)
+    budget.chars += len(part[1])
     if budget.chars > MAX_EMBED_CHARS:
         if not budget.warned:
             budget.warned = True
+            where = obsidian.wikilink_label(link.target)
             message = f"embeds take in more than {MAX_EMBED_CHARS:,} characters; {where!r} "
             _warn(result, note_rel, line, message + "and the embeds after it left out")
         return None
-    body = _rebase_pictures(body, found, note_rel)
-    body = _expand(context, found, body, first + 1, (*chain, found), budget, result)
-    alias = link.options[0].strip() if link.options else ""
-    title = alias or obsidian.wikilink_label(link.target if link.path else found + subpath)
-    lines = [f"> [!embed] {_title(title)}"]
-    lines += ["> " + quoted if quoted.strip() else ">" for quoted in body.split("\n")]
-    return lines
+    return part
 
 
 def _title(text: str) -> str:

@@ -126,6 +126,31 @@ _BASE64 = {
 }
 
 
+class _Bits:
+    """LZ-String's bit reader over base64 values (six bits each, highest first)."""
+
+    def __init__(self, values: list[int]) -> None:
+        self.values = values
+        self.value, self.position, self.index = values[0], 32, 1
+
+    def read(self, count: int) -> int:
+        """The next `count` bits, the first read the lowest (0 past the end)."""
+        values, length = self.values, len(self.values)
+        value, position, index = self.value, self.position, self.index
+        result = 0
+        for power in range(count):
+            bit = value & position
+            position >>= 1
+            if position == 0:
+                position = 32
+                value = values[index] if index < length else 0
+                index += 1
+            if bit:
+                result |= 1 << power
+        self.value, self.position, self.index = value, position, index
+        return result
+
+
 def lz_decompress_base64(text: str) -> str:
     """LZ-String's decompressFromBase64 (linear time; output bounded by MAX_JSON_CHARS)."""
     try:
@@ -134,24 +159,8 @@ def lz_decompress_base64(text: str) -> str:
         raise DrawingError("compressed drawing is not base64") from None
     if not values:
         return ""
-    length = len(values)
-    state = [values[0], 32, 1]  # current value, bit position, next index
-
-    def bits(count: int) -> int:
-        result = 0
-        for power in range(count):
-            value, position, index = state
-            bit = value & position
-            position >>= 1
-            if position == 0:
-                position = 32
-                value = values[index] if index < length else 0
-                index += 1
-            state[0], state[1], state[2] = value, position, index
-            if bit:
-                result |= 1 << power
-        return result
-
+    reader = _Bits(values)
+    bits = reader.read
     kind = bits(2)
     if kind == 2:
         return ""
@@ -164,7 +173,7 @@ def lz_decompress_base64(text: str) -> str:
     out = [first]
     size = 1
     while True:
-        if state[2] > length + 1:
+        if reader.index > len(values) + 1:
             raise DrawingError("compressed drawing is truncated")
         code = bits(num_bits)
         if code in (0, 1):

@@ -24,6 +24,7 @@ import sys
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .anki_collection import (
     AnkiNotetype,
@@ -33,6 +34,9 @@ from .anki_collection import (
     private_copy,
 )
 from .diagnostics import printable
+
+if TYPE_CHECKING:
+    import argparse
 
 COUNTS = ("added", "updated", "unchanged", "skipped", "duplicates", "conflicts")
 
@@ -249,28 +253,9 @@ def main(argv: list[str], prog: str = "ankigen plan") -> int:
 def _main(argv: list[str], prog: str) -> int:
     from .build import build
     from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _repo_prefix, _settle, build_options, say
-    from .cli import parser as build_parser
     from .diagnostics import Formatter, as_record, counts, without_ignored
 
-    p = build_parser(prog, "plan")
-    p.epilog = (
-        "Exit status: 0 planned, 1 the collection cannot be read or the build had errors (or "
-        "warnings, with --strict), 2 usage error, 130 interrupted."
-    )
-    p.description = (
-        "Say what importing the packages into an Anki collection would do, without importing "
-        "and without writing to the collection: notes added, updated, unchanged, skipped as "
-        "older, duplicates, note type conflicts, and the deletions and moves still to do. The "
-        "packages are built first (unchanged folders reuse theirs)."
-    )
-    p.add_argument(
-        "--collection",
-        type=Path,
-        required=True,
-        metavar="PATH",
-        help="the Anki collection (collection.anki2 in the profile folder, or a .colpkg "
-        "backup); only a copy is read",
-    )
+    p = _parser(prog)
     try:
         args = p.parse_args(argv)
     except SystemExit as exit_:
@@ -310,6 +295,32 @@ def _main(argv: list[str], prog: str) -> int:
     else:
         _print_text(plan, args.collection)
     return status
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    """`ankigen plan`: the build's options and the collection to plan against."""
+    from .cli import parser as build_parser
+
+    p = build_parser(prog, "plan")
+    p.epilog = (
+        "Exit status: 0 planned, 1 the collection cannot be read or the build had errors (or "
+        "warnings, with --strict), 2 usage error, 130 interrupted."
+    )
+    p.description = (
+        "Say what importing the packages into an Anki collection would do, without importing "
+        "and without writing to the collection: notes added, updated, unchanged, skipped as "
+        "older, duplicates, note type conflicts, and the deletions and moves still to do. The "
+        "packages are built first (unchanged folders reuse theirs)."
+    )
+    p.add_argument(
+        "--collection",
+        type=Path,
+        required=True,
+        metavar="PATH",
+        help="the Anki collection (collection.anki2 in the profile folder, or a .colpkg "
+        "backup); only a copy is read",
+    )
+    return p
 
 
 def _line(counts: PackagePlan | dict) -> str:

@@ -402,15 +402,12 @@ def write_preview(
     """Write OUT/preview/index.html for the packages of this build; return its path.
 
     A package unchanged since the last preview (same size and time) is not read again."""
-    from .diagnostics import code_of
-
     site = out_dir / PREVIEW_DIR
     (site / "cards").mkdir(parents=True, exist_ok=True)
     (site / "media").mkdir(exist_ok=True)
     state = _load_state(site)
     packages = sorted({*report.written, *report.unchanged})
     kept: dict[str, list[Any]] = {}
-    sources: set[str] = set()
     for number, name in enumerate(packages):
         path = out_dir / name
         stat = path.stat()
@@ -419,42 +416,58 @@ def write_preview(
         old = state.get(name)
         if old and old[:2] == stamp and (site / script).is_file():
             kept[name] = old
-            sources.update(old[3])
             continue
-        try:
-            package = read_package(path)
-        except (OSError, ValueError, KeyError, sqlite3.Error, zipfile.BadZipFile) as error:
-            raise OSError(f"cannot read {path} for the preview: {error}") from error
-        media = {}
-        for media_name, data in package.media.items():
-            media[media_name] = _write_media(site, media_name, data)
-        styles: dict[str, str] = {}
-        records = []
-        for index, card in enumerate(package.cards):
-            css_id = "css-" + hashlib.sha256(card.css.encode()).hexdigest()[:12]
-            styles[css_id] = card.css
-            records.append(
-                {
-                    "id": f"p{number}c{index}",
-                    "deck": card.deck,
-                    "type": card.note_type,
-                    "template": card.template,
-                    "tags": list(card.tags),
-                    "source": card.source,
-                    "css": css_id,
-                    "front": for_page(card.front, media),
-                    "back": for_page(card.back, media),
-                    "text": plain_text(f"{card.front} {card.back}"),
-                }
-            )
-        payload = json.dumps({"package": name, "cards": records, "css": styles})
-        _write_text(site / script, f"ankigenPreview.packages.push({_script_safe(payload)});\n")
-        card_sources = sorted({card.source.rsplit(":", 1)[0] for card in package.cards})
+        card_sources = _write_package_script(site, path, number, script)
         kept[name] = [*stamp, script, card_sources]
-        sources.update(card_sources)
     for name, old in state.items():  # packages gone from the build
         if name not in kept and isinstance(old, list) and len(old) > 2:
             (site / str(old[2])).unlink(missing_ok=True)
+    _write_warnings(site, diagnostics)
+    page = site / "index.html"
+    scripts = [kept[name][2] for name in packages]
+    _write_text(page, _page(vault.name, scripts))
+    _write_text(site / _STATE, json.dumps({"format": _FORMAT, "packages": kept}))
+    return page
+
+
+def _write_package_script(site: Path, path: Path, number: int, script: str) -> list[str]:
+    """Write the package's cards (and their media) as the page script `script`; return the
+    notes they come from."""
+    try:
+        package = read_package(path)
+    except (OSError, ValueError, KeyError, sqlite3.Error, zipfile.BadZipFile) as error:
+        raise OSError(f"cannot read {path} for the preview: {error}") from error
+    media = {}
+    for media_name, data in package.media.items():
+        media[media_name] = _write_media(site, media_name, data)
+    styles: dict[str, str] = {}
+    records = []
+    for index, card in enumerate(package.cards):
+        css_id = "css-" + hashlib.sha256(card.css.encode()).hexdigest()[:12]
+        styles[css_id] = card.css
+        records.append(
+            {
+                "id": f"p{number}c{index}",
+                "deck": card.deck,
+                "type": card.note_type,
+                "template": card.template,
+                "tags": list(card.tags),
+                "source": card.source,
+                "css": css_id,
+                "front": for_page(card.front, media),
+                "back": for_page(card.back, media),
+                "text": plain_text(f"{card.front} {card.back}"),
+            }
+        )
+    payload = json.dumps({"package": path.name, "cards": records, "css": styles})
+    _write_text(site / script, f"ankigenPreview.packages.push({_script_safe(payload)});\n")
+    return sorted({card.source.rsplit(":", 1)[0] for card in package.cards})
+
+
+def _write_warnings(site: Path, diagnostics: Iterable[Diagnostic]) -> None:
+    """warnings.js: the build's diagnostics for the page."""
+    from .diagnostics import code_of
+
     warnings = [
         {
             "file": item.path,
@@ -469,11 +482,6 @@ def write_preview(
         site / "warnings.js",
         f"ankigenPreview.diagnostics = {_script_safe(json.dumps(warnings))};\n",
     )
-    page = site / "index.html"
-    scripts = [kept[name][2] for name in packages]
-    _write_text(page, _page(vault.name, scripts))
-    _write_text(site / _STATE, json.dumps({"format": _FORMAT, "packages": kept}))
-    return page
 
 
 def _write_media(site: Path, name: str, data: bytes) -> str:

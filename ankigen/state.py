@@ -170,10 +170,20 @@ def _record_from_json(raw: object) -> FolderRecord | None:
         return None
     if notes is None or pictures is None or embeds is None or not isinstance(retry, bool):
         return None
-    if not (_count(cards) and _count(use_cases) and isinstance(diagnostics, list)):
+    checked = _diagnostics_from_json(diagnostics)
+    if not (_count(cards) and _count(use_cases) and checked is not None):
+        return None
+    record = FolderRecord(package, notes, pictures, cards, use_cases, checked, retry, missing)
+    record.embeds = embeds
+    return record
+
+
+def _diagnostics_from_json(raw: object) -> list[tuple[str, int, Severity, str]] | None:
+    """A record's diagnostics from their JSON form, or None when any has the wrong shape."""
+    if not isinstance(raw, list):
         return None
     checked: list[tuple[str, int, Severity, str]] = []
-    for item in diagnostics:
+    for item in raw:
         if not (isinstance(item, list) and len(item) == 4):
             return None
         where, line, raw_severity, message = item
@@ -183,9 +193,7 @@ def _record_from_json(raw: object) -> FolderRecord | None:
         if severity is None:
             return None
         checked.append((where, line, severity, message))
-    record = FolderRecord(package, notes, pictures, cards, use_cases, checked, retry, missing)
-    record.embeds = embeds
-    return record
+    return checked
 
 
 def _count(value: object) -> TypeGuard[int]:

@@ -450,17 +450,10 @@ def _resolve(
     """One syntax's reading of each line: a card touching another syntax's markup, or a line
     of a card of a syntax before it in PRIORITY, is not made (with a `file:line` warning,
     but for the Spaced Repetition plugin's cards, which are text there by rule)."""
-    if sum(bool(cards) for cards in found.values()) == 1 and not any(
-        marks for name, marks in note.markup.items() if not found.get(name)
-    ):
+    if _one_syntax(note, found):
         return next(cards for cards in found.values() if cards)  # one syntax: nothing to decide
     last_line = len(note.lines) + 1
-    held: dict[int, tuple[str, str]] = {}  # line → (syntax, what holds it)
-    for name, marks in note.markup.items():
-        if name in found:
-            for first, last, what in marks:
-                for number in range(max(first, 1), min(last, last_line) + 1):
-                    held.setdefault(number, (name, what))
+    held = _held_by_markup(note, found, last_line)  # line → (syntax, what holds it)
     kept: list[CardSource] = []
     order = [name for name in priority() if name in found]
     order += [name for name in found if name not in order]
@@ -469,26 +462,9 @@ def _resolve(
         for card in found[name]:
             first, last = _span(card)
             lines = range(max(first, 1), min(last, last_line) + 1)
-            clash = next(
-                (n for n in lines if n in held and held[n][0] != name),
-                None,
-            )
+            clash = next((n for n in lines if n in held and held[n][0] != name), None)
             if clash is not None:
-                if not readers()[name].implicit:
-                    label = readers()[name].label
-                    message = (
-                        f"{label} card not made: line {clash} is {held[clash][1]}, and one "
-                        f"line is read by one syntax only (see the README's order)"
-                    )
-                    diagnostics.append(Diagnostic(note.rel, card.line, "warning", message))
-                elif card.line not in held:
-                    # It starts in plain text and runs into another syntax's card: an end
-                    # marker missing, most likely, and not text of that card.
-                    message = (
-                        f"card runs to line {last}, over another syntax's card; left out "
-                        "(does it end where you meant?)"
-                    )
-                    diagnostics.append(Diagnostic(note.rel, card.line, "warning", message))
+                _warn_clash(note, name, card, clash, held, diagnostics)
                 continue
             kept.append(card)
             what = f"in the {readers()[name].label} card at line {card.line}"
@@ -497,6 +473,52 @@ def _resolve(
         for number, holder in claimed.items():
             held.setdefault(number, holder)
     return kept
+
+
+def _one_syntax(note: NoteText, found: dict[str, list[CardSource]]) -> bool:
+    """Whether one syntax made cards and no other left markup in the note."""
+    return sum(bool(cards) for cards in found.values()) == 1 and not any(
+        marks for name, marks in note.markup.items() if not found.get(name)
+    )
+
+
+def _held_by_markup(
+    note: NoteText, found: dict[str, list[CardSource]], last_line: int
+) -> dict[int, tuple[str, str]]:
+    """The lines held by the markup of the syntaxes read: line → (syntax, what holds it)."""
+    held: dict[int, tuple[str, str]] = {}
+    for name, marks in note.markup.items():
+        if name in found:
+            for first, last, what in marks:
+                for number in range(max(first, 1), min(last, last_line) + 1):
+                    held.setdefault(number, (name, what))
+    return held
+
+
+def _warn_clash(
+    note: NoteText,
+    name: str,
+    card: CardSource,
+    clash: int,
+    held: dict[int, tuple[str, str]],
+    diagnostics: list[Diagnostic],
+) -> None:
+    """The warning for a card of syntax `name` left out because line `clash` is held."""
+    if not readers()[name].implicit:
+        label = readers()[name].label
+        message = (
+            f"{label} card not made: line {clash} is {held[clash][1]}, and one "
+            f"line is read by one syntax only (see the README's order)"
+        )
+        diagnostics.append(Diagnostic(note.rel, card.line, "warning", message))
+    elif card.line not in held:
+        # It starts in plain text and runs into another syntax's card: an end
+        # marker missing, most likely, and not text of that card.
+        message = (
+            f"card runs to line {_span(card)[1]}, over another syntax's card; left out "
+            "(does it end where you meant?)"
+        )
+        diagnostics.append(Diagnostic(note.rel, card.line, "warning", message))
 
 
 def read_note(

@@ -221,7 +221,6 @@ class _Reader:
     def cards(self) -> list[CardSource]:
         cards: list[CardSource] = []
         used: set[int] = set()  # lines that belong to a tagged card
-        headings = obsidian.Headings()
         # Only a note the plugin synced (cards-deck) or that carries a card tag holds cards.
         tag_seen = self.has_deck or self._carries_tag() or bool(self.callouts)
         inside: dict[int, int] = {}  # first line index of a callout card → index after it
@@ -230,6 +229,17 @@ class _Reader:
             used.update(range(first, after))
             if card is not None:
                 cards.append(card)
+        cards += self._tagged_cards(inside, used)
+        if not tag_seen:
+            return []  # "::" and highlights elsewhere in the vault are no cards
+        cards += self._untagged_cards(used)
+        cards.sort(key=lambda c: c.line)
+        return cards
+
+    def _tagged_cards(self, inside: dict[int, int], used: set[int]) -> list[CardSource]:
+        """The cards marked with the card tag, in order; their lines are added to `used`."""
+        cards: list[CardSource] = []
+        headings = obsidian.Headings()
         index = 0
         floor = 0  # the line after the last tagged card: no front reaches above it
         while index < len(self.lines):
@@ -252,8 +262,11 @@ class _Reader:
                     index = max(end, index + 1)
                     continue
             index += 1
-        if not tag_seen:
-            return []  # "::" and highlights elsewhere in the vault are no cards
+        return cards
+
+    def _untagged_cards(self, used: set[int]) -> list[CardSource]:
+        """The `::` and cloze cards on the lines outside tagged cards."""
+        cards: list[CardSource] = []
         above = obsidian.Headings()
         for index, line in enumerate(self.lines):
             found = obsidian.heading(line.visible)
@@ -265,7 +278,6 @@ class _Reader:
             card = self._inline(index, context) or self._cloze(index, context)
             if card is not None:
                 cards.append(card)
-        cards.sort(key=lambda c: c.line)
         return cards
 
     def markup(self) -> list[tuple[int, int, str]]:
@@ -435,29 +447,7 @@ class _Reader:
         if found is not None:
             front = "\n".join([found[1], *front_lines[1:]]).strip()
         tags = [obsidian.anki_tag(n) for _, _, n in obsidian.line_tags(line.visible[end:])]
-        after = index + 1
-        anki_id = 0
-        back: list[obsidian.Line] = []
-        if kind != "spaced" and self.v2 and found is not None:
-            after, back = self._section(index + 1, found[0])
-        elif kind != "spaced":
-            while after < len(self.lines) and not self.lines[after].text.strip():
-                after += 1
-            while after < len(self.lines):
-                current = self.lines[after]
-                if not current.code:
-                    id_match = _ID_LINE.match(current.visible.strip())
-                    if id_match:
-                        anki_id = int(id_match.group(1))
-                        after += 1
-                        break
-                    if not current.visible.strip():
-                        break
-                back.append(current)
-                after += 1
-        else:
-            anki_id = self._id_below(index)
-            after += 1 if anki_id else 0
+        after, back, anki_id = self._tagged_back(index, kind, found)
         if not front:
             self.problem(line.number, f"#{self.options.tag} without a front; no card made")
             return first, None, index + 1
@@ -472,6 +462,32 @@ class _Reader:
         if back:
             card = replace(card, answer_line=back[0].number)
         return first, card, after
+
+    def _tagged_back(
+        self, index: int, kind: str, heading: tuple[int, str] | None
+    ) -> tuple[int, list[obsidian.Line], int]:
+        """(index after the card, its back lines, its Anki id or 0) of the tagged card on line
+        `index`: a heading's section (v2), else the paragraph below up to a blank or id line."""
+        if kind == "spaced":
+            anki_id = self._id_below(index)
+            return index + 1 + (1 if anki_id else 0), [], anki_id
+        if self.v2 and heading is not None:
+            return (*self._section(index + 1, heading[0]), 0)
+        after = index + 1
+        back: list[obsidian.Line] = []
+        while after < len(self.lines) and not self.lines[after].text.strip():
+            after += 1
+        while after < len(self.lines):
+            current = self.lines[after]
+            if not current.code:
+                id_match = _ID_LINE.match(current.visible.strip())
+                if id_match:
+                    return after + 1, back, int(id_match.group(1))
+                if not current.visible.strip():
+                    break
+            back.append(current)
+            after += 1
+        return after, back, 0
 
     def _inline(self, index: int, headings: list[tuple[int, str]]) -> CardSource | None:
         line = self.lines[index]

@@ -782,19 +782,7 @@ def _card(
     file: _File | None = None,
 ) -> CardSource | None:
     """One card from a note's fields ([name, Markdown, line] each, in the type's order)."""
-    if ota.obsidian_tags:
-        for entry in fields:
-            entry[1], lifted = obsidian.lift_tags(entry[1])
-            tags.extend(lifted)
-    if type_name == _OPTIONAL_REVERSE and len(fields) > 2 and fields[2][1].strip():
-        note_type = REVERSED
-    if "Cloze" in type_name:
-        for entry in fields:
-            entry[1] = _clozes(entry[1], ota)
-    if file is not None:
-        _append_extras(type_name, fields, headings, file, ota)
-    if note_type.startswith("custom:") and "Cloze" in type_name and "{{c" in fields[0][1]:
-        note_type = CLOZE  # a user's own cloze note type: Anki's cloze kind, their fields kept
+    note_type = _prepare_fields(type_name, note_type, fields, ota, tags, headings, file)
     if note_type == CLOZE:
         text, count = anki_clozes_to_marks(fields[0][1])
         if not count:
@@ -822,6 +810,33 @@ def _card(
         syntax="obsidian-to-anki",
         anki_id=anki_id,
     )
+
+
+def _prepare_fields(
+    type_name: str,
+    note_type: str,
+    fields: list[list],
+    ota: OtaSettings,
+    tags: list[str],
+    headings: list[tuple[int, str]],
+    file: _File | None,
+) -> str:
+    """Lift tags, read CurlyClozes and add the file's extra fields in place; the note type the
+    fields make (a filled third field of the optional-reverse type, a user's cloze type)."""
+    if ota.obsidian_tags:
+        for entry in fields:
+            entry[1], lifted = obsidian.lift_tags(entry[1])
+            tags.extend(lifted)
+    if type_name == _OPTIONAL_REVERSE and len(fields) > 2 and fields[2][1].strip():
+        note_type = REVERSED
+    if "Cloze" in type_name:
+        for entry in fields:
+            entry[1] = _clozes(entry[1], ota)
+    if file is not None:
+        _append_extras(type_name, fields, headings, file, ota)
+    if note_type.startswith("custom:") and "Cloze" in type_name and "{{c" in fields[0][1]:
+        note_type = CLOZE  # a user's own cloze note type: Anki's cloze kind, their fields kept
+    return note_type
 
 
 # ---------------------------------------------------------------- frozen fields, link, context
@@ -1038,15 +1053,19 @@ def _ignored_spans(
         base = starts[number - 1]
         for start, end in [*obsidian.code_spans(visible), *obsidian.math_spans(visible)]:
             spans.add(base + start, base + end)
-    text = "\n".join(note.lines)
+    _add_display_math("\n".join(note.lines), spans)
+    return spans
+
+
+def _add_display_math(text: str, spans: _Spans) -> None:
+    """Add the `$$…$$` blocks of the text (display math may span lines)."""
     at = text.find("$$")
-    while at >= 0:  # display math may span lines
+    while at >= 0:
         close = text.find("$$", at + 2)
         if close < 0:
             break
         spans.add(at, close + 2)
         at = text.find("$$", close + 2)
-    return spans
 
 
 # ---------------------------------------------------------------- CurlyCloze

@@ -113,75 +113,93 @@ def _read_settings(data: Mapping[str, Any] | None, problems: list[str]) -> SrSet
         # data.json is {"settings": {...}, "buryDate": ..., ...}; very old versions were flat.
         inner = data.get("settings")
         raw = inner if isinstance(inner, dict) else data
-
-    def warn(message: str) -> None:
-        problems.append(message)
-
-    def get(key: str, kind: type) -> Any:
-        value = raw.get(key, DEFAULTS[key])
-        if kind is list:
-            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
-        else:
-            ok = isinstance(value, kind)
-        if not ok:
-            warn(f"{key} should be a {kind.__name__}, not {value!r}; the plugin's default applies")
-            return DEFAULTS[key]
-        return value
-
-    def bounded_setting(items: list, limit: int, what: str) -> list:
-        said: list[str] = []
-        items = bounded(items, limit, what, said)
-        for message in said:
-            warn(message)
-        return items
-
-    def separator(key: str) -> str:
-        value = get(key, str)
-        if "\n" in value or len(value) > 40:
-            warn(f"{key} {value!r} cannot be a separator; the plugin's default applies")
-            return str(DEFAULTS[key])
-        return value.strip() if key.startswith("multiline") else value
-
-    if "clozePatterns" in raw:
-        sources = bounded_setting(get("clozePatterns", list), MAX_CLOZE_PATTERNS, "clozePatterns")
-    else:
-        sources = [
-            pattern
-            for key, pattern, default in _LEGACY_CLOZES
-            if (raw.get(key) if isinstance(raw.get(key), bool) else default)
-        ]
-    clozes = []
-    for source in sources:
-        pattern = parse_cloze_pattern(source)
-        if pattern is None:
-            warn(f"cloze pattern {source!r} not understood; it is not read")
-        else:
-            clozes.append(pattern)
+    read = _SettingsReader(raw, problems)
+    clozes = _cloze_patterns(read)
     tags = tuple(
         tag.strip().lstrip("#").strip("/").lower()
-        for tag in bounded_setting(get("flashcardTags", list), MAX_TAGS, "flashcardTags")
+        for tag in read.bounded(read.get("flashcardTags", list), MAX_TAGS, "flashcardTags")
         if tag.strip().lstrip("#").strip("/")
     )
     ignored = tuple(
         p.strip().strip("/")
-        for p in bounded_setting(
-            get("noteFoldersToIgnore", list), MAX_IGNORED, "noteFoldersToIgnore"
+        for p in read.bounded(
+            read.get("noteFoldersToIgnore", list), MAX_IGNORED, "noteFoldersToIgnore"
         )
         if p.strip()
     )
     return SrSettings(
         tags=tags,
-        folders_to_decks=bool(get("convertFoldersToDecks", bool)),
-        single=separator("singleLineCardSeparator"),
-        single_reversed=separator("singleLineReversedCardSeparator"),
-        multi=separator("multilineCardSeparator"),
-        multi_reversed=separator("multilineReversedCardSeparator"),
-        end_marker=separator("multilineCardEndMarker"),
+        folders_to_decks=bool(read.get("convertFoldersToDecks", bool)),
+        single=read.separator("singleLineCardSeparator"),
+        single_reversed=read.separator("singleLineReversedCardSeparator"),
+        multi=read.separator("multilineCardSeparator"),
+        multi_reversed=read.separator("multilineReversedCardSeparator"),
+        end_marker=read.separator("multilineCardEndMarker"),
         clozes=tuple(clozes),
         ignored=ignored,
         is_card_tag=tag_matcher(tags),
         is_ignored=_ignore_matcher(ignored),
     )
+
+
+@dataclass
+class _SettingsReader:
+    """The plugin's settings read one key at a time; a wrong value is a problem and the
+    plugin's default."""
+
+    raw: Mapping[str, Any]
+    problems: list[str]
+
+    def get(self, key: str, kind: type) -> Any:
+        value = self.raw.get(key, DEFAULTS[key])
+        if kind is list:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            self.problems.append(
+                f"{key} should be a {kind.__name__}, not {value!r}; the plugin's default applies"
+            )
+            return DEFAULTS[key]
+        return value
+
+    def bounded(self, items: list, limit: int, what: str) -> list:
+        said: list[str] = []
+        items = bounded(items, limit, what, said)
+        self.problems.extend(said)
+        return items
+
+    def separator(self, key: str) -> str:
+        value = self.get(key, str)
+        if "\n" in value or len(value) > 40:
+            self.problems.append(
+                f"{key} {value!r} cannot be a separator; the plugin's default applies"
+            )
+            return str(DEFAULTS[key])
+        return value.strip() if key.startswith("multiline") else value
+
+
+def _cloze_patterns(read: _SettingsReader) -> list[ClozePattern]:
+    """The cloze patterns: `clozePatterns`, or the older versions' switches."""
+    if "clozePatterns" in read.raw:
+        sources = read.bounded(read.get("clozePatterns", list), MAX_CLOZE_PATTERNS, "clozePatterns")
+    else:
+        sources = [
+            pattern
+            for key, pattern, default in _LEGACY_CLOZES
+            if (read.raw.get(key) if isinstance(read.raw.get(key), bool) else default)
+        ]
+    clozes = []
+    for source in sources:
+        pattern = parse_cloze_pattern(source)
+        if pattern is None:
+            read.problems.append(f"cloze pattern {source!r} not understood; it is not read")
+        else:
+            clozes.append(pattern)
+    return clozes
+
+
+_Token = tuple[str, ...]
 
 
 def parse_cloze_pattern(source: str) -> ClozePattern | None:
@@ -190,8 +208,20 @@ def parse_cloze_pattern(source: str) -> ClozePattern | None:
     `answer` is the deleted text, `[…123…]` an optional sequence number, `[…hint…]` an
     optional hint; `\\` escapes a bracket. None when the pattern has no literal around the answer.
     """
-    tokens: list[tuple[str, ...]] = []
+    tokens = _pattern_tokens(source)
+    return None if tokens is None else _pattern_from_tokens(source, tokens)
+
+
+def _pattern_tokens(source: str) -> list[_Token] | None:
+    """The pattern as ("lit", text), ("opt", pre, kind, post) and ("answer",) tokens."""
+    tokens: list[_Token] = []
     literal: list[str] = []
+
+    def flush() -> None:
+        if literal:
+            tokens.append(("lit", "".join(literal)))
+            literal.clear()
+
     i = 0
     n = len(source)
     while i < n:
@@ -200,36 +230,50 @@ def parse_cloze_pattern(source: str) -> ClozePattern | None:
             literal.append(source[i + 1])
             i += 2
         elif char == "[":
-            group: list[str] = []
-            i += 1
-            while i < n and source[i] != "]":
-                if source[i] == "\\" and i + 1 < n:
-                    i += 1
-                group.append(source[i])
-                i += 1
-            if i >= n:
+            read = _optional_group(source, i + 1)
+            if read is None:
                 return None
-            i += 1
-            text = "".join(group)
-            kind = "seq" if "123" in text else "hint" if "hint" in text else ""
-            if not kind:
-                return None
-            pre, post = text.split("123" if kind == "seq" else "hint", 1)
-            if literal:
-                tokens.append(("lit", "".join(literal)))
-                literal = []
-            tokens.append(("opt", pre, kind, post))
+            token, i = read
+            flush()
+            tokens.append(token)
         elif source.startswith("answer", i):
-            if literal:
-                tokens.append(("lit", "".join(literal)))
-                literal = []
+            flush()
             tokens.append(("answer",))
             i += len("answer")
         else:
             literal.append(char)
             i += 1
-    if literal:
-        tokens.append(("lit", "".join(literal)))
+    flush()
+    return tokens
+
+
+def _optional_group(source: str, i: int) -> tuple[_Token, int] | None:
+    """The ("opt", pre, kind, post) token of the `[…]` group whose text starts at `i`, and the
+    index after its `]`; None when it is unclosed or names neither `123` nor `hint`."""
+    group: list[str] = []
+    n = len(source)
+    while i < n and source[i] != "]":
+        if source[i] == "\\" and i + 1 < n:
+            i += 1
+        group.append(source[i])
+        i += 1
+    if i >= n:
+        return None
+    text = "".join(group)
+    kind = "seq" if "123" in text else "hint" if "hint" in text else ""
+    if not kind:
+        return None
+    pre, post = text.split("123" if kind == "seq" else "hint", 1)
+    return ("opt", pre, kind, post), i + 1
+
+
+def _groups(part: list[_Token]) -> tuple[tuple[str, str, str], ...]:
+    return tuple((t[1], t[2], t[3]) for t in part)
+
+
+def _pattern_from_tokens(source: str, tokens: list[_Token]) -> ClozePattern | None:
+    """The pattern: one literal prefix, optional groups, the answer, optional groups, one
+    literal suffix, optional groups; None when the tokens are not in that shape."""
     answers = [k for k, token in enumerate(tokens) if token[0] == "answer"]
     if len(answers) != 1:
         return None
@@ -241,17 +285,13 @@ def parse_cloze_pattern(source: str) -> ClozePattern | None:
     if len(suffixes) != 1:
         return None
     s = suffixes[0]
-
-    def groups(part: list[tuple[str, ...]]) -> tuple[tuple[str, str, str], ...]:
-        return tuple((t[1], t[2], t[3]) for t in part)
-
-    middle = groups(tail[:s])
+    middle = _groups(tail[:s])
     if any(not pre for pre, _, _ in middle):
         return None
-    after = groups(tail[s + 1 :])
+    after = _groups(tail[s + 1 :])
     if any(not pre or not post for pre, _, post in after):
         return None
-    return ClozePattern(source, head[0][1], groups(head[1:]), middle, tail[s][1], after)
+    return ClozePattern(source, head[0][1], _groups(head[1:]), middle, tail[s][1], after)
 
 
 # ---------------------------------------------------------------- clozes
@@ -308,49 +348,73 @@ def _pattern_clozes(line: str, masked: str, pattern: ClozePattern) -> list[_Cloz
         close = masked.find(pattern.suffix, q + 1)
         if close < 0:
             break  # no closing delimiter after here: no later opening can close either
-        seq = ""
-        for pre, kind, post in pattern.before:
-            value, end = _group(masked, q, pre, post, close)
-            if value is not None and (kind != "seq" or _SEQ.fullmatch(value)):
-                if kind == "seq":
-                    seq = value
-                q = end
+        q, seq = _groups_before(masked, q, close, pattern)
         if q >= close:
             pos = start + 1
             continue
-        segment_end = close
-        answer_end = close
-        hint = ""
-        for pre, kind, post in pattern.middle:
-            at = masked.find(pre, q + 1, segment_end)
-            if at < 0:
-                continue
-            value_start = at + len(pre)
-            value_end = segment_end
-            if post:
-                if not masked.startswith(post, segment_end - len(post)):
-                    continue
-                value_end -= len(post)
-            if value_end > value_start:
-                answer_end = min(answer_end, at)
-                if kind == "hint":
-                    hint = line[value_start:value_end]
-                elif _SEQ.fullmatch(line[value_start:value_end]):
-                    seq = line[value_start:value_end]
-        end = close + len(pattern.suffix)
-        for pre, kind, post in pattern.after:
-            value, group_end = _group(masked, end, pre, post, len(masked))
-            if value is not None and (kind != "seq" or _SEQ.fullmatch(value)):
-                if kind == "seq":
-                    seq = value
-                else:
-                    hint = line[end + len(pre) : group_end - len(post)]
-                end = group_end
+        answer_end, hint, middle_seq = _groups_inside(line, masked, q, close, pattern)
+        end, after_hint, after_seq = _groups_after(
+            line, masked, close + len(pattern.suffix), pattern
+        )
         answer = line[q:answer_end]
         if answer.strip():
-            out.append(_Cloze(start, end, answer, hint, seq))
+            out.append(
+                _Cloze(start, end, answer, after_hint or hint, after_seq or middle_seq or seq)
+            )
         pos = end
     return out
+
+
+def _groups_before(masked: str, q: int, close: int, pattern: ClozePattern) -> tuple[int, str]:
+    """Where the answer starts after the optional groups before it, and their sequence."""
+    seq = ""
+    for pre, kind, post in pattern.before:
+        value, end = _group(masked, q, pre, post, close)
+        if value is not None and (kind != "seq" or _SEQ.fullmatch(value)):
+            if kind == "seq":
+                seq = value
+            q = end
+    return q, seq
+
+
+def _groups_inside(
+    line: str, masked: str, q: int, close: int, pattern: ClozePattern
+) -> tuple[int, str, str]:
+    """Where the answer ends before the groups inside the delimiters, their hint and sequence."""
+    answer_end = close
+    hint = seq = ""
+    for pre, kind, post in pattern.middle:
+        at = masked.find(pre, q + 1, close)
+        if at < 0:
+            continue
+        value_start = at + len(pre)
+        value_end = close
+        if post:
+            if not masked.startswith(post, close - len(post)):
+                continue
+            value_end -= len(post)
+        if value_end > value_start:
+            answer_end = min(answer_end, at)
+            if kind == "hint":
+                hint = line[value_start:value_end]
+            elif _SEQ.fullmatch(line[value_start:value_end]):
+                seq = line[value_start:value_end]
+    return answer_end, hint, seq
+
+
+def _groups_after(line: str, masked: str, end: int, pattern: ClozePattern) -> tuple[int, str, str]:
+    """Where the cloze ends after the optional groups past its closing delimiter, their hint
+    and sequence ("" for a group absent)."""
+    hint = seq = ""
+    for pre, kind, post in pattern.after:
+        value, group_end = _group(masked, end, pre, post, len(masked))
+        if value is not None and (kind != "seq" or _SEQ.fullmatch(value)):
+            if kind == "seq":
+                seq = value
+            else:
+                hint = line[end + len(pre) : group_end - len(post)]
+            end = group_end
+    return end, hint, seq
 
 
 def _group(text: str, at: int, pre: str, post: str, limit: int) -> tuple[str | None, int]:
@@ -645,8 +709,7 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
         if row.kind == "hidden":
             i += 1
             continue
-        blank = row.kind == "blank"
-        if (blank and (not sr.end_marker or kind is None)) or _is_end_marker(sr, row):
+        if _ends_paragraph(sr, row, kind):
             _finish(reading, rows, para, kind, i - 1, ends=i)
             para, kind, written = [], None, 0
             i += 1
@@ -665,22 +728,36 @@ def _read_rows(reading: _Reading, rows: list[_Row]) -> None:
                 para, kind, written = [], None, 0
                 i = last + 1
                 continue
-            stripped = row.text.strip()
-            if stripped and stripped in (sr.multi, sr.multi_reversed):
-                # The plugin's test: any text above the separator in the paragraph.
-                if written > 1:
-                    kind = QUESTION if stripped == sr.multi else REVERSED
-                else:
-                    reading.warn(row.number, f"'{stripped}' has no text above it; no card made")
-            elif kind is None and find_clozes(row.text, sr.clozes):
-                kind = CLOZE
-            elif kind is None and not reading.code_cloze and _cloze_in_code(row.text, sr):
-                reading.code_cloze = row.number
+            kind = _paragraph_kind(reading, row, kind, written)
         i += 1
     last = len(rows) - 1
     while para and last > para[0] and not rows[last].raw.strip():
         last -= 1  # a card still open at the end of the note ends at its last written line
     _finish(reading, rows, para, kind, last, ends=-1)
+
+
+def _ends_paragraph(sr: SrSettings, row: _Row, kind: str | None) -> bool:
+    """Whether the row closes the paragraph: a blank line (unless a card waits for its end
+    marker) or the end marker."""
+    blank = row.kind == "blank"
+    return (blank and (not sr.end_marker or kind is None)) or _is_end_marker(sr, row)
+
+
+def _paragraph_kind(reading: _Reading, row: _Row, kind: str | None, written: int) -> str | None:
+    """The paragraph's card kind once this text row is read: a separator line makes it a
+    multi-line card, a cloze a cloze card (unless it is one already)."""
+    sr = reading.settings
+    stripped = row.text.strip()
+    if stripped and stripped in (sr.multi, sr.multi_reversed):
+        # The plugin's test: any text above the separator in the paragraph.
+        if written > 1:
+            return QUESTION if stripped == sr.multi else REVERSED
+        reading.warn(row.number, f"'{stripped}' has no text above it; no card made")
+    elif kind is None and find_clozes(row.text, sr.clozes):
+        return CLOZE
+    elif kind is None and not reading.code_cloze and _cloze_in_code(row.text, sr):
+        reading.code_cloze = row.number
+    return kind
 
 
 def _contexts(rows: list[_Row]) -> list[tuple[str, ...]]:
@@ -961,22 +1038,8 @@ def _multiline(reading: _Reading, rows: list[_Row], para: list[int], kind: str, 
         (k for k in para if rows[k].kind == "text" and rows[k].text.strip() == separator),
         para[-1] if para else 0,
     )
-    for k in para:
-        stripped = rows[k].text.strip() if rows[k].kind == "text" else ""
-        if k != at and stripped and stripped in (sr.multi, sr.multi_reversed):
-            reading.warn(
-                rows[k].number,
-                f"'{stripped}' is inside the card of line {rows[para[0]].number}, which runs on "
-                f"to the end marker '{sr.end_marker}' past blank lines (as the plugin reads it); "
-                "it makes no card of its own"
-                if sr.end_marker
-                else f"'{stripped}' is inside the card of line {rows[para[0]].number} (one "
-                "separator line per card); it makes no card of its own",
-            )
-    front_rows = [k for k in para if k < at and rows[k].kind != "schedule"]
-    back_rows = [k for k in para if k > at and rows[k].kind != "schedule"]
-    while back_rows and rows[back_rows[-1]].kind == "blank":
-        back_rows.pop()
+    _extra_separators(reading, rows, para, at)
+    front_rows, back_rows = _sides(rows, para, at)
     if not front_rows:
         reading.warn(
             rows[at].number, "card has an empty front; no card made" + _schedules_lost(rows, para)
@@ -1007,6 +1070,33 @@ def _multiline(reading: _Reading, rows: list[_Row], para: list[int], kind: str, 
         rows[back_rows[0]].number,
         own,
     )
+
+
+def _sides(rows: list[_Row], para: list[int], at: int) -> tuple[list[int], list[int]]:
+    """The rows above and below the separator row `at`, scheduling comments and trailing
+    blank lines left out."""
+    front_rows = [k for k in para if k < at and rows[k].kind != "schedule"]
+    back_rows = [k for k in para if k > at and rows[k].kind != "schedule"]
+    while back_rows and rows[back_rows[-1]].kind == "blank":
+        back_rows.pop()
+    return front_rows, back_rows
+
+
+def _extra_separators(reading: _Reading, rows: list[_Row], para: list[int], at: int) -> None:
+    """Warn about separator lines of a multi-line card other than the one at `at`."""
+    sr = reading.settings
+    for k in para:
+        stripped = rows[k].text.strip() if rows[k].kind == "text" else ""
+        if k != at and stripped and stripped in (sr.multi, sr.multi_reversed):
+            reading.warn(
+                rows[k].number,
+                f"'{stripped}' is inside the card of line {rows[para[0]].number}, which runs on "
+                f"to the end marker '{sr.end_marker}' past blank lines (as the plugin reads it); "
+                "it makes no card of its own"
+                if sr.end_marker
+                else f"'{stripped}' is inside the card of line {rows[para[0]].number} (one "
+                "separator line per card); it makes no card of its own",
+            )
 
 
 def _cloze_card(reading: _Reading, rows: list[_Row], para: list[int], last: int) -> None:
