@@ -30,10 +30,12 @@ def exit_with(status: int) -> None:
     """Exit with the status. Interrupted (130), what had to be removed is removed by then:
     exit at once, for Python's own exit would wait for the worker pool's threads, which may
     wait for ever on a worker ended in the middle of handing back its result."""
+    # Written out now, while our handlers hold: Python's exit puts the default ones back before
+    # it flushes, and a signal then would end the process with the summary still unwritten.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
     if status == 130:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
         os._exit(130)
     sys.exit(status)
 
