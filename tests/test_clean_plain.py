@@ -4,7 +4,10 @@ answers: on generated HTML of the quick path's tags, nested well and badly, and 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -165,3 +168,32 @@ def test_fields_render_as_with_nh3_throughout(blocks: list[str], separator: str)
     with mock.patch.object(render, "clean_plain", lambda html: None):
         expected = _render_full(text)
     assert _render_full(text) == expected
+
+
+def _cpu(run: Callable[[str], object], argument: str) -> float:
+    """The least CPU time of three runs (CPU time: other processes on the machine do not count)."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        run(argument)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: "<p>" + "<strong>a</strong>" * n + "<em>",  # fails at the end
+        lambda n: "<p>" + "a" * n + "</p>",  # no newline after it
+        lambda n: "<ul>\n" + "<li>a</li>\n" * n + "</ul>",
+        lambda n: (
+            '<div class="highlight"><pre><span></span><code>' + '<span class="k">x</span>' * n
+        ),
+        lambda n: "<p>" + "&quot;" * n + "&",
+        lambda n: "<p>x</p>\n" * n + "<p>",
+    ],
+)
+def test_clean_plain_is_linear(make: Callable[[int], str]) -> None:
+    """Linear work on 10 n is 10 times that on n, quadratic 100 times: a generous bound."""
+    small, large = make(5_000), make(50_000)
+    assert _cpu(clean_plain, large) < 40 * _cpu(clean_plain, small) + 0.25
