@@ -35,9 +35,14 @@ def see_html(links: tuple[SeeLink, ...]) -> str:
 
 def source_html(vault_name: str, rel: str, line: int) -> str:
     """Where the card was written, with a link that opens the note in Obsidian."""
+    return _source_head(vault_name, rel) + f"{line}</a>"
+
+
+def _source_head(vault_name: str, rel: str) -> str:
+    """source_html up to the line number: the same for every card of a note."""
     file = rel[:-3] if rel.lower().endswith(".md") else rel
     url = f"obsidian://open?vault={quote(vault_name, safe='')}&file={quote(file, safe='')}"
-    return f'<a href="{escape(url)}">{escape(rel, quote=False)}:{line}</a>'
+    return f'<a href="{escape(url)}">{escape(rel, quote=False)}:'
 
 
 def source_hash(card: CardSource, note_tags: tuple[str, ...] = ()) -> str:
@@ -76,21 +81,24 @@ def card_drafts(
 
     drafts = []
     for note in notes:
-        references = "" if note.references is None else note.references.html
+        # Anki plays a [sound:…] in any field: the fields made here show one as text.
+        references = neutralise_sounds("" if note.references is None else note.references.html)
+        source_head = neutralise_sounds(_source_head(vault.name, note.note.rel))
+        contexts: dict[tuple[str, ...], str] = {}  # the note's cards share their headings
         for card in note.cards:
             source = card.source
+            context = contexts.get(source.context)
+            if context is None:
+                context = contexts[source.context] = neutralise_sounds(
+                    context_html(note.note.title, source.context)
+                )
             fields = (
                 card.fields[0].html,
                 card.fields[1].html,
-                *map(
-                    neutralise_sounds,  # Anki plays a [sound:…] in any field
-                    (
-                        context_html(note.note.title, source.context),
-                        see_html(source.see),
-                        references,
-                        source_html(vault.name, note.note.rel, source.line),
-                    ),
-                ),
+                context,
+                neutralise_sounds(see_html(source.see)) if source.see else "",
+                references,
+                source_head + f"{source.line}</a>",
             )
             drafts.append(
                 CardDraft(

@@ -11,6 +11,7 @@ import contextlib
 import datetime
 import hashlib
 import json
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -22,7 +23,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import atomic
-from .ankilimits import DEFAULT_DECK_NAME, anki_deck_name, cloze_problem, without_controls
+from .ankilimits import (
+    CONTROLS,
+    DEFAULT_DECK_NAME,
+    anki_deck_name,
+    cloze_problem,
+    without_controls,
+)
 from .ankilimits import card_ords as cloze_ords
 from .discover import is_package
 from .htmltext import ANKI_SORT_ENTITIES, html_to_text
@@ -314,7 +321,10 @@ def _rows(
         expected = len(note.foreign.fields) if note.foreign else len(FIELDS)
         if len(note.fields) != expected:
             raise ValueError(f"{note.source}: {len(note.fields)} fields, expected {expected}")
-        fields = [without_controls(field) for field in note.fields]
+        fields = [
+            without_controls(field) if _REFUSED_CHARS.search(field) else field
+            for field in note.fields
+        ]
         tags = [tag for tag in map(without_controls, note.tags) if tag]
         nid = _free_id(stable_id("note", note.guid), note_ids)
         sort_field = _plain_text(fields[0])
@@ -340,6 +350,10 @@ def _rows(
             state = note.schedule[index] if index < len(note.schedule) else None
             card_rows.append(_card_row(cid, nid, did, ord_, note.mod, position, state, crt))
     return note_rows, card_rows
+
+
+# What without_controls removes or replaces: most fields hold none, and one scan finds out.
+_REFUSED_CHARS = re.compile(CONTROLS.pattern[:-1] + "\ud800-\udfff]")
 
 
 def _type_key(note: AnkiNote) -> str:

@@ -30,7 +30,7 @@ from pygments.util import ClassNotFound
 
 from ankigen import mdplugins, obsidian
 from ankigen.fastlex import speed_up
-from ankigen.fastmd import QuickMarkdown
+from ankigen.fastmd import QuickMarkdown, clean_plain
 from ankigen.mdlimits import limit_markdown
 from ankigen.mdplugins import image_src, img_tag, is_image_path, parse_size
 from ankigen.obsidian import LINK_SCHEMES, url_scheme
@@ -321,7 +321,8 @@ def _render_full(text: str, markdown: mistune.Markdown = _MARKDOWN, hold: bool =
     finally:
         if renderer:
             renderer.held = None
-    html = _CLEANER.clean(html)
+    cleaned = clean_plain(html)  # what nh3 gives, for the quick path's plain HTML (fastmd.py)
+    html = _CLEANER.clean(html) if cleaned is None else cleaned
     if held:
         html, count = _HELD.subn(lambda m: held[int(m.group(1))], html)
         if count != len(held) or _HELD_OPEN in html:  # a place lost or copied: never seen

@@ -377,17 +377,17 @@ def _keep_fences(lines: Numbered, code: set[int]) -> Numbered:
     a line that was no fence in the note but would open one on the card is escaped ("\\```").
     """
     result = list(lines)
-    on_card: tuple[obsidian.Line, ...] | None = None  # scanned when a code line is first met
+    starts = [
+        index
+        for index, (number, _) in enumerate(lines)
+        if number in code and (index == 0 or lines[index - 1][0] not in code)
+    ]
+    # The fences as the card reads them (before any line moves).
+    on_card = dict(zip(starts, card_code_at([text for _, text in lines], starts), strict=True))
     index = 0
     while index < len(result):
         number, text = result[index]
-        starts_run = number in code and (index == 0 or result[index - 1][0] not in code)
-        if not starts_run:
-            index += 1
-            continue
-        if on_card is None:  # the fences as the card reads them (before any line moves)
-            on_card = obsidian.scan([text for _, text in lines]).lines
-        if on_card[index].code:
+        if index not in on_card or on_card[index]:
             index += 1
             continue
         width = obsidian.columns(obsidian.indentation(text))
@@ -400,6 +400,33 @@ def _keep_fences(lines: Numbered, code: set[int]) -> Numbered:
             at = len(text) - len(text.lstrip(" \t>"))
             result[index] = (number, text[:at] + "\\" + text[at:])
     return result
+
+
+# From the scanner's start state, a line without these leaves it there (see card_code_at).
+_SCAN_STATE_CHARS = frozenset("-*+0123456789")
+
+
+def card_code_at(texts: list[str], indexes: list[int]) -> list[bool]:
+    """Whether each of the lines at `indexes` (ascending) is fenced code as the card reads
+    them: obsidian.scan(texts), scanning only what it needs. A scanned line depends only on
+    the lines above it, so the lines after the last index are not scanned; and lines that
+    leave the scanner in its start state (no fence, comment or list item can begin in them)
+    are not scanned before the first one."""
+    if not indexes:
+        return []
+    first = 0
+    while first < indexes[0] and not _may_change_scan(texts[first]):
+        first += 1
+    scanned = obsidian.scan(texts[first : indexes[-1] + 1]).lines
+    return [scanned[index - first].code for index in indexes]
+
+
+def _may_change_scan(text: str) -> bool:
+    """Whether scanning this line from the scanner's start state can leave another state."""
+    if "`" in text or "~" in text or obsidian.COMMENT in text:
+        return True  # a fence or a %% comment
+    head = text.lstrip()[:1]
+    return bool(head) and head in _SCAN_STATE_CHARS  # a list item (its column places fences)
 
 
 _UNICODE_SPACE = re.compile(r"[^\S\t\n ]")
