@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import atomic
+from .htmltext import html_to_text
 from .package import ASSETS
 from .records import Diagnostic
 
@@ -296,14 +297,12 @@ def for_page(text: str, media: Mapping[str, str]) -> str:
     return _SOUND.sub(sound, _SRC.sub(src, text))
 
 
-_TAG = re.compile(r"<[^<>]*>")
 _STYLE = re.compile(r"<(style|script)\b[^<>]*>[^<]*</\1>", re.IGNORECASE)
 
 
 def plain_text(text: str) -> str:
     """The words of rendered HTML, for the search box."""
-    text = _TAG.sub(" ", _STYLE.sub(" ", text))
-    return " ".join(html.unescape(text).split())
+    return html_to_text(_STYLE.sub(" ", text))
 
 
 # ---------------------------------------------------------------- reading a package

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_identity_shape import MAX_LINES, long_functions
+from test_identity_shape import MAX_LINES, branches, long_functions, ruff_on
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ankigen"
@@ -74,29 +74,10 @@ def test_the_line_check_reads_nested_and_package_modules() -> None:
     assert "media.py sounds" in lengths  # and methods
 
 
-def _ruff(source: str) -> subprocess.CompletedProcess[str]:
-    """ruff's C901 on `source` as if it were a module of ankigen/ (the root configuration)."""
-    command = [str(RUFF), "check", "--no-cache", "--select", "C901", "--output-format", "concise"]
-    return subprocess.run(
-        [*command, "--stdin-filename", str(PACKAGE / "probe.py"), "-"],
-        input=source,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    )
-
-
-def _branches(count: int) -> str:
-    """A function of cyclomatic complexity count + 1."""
-    tests = "".join(f"    if x == {k}:\n        return {k}\n" for k in range(count))
-    return f"def branches(x: int) -> int:\n{tests}    return -1\n"
-
-
 @pytest.mark.skipif(not RUFF.exists(), reason="ruff is installed by make install-test")
 def test_ruff_refuses_a_function_of_ankigen_past_complexity_20() -> None:
-    assert _ruff(_branches(19)).returncode == 0  # complexity 20
-    refused = _ruff(_branches(20))  # 21
+    assert ruff_on(branches(19), "C901", PACKAGE).returncode == 0  # complexity 20
+    refused = ruff_on(branches(20), "C901", PACKAGE)  # 21
     assert refused.returncode == 1 and "(21 > 20)" in refused.stdout, refused.stdout
 
 

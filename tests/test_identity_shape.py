@@ -48,11 +48,11 @@ def test_the_line_limit_finds_a_function_that_grew() -> None:
     assert long_functions(nested, "m.py") == ["m.py:2 grown: 70 lines"]
 
 
-def _ruff(source: str, rules: str) -> subprocess.CompletedProcess[str]:
-    """ruff on `source` as if it were a module of the package (so its ruff.toml applies)."""
+def ruff_on(source: str, rules: str, package: Path = PACKAGE) -> subprocess.CompletedProcess[str]:
+    """ruff on `source` as if it were a module of `package` (so its configuration applies)."""
     command = [str(RUFF), "check", "--no-cache", "--select", rules, "--output-format", "concise"]
     return subprocess.run(
-        [*command, "--stdin-filename", str(PACKAGE / "probe.py"), "-"],
+        [*command, "--stdin-filename", str(package / "probe.py"), "-"],
         input=source,
         capture_output=True,
         text=True,
@@ -61,7 +61,7 @@ def _ruff(source: str, rules: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _branches(count: int) -> str:
+def branches(count: int) -> str:
     """A function of cyclomatic complexity count + 1 and few statements."""
     tests = "".join(f"    if x == {k}:\n        return {k}\n" for k in range(count))
     return f"def branches(x: int) -> int:\n{tests}    return -1\n"
@@ -69,9 +69,9 @@ def _branches(count: int) -> str:
 
 @pytest.mark.skipif(not RUFF.exists(), reason="ruff is installed by make install-test")
 def test_ruff_refuses_a_function_of_the_package_past_complexity_20_or_40_statements() -> None:
-    assert _ruff(_branches(19), "C901").returncode == 0  # complexity 20
-    refused = _ruff(_branches(20), "C901")  # 21
+    assert ruff_on(branches(19), "C901").returncode == 0  # complexity 20
+    refused = ruff_on(branches(20), "C901")  # 21
     assert refused.returncode == 1 and "(21 > 20)" in refused.stdout, refused.stdout
-    assert _ruff(_function(42), "PLR0915").returncode == 0  # 40 statements as ruff counts them
-    refused = _ruff(_function(43), "PLR0915")
+    assert ruff_on(_function(42), "PLR0915").returncode == 0  # 40 statements as ruff counts them
+    refused = ruff_on(_function(43), "PLR0915")
     assert refused.returncode == 1 and "(41 > 40)" in refused.stdout, refused.stdout
