@@ -6,8 +6,16 @@ import sys
 if __name__ == "__main__":
     import ankigen.__main__  # first: Ctrl-C while importing is one line, exit 130
 
+    # The build imports its libraries when a stage needs them: look for each one now.
+    needed = ("genanki", "mistune", "requests", "PIL", "nh3", "pygments", "yaml")
+    needed += ("platformdirs", "zstandard", "regex")
     try:
-        import ankigen.build  # imports every dependency
+        import importlib.util
+
+        missing = next((name for name in needed if importlib.util.find_spec(name) is None), "")
+        if missing:
+            raise ImportError(name=missing)
+        import ankigen.build
         from ankigen.cli import run
     except ImportError as error:
         print(
