@@ -129,6 +129,8 @@ def _refused(
 ) -> BuildReport | None:
     """The report of a build refused because its packages would double notes a plugin put
     into Anki and `ankigen adopt` has not seen; None when there are none."""
+    if not plan.stale:
+        return None  # nothing to build (and `adopt` not imported)
     from .adopt import refusal, unadopted_ids
 
     unadopted = unadopted_ids(plan.stale, syntax, adopted)
