@@ -177,7 +177,8 @@ def package_bytes(
 ) -> bytes:
     """The .apkg's bytes. `created` is the collection's creation time (no clock is read);
     `model_mod` the note type's modification time (default `created`): Anki's importer updates
-    templates and CSS only when it is newer than the imported one (see lock.stamp_model)."""
+    templates and CSS only when it is newer than the imported one (see Lock.with_model in
+    identity/lockfile.py)."""
     buffer = BytesIO()
     _write_zip(buffer, pkg, created, created if model_mod is None else model_mod, model)
     return buffer.getvalue()

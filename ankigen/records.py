@@ -179,7 +179,7 @@ class CardDraft:
 
     note_rel: str  # "AWS/AMI.md"
     line: int
-    question_key: str  # the question's Markdown, tags removed; normalised by lock.py
+    question_key: str  # the question's Markdown, tags removed; normalised by identity.keys
     answer_key: str  # the answer's Markdown, to recognise a reworded card
     fields: tuple[str, ...]  # our six; the last one, Source, gets the card's id from identity
     tags: tuple[str, ...]
