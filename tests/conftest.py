@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,6 +17,20 @@ REPO = TESTS.parent
 # marker, no final newline), so that no test depends on a file outside the clone.
 SEED = TESTS / "fixtures" / "seed" / "ASG.md"
 sys.path.insert(0, str(TESTS))
+
+
+def ankigen_cli(
+    *args: str | Path, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ankigen ARGS` as a user runs it: its own process, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ankigen", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+    )
 
 
 @pytest.fixture

@@ -11,15 +11,13 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import ankiutil
 import pytest
 from anki.collection import Collection
-from conftest import REPO, write_vault
+from conftest import ankigen_cli, write_vault
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,14 +30,7 @@ from ankigen.identity.lockfile import load_lock
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "0"))
 
 
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ankigen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
+cli = ankigen_cli
 
 
 def review(col: Collection, nid: int, interval: int) -> None:

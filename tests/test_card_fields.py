@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import ankiutil
 from anki.collection import Collection
-from conftest import REPO, write_vault
+from conftest import REPO, ankigen_cli, write_vault
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imageserver import (
@@ -163,14 +161,7 @@ def test_a_later_field_expands_embeds_like_the_front_and_back(tmp_path, capsys):
         col.close()
 
 
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ankigen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
+cli = ankigen_cli
 
 
 def test_pictures_in_a_later_field_of_an_adopted_note_type_reach_anki(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import ankiutil
 import pytest
-from conftest import REPO, write_vault
+from conftest import REPO, ankigen_cli, write_vault
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,15 +19,7 @@ from ankigen.config import CONFIG_FILE, OPTIONS, ConfigError, key_line, load_con
 EXAMPLES = int(os.environ.get("ANKIGEN_FUZZ_EXAMPLES", "200"))
 
 
-def run(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ankigen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
-
+run = ankigen_cli
 
 NOTES = {
     "A/a.md": "#Question one\nAnswer: 1\n",

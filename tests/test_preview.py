@@ -8,15 +8,13 @@ import http.server
 import io
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import ankiutil
 import pytest
 from browser import CHROMIUM, Browser
-from conftest import REPO, write_vault
+from conftest import REPO, ankigen_cli, write_vault
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -60,14 +58,7 @@ VAULT = {
 }
 
 
-def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ankigen", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
+run_cli = ankigen_cli
 
 
 @pytest.fixture(scope="module")
