@@ -198,3 +198,21 @@ def test_workers_do_not_outlive_a_killed_build(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=WALL_CLOCK)
     assert _wait_gone(workers) == []
+
+
+def test_build_deck_looks_for_every_dependency_pyproject_names():
+    """build_deck.py's list of modules to look for follows pyproject's dependencies (the
+    optional, platform-bound zlib-ng aside: images.py falls back to zlib)."""
+    import re
+    import tomllib
+
+    modules = {"pillow": "PIL", "pyyaml": "yaml"}
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = {
+        modules.get(name.lower(), name.lower())
+        for name in (re.match(r"[A-Za-z0-9_.-]+", spec).group(0) for spec in declared)  # type: ignore[union-attr]
+        if name != "zlib-ng"
+    }
+    source = (REPO / "build_deck.py").read_text()
+    looked_for = set(re.findall(r'"(\w+)"', source[source.index("needed = ") :].split("try:")[0]))
+    assert looked_for == wanted
